@@ -1,0 +1,426 @@
+//! The Batch aggregate: one per batch message. It knows its list by key and
+//! counts, never by rows.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use events::{BatchEvent, BatchKind, ListAttached};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// No events yet: the batch does not exist.
+    #[default]
+    Absent,
+    Draft,
+    Scheduled,
+    Sending,
+    Done,
+    Cancelled,
+}
+
+impl BatchStatus {
+    /// The status name staff see.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Absent => "Absent",
+            Self::Draft => "Draft",
+            Self::Scheduled => "Scheduled",
+            Self::Sending => "Sending",
+            Self::Done => "Done",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Batch {
+    status: BatchStatus,
+    organisation_id: String,
+    template: String,
+    artifact_key: String,
+    contactable_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchCommand {
+    Create {
+        batch_id: String,
+        organisation_id: String,
+        name: String,
+        template: String,
+        list: ListAttached,
+    },
+    /// Send now, or at `send_at` when that is in the future.
+    Send {
+        organisation_id: String,
+        now: DateTime<Utc>,
+        send_at: Option<DateTime<Utc>>,
+    },
+    /// The timer for a scheduled send fired. Repeats are harmless.
+    StartScheduledSend { now: DateTime<Utc> },
+    /// Every recipient has a final outcome. Repeats are harmless.
+    Complete { now: DateTime<Utc> },
+    Cancel {
+        organisation_id: String,
+        now: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("there is no such batch")]
+    NotFound,
+    #[error("this batch already exists")]
+    AlreadyExists,
+    #[error("the list has no contactable patients, so there is nothing to send")]
+    NobodyToContact,
+    #[error("this batch has already been sent")]
+    AlreadySent,
+    #[error("this batch was cancelled")]
+    Cancelled,
+    #[error("a batch that has started sending cannot be cancelled; its links can be revoked instead")]
+    CannotCancelWhileSending,
+}
+
+impl Batch {
+    pub fn status(&self) -> BatchStatus {
+        self.status
+    }
+
+    pub fn organisation_id(&self) -> &str {
+        &self.organisation_id
+    }
+
+    pub fn template(&self) -> &str {
+        &self.template
+    }
+
+    /// Where the checked list is in the blob store.
+    pub fn artifact_key(&self) -> &str {
+        &self.artifact_key
+    }
+
+    /// Commands from staff name their organisation; another organisation's
+    /// batch looks exactly like a batch that does not exist.
+    fn owned_by(&self, organisation_id: &str) -> Result<(), BatchError> {
+        if self.status == BatchStatus::Absent || self.organisation_id != organisation_id {
+            return Err(BatchError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn start_sending(&self, now: DateTime<Utc>) -> BatchEvent {
+        BatchEvent::SendingStarted {
+            recipient_count: self.contactable_count,
+            started_at: now,
+        }
+    }
+}
+
+impl Aggregate for Batch {
+    const TYPE: &'static str = "Batch";
+    type Command = BatchCommand;
+    type Event = BatchEvent;
+    type Error = BatchError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        match command {
+            BatchCommand::Create {
+                batch_id,
+                organisation_id,
+                name,
+                template,
+                list,
+            } => {
+                if self.status != BatchStatus::Absent {
+                    return Err(BatchError::AlreadyExists);
+                }
+                if list.contactable_count == 0 {
+                    return Err(BatchError::NobodyToContact);
+                }
+                let drafted = BatchEvent::BatchDrafted {
+                    batch_id,
+                    organisation_id,
+                    name,
+                    kind: BatchKind::SimpleMessage,
+                    template,
+                };
+                sink.write(drafted, self).await;
+                sink.write(BatchEvent::PatientListAttached(list), self).await;
+            }
+            BatchCommand::Send {
+                organisation_id,
+                now,
+                send_at,
+            } => {
+                self.owned_by(&organisation_id)?;
+                match self.status {
+                    BatchStatus::Draft => {}
+                    BatchStatus::Cancelled => return Err(BatchError::Cancelled),
+                    _ => return Err(BatchError::AlreadySent),
+                }
+                let event = match send_at {
+                    Some(send_at) if send_at > now => BatchEvent::SendScheduled { send_at },
+                    _ => self.start_sending(now),
+                };
+                sink.write(event, self).await;
+            }
+            BatchCommand::StartScheduledSend { now } => {
+                if self.status == BatchStatus::Scheduled {
+                    let event = self.start_sending(now);
+                    sink.write(event, self).await;
+                }
+            }
+            BatchCommand::Complete { now } => {
+                if self.status == BatchStatus::Sending {
+                    let event = BatchEvent::BatchCompleted { completed_at: now };
+                    sink.write(event, self).await;
+                }
+            }
+            BatchCommand::Cancel {
+                organisation_id,
+                now,
+            } => {
+                self.owned_by(&organisation_id)?;
+                match self.status {
+                    BatchStatus::Draft | BatchStatus::Scheduled => {
+                        let event = BatchEvent::BatchCancelled { cancelled_at: now };
+                        sink.write(event, self).await;
+                    }
+                    BatchStatus::Cancelled => {}
+                    _ => return Err(BatchError::CannotCancelWhileSending),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            BatchEvent::BatchDrafted {
+                organisation_id,
+                template,
+                ..
+            } => {
+                self.status = BatchStatus::Draft;
+                self.organisation_id = organisation_id;
+                self.template = template;
+            }
+            BatchEvent::PatientListAttached(list) => {
+                self.contactable_count = list.contactable_count;
+                self.artifact_key = list.artifact_key;
+            }
+            BatchEvent::SendScheduled { .. } => self.status = BatchStatus::Scheduled,
+            BatchEvent::SendingStarted { .. } => self.status = BatchStatus::Sending,
+            BatchEvent::BatchCompleted { .. } => self.status = BatchStatus::Done,
+            BatchEvent::BatchCancelled { .. } => self.status = BatchStatus::Cancelled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use cqrs_es::test::TestFramework;
+
+    type BatchTest = TestFramework<Batch>;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+    }
+
+    fn list(contactable: u64) -> ListAttached {
+        ListAttached {
+            list_id: "l-1".into(),
+            artifact_key: "orgs/A12345/lists/l-1/checked.jsonl".into(),
+            artifact_sha256: "ab".into(),
+            patient_count: contactable + 1,
+            contactable_count: contactable,
+            without_valid_mobile_count: 1,
+            not_contactable_count: 1,
+        }
+    }
+
+    fn drafted() -> Vec<BatchEvent> {
+        vec![
+            BatchEvent::BatchDrafted {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "Flu".into(),
+                kind: BatchKind::SimpleMessage,
+                template: "Hi ((name))".into(),
+            },
+            BatchEvent::PatientListAttached(list(3)),
+        ]
+    }
+
+    fn send(at: Option<DateTime<Utc>>) -> BatchCommand {
+        BatchCommand::Send {
+            organisation_id: "A12345".into(),
+            now: now(),
+            send_at: at,
+        }
+    }
+
+    #[test]
+    fn creating_a_batch_drafts_it_and_attaches_its_list() {
+        BatchTest::with(())
+            .given_no_previous_events()
+            .when(BatchCommand::Create {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "Flu".into(),
+                template: "Hi ((name))".into(),
+                list: list(3),
+            })
+            .then_expect_events(drafted());
+    }
+
+    #[test]
+    fn a_list_with_nobody_to_contact_is_refused() {
+        BatchTest::with(())
+            .given_no_previous_events()
+            .when(BatchCommand::Create {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "Flu".into(),
+                template: "Hi".into(),
+                list: list(0),
+            })
+            .then_expect_error(BatchError::NobodyToContact);
+    }
+
+    #[test]
+    fn sending_now_starts_sending_to_every_contactable_patient() {
+        BatchTest::with(())
+            .given(drafted())
+            .when(send(None))
+            .then_expect_events(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+            }]);
+    }
+
+    #[test]
+    fn sending_at_a_future_time_schedules_it() {
+        let at = now() + chrono::Duration::hours(2);
+        BatchTest::with(())
+            .given(drafted())
+            .when(send(Some(at)))
+            .then_expect_events(vec![BatchEvent::SendScheduled { send_at: at }]);
+    }
+
+    #[test]
+    fn a_send_time_in_the_past_sends_now() {
+        BatchTest::with(())
+            .given(drafted())
+            .when(send(Some(now() - chrono::Duration::minutes(1))))
+            .then_expect_events(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+            }]);
+    }
+
+    #[test]
+    fn a_batch_is_sent_once() {
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+            }])
+            .when(send(None))
+            .then_expect_error(BatchError::AlreadySent);
+    }
+
+    #[test]
+    fn another_organisations_batch_is_not_found() {
+        BatchTest::with(())
+            .given(drafted())
+            .when(BatchCommand::Send {
+                organisation_id: "B99999".into(),
+                now: now(),
+                send_at: None,
+            })
+            .then_expect_error(BatchError::NotFound);
+        BatchTest::with(())
+            .given_no_previous_events()
+            .when(send(None))
+            .then_expect_error(BatchError::NotFound);
+    }
+
+    #[test]
+    fn a_scheduled_send_starts_when_its_timer_fires_and_only_once() {
+        let scheduled = BatchEvent::SendScheduled {
+            send_at: now() + chrono::Duration::hours(1),
+        };
+        let started = BatchEvent::SendingStarted {
+            recipient_count: 3,
+            started_at: now(),
+        };
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![scheduled.clone()])
+            .when(BatchCommand::StartScheduledSend { now: now() })
+            .then_expect_events(vec![started.clone()]);
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![scheduled, started])
+            .when(BatchCommand::StartScheduledSend { now: now() })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_cancelled_scheduled_batch_never_starts() {
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![
+                BatchEvent::SendScheduled { send_at: now() },
+                BatchEvent::BatchCancelled { cancelled_at: now() },
+            ])
+            .when(BatchCommand::StartScheduledSend { now: now() })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_sending_batch_cannot_be_cancelled() {
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+            }])
+            .when(BatchCommand::Cancel {
+                organisation_id: "A12345".into(),
+                now: now(),
+            })
+            .then_expect_error(BatchError::CannotCancelWhileSending);
+    }
+
+    #[test]
+    fn completing_is_done_once() {
+        let started = BatchEvent::SendingStarted {
+            recipient_count: 3,
+            started_at: now(),
+        };
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone()])
+            .when(BatchCommand::Complete { now: now() })
+            .then_expect_events(vec![BatchEvent::BatchCompleted { completed_at: now() }]);
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started, BatchEvent::BatchCompleted { completed_at: now() }])
+            .when(BatchCommand::Complete { now: now() })
+            .then_expect_events(vec![]);
+    }
+}

@@ -1,0 +1,8 @@
+//! The aggregates, on cqrs-es in plain event-store mode. Each is small: none
+//! grows with the size of a list.
+
+pub mod batch;
+pub mod delivery;
+
+pub use batch::{Batch, BatchCommand, BatchError, BatchStatus};
+pub use delivery::{Delivery, DeliveryCommand, DeliveryError, DeliveryServices};

@@ -1,0 +1,80 @@
+//! Patient lists: a CSV exported from a clinical system is checked row by
+//! row into contactable patients (with their channel) and not-contactable
+//! ones (with one reason each).
+//!
+//! A file that cannot be used at all is refused whole with a [`ListError`]
+//! and nothing is stored. A usable file always gives one [`CheckedRow`] per
+//! patient row, in input order.
+
+mod check;
+mod columns;
+
+pub use check::{check_list, CheckedList, CheckedRow, Outcome};
+pub use columns::{ClinicalSystem, Column};
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many patient rows in one list.
+pub const MAX_PATIENT_ROWS: usize = 100_000;
+/// At most this many bytes in one uploaded file.
+pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Why a patient on the list cannot be contacted. The serialised names are
+/// the codes staff see in reports and the CLI prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotContactableReason {
+    InvalidNhsNumber,
+    DuplicateNhsNumber,
+    ContactDetailsNotProvided,
+    NotUkMobile,
+}
+
+impl NotContactableReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidNhsNumber => "invalid_nhs_number",
+            Self::DuplicateNhsNumber => "duplicate_nhs_number",
+            Self::ContactDetailsNotProvided => "contact_details_not_provided",
+            Self::NotUkMobile => "not_uk_mobile",
+        }
+    }
+
+    /// Counted as "without a valid mobile" in a batch's counts.
+    pub fn is_without_valid_mobile(self) -> bool {
+        matches!(self, Self::ContactDetailsNotProvided | Self::NotUkMobile)
+    }
+}
+
+/// A file that cannot be used at all. Each message names the cause so that
+/// staff can fix the export.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file has a header row but no patient rows")]
+    NoPatientRows,
+    #[error("the file is not a CSV file: {0}")]
+    NotCsv(String),
+    #[error("the required column \"{missing}\" is missing; the columns found were: {}", found.join(", "))]
+    MissingColumn { missing: String, found: Vec<String> },
+    #[error("the column \"{0}\" appears more than once")]
+    DuplicateColumn(String),
+    #[error("the file has more than {limit} patient rows; split it into smaller lists")]
+    TooManyRows { limit: usize },
+    #[error("the file is larger than {limit_mb} MB")]
+    TooLarge { limit_mb: usize },
+}
+
+/// What a checked list looks like from outside: its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListSummary {
+    pub list_id: String,
+    pub system: ClinicalSystem,
+    pub patient_count: u64,
+    pub contactable_count: u64,
+    pub not_contactable_count: u64,
+    pub without_valid_mobile_count: u64,
+    /// Hex SHA-256 of the stored checked-list artifact.
+    pub artifact_sha256: String,
+}

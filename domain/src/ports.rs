@@ -1,0 +1,175 @@
+//! The port traits the logic needs. Each has an embedded adapter and an AWS
+//! adapter in `infra`; simulators stand in for outside services behind the
+//! same traits. Errors that cross a port never carry patient data.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::values::NhsNumber;
+
+/// A failure of infrastructure behind a port (a disk, a database, a network).
+/// The message is for operators and never contains patient data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+impl PortError {
+    pub fn new(context: &str, err: impl std::fmt::Display) -> Self {
+        Self(format!("{context}: {err}"))
+    }
+}
+
+/// Where time comes from, so that every timer can be tested without waiting.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that stands still until a test moves it.
+pub struct FakeClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl FakeClock {
+    pub fn at(now: DateTime<Utc>) -> Self {
+        Self(std::sync::Mutex::new(now))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock lock") += by;
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// Files: uploaded lists, checked-list artifacts, reports.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Writes the whole object; a reader sees the old one or the new one.
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueName {
+    /// One message per batch send: read the list, enqueue one send per patient.
+    FanOut,
+    /// One message per patient message to send.
+    Send,
+}
+
+impl QueueName {
+    pub const ALL: [QueueName; 2] = [QueueName::FanOut, QueueName::Send];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FanOut => "fan-out",
+            Self::Send => "send",
+        }
+    }
+}
+
+/// A message received from a queue. It stays invisible to other consumers
+/// until its visibility timeout ends; `ack` removes it for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub body: String,
+    /// Opaque; valid only for this receipt, like an SQS receipt handle.
+    pub receipt: String,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+/// At-least-once work queues: a message may arrive twice, so every consumer
+/// is idempotent.
+#[async_trait::async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn send(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), PortError>;
+    async fn receive(&self, queue: QueueName, max: usize)
+        -> Result<Vec<ReceivedMessage>, PortError>;
+    async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), PortError>;
+}
+
+/// A job the timer sweeper runs when it falls due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum TimerJob {
+    StartScheduledSend {
+        organisation_id: String,
+        batch_id: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    /// Deterministic, so scheduling the same timer twice keeps one.
+    pub id: String,
+    pub due_at: DateTime<Utc>,
+    pub job: TimerJob,
+}
+
+/// The timer table.
+#[async_trait::async_trait]
+pub trait Timers: Send + Sync {
+    /// Idempotent by timer id.
+    async fn schedule(&self, timer: Timer) -> Result<(), PortError>;
+    async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Timer>, PortError>;
+    async fn complete(&self, timer_id: &str) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsRequest {
+    /// The same key for every attempt at one message: the provider keeps one.
+    pub idempotency_key: String,
+    pub to: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the provider says this recipient can never receive messages")]
+    PermanentFailure,
+    #[error("the provider refused the request as invalid")]
+    Rejected,
+    #[error("the provider asked us to slow down")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// An SMS provider (GOV.UK Notify in production, a simulator locally).
+#[async_trait::async_trait]
+pub trait SmsProvider: Send + Sync {
+    /// Returns the provider's reference for the message.
+    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DemographicsRecord {
+    pub deceased: bool,
+    pub mobile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DemographicsError {
+    #[error("no record was found for this patient")]
+    NotFound,
+    #[error("the demographics service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The demographics service (PDS), for contact details and the deceased flag.
+#[async_trait::async_trait]
+pub trait Demographics: Send + Sync {
+    async fn lookup(&self, nhs_number: &NhsNumber) -> Result<DemographicsRecord, DemographicsError>;
+}

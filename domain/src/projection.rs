@@ -1,0 +1,352 @@
+//! Read models built from the stored events, never from in-process queries:
+//! the batch summary (status and counts) and one row per delivery.
+//!
+//! [`project`] applies one stored event. It is idempotent by aggregate
+//! sequence: each view row remembers the last sequence of the aggregate it
+//! applied, so a replayed event changes nothing. Events of different
+//! aggregates may arrive in any order (DynamoDB Streams orders only within
+//! an aggregate), so a delivery may be counted before its batch's draft is
+//! seen.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use events::{BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregates::batch::BatchStatus;
+use crate::aggregates::delivery::DeliveryStatus;
+use crate::aggregates::{Batch, Delivery};
+use crate::ports::PortError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSummary {
+    pub batch_id: String,
+    pub organisation_id: String,
+    pub name: String,
+    pub kind: Option<BatchKind>,
+    pub status: BatchStatus,
+    pub list_id: String,
+    pub artifact_key: String,
+    pub patient_count: u64,
+    pub contactable_count: u64,
+    pub without_valid_mobile_count: u64,
+    pub not_contactable_count: u64,
+    pub recipient_count: u64,
+    pub sent_count: u64,
+    pub failed_count: u64,
+    pub created_at: Option<DateTime<Utc>>,
+    pub send_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// The last Batch aggregate sequence applied.
+    pub last_sequence: u64,
+}
+
+impl BatchSummary {
+    /// Every recipient has a final outcome.
+    pub fn is_settled(&self) -> bool {
+        self.status == BatchStatus::Sending
+            && self.sent_count + self.failed_count >= self.recipient_count
+    }
+
+    fn count(&mut self, status: DeliveryStatus, by: i64) {
+        let counter = match status {
+            DeliveryStatus::Sent => &mut self.sent_count,
+            DeliveryStatus::Failed => &mut self.failed_count,
+            DeliveryStatus::NotSent => return,
+        };
+        *counter = counter.saturating_add_signed(by);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub batch_id: String,
+    pub row: u64,
+    pub channel: Channel,
+    pub status: DeliveryStatus,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    /// The last Delivery aggregate sequence applied.
+    pub last_sequence: u64,
+}
+
+/// The view rows one projection step reads and writes, inside whatever
+/// transaction the adapter offers.
+#[async_trait::async_trait]
+pub trait ViewTransaction: Send {
+    async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
+    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError>;
+    async fn delivery(&mut self, batch_id: &str, row: u64)
+        -> Result<Option<DeliveryRow>, PortError>;
+    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("stored event {aggregate_type}/{sequence} cannot be read: {reason}")]
+    Undecodable {
+        aggregate_type: String,
+        sequence: usize,
+        reason: String,
+    },
+    #[error(transparent)]
+    Store(#[from] PortError),
+}
+
+/// A stored event, upcast and decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordedEvent {
+    Batch(BatchEvent),
+    Delivery(DeliveryEvent),
+    /// An aggregate this release does not project.
+    Other,
+}
+
+pub fn decode(
+    event: SerializedEvent,
+    upcasters: &[Box<dyn EventUpcaster>],
+) -> Result<(RecordedEvent, EventMetadata), ProjectionError> {
+    let undecodable = |e: &SerializedEvent, reason: String| ProjectionError::Undecodable {
+        aggregate_type: e.aggregate_type.clone(),
+        sequence: e.sequence,
+        reason,
+    };
+    let event = events::upcast::upcast(event, upcasters);
+    let metadata: std::collections::HashMap<String, String> =
+        serde_json::from_value(event.metadata.clone())
+            .map_err(|e| undecodable(&event, e.to_string()))?;
+    let metadata =
+        EventMetadata::from_map(&metadata).map_err(|e| undecodable(&event, e.to_string()))?;
+    let decoded = match event.aggregate_type.as_str() {
+        <Batch as cqrs_es::Aggregate>::TYPE => RecordedEvent::Batch(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        <Delivery as cqrs_es::Aggregate>::TYPE => RecordedEvent::Delivery(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        _ => RecordedEvent::Other,
+    };
+    Ok((decoded, metadata))
+}
+
+/// Applies one stored event to the views. Returns whether anything changed.
+pub async fn project(
+    tx: &mut dyn ViewTransaction,
+    event: SerializedEvent,
+    upcasters: &[Box<dyn EventUpcaster>],
+) -> Result<bool, ProjectionError> {
+    let sequence = event.sequence as u64;
+    let aggregate_id = event.aggregate_id.clone();
+    let (decoded, metadata) = decode(event, upcasters)?;
+    match decoded {
+        RecordedEvent::Batch(event) => {
+            let mut summary = tx.batch(&aggregate_id).await?.unwrap_or_else(|| BatchSummary {
+                batch_id: aggregate_id.clone(),
+                organisation_id: metadata.organisation_id.clone(),
+                ..Default::default()
+            });
+            if sequence <= summary.last_sequence {
+                return Ok(false);
+            }
+            apply_batch_event(&mut summary, event, &metadata);
+            summary.last_sequence = sequence;
+            tx.put_batch(&summary).await?;
+        }
+        RecordedEvent::Delivery(event) => {
+            let (batch_id, row) = match &event {
+                DeliveryEvent::MessageSent { batch_id, row, .. }
+                | DeliveryEvent::SendFailed { batch_id, row, .. } => (batch_id.clone(), *row),
+            };
+            let previous = tx.delivery(&batch_id, row).await?;
+            if previous.as_ref().is_some_and(|p| sequence <= p.last_sequence) {
+                return Ok(false);
+            }
+            let next = delivery_row(event, sequence);
+            let mut summary = tx.batch(&batch_id).await?.unwrap_or_else(|| BatchSummary {
+                batch_id: batch_id.clone(),
+                organisation_id: metadata.organisation_id.clone(),
+                ..Default::default()
+            });
+            if let Some(previous) = &previous {
+                summary.count(previous.status, -1);
+            }
+            summary.count(next.status, 1);
+            tx.put_delivery(&next).await?;
+            tx.put_batch(&summary).await?;
+        }
+        RecordedEvent::Other => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &EventMetadata) {
+    match event {
+        BatchEvent::BatchDrafted {
+            batch_id,
+            organisation_id,
+            name,
+            kind,
+            ..
+        } => {
+            summary.batch_id = batch_id;
+            summary.organisation_id = organisation_id;
+            summary.name = name;
+            summary.kind = Some(kind);
+            summary.status = BatchStatus::Draft;
+            summary.created_at = Some(metadata.occurred_at);
+        }
+        BatchEvent::PatientListAttached(list) => {
+            summary.list_id = list.list_id;
+            summary.artifact_key = list.artifact_key;
+            summary.patient_count = list.patient_count;
+            summary.contactable_count = list.contactable_count;
+            summary.without_valid_mobile_count = list.without_valid_mobile_count;
+            summary.not_contactable_count = list.not_contactable_count;
+        }
+        BatchEvent::SendScheduled { send_at } => {
+            summary.status = BatchStatus::Scheduled;
+            summary.send_at = Some(send_at);
+        }
+        BatchEvent::SendingStarted {
+            recipient_count,
+            started_at,
+        } => {
+            summary.status = BatchStatus::Sending;
+            summary.recipient_count = recipient_count;
+            summary.started_at = Some(started_at);
+        }
+        BatchEvent::BatchCompleted { completed_at } => {
+            summary.status = BatchStatus::Done;
+            summary.completed_at = Some(completed_at);
+        }
+        BatchEvent::BatchCancelled { .. } => summary.status = BatchStatus::Cancelled,
+    }
+}
+
+fn delivery_row(event: DeliveryEvent, sequence: u64) -> DeliveryRow {
+    match event {
+        DeliveryEvent::MessageSent {
+            batch_id,
+            row,
+            channel,
+            provider_reference,
+            ..
+        } => DeliveryRow {
+            batch_id,
+            row,
+            channel,
+            status: DeliveryStatus::Sent,
+            reason: None,
+            provider_reference: Some(provider_reference),
+            last_sequence: sequence,
+        },
+        DeliveryEvent::SendFailed {
+            batch_id,
+            row,
+            channel,
+            reason,
+            ..
+        } => DeliveryRow {
+            batch_id,
+            row,
+            channel,
+            status: DeliveryStatus::Failed,
+            reason: Some(reason.as_str().to_owned()),
+            provider_reference: None,
+            last_sequence: sequence,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use std::collections::HashMap;
+
+    #[derive(Default)]
+    struct MemoryViews {
+        batches: HashMap<String, BatchSummary>,
+        deliveries: HashMap<(String, u64), DeliveryRow>,
+    }
+
+    #[async_trait::async_trait]
+    impl ViewTransaction for MemoryViews {
+        async fn batch(&mut self, id: &str) -> Result<Option<BatchSummary>, PortError> {
+            Ok(self.batches.get(id).cloned())
+        }
+        async fn put_batch(&mut self, s: &BatchSummary) -> Result<(), PortError> {
+            self.batches.insert(s.batch_id.clone(), s.clone());
+            Ok(())
+        }
+        async fn delivery(&mut self, b: &str, r: u64) -> Result<Option<DeliveryRow>, PortError> {
+            Ok(self.deliveries.get(&(b.to_owned(), r)).cloned())
+        }
+        async fn put_delivery(&mut self, d: &DeliveryRow) -> Result<(), PortError> {
+            self.deliveries.insert((d.batch_id.clone(), d.row), d.clone());
+            Ok(())
+        }
+    }
+
+    fn stored(aggregate_type: &str, id: &str, seq: usize, payload: serde_json::Value) -> SerializedEvent {
+        let metadata = EventMetadata {
+            organisation_id: "A12345".into(),
+            actor: "test".into(),
+            correlation_id: "c".into(),
+            occurred_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        };
+        SerializedEvent::new(
+            id.into(),
+            seq,
+            aggregate_type.into(),
+            "x".into(),
+            "1.0".into(),
+            payload,
+            serde_json::to_value(metadata.to_map()).unwrap(),
+        )
+    }
+
+    fn sent(row: u64) -> SerializedEvent {
+        let event = DeliveryEvent::MessageSent {
+            batch_id: "b-1".into(),
+            row,
+            channel: Channel::Sms,
+            provider_reference: format!("ref-{row}"),
+            idempotency_key: "k".into(),
+            sent_at: Utc::now(),
+        };
+        stored("Delivery", &format!("b-1:{row}"), 1, serde_json::to_value(event).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_replayed_delivery_event_is_counted_once() {
+        let mut views = MemoryViews::default();
+        let upcasters = events::upcast::all();
+        assert!(project(&mut views, sent(1), &upcasters).await.unwrap());
+        assert!(!project(&mut views, sent(1), &upcasters).await.unwrap());
+        assert!(project(&mut views, sent(2), &upcasters).await.unwrap());
+        assert_eq!(views.batches["b-1"].sent_count, 2);
+    }
+
+    #[tokio::test]
+    async fn deliveries_counted_before_the_draft_is_seen_are_kept() {
+        let mut views = MemoryViews::default();
+        let upcasters = events::upcast::all();
+        project(&mut views, sent(1), &upcasters).await.unwrap();
+        let drafted = BatchEvent::BatchDrafted {
+            batch_id: "b-1".into(),
+            organisation_id: "A12345".into(),
+            name: "Flu".into(),
+            kind: BatchKind::SimpleMessage,
+            template: "t".into(),
+        };
+        let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
+        project(&mut views, drafted, &upcasters).await.unwrap();
+        let summary = &views.batches["b-1"];
+        assert_eq!((summary.name.as_str(), summary.sent_count), ("Flu", 1));
+        assert_eq!(summary.status, BatchStatus::Draft);
+    }
+}

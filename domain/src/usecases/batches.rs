@@ -1,0 +1,81 @@
+//! Create, send and cancel batches.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use events::ListAttached;
+
+use super::{keys, Batchbook, BatchbookError, Caller};
+use crate::aggregates::BatchCommand;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateBatch {
+    pub name: String,
+    pub list_id: String,
+    pub template: String,
+}
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn create_batch(&self, caller: &Caller, request: CreateBatch) -> Result<String, BatchbookError> {
+        let name = request.name.trim();
+        if name.is_empty() {
+            return Err(BatchbookError::InvalidRequest("give the batch a name".into()));
+        }
+        if request.template.trim().is_empty() {
+            return Err(BatchbookError::InvalidRequest("the message is empty".into()));
+        }
+        let list = self.list_summary(caller, &request.list_id).await?;
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        let command = BatchCommand::Create {
+            batch_id: batch_id.clone(),
+            organisation_id: caller.organisation_id.to_string(),
+            name: name.to_owned(),
+            template: request.template,
+            list: ListAttached {
+                artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
+                list_id: list.list_id,
+                artifact_sha256: list.artifact_sha256,
+                patient_count: list.patient_count,
+                contactable_count: list.contactable_count,
+                without_valid_mobile_count: list.without_valid_mobile_count,
+                not_contactable_count: list.not_contactable_count,
+            },
+        };
+        self.batches
+            .execute_with_metadata(&batch_id, command, self.metadata(caller))
+            .await?;
+        tracing::info!(batch_id, "batch created");
+        Ok(batch_id)
+    }
+
+    /// Sends now, or schedules the send for `send_at`.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn send_batch(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        send_at: Option<DateTime<Utc>>,
+    ) -> Result<(), BatchbookError> {
+        let command = BatchCommand::Send {
+            organisation_id: caller.organisation_id.to_string(),
+            now: self.ports.clock.now(),
+            send_at,
+        };
+        self.batches
+            .execute_with_metadata(batch_id, command, self.metadata(caller))
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn cancel_batch(&self, caller: &Caller, batch_id: &str) -> Result<(), BatchbookError> {
+        let command = BatchCommand::Cancel {
+            organisation_id: caller.organisation_id.to_string(),
+            now: self.ports.clock.now(),
+        };
+        self.batches
+            .execute_with_metadata(batch_id, command, self.metadata(caller))
+            .await?;
+        Ok(())
+    }
+}

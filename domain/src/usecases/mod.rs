@@ -1,0 +1,177 @@
+//! The use cases, written against the ports. The HTTP API, the CLI, the
+//! Lambda functions and the local runtime all call these and nothing else.
+
+mod batches;
+mod lists;
+mod reports;
+mod workers;
+
+use std::sync::Arc;
+
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::{AggregateError, CqrsFramework};
+use events::EventMetadata;
+
+use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
+use crate::lists::ListError;
+use crate::ports::{BlobStore, Clock, PortError, SmsProvider, Timers, WorkQueue};
+use crate::projection::{BatchSummary, DeliveryRow};
+use crate::values::OrganisationId;
+
+pub use batches::CreateBatch;
+pub use workers::{JobError, JobOutcome};
+
+/// Who is asking: the organisation comes from the caller's authenticated
+/// identity, never from a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub organisation_id: OrganisationId,
+    pub actor: String,
+    pub correlation_id: String,
+}
+
+impl Caller {
+    /// The runtime's own identity, acting for an organisation on work that
+    /// organisation started.
+    pub fn system(organisation_id: OrganisationId, component: &str, correlation_id: &str) -> Self {
+        Self {
+            organisation_id,
+            actor: format!("system:{component}"),
+            correlation_id: correlation_id.to_owned(),
+        }
+    }
+}
+
+/// Every failure a use case reports, each with a message staff can act on.
+/// The HTTP layer maps these to problem responses in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchbookError {
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error("there is no such patient list")]
+    ListNotFound,
+    #[error("there is no such batch")]
+    BatchNotFound,
+    #[error(transparent)]
+    Batch(BatchError),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("someone else changed this at the same moment; try again")]
+    Conflict,
+    #[error("a service Batchbook depends on is unavailable; try again shortly")]
+    Unavailable(String),
+}
+
+impl From<PortError> for BatchbookError {
+    fn from(e: PortError) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+impl From<AggregateError<BatchError>> for BatchbookError {
+    fn from(e: AggregateError<BatchError>) -> Self {
+        match e {
+            AggregateError::UserError(BatchError::NotFound) => Self::BatchNotFound,
+            AggregateError::UserError(e) => Self::Batch(e),
+            AggregateError::AggregateConflict => Self::Conflict,
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The read side the use cases query.
+#[async_trait::async_trait]
+pub trait BatchViews: Send + Sync {
+    async fn batch(&self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
+    async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
+    /// Batches still Sending whose every recipient has an outcome.
+    async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError>;
+}
+
+/// The adapters one deployment is built from.
+#[derive(Clone)]
+pub struct Ports {
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn WorkQueue>,
+    pub timers: Arc<dyn Timers>,
+    pub clock: Arc<dyn Clock>,
+    pub sms: Arc<dyn SmsProvider>,
+    pub views: Arc<dyn BatchViews>,
+}
+
+type Framework<A, R> = CqrsFramework<A, PersistedEventStore<R, A>>;
+
+/// The application: every use case, over one event repository family `R`
+/// (SQLite embedded, DynamoDB on AWS) and one set of ports.
+pub struct Batchbook<R: PersistedEventRepository> {
+    batches: Framework<Batch, R>,
+    batch_store: PersistedEventStore<R, Batch>,
+    deliveries: Framework<Delivery, R>,
+    ports: Ports,
+}
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    /// `repository` is called once per aggregate type: cqrs-es's event store
+    /// owns its repository.
+    pub fn new(repository: impl Fn() -> R, ports: Ports) -> Self {
+        Self {
+            batches: CqrsFramework::new(event_store(repository()), vec![], ()),
+            batch_store: event_store(repository()),
+            deliveries: CqrsFramework::new(
+                event_store(repository()),
+                vec![],
+                DeliveryServices {
+                    sms: ports.sms.clone(),
+                },
+            ),
+            ports,
+        }
+    }
+
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    fn metadata(&self, caller: &Caller) -> std::collections::HashMap<String, String> {
+        EventMetadata {
+            organisation_id: caller.organisation_id.to_string(),
+            actor: caller.actor.clone(),
+            correlation_id: caller.correlation_id.clone(),
+            occurred_at: self.ports.clock.now(),
+        }
+        .to_map()
+    }
+
+    /// The batch's summary, if it belongs to the caller's organisation.
+    pub async fn batch(&self, caller: &Caller, batch_id: &str) -> Result<BatchSummary, BatchbookError> {
+        match self.ports.views.batch(batch_id).await? {
+            Some(summary) if summary.organisation_id == caller.organisation_id.as_ref() && summary.kind.is_some() => Ok(summary),
+            _ => Err(BatchbookError::BatchNotFound),
+        }
+    }
+}
+
+/// Plain event-store mode: cqrs-es's snapshot and aggregate-store modes
+/// apply every event twice in 0.5.
+fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(repository: R) -> PersistedEventStore<R, A> {
+    PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
+}
+
+/// Blob keys, all under the organisation's prefix so that one organisation's
+/// objects can never be named by another.
+pub(crate) mod keys {
+    use crate::values::OrganisationId;
+
+    pub fn list_prefix(org: &OrganisationId, list_id: &str) -> String {
+        format!("orgs/{org}/lists/{list_id}")
+    }
+    pub fn upload(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/upload.csv", list_prefix(org, list_id))
+    }
+    pub fn checked(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/checked.jsonl", list_prefix(org, list_id))
+    }
+    pub fn summary(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/summary.json", list_prefix(org, list_id))
+    }
+}

@@ -1,0 +1,75 @@
+//! Events of the Batch aggregate: one per batch message, from draft to Done.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+/// What kind of batch message this is. Later kinds (Florey questionnaire,
+/// inhaler series, Self-Book) extend this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchKind {
+    SimpleMessage,
+}
+
+/// The checked patient list a batch sends to. The list itself stays in the
+/// blob store; the event holds where it is, its digest and its counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListAttached {
+    pub list_id: String,
+    pub artifact_key: String,
+    /// Hex SHA-256 of the artifact, so an auditor can prove which list was sent.
+    pub artifact_sha256: String,
+    pub patient_count: u64,
+    pub contactable_count: u64,
+    pub without_valid_mobile_count: u64,
+    pub not_contactable_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BatchEvent {
+    /// v2.0: `message` (v1.0) became `template`, and `kind` was added.
+    BatchDrafted {
+        batch_id: String,
+        organisation_id: String,
+        name: String,
+        kind: BatchKind,
+        template: String,
+    },
+    PatientListAttached(ListAttached),
+    SendScheduled {
+        send_at: DateTime<Utc>,
+    },
+    SendingStarted {
+        recipient_count: u64,
+        started_at: DateTime<Utc>,
+    },
+    BatchCompleted {
+        completed_at: DateTime<Utc>,
+    },
+    BatchCancelled {
+        cancelled_at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for BatchEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::BatchDrafted { .. } => "BatchDrafted",
+            Self::PatientListAttached(_) => "PatientListAttached",
+            Self::SendScheduled { .. } => "SendScheduled",
+            Self::SendingStarted { .. } => "SendingStarted",
+            Self::BatchCompleted { .. } => "BatchCompleted",
+            Self::BatchCancelled { .. } => "BatchCancelled",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        match self {
+            Self::BatchDrafted { .. } => "2.0",
+            _ => "1.0",
+        }
+        .to_owned()
+    }
+}

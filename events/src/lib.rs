@@ -1,0 +1,18 @@
+//! The Batchbook event catalogue.
+//!
+//! Every domain event is a versioned serde type. This crate is the audit
+//! contract: an auditor's replay tool depends on it alone. Stored events
+//! carry `event_type` and `event_version`; an event written by an older
+//! release is read through an upcaster in [`upcast`], never by guessing.
+//!
+//! Events name patients only by their row in the checked list artifact,
+//! which lives in the blob store. Patient data never enters the event log.
+
+pub mod batch;
+pub mod delivery;
+pub mod metadata;
+pub mod upcast;
+
+pub use batch::{BatchEvent, BatchKind, ListAttached};
+pub use delivery::{Channel, DeliveryEvent, SendFailureReason};
+pub use metadata::{EventMetadata, MetadataError};

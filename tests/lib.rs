@@ -1,0 +1,1 @@
+//! End-to-end tests live in api/; this crate has no library code.
