@@ -1,1 +1,9 @@
+//! Entry points only. The HTTP API router (shared by `batchbook serve` and
+//! the `api` Lambda), the caller identity, the demo, and the glue that hands
+//! Lambda events to the use cases. No business logic lives here.
 
+pub mod api;
+pub mod demo;
+pub mod identity;
+pub mod sqs;
+pub mod telemetry;

@@ -1,1 +1,154 @@
-fn main() {}
+//! `batchbook`: the whole product in one process on the embedded adapters.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use domain::values::OrganisationId;
+use functions::api::{router, ApiState};
+use functions::identity::IdentitySource;
+use infra::embedded::{EmbeddedConfig, EmbeddedStack};
+use infra::simulators::SmsSimulatorSettings;
+
+#[derive(Parser)]
+#[command(name = "batchbook", version, about = "Batch messages and self-booking for GP practices, on the embedded stack")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API, queue workers, timers and projector in one process.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Where every database and file is kept.
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+        /// The organisation (ODS code) a request without a development token acts for.
+        #[arg(long, default_value = "A12345")]
+        dev_org: String,
+        /// Make the simulated SMS provider take this long per message.
+        #[arg(long, default_value_t = 0)]
+        sms_delay_ms: u64,
+    },
+    /// Generate a synthetic SystmOne list, send it as an SMS batch and wait for Done.
+    Demo {
+        #[arg(long, default_value_t = 1_000)]
+        patients: usize,
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+    },
+    /// Drop the read models and rebuild them from the event log.
+    RebuildViews {
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    functions::telemetry::init(false);
+    let result = match cli.command {
+        Command::Serve {
+            addr,
+            data,
+            dev_org,
+            sms_delay_ms,
+        } => serve(addr, data, dev_org, sms_delay_ms).await,
+        Command::Demo { patients, data } => demo(data, patients).await,
+        Command::RebuildViews { data } => rebuild(data).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("batchbook: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error>;
+
+async fn serve(addr: SocketAddr, data: PathBuf, dev_org: String, sms_delay_ms: u64) -> Result<(), AnyError> {
+    let default_organisation = OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
+    let mut config = EmbeddedConfig::new(&data);
+    config.sms = SmsSimulatorSettings {
+        delay: Duration::from_millis(sms_delay_ms),
+    };
+    let stack = std::sync::Arc::new(EmbeddedStack::open(config).await?);
+    let app = router(ApiState {
+        app: stack.app.clone(),
+        identity: IdentitySource::Development { default_organisation },
+        outbox: Some(stack.sms.clone()),
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    println!("Batchbook is listening on http://{local} (data in {})", data.display());
+    println!("  API description: http://{local}/openapi.json");
+    println!("  Simulated SMS outbox: http://{local}/v1/dev/sms-outbox");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let background = {
+        let stack = stack.clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move { stack.run(async move { let _ = stop.changed().await; }).await })
+    };
+    let mut stop = stop_rx;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+            let _ = stop.changed().await;
+        })
+        .await?;
+    background.await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
+    println!("Sending a batch to {patients} synthetic patients (data in {})…", data.display());
+    let report = functions::demo::run(&data, patients).await?;
+    println!();
+    println!("Batch {}", report.batch_id);
+    println!("  Status:               {}", report.status);
+    println!("  Patient list:         {}", report.patient_list);
+    println!("  Recipients:           {}", report.recipients);
+    println!("  Sent:                 {}", report.sent);
+    println!("  Without valid mobile: {}", report.without_valid_mobile);
+    println!("  Failed to deliver:    {}", report.failed_to_deliver);
+    println!("  Elapsed:              {:.2} s", report.elapsed.as_secs_f64());
+    println!();
+    println!("  SMS outbox ({} messages): {}", report.outbox_messages, data.join("simulators.sqlite").display());
+    println!("    (or run `batchbook serve --data {}` and open /v1/dev/sms-outbox)", data.display());
+    println!("  Reports: {}", data.join("reports").display());
+    if report.status != "Done" {
+        return Err(format!("the batch ended {}, not Done", report.status).into());
+    }
+    Ok(())
+}
+
+async fn rebuild(data: PathBuf) -> Result<(), AnyError> {
+    let stack = EmbeddedStack::open(EmbeddedConfig::new(&data)).await?;
+    stack.rebuild_views().await?;
+    println!("Read models rebuilt from the event log in {}", data.display());
+    Ok(())
+}

@@ -1,0 +1,48 @@
+//! Local-only endpoints: the simulated providers' outboxes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use cqrs_es::persist::PersistedEventRepository;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiState, Authenticated, Problem};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxEntry {
+    pub reference: String,
+    pub idempotency_key: String,
+    pub to: String,
+    pub body: String,
+    pub accepted_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every SMS the simulated provider accepted (local runtime only).
+#[utoipa::path(
+    get, path = "/v1/dev/sms-outbox", tag = "local",
+    responses(
+        (status = 200, body = Vec<OutboxEntry>),
+        (status = 404, description = "Not the local runtime", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(_caller): Authenticated,
+) -> Result<Json<Vec<OutboxEntry>>, Problem> {
+    let not_here = || Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found", "there is no simulated outbox here");
+    let outbox = state.outbox.as_ref().ok_or_else(not_here)?;
+    let messages = outbox.outbox().await.map_err(|e| domain::BatchbookError::from(e))?;
+    Ok(Json(
+        messages
+            .into_iter()
+            .map(|m| OutboxEntry {
+                reference: m.reference,
+                idempotency_key: m.idempotency_key,
+                to: m.to,
+                body: m.body,
+                accepted_at: m.accepted_at,
+            })
+            .collect(),
+    ))
+}

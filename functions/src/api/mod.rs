@@ -1,0 +1,103 @@
+//! The HTTP API: the contract with the staff frontend. One axum router,
+//! served by `batchbook serve` locally and by the `api` Lambda on AWS.
+//! `/openapi.json` is generated from these handlers.
+
+mod batches;
+mod dev;
+mod lists;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cqrs_es::persist::PersistedEventRepository;
+use domain::{Batchbook, Caller};
+use infra::simulators::SimulatedSms;
+use utoipa::OpenApi;
+
+use crate::identity::IdentitySource;
+pub use problem::Problem;
+
+pub struct ApiState<R: PersistedEventRepository> {
+    pub app: Arc<Batchbook<R>>,
+    pub identity: IdentitySource,
+    /// The simulated SMS outbox, served only by the local runtime.
+    pub outbox: Option<Arc<SimulatedSms>>,
+}
+
+impl<R: PersistedEventRepository> Clone for ApiState<R> {
+    fn clone(&self) -> Self {
+        Self {
+            app: self.app.clone(),
+            identity: self.identity.clone(),
+            outbox: self.outbox.clone(),
+        }
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Authenticated(pub Caller);
+
+impl<R: PersistedEventRepository + 'static> FromRequestParts<ApiState<R>> for Authenticated {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState<R>) -> Result<Self, Problem> {
+        Ok(Self(state.identity.caller(parts)?))
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Batchbook API", description = "Batch messages and self-booking invites for GP practices. Every request acts for the organisation of the signed-in caller."),
+    paths(
+        lists::upload_list,
+        lists::get_list,
+        batches::create_batch,
+        batches::get_batch,
+        batches::send_batch,
+        batches::cancel_batch,
+        batches::failed_to_deliver,
+        dev::sms_outbox,
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/v1/lists",
+            post(lists::upload_list::<R>).layer(DefaultBodyLimit::max(domain::lists::MAX_FILE_BYTES + 1)),
+        )
+        .route("/v1/lists/{list_id}", get(lists::get_list::<R>))
+        .route("/v1/batches", post(batches::create_batch::<R>))
+        .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))
+        .route("/v1/batches/{batch_id}/send", post(batches::send_batch::<R>))
+        .route("/v1/batches/{batch_id}/cancel", post(batches::cancel_batch::<R>))
+        .route(
+            "/v1/batches/{batch_id}/failed-to-deliver.csv",
+            get(batches::failed_to_deliver::<R>),
+        )
+        .route("/v1/dev/sms-outbox", get(dev::sms_outbox::<R>))
+        .with_state(state)
+}

@@ -1,0 +1,72 @@
+//! Opening the SQLite databases, each with its migrations run at start.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use domain::ports::PortError;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    Events,
+    Work,
+    Views,
+    Simulators,
+}
+
+static EVENTS: Migrator = sqlx::migrate!("./migrations/events");
+static WORK: Migrator = sqlx::migrate!("./migrations/work");
+static VIEWS: Migrator = sqlx::migrate!("./migrations/views");
+static SIMULATORS: Migrator = sqlx::migrate!("./migrations/simulators");
+
+impl Database {
+    fn file_name(self) -> &'static str {
+        match self {
+            Self::Events => "events.sqlite",
+            Self::Work => "work.sqlite",
+            Self::Views => "views.sqlite",
+            Self::Simulators => "simulators.sqlite",
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Events => &EVENTS,
+            Self::Work => &WORK,
+            Self::Views => &VIEWS,
+            Self::Simulators => &SIMULATORS,
+        }
+    }
+}
+
+/// Opens (creating if needed) one database under `data_dir` and migrates it.
+/// WAL with `synchronous = NORMAL` survives a killed process; a busy timeout
+/// makes concurrent writers wait their turn instead of failing.
+pub async fn open_pool(data_dir: &Path, database: Database) -> Result<SqlitePool, PortError> {
+    let path = data_dir.join(database.file_name());
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .map_err(|e| PortError::new("sqlite options", e))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(|e| PortError::new(database.file_name(), e))?;
+    database
+        .migrator()
+        .run(&pool)
+        .await
+        .map_err(|e| PortError::new(database.file_name(), e))?;
+    Ok(pool)
+}
+
+pub(crate) fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> PortError {
+    move |e| PortError::new(context, e)
+}

@@ -1,0 +1,28 @@
+//! The embedded family: everything under one data directory.
+//!
+//! ```text
+//! DIR/events.sqlite      the event store (sqlite-es)
+//! DIR/work.sqlite        work queues, timers, reactor position
+//! DIR/views.sqlite       read models and projector position
+//! DIR/simulators.sqlite  simulated providers (the SMS outbox)
+//! DIR/blobs/             uploaded lists, checked lists, reports
+//! ```
+//!
+//! Separate files keep SQLite's one-writer lock from serialising unrelated
+//! work: sends commit events while the projector writes views.
+
+mod blobs;
+mod db;
+mod event_log;
+mod queue;
+mod stack;
+mod timers;
+mod views;
+
+pub use blobs::FsBlobStore;
+pub use db::{open_pool, Database};
+pub use event_log::EventLog;
+pub use queue::{QueueSettings, SqliteWorkQueue};
+pub use stack::{EmbeddedConfig, EmbeddedStack, QueueLayer};
+pub use timers::SqliteTimers;
+pub use views::SqliteViews;

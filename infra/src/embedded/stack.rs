@@ -1,0 +1,174 @@
+//! The whole product on embedded adapters, in one process: the use cases
+//! plus the background steps (projector, reactor, timers, queue workers,
+//! batch completion) that `batchbook serve` runs in a loop and tests drive
+//! step by step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
+use domain::usecases::{JobError, Ports};
+use domain::Batchbook;
+use sqlite_es::SqliteEventRepository;
+use sqlx::SqlitePool;
+
+use super::db::db_error;
+use super::{open_pool, Database, EventLog, FsBlobStore, SqliteTimers, SqliteViews, SqliteWorkQueue};
+use crate::simulators::{SimulatedSms, SmsSimulatorSettings};
+
+/// Wraps the work queue the use cases see; tests use it to deliver every
+/// message twice.
+pub type QueueLayer = Box<dyn Fn(Arc<dyn WorkQueue>) -> Arc<dyn WorkQueue> + Send + Sync>;
+
+const REACTOR: &str = "reactor";
+const PAGE: usize = 1_000;
+const SEND_BATCH: usize = 200;
+
+pub struct EmbeddedConfig {
+    pub data_dir: PathBuf,
+    pub clock: Arc<dyn Clock>,
+    pub sms: SmsSimulatorSettings,
+    pub queue_layer: Option<QueueLayer>,
+}
+
+impl EmbeddedConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            clock: Arc::new(SystemClock),
+            sms: SmsSimulatorSettings::default(),
+            queue_layer: None,
+        }
+    }
+}
+
+pub struct EmbeddedStack {
+    pub app: Arc<Batchbook<SqliteEventRepository>>,
+    pub sms: Arc<SimulatedSms>,
+    pub queue: Arc<SqliteWorkQueue>,
+    pub views: Arc<SqliteViews>,
+    log: EventLog,
+    work: SqlitePool,
+    data_dir: PathBuf,
+}
+
+impl EmbeddedStack {
+    pub async fn open(config: EmbeddedConfig) -> Result<Self, PortError> {
+        let dir = &config.data_dir;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| PortError::new("data directory", e))?;
+        let events = open_pool(dir, Database::Events).await?;
+        let work = open_pool(dir, Database::Work).await?;
+        let views = Arc::new(SqliteViews::new(open_pool(dir, Database::Views).await?));
+        let sms = Arc::new(SimulatedSms::open(dir, config.sms.clone()).await?);
+        let queue = Arc::new(SqliteWorkQueue::new(work.clone(), config.clock.clone()));
+        let app_queue: Arc<dyn WorkQueue> = match &config.queue_layer {
+            Some(layer) => layer(queue.clone()),
+            None => queue.clone(),
+        };
+        let ports = Ports {
+            blobs: Arc::new(FsBlobStore::new(dir.join("blobs"))),
+            queue: app_queue,
+            timers: Arc::new(SqliteTimers::new(work.clone())),
+            clock: config.clock.clone(),
+            sms: sms.clone(),
+            views: views.clone(),
+        };
+        let app = Arc::new(Batchbook::new(|| SqliteEventRepository::new(events.clone()), ports));
+        Ok(Self {
+            app,
+            sms,
+            queue,
+            views,
+            log: EventLog::new(events),
+            work,
+            data_dir: config.data_dir,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// One round of every background step. Returns how much it did; zero
+    /// means there was nothing to do.
+    pub async fn tick(&self) -> Result<usize, JobError> {
+        let mut done = self.views.catch_up(&self.log, PAGE).await?;
+        done += self.react_catch_up().await?;
+        done += self.app.fire_due_timers(PAGE).await?;
+        done += self.app.process_queue(QueueName::FanOut, 1).await?;
+        done += self.app.process_queue(QueueName::Send, SEND_BATCH).await?;
+        done += self.views.catch_up(&self.log, PAGE).await?;
+        done += self.app.complete_settled_batches(PAGE).await?;
+        Ok(done)
+    }
+
+    /// Runs background steps until there is nothing left to do now. Work
+    /// waiting on a timer or a visibility timeout is left for later.
+    pub async fn run_pending_work(&self) -> Result<(), JobError> {
+        while self.tick().await? > 0 {}
+        Ok(())
+    }
+
+    /// The background loop of `batchbook serve`: runs until `shutdown`.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.tick().await {
+                Ok(0) => Duration::from_millis(200),
+                Ok(_) => Duration::ZERO,
+                Err(e) => {
+                    tracing::warn!(error = %e, "background step failed; retrying");
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Drops the read models and rebuilds them from the whole event log.
+    pub async fn rebuild_views(&self) -> Result<(), JobError> {
+        self.views.reset().await?;
+        self.views.catch_up(&self.log, PAGE).await?;
+        Ok(())
+    }
+
+    /// Feeds newly stored events to the reactor. Its effects (queue
+    /// messages, timers) are idempotent, so the position is saved after them.
+    async fn react_catch_up(&self) -> Result<usize, JobError> {
+        let position: i64 = sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
+            .bind(REACTOR)
+            .fetch_optional(&self.work)
+            .await
+            .map_err(db_error("reactor position"))?
+            .unwrap_or(0);
+        let events = self.log.read_after(position, PAGE).await?;
+        let Some(&(last, _)) = events.last() else {
+            return Ok(0);
+        };
+        let mut acted = 0;
+        for (position, event) in events {
+            match self.app.react(event).await {
+                Ok(true) => acted += 1,
+                Ok(false) => {}
+                Err(JobError::Malformed(reason)) => {
+                    tracing::error!(position, reason, "event skipped by the reactor");
+                }
+                Err(retry) => return Err(retry),
+            }
+        }
+        sqlx::query("INSERT INTO positions (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position")
+            .bind(REACTOR)
+            .bind(last)
+            .execute(&self.work)
+            .await
+            .map_err(db_error("reactor position"))?;
+        // Reading the log counts as progress only when something happened.
+        Ok(acted.max(1))
+    }
+}
