@@ -95,8 +95,11 @@ pub struct ReceivedMessage {
 #[async_trait::async_trait]
 pub trait WorkQueue: Send + Sync {
     async fn send(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), PortError>;
-    async fn receive(&self, queue: QueueName, max: usize)
-        -> Result<Vec<ReceivedMessage>, PortError>;
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<ReceivedMessage>, PortError>;
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), PortError>;
 }
 
@@ -171,5 +174,6 @@ pub enum DemographicsError {
 /// The demographics service (PDS), for contact details and the deceased flag.
 #[async_trait::async_trait]
 pub trait Demographics: Send + Sync {
-    async fn lookup(&self, nhs_number: &NhsNumber) -> Result<DemographicsRecord, DemographicsError>;
+    async fn lookup(&self, nhs_number: &NhsNumber)
+        -> Result<DemographicsRecord, DemographicsError>;
 }

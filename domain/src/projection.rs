@@ -77,8 +77,11 @@ pub struct DeliveryRow {
 pub trait ViewTransaction: Send {
     async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
     async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError>;
-    async fn delivery(&mut self, batch_id: &str, row: u64)
-        -> Result<Option<DeliveryRow>, PortError>;
+    async fn delivery(
+        &mut self,
+        batch_id: &str,
+        row: u64,
+    ) -> Result<Option<DeliveryRow>, PortError>;
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
 }
 
@@ -143,11 +146,14 @@ pub async fn project(
     let (decoded, metadata) = decode(event, upcasters)?;
     match decoded {
         RecordedEvent::Batch(event) => {
-            let mut summary = tx.batch(&aggregate_id).await?.unwrap_or_else(|| BatchSummary {
-                batch_id: aggregate_id.clone(),
-                organisation_id: metadata.organisation_id.clone(),
-                ..Default::default()
-            });
+            let mut summary = tx
+                .batch(&aggregate_id)
+                .await?
+                .unwrap_or_else(|| BatchSummary {
+                    batch_id: aggregate_id.clone(),
+                    organisation_id: metadata.organisation_id.clone(),
+                    ..Default::default()
+                });
             if sequence <= summary.last_sequence {
                 return Ok(false);
             }
@@ -161,7 +167,10 @@ pub async fn project(
                 | DeliveryEvent::SendFailed { batch_id, row, .. } => (batch_id.clone(), *row),
             };
             let previous = tx.delivery(&batch_id, row).await?;
-            if previous.as_ref().is_some_and(|p| sequence <= p.last_sequence) {
+            if previous
+                .as_ref()
+                .is_some_and(|p| sequence <= p.last_sequence)
+            {
                 return Ok(false);
             }
             let next = delivery_row(event, sequence);
@@ -286,12 +295,18 @@ mod tests {
             Ok(self.deliveries.get(&(b.to_owned(), r)).cloned())
         }
         async fn put_delivery(&mut self, d: &DeliveryRow) -> Result<(), PortError> {
-            self.deliveries.insert((d.batch_id.clone(), d.row), d.clone());
+            self.deliveries
+                .insert((d.batch_id.clone(), d.row), d.clone());
             Ok(())
         }
     }
 
-    fn stored(aggregate_type: &str, id: &str, seq: usize, payload: serde_json::Value) -> SerializedEvent {
+    fn stored(
+        aggregate_type: &str,
+        id: &str,
+        seq: usize,
+        payload: serde_json::Value,
+    ) -> SerializedEvent {
         let metadata = EventMetadata {
             organisation_id: "A12345".into(),
             actor: "test".into(),
@@ -318,7 +333,12 @@ mod tests {
             idempotency_key: "k".into(),
             sent_at: Utc::now(),
         };
-        stored("Delivery", &format!("b-1:{row}"), 1, serde_json::to_value(event).unwrap())
+        stored(
+            "Delivery",
+            &format!("b-1:{row}"),
+            1,
+            serde_json::to_value(event).unwrap(),
+        )
     }
 
     #[tokio::test]

@@ -37,7 +37,8 @@ fn batch_drafted_v2() -> SemanticVersionEventUpcaster {
                 if let Some(message) = body.remove("message") {
                     body.insert("template".into(), message);
                 }
-                body.entry("kind").or_insert_with(|| json!("simple_message"));
+                body.entry("kind")
+                    .or_insert_with(|| json!("simple_message"));
             }
             payload
         }),

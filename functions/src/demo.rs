@@ -10,8 +10,12 @@ use domain::values::{NhsNumber, OrganisationId};
 use domain::Caller;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
 
-const GIVEN_NAMES: &[&str] = &["Joe", "Aisha", "Rhys", "Mary", "Sanjay", "Olivia", "Tomasz", "Grace", "Kwame", "Siân"];
-const FAMILY_NAMES: &[&str] = &["Smith", "Khan", "Jones", "Williams", "Patel", "Evans", "Nowak", "Brown", "Mensah", "Davies"];
+const GIVEN_NAMES: &[&str] = &[
+    "Joe", "Aisha", "Rhys", "Mary", "Sanjay", "Olivia", "Tomasz", "Grace", "Kwame", "Siân",
+];
+const FAMILY_NAMES: &[&str] = &[
+    "Smith", "Khan", "Jones", "Williams", "Patel", "Evans", "Nowak", "Brown", "Mensah", "Davies",
+];
 
 /// A SystmOne-style export of `patients` synthetic patients, with a realistic
 /// share of bad rows: every 50th NHS number has a wrong check digit, every
@@ -63,7 +67,10 @@ pub struct DemoReport {
     pub elapsed: Duration,
 }
 
-pub async fn run(data_dir: &Path, patients: usize) -> Result<DemoReport, Box<dyn std::error::Error>> {
+pub async fn run(
+    data_dir: &Path,
+    patients: usize,
+) -> Result<DemoReport, Box<dyn std::error::Error>> {
     let stack = EmbeddedStack::open(EmbeddedConfig::new(data_dir)).await?;
     let caller = Caller {
         organisation_id: OrganisationId::parse("A12345")?,
@@ -75,7 +82,10 @@ pub async fn run(data_dir: &Path, patients: usize) -> Result<DemoReport, Box<dyn
     tokio::fs::write(data_dir.join("reports/demo-list.csv"), &csv).await?;
 
     let started = Instant::now();
-    let list = stack.app.upload_list(&caller, csv.into_bytes(), None).await?;
+    let list = stack
+        .app
+        .upload_list(&caller, csv.into_bytes(), None)
+        .await?;
     let batch_id = stack
         .app
         .create_batch(
@@ -117,10 +127,15 @@ mod tests {
     fn the_synthetic_list_has_the_advertised_mix() {
         let csv = synthetic_systmone_csv(200);
         let list = check_list(csv.as_bytes(), None).unwrap();
-        let count = |reason| list.rows.iter().filter(|r| r.reason == Some(reason)).count();
+        let count = |reason| {
+            list.rows
+                .iter()
+                .filter(|r| r.reason == Some(reason))
+                .count()
+        };
         assert_eq!(list.rows.len(), 200);
         assert_eq!(count(NotContactableReason::InvalidNhsNumber), 4); // 50,100,150,200
-        // 40, 80, 120, 160; row 200 is refused for its NHS number first.
+                                                                      // 40, 80, 120, 160; row 200 is refused for its NHS number first.
         assert_eq!(count(NotContactableReason::NotUkMobile), 4);
         assert_eq!(count(NotContactableReason::ContactDetailsNotProvided), 2); // 97,194
         assert_eq!(list.contactable_count(), 190);

@@ -14,8 +14,12 @@ use lambda_http::request::RequestContext;
 
 #[derive(Debug, Clone)]
 pub enum IdentitySource {
-    Development { default_organisation: OrganisationId },
-    ApiGatewayJwt { organisation_claim: String },
+    Development {
+        default_organisation: OrganisationId,
+    },
+    ApiGatewayJwt {
+        organisation_claim: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,7 +52,8 @@ impl IdentitySource {
                         .ok()
                         .and_then(|v| v.strip_prefix("Bearer dev:"))
                         .ok_or(IdentityError::Unauthenticated)?;
-                    let org = OrganisationId::parse(ods).map_err(|_| IdentityError::BadOrganisation)?;
+                    let org =
+                        OrganisationId::parse(ods).map_err(|_| IdentityError::BadOrganisation)?;
                     (org, format!("dev-user@{ods}"))
                 }
             },
@@ -65,8 +70,13 @@ impl IdentitySource {
                 let org = claims
                     .get(organisation_claim)
                     .ok_or(IdentityError::BadOrganisation)
-                    .and_then(|ods| OrganisationId::parse(ods).map_err(|_| IdentityError::BadOrganisation))?;
-                let actor = claims.get("sub").cloned().unwrap_or_else(|| "unknown".into());
+                    .and_then(|ods| {
+                        OrganisationId::parse(ods).map_err(|_| IdentityError::BadOrganisation)
+                    })?;
+                let actor = claims
+                    .get("sub")
+                    .cloned()
+                    .unwrap_or_else(|| "unknown".into());
                 (org, format!("user:{actor}"))
             }
         };
@@ -107,8 +117,14 @@ mod tests {
 
     #[test]
     fn other_tokens_are_refused_locally() {
-        assert_eq!(dev().caller(&parts(Some("Bearer eyJ..."))), Err(IdentityError::Unauthenticated));
-        assert_eq!(dev().caller(&parts(Some("Bearer dev:../x"))), Err(IdentityError::BadOrganisation));
+        assert_eq!(
+            dev().caller(&parts(Some("Bearer eyJ..."))),
+            Err(IdentityError::Unauthenticated)
+        );
+        assert_eq!(
+            dev().caller(&parts(Some("Bearer dev:../x"))),
+            Err(IdentityError::BadOrganisation)
+        );
     }
 
     #[test]
@@ -116,6 +132,9 @@ mod tests {
         let source = IdentitySource::ApiGatewayJwt {
             organisation_claim: "ods".into(),
         };
-        assert_eq!(source.caller(&parts(Some("Bearer x"))), Err(IdentityError::Unauthenticated));
+        assert_eq!(
+            source.caller(&parts(Some("Bearer x"))),
+            Err(IdentityError::Unauthenticated)
+        );
     }
 }

@@ -13,7 +13,11 @@ use infra::embedded::{EmbeddedConfig, EmbeddedStack};
 use infra::simulators::SmsSimulatorSettings;
 
 #[derive(Parser)]
-#[command(name = "batchbook", version, about = "Batch messages and self-booking for GP practices, on the embedded stack")]
+#[command(
+    name = "batchbook",
+    version,
+    about = "Batch messages and self-booking for GP practices, on the embedded stack"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -74,8 +78,14 @@ async fn main() -> ExitCode {
 
 type AnyError = Box<dyn std::error::Error>;
 
-async fn serve(addr: SocketAddr, data: PathBuf, dev_org: String, sms_delay_ms: u64) -> Result<(), AnyError> {
-    let default_organisation = OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
+async fn serve(
+    addr: SocketAddr,
+    data: PathBuf,
+    dev_org: String,
+    sms_delay_ms: u64,
+) -> Result<(), AnyError> {
+    let default_organisation =
+        OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
     let mut config = EmbeddedConfig::new(&data);
     config.sms = SmsSimulatorSettings {
         delay: Duration::from_millis(sms_delay_ms),
@@ -83,12 +93,17 @@ async fn serve(addr: SocketAddr, data: PathBuf, dev_org: String, sms_delay_ms: u
     let stack = std::sync::Arc::new(EmbeddedStack::open(config).await?);
     let app = router(ApiState {
         app: stack.app.clone(),
-        identity: IdentitySource::Development { default_organisation },
+        identity: IdentitySource::Development {
+            default_organisation,
+        },
         outbox: Some(stack.sms.clone()),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    println!("Batchbook is listening on http://{local} (data in {})", data.display());
+    println!(
+        "Batchbook is listening on http://{local} (data in {})",
+        data.display()
+    );
     println!("  API description: http://{local}/openapi.json");
     println!("  Simulated SMS outbox: http://{local}/v1/dev/sms-outbox");
 
@@ -96,7 +111,13 @@ async fn serve(addr: SocketAddr, data: PathBuf, dev_org: String, sms_delay_ms: u
     let background = {
         let stack = stack.clone();
         let mut stop = stop_rx.clone();
-        tokio::spawn(async move { stack.run(async move { let _ = stop.changed().await; }).await })
+        tokio::spawn(async move {
+            stack
+                .run(async move {
+                    let _ = stop.changed().await;
+                })
+                .await
+        })
     };
     let mut stop = stop_rx;
     axum::serve(listener, app)
@@ -114,7 +135,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -125,7 +147,10 @@ async fn shutdown_signal() {
 }
 
 async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
-    println!("Sending a batch to {patients} synthetic patients (data in {})…", data.display());
+    println!(
+        "Sending a batch to {patients} synthetic patients (data in {})…",
+        data.display()
+    );
     let report = functions::demo::run(&data, patients).await?;
     println!();
     println!("Batch {}", report.batch_id);
@@ -135,10 +160,20 @@ async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
     println!("  Sent:                 {}", report.sent);
     println!("  Without valid mobile: {}", report.without_valid_mobile);
     println!("  Failed to deliver:    {}", report.failed_to_deliver);
-    println!("  Elapsed:              {:.2} s", report.elapsed.as_secs_f64());
+    println!(
+        "  Elapsed:              {:.2} s",
+        report.elapsed.as_secs_f64()
+    );
     println!();
-    println!("  SMS outbox ({} messages): {}", report.outbox_messages, data.join("simulators.sqlite").display());
-    println!("    (or run `batchbook serve --data {}` and open /v1/dev/sms-outbox)", data.display());
+    println!(
+        "  SMS outbox ({} messages): {}",
+        report.outbox_messages,
+        data.join("simulators.sqlite").display()
+    );
+    println!(
+        "    (or run `batchbook serve --data {}` and open /v1/dev/sms-outbox)",
+        data.display()
+    );
     println!("  Reports: {}", data.join("reports").display());
     if report.status != "Done" {
         return Err(format!("the batch ended {}, not Done", report.status).into());
@@ -149,6 +184,9 @@ async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
 async fn rebuild(data: PathBuf) -> Result<(), AnyError> {
     let stack = EmbeddedStack::open(EmbeddedConfig::new(&data)).await?;
     stack.rebuild_views().await?;
-    println!("Read models rebuilt from the event log in {}", data.display());
+    println!(
+        "Read models rebuilt from the event log in {}",
+        data.display()
+    );
     Ok(())
 }

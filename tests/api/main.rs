@@ -1,1 +1,9 @@
+//! End-to-end tests across crates: the whole app on port 0 with a fresh data
+//! directory per test, background work driven step by step.
 
+mod batches;
+mod crash;
+mod helpers;
+mod lambda;
+mod lists;
+mod scheduling;

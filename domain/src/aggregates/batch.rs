@@ -80,7 +80,9 @@ pub enum BatchError {
     AlreadySent,
     #[error("this batch was cancelled")]
     Cancelled,
-    #[error("a batch that has started sending cannot be cancelled; its links can be revoked instead")]
+    #[error(
+        "a batch that has started sending cannot be cancelled; its links can be revoked instead"
+    )]
     CannotCancelWhileSending,
 }
 
@@ -154,7 +156,8 @@ impl Aggregate for Batch {
                     template,
                 };
                 sink.write(drafted, self).await;
-                sink.write(BatchEvent::PatientListAttached(list), self).await;
+                sink.write(BatchEvent::PatientListAttached(list), self)
+                    .await;
             }
             BatchCommand::Send {
                 organisation_id,
@@ -385,7 +388,9 @@ mod tests {
             .given(drafted())
             .and(vec![
                 BatchEvent::SendScheduled { send_at: now() },
-                BatchEvent::BatchCancelled { cancelled_at: now() },
+                BatchEvent::BatchCancelled {
+                    cancelled_at: now(),
+                },
             ])
             .when(BatchCommand::StartScheduledSend { now: now() })
             .then_expect_events(vec![]);
@@ -416,10 +421,17 @@ mod tests {
             .given(drafted())
             .and(vec![started.clone()])
             .when(BatchCommand::Complete { now: now() })
-            .then_expect_events(vec![BatchEvent::BatchCompleted { completed_at: now() }]);
+            .then_expect_events(vec![BatchEvent::BatchCompleted {
+                completed_at: now(),
+            }]);
         BatchTest::with(())
             .given(drafted())
-            .and(vec![started, BatchEvent::BatchCompleted { completed_at: now() }])
+            .and(vec![
+                started,
+                BatchEvent::BatchCompleted {
+                    completed_at: now(),
+                },
+            ])
             .when(BatchCommand::Complete { now: now() })
             .then_expect_events(vec![]);
     }

@@ -56,7 +56,10 @@ impl CheckedList {
     pub fn without_valid_mobile_count(&self) -> u64 {
         self.rows
             .iter()
-            .filter(|r| r.reason.is_some_and(NotContactableReason::is_without_valid_mobile))
+            .filter(|r| {
+                r.reason
+                    .is_some_and(NotContactableReason::is_without_valid_mobile)
+            })
             .count() as u64
     }
 }
@@ -105,7 +108,12 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
         // A blank row followed by a patient row is a patient row after all.
         for _ in 0..blank_run {
             let row = rows.len() as u64 + 1;
-            rows.push(check_row(row, &csv::StringRecord::new(), &layout, &mut seen));
+            rows.push(check_row(
+                row,
+                &csv::StringRecord::new(),
+                &layout,
+                &mut seen,
+            ));
         }
         blank_run = 0;
         if rows.len() >= MAX_PATIENT_ROWS {
@@ -154,7 +162,13 @@ fn check_row(
     };
     let nhs = match NhsNumber::parse(cell(Some(layout.nhs_number))) {
         Ok(n) => n,
-        Err(_) => return refuse(NotContactableReason::InvalidNhsNumber, Column::NhsNumber, None),
+        Err(_) => {
+            return refuse(
+                NotContactableReason::InvalidNhsNumber,
+                Column::NhsNumber,
+                None,
+            )
+        }
     };
     if !seen.insert(nhs.clone()) {
         return refuse(
@@ -173,7 +187,13 @@ fn check_row(
     }
     let mobile = match UkMobile::parse(raw_mobile) {
         Ok(m) => m,
-        Err(_) => return refuse(NotContactableReason::NotUkMobile, Column::Mobile, Some(&nhs)),
+        Err(_) => {
+            return refuse(
+                NotContactableReason::NotUkMobile,
+                Column::Mobile,
+                Some(&nhs),
+            )
+        }
     };
     let given_name = Some(cell(layout.given_name))
         .filter(|n| !n.is_empty())
@@ -226,12 +246,12 @@ mod tests {
     #[test]
     fn each_bad_row_gets_its_row_reason_and_column() {
         let list = check(concat!(
-            "9434765918,07700100123,A\r\n",  // bad check digit
-            "9434765919,07700100123,B\r\n",  // fine
-            "9434765919,07700100124,C\r\n",  // the same patient again
-            "4010232137,,D\r\n",             // no mobile
-            "4010232137x,07700100125,E\r\n", // letters in the number
-            "5990128088,020 7946 0123,F\r\n" // a landline
+            "9434765918,07700100123,A\r\n",   // bad check digit
+            "9434765919,07700100123,B\r\n",   // fine
+            "9434765919,07700100124,C\r\n",   // the same patient again
+            "4010232137,,D\r\n",              // no mobile
+            "4010232137x,07700100125,E\r\n",  // letters in the number
+            "5990128088,020 7946 0123,F\r\n"  // a landline
         ))
         .unwrap();
         let outcomes: Vec<_> = list.rows.iter().map(outcome).collect();
@@ -265,7 +285,11 @@ mod tests {
             outcomes,
             vec![
                 (1, None, None),
-                (2, Some(NotContactableReason::InvalidNhsNumber), Some("NHS Number")),
+                (
+                    2,
+                    Some(NotContactableReason::InvalidNhsNumber),
+                    Some("NHS Number")
+                ),
                 (3, None, None),
             ]
         );
@@ -274,7 +298,10 @@ mod tests {
     #[test]
     fn file_level_refusals_name_their_cause() {
         assert_eq!(check_list(b"", None), Err(ListError::Empty));
-        assert_eq!(check_list(b"\xef\xbb\xbf \r\n", None), Err(ListError::Empty));
+        assert_eq!(
+            check_list(b"\xef\xbb\xbf \r\n", None),
+            Err(ListError::Empty)
+        );
         assert_eq!(check(""), Err(ListError::NoPatientRows));
         assert_eq!(check(",,\r\n"), Err(ListError::NoPatientRows));
         assert_eq!(
@@ -282,7 +309,10 @@ mod tests {
             Err(ListError::NotCsv("it contains binary data".into()))
         );
         let big = vec![b'a'; MAX_FILE_BYTES + 1];
-        assert_eq!(check_list(&big, None), Err(ListError::TooLarge { limit_mb: 10 }));
+        assert_eq!(
+            check_list(&big, None),
+            Err(ListError::TooLarge { limit_mb: 10 })
+        );
     }
 
     #[test]

@@ -82,12 +82,12 @@ impl Layout {
             ClinicalSystem::Emis
         });
         let mobile = match system {
-            ClinicalSystem::SystmOne => Some(systmone_mobile.ok_or_else(|| {
-                ListError::MissingColumn {
+            ClinicalSystem::SystmOne => {
+                Some(systmone_mobile.ok_or_else(|| ListError::MissingColumn {
                     missing: "Telecom Number".to_owned(),
                     found: headers.iter().map(|h| h.trim().to_owned()).collect(),
-                }
-            })?),
+                })?)
+            }
             ClinicalSystem::Emis => emis_mobile,
         };
         Ok(Self {

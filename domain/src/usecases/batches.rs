@@ -16,13 +16,21 @@ pub struct CreateBatch {
 
 impl<R: PersistedEventRepository> Batchbook<R> {
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
-    pub async fn create_batch(&self, caller: &Caller, request: CreateBatch) -> Result<String, BatchbookError> {
+    pub async fn create_batch(
+        &self,
+        caller: &Caller,
+        request: CreateBatch,
+    ) -> Result<String, BatchbookError> {
         let name = request.name.trim();
         if name.is_empty() {
-            return Err(BatchbookError::InvalidRequest("give the batch a name".into()));
+            return Err(BatchbookError::InvalidRequest(
+                "give the batch a name".into(),
+            ));
         }
         if request.template.trim().is_empty() {
-            return Err(BatchbookError::InvalidRequest("the message is empty".into()));
+            return Err(BatchbookError::InvalidRequest(
+                "the message is empty".into(),
+            ));
         }
         let list = self.list_summary(caller, &request.list_id).await?;
         let batch_id = uuid::Uuid::new_v4().to_string();
@@ -68,7 +76,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
-    pub async fn cancel_batch(&self, caller: &Caller, batch_id: &str) -> Result<(), BatchbookError> {
+    pub async fn cancel_batch(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<(), BatchbookError> {
         let command = BatchCommand::Cancel {
             organisation_id: caller.organisation_id.to_string(),
             now: self.ports.clock.now(),

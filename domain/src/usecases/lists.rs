@@ -34,13 +34,25 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         blobs.put(&keys::upload(org, &list_id), csv).await?;
         blobs.put(&keys::checked(org, &list_id), artifact).await?;
         // The summary goes last: a list exists once its summary does.
-        let summary_json = serde_json::to_vec(&summary).map_err(|e| PortError::new("list summary", e))?;
-        blobs.put(&keys::summary(org, &list_id), summary_json).await?;
-        tracing::info!(list_id, patients = summary.patient_count, contactable = summary.contactable_count, "patient list checked");
+        let summary_json =
+            serde_json::to_vec(&summary).map_err(|e| PortError::new("list summary", e))?;
+        blobs
+            .put(&keys::summary(org, &list_id), summary_json)
+            .await?;
+        tracing::info!(
+            list_id,
+            patients = summary.patient_count,
+            contactable = summary.contactable_count,
+            "patient list checked"
+        );
         Ok(summary)
     }
 
-    pub async fn list_summary(&self, caller: &Caller, list_id: &str) -> Result<ListSummary, BatchbookError> {
+    pub async fn list_summary(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+    ) -> Result<ListSummary, BatchbookError> {
         if uuid::Uuid::parse_str(list_id).is_err() {
             return Err(BatchbookError::ListNotFound);
         }

@@ -143,9 +143,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     /// The batch's summary, if it belongs to the caller's organisation.
-    pub async fn batch(&self, caller: &Caller, batch_id: &str) -> Result<BatchSummary, BatchbookError> {
+    pub async fn batch(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<BatchSummary, BatchbookError> {
         match self.ports.views.batch(batch_id).await? {
-            Some(summary) if summary.organisation_id == caller.organisation_id.as_ref() && summary.kind.is_some() => Ok(summary),
+            Some(summary)
+                if summary.organisation_id == caller.organisation_id.as_ref()
+                    && summary.kind.is_some() =>
+            {
+                Ok(summary)
+            }
             _ => Err(BatchbookError::BatchNotFound),
         }
     }
@@ -153,7 +162,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
 /// Plain event-store mode: cqrs-es's snapshot and aggregate-store modes
 /// apply every event twice in 0.5.
-fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(repository: R) -> PersistedEventStore<R, A> {
+fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(
+    repository: R,
+) -> PersistedEventStore<R, A> {
     PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
 }
 

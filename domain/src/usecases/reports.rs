@@ -7,6 +7,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use super::{Batchbook, BatchbookError, Caller};
 use crate::lists::CheckedRow;
 use crate::ports::PortError;
+use crate::values::UkMobile;
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe.
 pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
@@ -19,7 +20,11 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 impl<R: PersistedEventRepository> Batchbook<R> {
     /// The batch's failed-to-deliver list: NHS Number, Mobile, Channel, Reason.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
-    pub async fn failed_to_deliver_csv(&self, caller: &Caller, batch_id: &str) -> Result<Vec<u8>, BatchbookError> {
+    pub async fn failed_to_deliver_csv(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<Vec<u8>, BatchbookError> {
         let summary = self.batch(caller, batch_id).await?;
         let failed = self.ports.views.failed_deliveries(batch_id).await?;
         let mut patients: HashMap<u64, CheckedRow> = HashMap::new();
@@ -32,7 +37,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
             let wanted: std::collections::HashSet<u64> = failed.iter().map(|f| f.row).collect();
             for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let row: CheckedRow = serde_json::from_slice(line).map_err(|e| PortError::new("list artifact", e))?;
+                let row: CheckedRow =
+                    serde_json::from_slice(line).map_err(|e| PortError::new("list artifact", e))?;
                 if wanted.contains(&row.row) {
                     patients.insert(row.row, row);
                 }
@@ -40,20 +46,26 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         let mut out = csv::Writer::from_writer(Vec::new());
         let write_err = |e: csv::Error| PortError::new("failed-to-deliver report", e);
-        out.write_record(["NHS Number", "Mobile", "Channel", "Reason"]).map_err(write_err)?;
+        out.write_record(["NHS Number", "Mobile", "Channel", "Reason"])
+            .map_err(write_err)?;
         for delivery in failed {
             let patient = patients.get(&delivery.row);
             let nhs = patient.and_then(|p| p.nhs_number.as_deref()).unwrap_or("");
-            let mobile = patient.and_then(|p| p.mobile.as_deref()).unwrap_or("");
+            let mobile = patient
+                .and_then(|p| p.mobile.as_deref())
+                .and_then(|m| UkMobile::parse(m).ok())
+                .map(|m| m.national())
+                .unwrap_or_default();
             out.write_record([
                 neutralise_formula(nhs).as_ref(),
-                neutralise_formula(mobile).as_ref(),
+                neutralise_formula(&mobile).as_ref(),
                 delivery.channel.as_str(),
                 delivery.reason.as_deref().unwrap_or(""),
             ])
             .map_err(write_err)?;
         }
-        out.into_inner().map_err(|e| PortError::new("failed-to-deliver report", e.error()).into())
+        out.into_inner()
+            .map_err(|e| PortError::new("failed-to-deliver report", e.error()).into())
     }
 }
 
@@ -63,7 +75,10 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised() {
-        assert_eq!(neutralise_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(
+            neutralise_formula("=HYPERLINK(\"x\")"),
+            "'=HYPERLINK(\"x\")"
+        );
         assert_eq!(neutralise_formula("+447700100123"), "'+447700100123");
         assert_eq!(neutralise_formula("9434765919"), "9434765919");
     }

@@ -110,10 +110,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             match result {
                 Ok(_) => self.ports.queue.ack(queue, &message.receipt).await?,
                 Err(JobError::Malformed(reason)) => {
-                    tracing::error!(queue = queue.as_str(), reason, "malformed job left for the dead-letter queue");
+                    tracing::error!(
+                        queue = queue.as_str(),
+                        reason,
+                        "malformed job left for the dead-letter queue"
+                    );
                 }
                 Err(JobError::Retry(reason)) => {
-                    tracing::warn!(queue = queue.as_str(), receive_count = message.receive_count, reason, "job will be retried");
+                    tracing::warn!(
+                        queue = queue.as_str(),
+                        receive_count = message.receive_count,
+                        reason,
+                        "job will be retried"
+                    );
                 }
             }
         }
@@ -124,8 +133,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn handle_job(&self, queue: QueueName, body: &str) -> Result<JobOutcome, JobError> {
         let malformed = |e: serde_json::Error| JobError::Malformed(e.to_string());
         match queue {
-            QueueName::FanOut => self.fan_out(serde_json::from_str(body).map_err(malformed)?).await,
-            QueueName::Send => self.send_one(serde_json::from_str(body).map_err(malformed)?).await,
+            QueueName::FanOut => {
+                self.fan_out(serde_json::from_str(body).map_err(malformed)?)
+                    .await
+            }
+            QueueName::Send => {
+                self.send_one(serde_json::from_str(body).map_err(malformed)?)
+                    .await
+            }
         }
     }
 
@@ -137,7 +152,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         let batch = context.aggregate();
-        if batch.status() != BatchStatus::Sending || batch.organisation_id() != job.organisation_id {
+        if batch.status() != BatchStatus::Sending || batch.organisation_id() != job.organisation_id
+        {
             return Ok(JobOutcome::Skipped);
         }
         let artifact = self
@@ -151,7 +167,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let row: CheckedRow = serde_json::from_slice(line)
                 .map_err(|e| JobError::Malformed(format!("list artifact: {e}")))?;
-            let (Outcome::Contactable, Some(channel), Some(mobile)) = (row.outcome, row.channel, row.mobile) else {
+            let (Outcome::Contactable, Some(channel), Some(mobile)) =
+                (row.outcome, row.channel, row.mobile)
+            else {
                 continue;
             };
             let message = SendMessage {
@@ -166,7 +184,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             chunk.push(serde_json::to_string(&message).expect("jobs serialise"));
             if chunk.len() == FAN_OUT_CHUNK {
                 queued += chunk.len();
-                self.ports.queue.send(QueueName::Send, std::mem::take(&mut chunk)).await?;
+                self.ports
+                    .queue
+                    .send(QueueName::Send, std::mem::take(&mut chunk))
+                    .await?;
             }
         }
         queued += chunk.len();
@@ -179,9 +200,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, row = job.row))]
     async fn send_one(&self, job: SendMessage) -> Result<JobOutcome, JobError> {
-        let caller = Caller::system(organisation(&job.organisation_id)?, "send-worker", &job.correlation_id);
+        let caller = Caller::system(
+            organisation(&job.organisation_id)?,
+            "send-worker",
+            &job.correlation_id,
+        );
         if job.channel != Channel::Sms {
-            return Err(JobError::Malformed(format!("channel {} is not supported yet", job.channel.as_str())));
+            return Err(JobError::Malformed(format!(
+                "channel {} is not supported yet",
+                job.channel.as_str()
+            )));
         }
         let delivery_id = job.delivery_id();
         let command = DeliveryCommand::Send {
@@ -199,11 +227,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await
         {
             Ok(()) => Ok(JobOutcome::Done),
-            Err(AggregateError::UserError(DeliveryError::ProviderUnavailable(reason))) => Err(JobError::Retry(reason)),
+            Err(AggregateError::UserError(DeliveryError::ProviderUnavailable(reason))) => {
+                Err(JobError::Retry(reason))
+            }
             Err(AggregateError::UserError(e)) => Err(JobError::Malformed(e.to_string())),
             // Another worker sent this delivery at the same moment; the retry
             // will find it sent and do nothing.
-            Err(AggregateError::AggregateConflict) => Err(JobError::Retry("delivery changed concurrently".into())),
+            Err(AggregateError::AggregateConflict) => {
+                Err(JobError::Retry("delivery changed concurrently".into()))
+            }
             Err(e) => Err(JobError::Retry(e.to_string())),
         }
     }
@@ -220,7 +252,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 } => {
                     let caller = Caller::system(organisation(organisation_id)?, "timer", &timer.id);
                     self.batches
-                        .execute_with_metadata(batch_id, BatchCommand::StartScheduledSend { now }, self.metadata(&caller))
+                        .execute_with_metadata(
+                            batch_id,
+                            BatchCommand::StartScheduledSend { now },
+                            self.metadata(&caller),
+                        )
                         .await
                         .map_err(BatchbookError::from)?;
                 }
@@ -235,7 +271,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn complete_settled_batches(&self, limit: usize) -> Result<usize, JobError> {
         let settled = self.ports.views.settled_sending_batches(limit).await?;
         for summary in &settled {
-            let caller = Caller::system(organisation(&summary.organisation_id)?, "completion", &summary.batch_id);
+            let caller = Caller::system(
+                organisation(&summary.organisation_id)?,
+                "completion",
+                &summary.batch_id,
+            );
             let command = BatchCommand::Complete {
                 now: self.ports.clock.now(),
             };

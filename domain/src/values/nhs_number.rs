@@ -94,7 +94,11 @@ mod tests {
     #[test]
     fn a_valid_number_parses_with_or_without_separators() {
         for raw in ["9434765919", "943 476 5919", "943-476-5919", " 9434765919 "] {
-            assert_eq!(NhsNumber::parse(raw).unwrap().as_ref(), "9434765919", "{raw}");
+            assert_eq!(
+                NhsNumber::parse(raw).unwrap().as_ref(),
+                "9434765919",
+                "{raw}"
+            );
         }
     }
 
@@ -102,12 +106,30 @@ mod tests {
     fn each_bad_number_gets_its_reason() {
         assert_eq!(NhsNumber::parse(""), Err(NhsNumberError::Missing));
         assert_eq!(NhsNumber::parse("   "), Err(NhsNumberError::Missing));
-        assert_eq!(NhsNumber::parse("943476591"), Err(NhsNumberError::WrongLength));
-        assert_eq!(NhsNumber::parse("94347659190"), Err(NhsNumberError::WrongLength));
-        assert_eq!(NhsNumber::parse("943476591X"), Err(NhsNumberError::NotDigits));
-        assert_eq!(NhsNumber::parse("943  476 5919"), Err(NhsNumberError::NotDigits));
-        assert_eq!(NhsNumber::parse("-9434765919"), Err(NhsNumberError::NotDigits));
-        assert_eq!(NhsNumber::parse("9434765918"), Err(NhsNumberError::BadCheckDigit));
+        assert_eq!(
+            NhsNumber::parse("943476591"),
+            Err(NhsNumberError::WrongLength)
+        );
+        assert_eq!(
+            NhsNumber::parse("94347659190"),
+            Err(NhsNumberError::WrongLength)
+        );
+        assert_eq!(
+            NhsNumber::parse("943476591X"),
+            Err(NhsNumberError::NotDigits)
+        );
+        assert_eq!(
+            NhsNumber::parse("943  476 5919"),
+            Err(NhsNumberError::NotDigits)
+        );
+        assert_eq!(
+            NhsNumber::parse("-9434765919"),
+            Err(NhsNumberError::NotDigits)
+        );
+        assert_eq!(
+            NhsNumber::parse("9434765918"),
+            Err(NhsNumberError::BadCheckDigit)
+        );
     }
 
     #[test]

@@ -43,7 +43,13 @@ mod tests {
     #[test]
     fn ods_codes_parse_upper_case() {
         assert_eq!(OrganisationId::parse("a12345").unwrap().as_ref(), "A12345");
-        assert_eq!(OrganisationId::parse("A1"), Err(OrganisationIdError::Invalid));
-        assert_eq!(OrganisationId::parse("A1/../B2"), Err(OrganisationIdError::Invalid));
+        assert_eq!(
+            OrganisationId::parse("A1"),
+            Err(OrganisationIdError::Invalid)
+        );
+        assert_eq!(
+            OrganisationId::parse("A1/../B2"),
+            Err(OrganisationIdError::Invalid)
+        );
     }
 }

@@ -52,6 +52,15 @@ impl UkMobile {
     }
 }
 
+impl UkMobile {
+    /// The national writing, `07700100123`: what practices type, and what a
+    /// report must hold to be uploaded again (a leading `+` would be
+    /// neutralised as a spreadsheet formula).
+    pub fn national(&self) -> String {
+        format!("0{}", &self.0[3..])
+    }
+}
+
 impl AsRef<str> for UkMobile {
     fn as_ref(&self) -> &str {
         &self.0
@@ -78,17 +87,37 @@ mod tests {
             "0044 7700 100123",
             "07700-100-123",
         ] {
-            assert_eq!(UkMobile::parse(raw).unwrap().as_ref(), "+447700100123", "{raw}");
+            assert_eq!(
+                UkMobile::parse(raw).unwrap().as_ref(),
+                "+447700100123",
+                "{raw}"
+            );
         }
+        assert_eq!(
+            UkMobile::parse("+447700100123").unwrap().national(),
+            "07700100123"
+        );
     }
 
     #[test]
     fn non_mobiles_are_refused_with_their_reason() {
         assert_eq!(UkMobile::parse(""), Err(UkMobileError::Missing));
-        assert_eq!(UkMobile::parse("020 7946 0123"), Err(UkMobileError::NotMobile));
-        assert_eq!(UkMobile::parse("0800 123 4567"), Err(UkMobileError::NotMobile));
-        assert_eq!(UkMobile::parse("+33 6 12 34 56 78"), Err(UkMobileError::NotUk));
-        assert_eq!(UkMobile::parse("07700 1OO123"), Err(UkMobileError::HasLetters));
+        assert_eq!(
+            UkMobile::parse("020 7946 0123"),
+            Err(UkMobileError::NotMobile)
+        );
+        assert_eq!(
+            UkMobile::parse("0800 123 4567"),
+            Err(UkMobileError::NotMobile)
+        );
+        assert_eq!(
+            UkMobile::parse("+33 6 12 34 56 78"),
+            Err(UkMobileError::NotUk)
+        );
+        assert_eq!(
+            UkMobile::parse("07700 1OO123"),
+            Err(UkMobileError::HasLetters)
+        );
         assert_eq!(UkMobile::parse("12"), Err(UkMobileError::NotANumber));
     }
 }

@@ -85,7 +85,12 @@ impl From<BatchSummary> for BatchResponse {
 }
 
 fn json_problem(e: JsonRejection) -> Problem {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Check your request", e.body_text())
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+        "Check your request",
+        e.body_text(),
+    )
 }
 
 /// Create an SMS batch from an uploaded list.
@@ -156,10 +161,18 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
         SendRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Check your request", e.to_string())
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "Check your request",
+                e.to_string(),
+            )
         })?
     };
-    state.app.send_batch(&caller, &batch_id, request.send_at).await?;
+    state
+        .app
+        .send_batch(&caller, &batch_id, request.send_at)
+        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -30,9 +30,19 @@ pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(_caller): Authenticated,
 ) -> Result<Json<Vec<OutboxEntry>>, Problem> {
-    let not_here = || Problem::new(StatusCode::NOT_FOUND, "not_found", "Not found", "there is no simulated outbox here");
+    let not_here = || {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "there is no simulated outbox here",
+        )
+    };
     let outbox = state.outbox.as_ref().ok_or_else(not_here)?;
-    let messages = outbox.outbox().await.map_err(|e| domain::BatchbookError::from(e))?;
+    let messages = outbox
+        .outbox()
+        .await
+        .map_err(domain::BatchbookError::from)?;
     Ok(Json(
         messages
             .into_iter()

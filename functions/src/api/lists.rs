@@ -69,7 +69,10 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
             limit_mb: MAX_FILE_BYTES / (1024 * 1024),
         }))
     })?;
-    let summary = state.app.upload_list(&caller, body.to_vec(), params.system).await?;
+    let summary = state
+        .app
+        .upload_list(&caller, body.to_vec(), params.system)
+        .await?;
     Ok((StatusCode::CREATED, Json(summary.into())))
 }
 
@@ -87,5 +90,7 @@ pub async fn get_list<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(list_id): Path<String>,
 ) -> Result<Json<ListResponse>, Problem> {
-    Ok(Json(state.app.list_summary(&caller, &list_id).await?.into()))
+    Ok(Json(
+        state.app.list_summary(&caller, &list_id).await?.into(),
+    ))
 }

@@ -76,7 +76,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -87,13 +92,20 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route(
             "/v1/lists",
-            post(lists::upload_list::<R>).layer(DefaultBodyLimit::max(domain::lists::MAX_FILE_BYTES + 1)),
+            post(lists::upload_list::<R>)
+                .layer(DefaultBodyLimit::max(domain::lists::MAX_FILE_BYTES + 1)),
         )
         .route("/v1/lists/{list_id}", get(lists::get_list::<R>))
         .route("/v1/batches", post(batches::create_batch::<R>))
         .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))
-        .route("/v1/batches/{batch_id}/send", post(batches::send_batch::<R>))
-        .route("/v1/batches/{batch_id}/cancel", post(batches::cancel_batch::<R>))
+        .route(
+            "/v1/batches/{batch_id}/send",
+            post(batches::send_batch::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/cancel",
+            post(batches::cancel_batch::<R>),
+        )
         .route(
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             get(batches::failed_to_deliver::<R>),

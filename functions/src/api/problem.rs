@@ -41,15 +41,30 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).expect("a problem serialises");
-        (status, [(header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }
 
 impl From<IdentityError> for Problem {
     fn from(e: IdentityError) -> Self {
         match e {
-            IdentityError::Unauthenticated => Problem::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Not signed in", e.to_string()),
-            IdentityError::BadOrganisation => Problem::new(StatusCode::FORBIDDEN, "no_organisation", "No organisation", e.to_string()),
+            IdentityError::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Not signed in",
+                e.to_string(),
+            ),
+            IdentityError::BadOrganisation => Problem::new(
+                StatusCode::FORBIDDEN,
+                "no_organisation",
+                "No organisation",
+                e.to_string(),
+            ),
         }
     }
 }
@@ -81,26 +96,62 @@ impl From<BatchbookError> for Problem {
     fn from(e: BatchbookError) -> Self {
         let detail = e.to_string();
         match &e {
-            BatchbookError::List(ListError::TooLarge { .. }) => {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", "The file is too large", detail)
-            }
-            BatchbookError::List(list) => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, list_code(list), "The patient list cannot be used", detail)
-            }
-            BatchbookError::ListNotFound => Problem::new(StatusCode::NOT_FOUND, "list_not_found", "Patient list not found", detail),
-            BatchbookError::BatchNotFound => Problem::new(StatusCode::NOT_FOUND, "batch_not_found", "Batch not found", detail),
+            BatchbookError::List(ListError::TooLarge { .. }) => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                "The file is too large",
+                detail,
+            ),
+            BatchbookError::List(list) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                list_code(list),
+                "The patient list cannot be used",
+                detail,
+            ),
+            BatchbookError::ListNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "list_not_found",
+                "Patient list not found",
+                detail,
+            ),
+            BatchbookError::BatchNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "batch_not_found",
+                "Batch not found",
+                detail,
+            ),
             BatchbookError::Batch(BatchError::NobodyToContact) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nobody_to_contact",
                 "Nobody to contact",
                 detail,
             ),
-            BatchbookError::Batch(batch) => Problem::new(StatusCode::CONFLICT, batch_code(batch), "The batch cannot do that now", detail),
-            BatchbookError::InvalidRequest(_) => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Check your request", detail),
-            BatchbookError::Conflict => Problem::new(StatusCode::CONFLICT, "conflict", "Changed at the same moment", detail),
+            BatchbookError::Batch(batch) => Problem::new(
+                StatusCode::CONFLICT,
+                batch_code(batch),
+                "The batch cannot do that now",
+                detail,
+            ),
+            BatchbookError::InvalidRequest(_) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "Check your request",
+                detail,
+            ),
+            BatchbookError::Conflict => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "Changed at the same moment",
+                detail,
+            ),
             BatchbookError::Unavailable(cause) => {
                 tracing::error!(cause, "request failed on a dependency");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Try again shortly", detail)
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Try again shortly",
+                    detail,
+                )
             }
         }
     }

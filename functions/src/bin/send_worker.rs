@@ -13,7 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let stack = EmbeddedStack::open(EmbeddedConfig::new(data)).await?;
     let stack = &stack;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, lambda_runtime::Error>(functions::sqs::handle_sqs_event(&stack.app, QueueName::Send, event.payload).await)
+        Ok::<_, lambda_runtime::Error>(
+            functions::sqs::handle_sqs_event(&stack.app, QueueName::Send, event.payload).await,
+        )
     }))
     .await
 }

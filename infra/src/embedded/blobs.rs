@@ -37,7 +37,10 @@ impl FsBlobStore {
 impl BlobStore for FsBlobStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError> {
         let path = self.path(key)?;
-        let dir = path.parent().expect("a key has a parent under the root").to_owned();
+        let dir = path
+            .parent()
+            .expect("a key has a parent under the root")
+            .to_owned();
         let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
         let io = |e: std::io::Error| PortError::new("blob store", e);
         tokio::fs::create_dir_all(&dir).await.map_err(io)?;
@@ -64,7 +67,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::new(dir.path());
         store.put("orgs/A1/x.csv", b"hello".to_vec()).await.unwrap();
-        assert_eq!(store.get("orgs/A1/x.csv").await.unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(
+            store.get("orgs/A1/x.csv").await.unwrap(),
+            Some(b"hello".to_vec())
+        );
         assert_eq!(store.get("orgs/A1/y.csv").await.unwrap(), None);
     }
 

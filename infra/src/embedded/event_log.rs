@@ -18,7 +18,11 @@ impl EventLog {
     }
 
     /// Up to `limit` events after `position`, each with its own position.
-    pub async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<(i64, SerializedEvent)>, PortError> {
+    pub async fn read_after(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, SerializedEvent)>, PortError> {
         let rows = sqlx::query(
             "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
              FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?",
@@ -49,5 +53,67 @@ impl EventLog {
                 ))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::{open_pool, Database};
+    use cqrs_es::persist::PersistedEventStore;
+    use cqrs_es::{AggregateContext, EventStore};
+    use domain::aggregates::batch::BatchStatus;
+    use domain::aggregates::Batch;
+    use sqlite_es::SqliteEventRepository;
+
+    /// An event as release 0 wrote it: `BatchDrafted` 1.0 had `message`, no `kind`.
+    async fn store_version_1_draft(pool: &SqlitePool) {
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('Batch', 'b-old', 1, 'BatchDrafted', '1.0', ?, ?)",
+        )
+        .bind(r#"{"BatchDrafted":{"batch_id":"b-old","organisation_id":"A12345","name":"Old","message":"Dear ((name))"}}"#)
+        .bind(r#"{"organisation_id":"A12345","actor":"user:1","correlation_id":"c","occurred_at":"2025-01-06T09:00:00+00:00"}"#)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_aggregate_stored_by_an_older_release_loads_through_the_upcaster() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_pool(dir.path(), Database::Events).await.unwrap();
+        store_version_1_draft(&pool).await;
+        let store =
+            PersistedEventStore::<_, Batch>::new_event_store(SqliteEventRepository::new(pool))
+                .with_upcasters(events::upcast::all());
+        let mut context = store.load_aggregate("b-old").await.unwrap();
+        let batch = context.aggregate();
+        assert_eq!(batch.status(), BatchStatus::Draft);
+        assert_eq!(batch.template(), "Dear ((name))");
+    }
+
+    #[tokio::test]
+    async fn the_log_reads_in_commit_order_from_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_pool(dir.path(), Database::Events).await.unwrap();
+        store_version_1_draft(&pool).await;
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             VALUES ('Batch', 'a-new', 1, 'BatchCancelled', '1.0', '{}', '{}')",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let log = EventLog::new(pool);
+        let all = log.read_after(0, 10).await.unwrap();
+        let ids: Vec<(i64, &str)> = all
+            .iter()
+            .map(|(p, e)| (*p, e.aggregate_id.as_str()))
+            .collect();
+        assert_eq!(ids, [(1, "b-old"), (2, "a-new")]);
+        let rest = log.read_after(1, 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].1.aggregate_id, "a-new");
     }
 }

@@ -47,23 +47,43 @@ impl SqliteWorkQueue {
         self.clock.now().timestamp_millis()
     }
 
+    /// Makes every message another process received, and never acknowledged,
+    /// visible again now. Only for start-up of the local runtime, which owns
+    /// its data directory: whoever received them has died. Handlers are
+    /// idempotent, so a message that was in fact handled is harmless.
+    pub async fn release_in_flight(&self) -> Result<u64, PortError> {
+        let released = sqlx::query(
+            "UPDATE queue_messages SET visible_at = ? WHERE state = 'ready' AND visible_at > ?",
+        )
+        .bind(self.now_ms())
+        .bind(self.now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("queue release"))?;
+        Ok(released.rows_affected())
+    }
+
     /// Messages waiting (ready and not dead), visible or not.
     pub async fn depth(&self, queue: QueueName) -> Result<u64, PortError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM queue_messages WHERE queue = ? AND state = 'ready'")
-            .bind(queue.as_str())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error("queue depth"))?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM queue_messages WHERE queue = ? AND state = 'ready'",
+        )
+        .bind(queue.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("queue depth"))?;
         Ok(n as u64)
     }
 
     /// Bodies in the dead-letter state, oldest first.
     pub async fn dead_letters(&self, queue: QueueName) -> Result<Vec<String>, PortError> {
-        sqlx::query_scalar("SELECT body FROM queue_messages WHERE queue = ? AND state = 'dead' ORDER BY id")
-            .bind(queue.as_str())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("dead letters"))
+        sqlx::query_scalar(
+            "SELECT body FROM queue_messages WHERE queue = ? AND state = 'dead' ORDER BY id",
+        )
+        .bind(queue.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("dead letters"))
     }
 }
 
@@ -88,7 +108,11 @@ impl WorkQueue for SqliteWorkQueue {
         tx.commit().await.map_err(db_error("queue send"))
     }
 
-    async fn receive(&self, queue: QueueName, max: usize) -> Result<Vec<ReceivedMessage>, PortError> {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
         let settings = QueueSettings::for_queue(queue);
         let now = self.now_ms();
         sqlx::query(
@@ -128,7 +152,12 @@ impl WorkQueue for SqliteWorkQueue {
                 }
             })
             .collect();
-        messages.sort_by_key(|m| m.receipt.split(':').next().and_then(|id| id.parse::<i64>().ok()));
+        messages.sort_by_key(|m| {
+            m.receipt
+                .split(':')
+                .next()
+                .and_then(|id| id.parse::<i64>().ok())
+        });
         Ok(messages)
     }
 
@@ -158,16 +187,23 @@ mod tests {
     async fn queue() -> (SqliteWorkQueue, Arc<FakeClock>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let pool = open_pool(dir.path(), Database::Work).await.unwrap();
-        let clock = Arc::new(FakeClock::at(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()));
+        let clock = Arc::new(FakeClock::at(
+            Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        ));
         (SqliteWorkQueue::new(pool, clock.clone()), clock, dir)
     }
 
     #[tokio::test]
     async fn a_received_message_is_hidden_until_its_visibility_timeout_ends() {
         let (q, clock, _dir) = queue().await;
-        q.send(QueueName::Send, vec!["a".into(), "b".into()]).await.unwrap();
+        q.send(QueueName::Send, vec!["a".into(), "b".into()])
+            .await
+            .unwrap();
         let first = q.receive(QueueName::Send, 10).await.unwrap();
-        assert_eq!(first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            first.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert!(q.receive(QueueName::Send, 10).await.unwrap().is_empty());
         q.ack(QueueName::Send, &first[0].receipt).await.unwrap();
         clock.advance(chrono::Duration::seconds(61));
@@ -192,7 +228,9 @@ mod tests {
     #[tokio::test]
     async fn a_message_received_too_often_is_dead_lettered() {
         let (q, clock, _dir) = queue().await;
-        q.send(QueueName::Send, vec!["poison".into()]).await.unwrap();
+        q.send(QueueName::Send, vec!["poison".into()])
+            .await
+            .unwrap();
         for attempt in 1..=5 {
             let got = q.receive(QueueName::Send, 1).await.unwrap();
             assert_eq!(got[0].receive_count, attempt);

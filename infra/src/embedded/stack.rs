@@ -14,7 +14,9 @@ use sqlite_es::SqliteEventRepository;
 use sqlx::SqlitePool;
 
 use super::db::db_error;
-use super::{open_pool, Database, EventLog, FsBlobStore, SqliteTimers, SqliteViews, SqliteWorkQueue};
+use super::{
+    open_pool, Database, EventLog, FsBlobStore, SqliteTimers, SqliteViews, SqliteWorkQueue,
+};
 use crate::simulators::{SimulatedSms, SmsSimulatorSettings};
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
@@ -64,6 +66,13 @@ impl EmbeddedStack {
         let views = Arc::new(SqliteViews::new(open_pool(dir, Database::Views).await?));
         let sms = Arc::new(SimulatedSms::open(dir, config.sms.clone()).await?);
         let queue = Arc::new(SqliteWorkQueue::new(work.clone(), config.clock.clone()));
+        let released = queue.release_in_flight().await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "work left in flight by an earlier run is visible again"
+            );
+        }
         let app_queue: Arc<dyn WorkQueue> = match &config.queue_layer {
             Some(layer) => layer(queue.clone()),
             None => queue.clone(),
@@ -76,7 +85,10 @@ impl EmbeddedStack {
             sms: sms.clone(),
             views: views.clone(),
         };
-        let app = Arc::new(Batchbook::new(|| SqliteEventRepository::new(events.clone()), ports));
+        let app = Arc::new(Batchbook::new(
+            || SqliteEventRepository::new(events.clone()),
+            ports,
+        ));
         Ok(Self {
             app,
             sms,

@@ -20,13 +20,15 @@ impl SqliteTimers {
 impl Timers for SqliteTimers {
     async fn schedule(&self, timer: Timer) -> Result<(), PortError> {
         let job = serde_json::to_string(&timer.job).map_err(|e| PortError::new("timer", e))?;
-        sqlx::query("INSERT INTO timers (id, due_at, job) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING")
-            .bind(&timer.id)
-            .bind(timer.due_at.timestamp_millis())
-            .bind(job)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error("timer schedule"))?;
+        sqlx::query(
+            "INSERT INTO timers (id, due_at, job) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&timer.id)
+        .bind(timer.due_at.timestamp_millis())
+        .bind(job)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("timer schedule"))?;
         Ok(())
     }
 
@@ -85,10 +87,16 @@ mod tests {
         timers.schedule(timer("early", 10)).await.unwrap();
         timers.schedule(timer("early", 99)).await.unwrap();
         assert!(timers.due(t0, 10).await.unwrap().is_empty());
-        let due = timers.due(t0 + chrono::Duration::hours(1), 10).await.unwrap();
+        let due = timers
+            .due(t0 + chrono::Duration::hours(1), 10)
+            .await
+            .unwrap();
         assert_eq!(due, vec![timer("early", 10), timer("late", 30)]);
         timers.complete("early").await.unwrap();
-        let due = timers.due(t0 + chrono::Duration::hours(1), 10).await.unwrap();
+        let due = timers
+            .due(t0 + chrono::Duration::hours(1), 10)
+            .await
+            .unwrap();
         assert_eq!(due, vec![timer("late", 30)]);
     }
 }

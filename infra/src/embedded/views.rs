@@ -84,14 +84,16 @@ impl SqliteViews {
     /// Every view row, in a stable order: for comparing a rebuilt model with
     /// the live one.
     pub async fn dump(&self) -> Result<(Vec<BatchSummary>, Vec<DeliveryRow>), PortError> {
-        let summaries: Vec<String> = sqlx::query_scalar("SELECT body FROM batch_summaries ORDER BY batch_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("views dump"))?;
-        let deliveries: Vec<String> = sqlx::query_scalar("SELECT body FROM deliveries ORDER BY batch_id, row")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("views dump"))?;
+        let summaries: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM batch_summaries ORDER BY batch_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("views dump"))?;
+        let deliveries: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM deliveries ORDER BY batch_id, row")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("views dump"))?;
         Ok((decode_all(summaries)?, decode_all(deliveries)?))
     }
 }
@@ -106,32 +108,35 @@ fn decode_all<T: serde::de::DeserializeOwned>(bodies: Vec<String>) -> Result<Vec
 #[async_trait::async_trait]
 impl BatchViews for SqliteViews {
     async fn batch(&self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM batch_summaries WHERE batch_id = ?")
-            .bind(batch_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("batch view"))?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM batch_summaries WHERE batch_id = ?")
+                .bind(batch_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error("batch view"))?;
         Ok(decode_all(body.into_iter().collect())?.pop())
     }
 
     async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
-        let bodies: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM deliveries WHERE batch_id = ? AND status = 'failed' ORDER BY row")
-                .bind(batch_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error("delivery view"))?;
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM deliveries WHERE batch_id = ? AND status = 'failed' ORDER BY row",
+        )
+        .bind(batch_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("delivery view"))?;
         decode_all(bodies)
     }
 
     async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
-        let bodies: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM batch_summaries WHERE settled = 1 AND status = ? LIMIT ?")
-                .bind(status_name(BatchStatus::Sending))
-                .bind(limit as i64)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error("batch view"))?;
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM batch_summaries WHERE settled = 1 AND status = ? LIMIT ?",
+        )
+        .bind(status_name(BatchStatus::Sending))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("batch view"))?;
         decode_all(bodies)
     }
 }
@@ -147,11 +152,12 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
 #[async_trait::async_trait]
 impl ViewTransaction for SqliteViewTx {
     async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM batch_summaries WHERE batch_id = ?")
-            .bind(batch_id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(db_error("batch view"))?;
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM batch_summaries WHERE batch_id = ?")
+                .bind(batch_id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_error("batch view"))?;
         Ok(decode_all(body.into_iter().collect())?.pop())
     }
 
@@ -175,13 +181,18 @@ impl ViewTransaction for SqliteViewTx {
         Ok(())
     }
 
-    async fn delivery(&mut self, batch_id: &str, row: u64) -> Result<Option<DeliveryRow>, PortError> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM deliveries WHERE batch_id = ? AND row = ?")
-            .bind(batch_id)
-            .bind(row as i64)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .map_err(db_error("delivery view"))?;
+    async fn delivery(
+        &mut self,
+        batch_id: &str,
+        row: u64,
+    ) -> Result<Option<DeliveryRow>, PortError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM deliveries WHERE batch_id = ? AND row = ?")
+                .bind(batch_id)
+                .bind(row as i64)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_error("delivery view"))?;
         Ok(decode_all(body.into_iter().collect())?.pop())
     }
 

@@ -35,7 +35,10 @@ pub struct OutboxMessage {
 }
 
 impl SimulatedSms {
-    pub async fn open(data_dir: &std::path::Path, settings: SmsSimulatorSettings) -> Result<Self, PortError> {
+    pub async fn open(
+        data_dir: &std::path::Path,
+        settings: SmsSimulatorSettings,
+    ) -> Result<Self, PortError> {
         let pool = crate::embedded::open_pool(data_dir, Database::Simulators).await?;
         Ok(Self { pool, settings })
     }
@@ -53,7 +56,8 @@ impl SimulatedSms {
                 idempotency_key: row.get("idempotency_key"),
                 to: row.get("to_number"),
                 body: row.get("body"),
-                accepted_at: DateTime::from_timestamp_millis(row.get("accepted_at")).unwrap_or_default(),
+                accepted_at: DateTime::from_timestamp_millis(row.get("accepted_at"))
+                    .unwrap_or_default(),
             })
             .collect())
     }
@@ -76,7 +80,8 @@ impl SmsProvider for SimulatedSms {
         if request.to.ends_with("99") {
             return Err(ProviderError::PermanentFailure);
         }
-        let unavailable = |e: sqlx::Error| ProviderError::Unavailable(format!("simulator outbox: {e}"));
+        let unavailable =
+            |e: sqlx::Error| ProviderError::Unavailable(format!("simulator outbox: {e}"));
         sqlx::query(
             "INSERT INTO sms_outbox (idempotency_key, reference, to_number, body, accepted_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (idempotency_key) DO NOTHING",
@@ -112,7 +117,9 @@ mod tests {
     #[tokio::test]
     async fn a_repeated_request_is_one_message_with_one_reference() {
         let dir = tempfile::tempdir().unwrap();
-        let sms = SimulatedSms::open(dir.path(), Default::default()).await.unwrap();
+        let sms = SimulatedSms::open(dir.path(), Default::default())
+            .await
+            .unwrap();
         let first = sms.send_sms(&request("k1", "+447700100123")).await.unwrap();
         let again = sms.send_sms(&request("k1", "+447700100123")).await.unwrap();
         let other = sms.send_sms(&request("k2", "+447700100123")).await.unwrap();
@@ -124,7 +131,9 @@ mod tests {
     #[tokio::test]
     async fn a_number_ending_in_99_fails_permanently_and_is_not_in_the_outbox() {
         let dir = tempfile::tempdir().unwrap();
-        let sms = SimulatedSms::open(dir.path(), Default::default()).await.unwrap();
+        let sms = SimulatedSms::open(dir.path(), Default::default())
+            .await
+            .unwrap();
         assert_eq!(
             sms.send_sms(&request("k1", "+447700100199")).await,
             Err(ProviderError::PermanentFailure)

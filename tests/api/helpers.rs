@@ -1,0 +1,215 @@
+//! `spawn_app()` and the test app's helpers.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::ports::{Clock, FakeClock, PortError, QueueName, ReceivedMessage, WorkQueue};
+use domain::values::OrganisationId;
+use functions::api::{router, ApiState};
+use functions::identity::IdentitySource;
+use infra::embedded::{EmbeddedConfig, EmbeddedStack, QueueLayer};
+use serde_json::{json, Value};
+
+pub const ORG: &str = "A12345";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub stack: Arc<EmbeddedStack>,
+    pub clock: Arc<FakeClock>,
+    pub data: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub fn start_of_test() -> DateTime<Utc> {
+    // A Monday morning in term time.
+    Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(None, tempfile::tempdir().unwrap()).await
+}
+
+/// Spawns the app over `data`, with the work queue wrapped by `layer`.
+pub async fn spawn_app_with(layer: Option<QueueLayer>, data: tempfile::TempDir) -> TestApp {
+    let clock = Arc::new(FakeClock::at(start_of_test()));
+    let mut config = EmbeddedConfig::new(data.path());
+    config.clock = clock.clone() as Arc<dyn Clock>;
+    config.queue_layer = layer;
+    let stack = Arc::new(EmbeddedStack::open(config).await.expect("the stack opens"));
+    let app = router(ApiState {
+        app: stack.app.clone(),
+        identity: IdentitySource::Development {
+            default_organisation: OrganisationId::parse(ORG).unwrap(),
+        },
+        outbox: Some(stack.sms.clone()),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        stack,
+        clock,
+        data,
+        server,
+    }
+}
+
+impl TestApp {
+    pub async fn run_pending_work(&self) {
+        self.stack
+            .run_pending_work()
+            .await
+            .expect("background work runs");
+    }
+
+    pub fn as_org(&self, builder: reqwest::RequestBuilder, org: &str) -> reqwest::RequestBuilder {
+        builder.header("authorization", format!("Bearer dev:{org}"))
+    }
+
+    pub async fn upload_list_as(&self, org: &str, csv: &str) -> reqwest::Response {
+        self.as_org(self.client.post(format!("{}/v1/lists", self.address)), org)
+            .header("content-type", "text/csv")
+            .body(csv.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn upload_list(&self, csv: &str) -> reqwest::Response {
+        self.upload_list_as(ORG, csv).await
+    }
+
+    pub async fn create_batch_as(&self, org: &str, list_id: &str) -> reqwest::Response {
+        self.as_org(self.client.post(format!("{}/v1/batches", self.address)), org)
+            .json(&json!({"name": "Flu clinic", "list_id": list_id, "message": "Dear ((name)), book your flu jab."}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_batch_as(&self, org: &str, batch_id: &str, body: Value) -> reqwest::Response {
+        self.as_org(
+            self.client
+                .post(format!("{}/v1/batches/{batch_id}/send", self.address)),
+            org,
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn get_batch_as(&self, org: &str, batch_id: &str) -> reqwest::Response {
+        self.as_org(
+            self.client
+                .get(format!("{}/v1/batches/{batch_id}", self.address)),
+            org,
+        )
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn batch(&self, batch_id: &str) -> Value {
+        let response = self.get_batch_as(ORG, batch_id).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// Uploads `csv`, creates a batch from it and sends it now.
+    pub async fn send_list(&self, csv: &str) -> String {
+        let list: Value = self.upload_list(csv).await.json().await.unwrap();
+        let created = self
+            .create_batch_as(ORG, list["list_id"].as_str().unwrap())
+            .await;
+        assert_eq!(created.status(), 201);
+        let batch_id = created.json::<Value>().await.unwrap()["batch_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
+            202
+        );
+        batch_id
+    }
+
+    pub async fn outbox(&self) -> Vec<Value> {
+        self.client
+            .get(format!("{}/v1/dev/sms-outbox", self.address))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A SystmOne list of `n` contactable patients with distinct mobiles, none
+/// of which the simulator fails (none ends in 99).
+pub fn clean_list(n: usize) -> String {
+    let mut csv = String::from("NHS Number,Given Name,Telecom Number\n");
+    let mut first_nine = 600_000_000;
+    let mut mobile = 100_000;
+    for _ in 0..n {
+        let nhs = loop {
+            first_nine += 1;
+            if let Some(n) = domain::values::NhsNumber::from_first_nine(first_nine) {
+                break n;
+            }
+        };
+        mobile += 1;
+        if mobile % 100 == 99 {
+            mobile += 1;
+        }
+        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06}\n"));
+    }
+    csv
+}
+
+/// Asserts the outbox holds exactly one message for each of `expected` numbers.
+pub fn assert_one_message_each(outbox: &[Value], expected: usize) {
+    let mut numbers: Vec<&str> = outbox.iter().map(|m| m["to"].as_str().unwrap()).collect();
+    numbers.sort_unstable();
+    let total = numbers.len();
+    numbers.dedup();
+    assert_eq!(
+        total,
+        numbers.len(),
+        "some patient got more than one message"
+    );
+    assert_eq!(numbers.len(), expected, "some patient got no message");
+}
+
+/// Sends every queue message twice, as an at-least-once queue may.
+pub struct DuplicatingQueue(pub Arc<dyn WorkQueue>);
+
+#[async_trait::async_trait]
+impl WorkQueue for DuplicatingQueue {
+    async fn send(&self, queue: QueueName, bodies: Vec<String>) -> Result<(), PortError> {
+        let twice = bodies.iter().flat_map(|b| [b.clone(), b.clone()]).collect();
+        self.0.send(queue, twice).await
+    }
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+    ) -> Result<Vec<ReceivedMessage>, PortError> {
+        self.0.receive(queue, max).await
+    }
+    async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), PortError> {
+        self.0.ack(queue, receipt).await
+    }
+}

@@ -1,0 +1,49 @@
+//! The send-worker Lambda's handler, fed a canned SQS event in AWS's shape.
+
+use aws_lambda_events::sqs::SqsEvent;
+use domain::ports::QueueName;
+
+use crate::helpers::spawn_app;
+
+fn fixture() -> SqsEvent {
+    serde_json::from_str(include_str!("../fixtures/sqs_send_event.json")).unwrap()
+}
+
+#[tokio::test]
+async fn only_the_malformed_record_is_reported_failed_and_a_redelivered_event_sends_nothing_new() {
+    let app = spawn_app().await;
+    let response =
+        functions::sqs::handle_sqs_event(&app.stack.app, QueueName::Send, fixture()).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["7c1a4f1b-1d6e-4b7a-9a55-3f1e0c2b9d10"]);
+    let outbox = app.outbox().await;
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0]["to"], "+447700100123");
+    assert_eq!(outbox[0]["idempotency_key"], "b-fixture:1:sms");
+
+    // SQS delivers the whole event again.
+    let again = functions::sqs::handle_sqs_event(&app.stack.app, QueueName::Send, fixture()).await;
+    assert_eq!(again.batch_item_failures.len(), 1);
+    assert_eq!(app.outbox().await.len(), 1);
+
+    app.run_pending_work().await;
+    let (_, deliveries) = app.stack.views.dump().await.unwrap();
+    let outcomes: Vec<(u64, String)> = deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.row,
+                serde_json::to_value(d.status)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes, [(1, "sent".to_owned()), (2, "failed".to_owned())]);
+}
