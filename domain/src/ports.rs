@@ -57,6 +57,25 @@ pub trait BlobStore: Send + Sync {
     /// Writes the whole object; a reader sees the old one or the new one.
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+
+    /// A URL the frontend can PUT an object to directly, where the store
+    /// offers one (S3); `None` where uploads go through the API instead.
+    async fn presigned_put(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    /// A URL to download an object directly, where the store offers one.
+    async fn presigned_get(
+        &self,
+        _key: &str,
+        _expires: std::time::Duration,
+    ) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

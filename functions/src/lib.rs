@@ -5,5 +5,7 @@
 pub mod api;
 pub mod demo;
 pub mod identity;
+pub mod ingest;
 pub mod sqs;
+pub mod streams;
 pub mod telemetry;

@@ -2,8 +2,12 @@
 //!
 //! - [`embedded`]: SQLite event store, queue, timers and read models, files
 //!   on disk for blobs; `batchbook` runs on these with no AWS account.
+//! - `aws` (feature `aws`): DynamoDB event store, read models and timer
+//!   table, S3 blobs, SQS queues; what the Lambda functions run on.
 //! - [`simulators`]: stand-ins for the outside services we cannot reach here
 //!   (SMS provider), behind the same ports as the real clients.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod embedded;
 pub mod simulators;

@@ -203,6 +203,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/batches/{batch_id}/send",
             "/v1/dev/sms-outbox",
             "/v1/lists",
+            "/v1/lists/uploads",
             "/v1/lists/{list_id}",
         ]
     );

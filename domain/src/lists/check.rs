@@ -77,7 +77,9 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
         return Err(ListError::Empty);
     }
     if bytes.contains(&0) {
-        return Err(ListError::NotCsv("it contains binary data".into()));
+        return Err(ListError::NotCsv {
+            reason: "it contains binary data".into(),
+        });
     }
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
@@ -85,7 +87,9 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
         .from_reader(bytes);
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| ListError::NotCsv(csv_problem(&e)))?
+        .map_err(|e| ListError::NotCsv {
+            reason: csv_problem(&e),
+        })?
         .iter()
         .map(str::to_owned)
         .collect();
@@ -99,7 +103,11 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(ListError::NotCsv(csv_problem(&e))),
+            Err(e) => {
+                return Err(ListError::NotCsv {
+                    reason: csv_problem(&e),
+                })
+            }
         }
         if record.iter().all(|cell| cell.trim().is_empty()) {
             blank_run += 1;
@@ -306,7 +314,9 @@ mod tests {
         assert_eq!(check(",,\r\n"), Err(ListError::NoPatientRows));
         assert_eq!(
             check_list(b"PK\x03\x04\x00\x00", None),
-            Err(ListError::NotCsv("it contains binary data".into()))
+            Err(ListError::NotCsv {
+                reason: "it contains binary data".into()
+            })
         );
         let big = vec![b'a'; MAX_FILE_BYTES + 1];
         assert_eq!(

@@ -66,7 +66,9 @@ impl Layout {
                 .filter(|(_, h)| names.contains(&h.as_str()));
             let first = hits.next().map(|(i, _)| i);
             if let Some((i, _)) = hits.next() {
-                return Err(ListError::DuplicateColumn(headers[i].trim().to_owned()));
+                return Err(ListError::DuplicateColumn {
+                    column: headers[i].trim().to_owned(),
+                });
             }
             Ok(first)
         };
@@ -138,6 +140,11 @@ mod tests {
     fn a_column_given_twice_is_refused() {
         let err =
             Layout::detect(&headers(&["NHS Number", "nhs number", "Mobile"]), None).unwrap_err();
-        assert_eq!(err, ListError::DuplicateColumn("nhs number".into()));
+        assert_eq!(
+            err,
+            ListError::DuplicateColumn {
+                column: "nhs number".into()
+            }
+        );
     }
 }

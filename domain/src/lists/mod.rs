@@ -47,19 +47,21 @@ impl NotContactableReason {
 }
 
 /// A file that cannot be used at all. Each message names the cause so that
-/// staff can fix the export.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// staff can fix the export. Serialisable, so that a refusal found by the
+/// ingest function can be shown to staff later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 pub enum ListError {
     #[error("the file is empty")]
     Empty,
     #[error("the file has a header row but no patient rows")]
     NoPatientRows,
-    #[error("the file is not a CSV file: {0}")]
-    NotCsv(String),
+    #[error("the file is not a CSV file: {reason}")]
+    NotCsv { reason: String },
     #[error("the required column \"{missing}\" is missing; the columns found were: {}", found.join(", "))]
     MissingColumn { missing: String, found: Vec<String> },
-    #[error("the column \"{0}\" appears more than once")]
-    DuplicateColumn(String),
+    #[error("the column \"{column}\" appears more than once")]
+    DuplicateColumn { column: String },
     #[error("the file has more than {limit} patient rows; split it into smaller lists")]
     TooManyRows { limit: usize },
     #[error("the file is larger than {limit_mb} MB")]

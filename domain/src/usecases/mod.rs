@@ -19,6 +19,8 @@ use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
 pub use batches::CreateBatch;
+pub use lists::{Ingested, UploadSlot};
+pub use reports::Download;
 pub use workers::{JobError, JobOutcome};
 
 /// Who is asking: the organisation comes from the caller's authenticated
@@ -50,6 +52,8 @@ pub enum BatchbookError {
     List(#[from] ListError),
     #[error("there is no such patient list")]
     ListNotFound,
+    #[error("the list is still being checked; try again in a moment")]
+    ListBeingChecked,
     #[error("there is no such batch")]
     BatchNotFound,
     #[error(transparent)]
@@ -168,16 +172,33 @@ fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(
     PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
 }
 
-/// Blob keys, all under the organisation's prefix so that one organisation's
-/// objects can never be named by another.
-pub(crate) mod keys {
+/// Blob keys. Each kind of object has its own top-level prefix (so a bucket
+/// lifecycle rule can expire raw uploads and reports), then the
+/// organisation, so one organisation's objects can never be named by another.
+pub mod keys {
     use crate::values::OrganisationId;
 
     pub fn list_prefix(org: &OrganisationId, list_id: &str) -> String {
-        format!("orgs/{org}/lists/{list_id}")
+        format!("lists/{org}/{list_id}")
     }
-    pub fn upload(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/upload.csv", list_prefix(org, list_id))
+    /// Where the frontend puts a file for the ingest function to check.
+    pub fn upload(org: &OrganisationId, upload_id: &str) -> String {
+        format!("uploads/{org}/{upload_id}.csv")
+    }
+    /// Reads an upload key back into its organisation and upload id.
+    pub fn parse_upload(key: &str) -> Option<(OrganisationId, String)> {
+        let rest = key.strip_prefix("uploads/")?;
+        let (org, file) = rest.split_once('/')?;
+        let upload_id = file.strip_suffix(".csv")?;
+        uuid::Uuid::parse_str(upload_id).ok()?;
+        Some((OrganisationId::parse(org).ok()?, upload_id.to_owned()))
+    }
+    /// Where a refused upload's reason is kept, for the frontend to show.
+    pub fn refusal(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/refusal.json", list_prefix(org, list_id))
+    }
+    pub fn report(org: &OrganisationId, name: &str) -> String {
+        format!("reports/{org}/{name}")
     }
     pub fn checked(org: &OrganisationId, list_id: &str) -> String {
         format!("{}/checked.jsonl", list_prefix(org, list_id))

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use cqrs_es::persist::PersistedEventRepository;
 
-use super::{Batchbook, BatchbookError, Caller};
+use super::{keys, Batchbook, BatchbookError, Caller};
 use crate::lists::CheckedRow;
 use crate::ports::PortError;
 use crate::values::UkMobile;
@@ -17,7 +17,46 @@ pub fn neutralise_formula(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// How long a report's download link stays valid.
+const REPORT_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// A report, ready to hand to staff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Download {
+    /// The file itself.
+    Inline(Vec<u8>),
+    /// A short-lived link to the file in the blob store (S3), for reports
+    /// too large to pass through the API.
+    Link(String),
+}
+
 impl<R: PersistedEventRepository> Batchbook<R> {
+    /// The failed-to-deliver report, as a link where the blob store gives
+    /// them, else inline.
+    pub async fn failed_to_deliver_download(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<Download, BatchbookError> {
+        let csv = self.failed_to_deliver_csv(caller, batch_id).await?;
+        let key = keys::report(
+            &caller.organisation_id,
+            &format!("{batch_id}/failed-to-deliver-{}.csv", uuid::Uuid::new_v4()),
+        );
+        match self
+            .ports
+            .blobs
+            .presigned_get(&key, REPORT_URL_LIFETIME)
+            .await?
+        {
+            Some(link) => {
+                self.ports.blobs.put(&key, csv).await?;
+                Ok(Download::Link(link))
+            }
+            None => Ok(Download::Inline(csv)),
+        }
+    }
+
     /// The batch's failed-to-deliver list: NHS Number, Mobile, Channel, Reason.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn failed_to_deliver_csv(

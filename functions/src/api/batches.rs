@@ -8,7 +8,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::projection::BatchSummary;
-use domain::usecases::CreateBatch;
+use domain::usecases::{CreateBatch, Download};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -201,6 +201,7 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
     params(("batch_id" = String, Path)),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Mobile, Channel, Reason"),
+        (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -209,15 +210,24 @@ pub async fn failed_to_deliver<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
-    let csv = state.app.failed_to_deliver_csv(&caller, &batch_id).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"failed-to-deliver-{batch_id}.csv\""),
-            ),
-        ],
-        csv,
-    ))
+    Ok(
+        match state
+            .app
+            .failed_to_deliver_download(&caller, &batch_id)
+            .await?
+        {
+            Download::Link(link) => axum::response::Redirect::to(&link).into_response(),
+            Download::Inline(csv) => (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"failed-to-deliver-{batch_id}.csv\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response(),
+        },
+    )
 }

@@ -76,12 +76,14 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
     Ok((StatusCode::CREATED, Json(summary.into())))
 }
 
-/// A checked list's counts.
+/// A checked list's counts; the reason, if the list was refused.
 #[utoipa::path(
     get, path = "/v1/lists/{list_id}", tag = "lists",
     params(("list_id" = String, Path)),
     responses(
         (status = 200, body = ListResponse),
+        (status = 409, description = "Still being checked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The uploaded file was refused; `detail` says why", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -92,5 +94,37 @@ pub async fn get_list<R: PersistedEventRepository + 'static>(
 ) -> Result<Json<ListResponse>, Problem> {
     Ok(Json(
         state.app.list_summary(&caller, &list_id).await?.into(),
+    ))
+}
+
+/// Where to upload a list directly.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UploadSlotResponse {
+    /// The list's id once checked: poll `GET /v1/lists/{list_id}`.
+    pub list_id: String,
+    /// PUT the CSV here, with `Content-Type: text/csv`, within 15 minutes.
+    pub upload_url: String,
+}
+
+/// Ask for a URL to upload a list straight to storage; it is checked as soon
+/// as it lands. On the local runtime, upload to `POST /v1/lists` instead.
+#[utoipa::path(
+    post, path = "/v1/lists/uploads", tag = "lists",
+    responses(
+        (status = 201, body = UploadSlotResponse),
+        (status = 422, description = "Direct uploads are not offered here", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn new_upload<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+) -> Result<(StatusCode, Json<UploadSlotResponse>), Problem> {
+    let slot = state.app.new_upload(&caller).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadSlotResponse {
+            list_id: slot.list_id,
+            upload_url: slot.upload_url,
+        }),
     ))
 }

@@ -54,6 +54,7 @@ impl<R: PersistedEventRepository + 'static> FromRequestParts<ApiState<R>> for Au
     info(title = "Batchbook API", description = "Batch messages and self-booking invites for GP practices. Every request acts for the organisation of the signed-in caller."),
     paths(
         lists::upload_list,
+        lists::new_upload,
         lists::get_list,
         batches::create_batch,
         batches::get_batch,
@@ -95,6 +96,7 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
             post(lists::upload_list::<R>)
                 .layer(DefaultBodyLimit::max(domain::lists::MAX_FILE_BYTES + 1)),
         )
+        .route("/v1/lists/uploads", post(lists::new_upload::<R>))
         .route("/v1/lists/{list_id}", get(lists::get_list::<R>))
         .route("/v1/batches", post(batches::create_batch::<R>))
         .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))

@@ -73,9 +73,9 @@ fn list_code(e: &ListError) -> &'static str {
     match e {
         ListError::Empty => "empty_file",
         ListError::NoPatientRows => "no_patient_rows",
-        ListError::NotCsv(_) => "not_csv",
+        ListError::NotCsv { .. } => "not_csv",
         ListError::MissingColumn { .. } => "missing_column",
-        ListError::DuplicateColumn(_) => "duplicate_column",
+        ListError::DuplicateColumn { .. } => "duplicate_column",
         ListError::TooManyRows { .. } => "too_many_rows",
         ListError::TooLarge { .. } => "file_too_large",
     }
@@ -106,6 +106,12 @@ impl From<BatchbookError> for Problem {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 list_code(list),
                 "The patient list cannot be used",
+                detail,
+            ),
+            BatchbookError::ListBeingChecked => Problem::new(
+                StatusCode::CONFLICT,
+                "list_being_checked",
+                "Still checking",
                 detail,
             ),
             BatchbookError::ListNotFound => Problem::new(

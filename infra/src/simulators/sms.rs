@@ -77,8 +77,8 @@ impl SmsProvider for SimulatedSms {
         if !self.settings.delay.is_zero() {
             tokio::time::sleep(self.settings.delay).await;
         }
-        if request.to.ends_with("99") {
-            return Err(ProviderError::PermanentFailure);
+        if let Some(refusal) = super::refusal_for(&request.to) {
+            return Err(refusal);
         }
         let unavailable =
             |e: sqlx::Error| ProviderError::Unavailable(format!("simulator outbox: {e}"));

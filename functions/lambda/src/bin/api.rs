@@ -1,16 +1,16 @@
-//! The `api` Lambda: the same axum router as `batchbook serve`, behind API
-//! Gateway's HTTP API with a JWT authorizer.
+//! `api`: the same axum router as `batchbook serve`, behind API Gateway's
+//! HTTP API; the organisation comes from a claim of the verified JWT.
+
+// The use cases' futures nest deeply (cqrs-es inside the handlers).
+#![recursion_limit = "256"]
 
 use functions::api::{router, ApiState};
 use functions::identity::IdentitySource;
-use infra::embedded::{EmbeddedConfig, EmbeddedStack};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    functions::telemetry::init(true);
-    let data = std::env::var("BATCHBOOK_DATA_DIR").unwrap_or_else(|_| "/tmp/batchbook".into());
+    let stack = lambda_functions::start().await?;
     let organisation_claim = std::env::var("ORGANISATION_CLAIM").unwrap_or_else(|_| "ods".into());
-    let stack = EmbeddedStack::open(EmbeddedConfig::new(data)).await?;
     let app = router(ApiState {
         app: stack.app.clone(),
         identity: IdentitySource::ApiGatewayJwt { organisation_claim },

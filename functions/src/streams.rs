@@ -1,0 +1,67 @@
+//! The projector function's glue: DynamoDB stream records of the events
+//! table, decoded from their NEW_IMAGE into stored events. Records of one
+//! shard arrive in order, so the first failure stops the batch and is
+//! reported; Lambda retries from that record (`ReportBatchItemFailures`).
+
+use aws_lambda_events::dynamodb::{Event, EventRecord};
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use cqrs_es::persist::SerializedEvent;
+use domain::usecases::JobError;
+use serde::Deserialize;
+
+/// An events-table item as the stream carries it.
+#[derive(Debug, Deserialize)]
+struct EventItem {
+    aggregate_id: String,
+    sequence: usize,
+    aggregate_type: String,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+/// The stored event an INSERT record carries; `None` for other records
+/// (events are never changed or deleted, so there should be none).
+pub fn stored_event(record: &EventRecord) -> Result<Option<SerializedEvent>, JobError> {
+    if record.event_name != "INSERT" {
+        return Ok(None);
+    }
+    let malformed = |e: &dyn std::fmt::Display| JobError::Malformed(format!("stream record: {e}"));
+    let item: EventItem =
+        serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| malformed(&e))?;
+    Ok(Some(SerializedEvent::new(
+        item.aggregate_id,
+        item.sequence,
+        item.aggregate_type,
+        item.event_type,
+        item.event_version,
+        serde_json::from_str(&item.payload).map_err(|e| malformed(&e))?,
+        serde_json::from_str(&item.metadata).map_err(|e| malformed(&e))?,
+    )))
+}
+
+/// Feeds each record's event to `consume`, in order, stopping at the first
+/// failure.
+pub async fn handle_stream_event<F, Fut>(event: Event, consume: F) -> DynamoDbEventResponse
+where
+    F: Fn(SerializedEvent) -> Fut,
+    Fut: std::future::Future<Output = Result<(), JobError>>,
+{
+    let mut response = DynamoDbEventResponse::default();
+    for record in &event.records {
+        let outcome = match stored_event(record) {
+            Ok(Some(stored)) => consume(stored).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "stream record failed; the batch stops here");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = record.change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}

@@ -1,0 +1,302 @@
+//! The event store on DynamoDB: cqrs-es's persisted event repository,
+//! written for this project because dynamo-es 0.5 reads only the first 1 MB
+//! of an aggregate's events and refuses commits of more than 25 events.
+//!
+//! One item per event: partition key `aggregate` (`<type>#<id>`), sort key
+//! `sequence`. A commit is one conditional put (or, for several events, one
+//! transaction of up to 100 conditional puts): two writers of the same
+//! sequence get one success and one optimistic-lock error. Loads follow
+//! `LastEvaluatedKey` to the end. The table's stream (NEW_IMAGE) feeds the
+//! projector; [`DynamoEventRepository::decode_item`] reads its records.
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use domain::ports::PortError;
+use serde_json::Value;
+
+use super::dynamo::{get_n, get_s, n, s, sdk_error, Item};
+
+/// DynamoDB's limit on the items of one transaction.
+pub const MAX_EVENTS_PER_COMMIT: usize = 100;
+
+const NOT_YET_WRITTEN: &str = "attribute_not_exists(#aggregate)";
+
+#[derive(Clone)]
+pub struct DynamoEventRepository {
+    client: Client,
+    table: String,
+}
+
+fn unknown(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> PersistenceError {
+    PersistenceError::UnknownError(e.into())
+}
+
+impl DynamoEventRepository {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn item(event: &SerializedEvent) -> Result<Item, PersistenceError> {
+        Ok(Item::from([
+            (
+                "aggregate".into(),
+                s(format!("{}#{}", event.aggregate_type, event.aggregate_id)),
+            ),
+            ("sequence".into(), n(event.sequence)),
+            ("aggregate_type".into(), s(&event.aggregate_type)),
+            ("aggregate_id".into(), s(&event.aggregate_id)),
+            ("event_type".into(), s(&event.event_type)),
+            ("event_version".into(), s(&event.event_version)),
+            ("payload".into(), s(serde_json::to_string(&event.payload)?)),
+            (
+                "metadata".into(),
+                s(serde_json::to_string(&event.metadata)?),
+            ),
+        ]))
+    }
+
+    /// Reads an event item: from a query, or a stream record's NEW_IMAGE.
+    pub fn decode_item(item: &Item) -> Result<SerializedEvent, PortError> {
+        let json = |name: &str| -> Result<Value, PortError> {
+            serde_json::from_str(get_s(item, name)?)
+                .map_err(|e| PortError::new(name_static(name), e))
+        };
+        Ok(SerializedEvent::new(
+            get_s(item, "aggregate_id")?.to_owned(),
+            get_n(item, "sequence")? as usize,
+            get_s(item, "aggregate_type")?.to_owned(),
+            get_s(item, "event_type")?.to_owned(),
+            get_s(item, "event_version")?.to_owned(),
+            json("payload")?,
+            json("metadata")?,
+        ))
+    }
+
+    async fn query<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        after: Option<usize>,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_names("#aggregate", "aggregate")
+                .expression_attribute_values(":aggregate", s(format!("{}#{aggregate_id}", A::TYPE)))
+                .set_exclusive_start_key(start.take());
+            query = match after {
+                Some(sequence) => query
+                    .key_condition_expression("#aggregate = :aggregate AND #sequence > :after")
+                    .expression_attribute_names("#sequence", "sequence")
+                    .expression_attribute_values(":after", n(sequence)),
+                None => query.key_condition_expression("#aggregate = :aggregate"),
+            };
+            let page = query.send().await.map_err(|e| {
+                PersistenceError::ConnectionError(Box::new(sdk_error("event query")(e)))
+            })?;
+            for item in page.items() {
+                events.push(
+                    Self::decode_item(item)
+                        .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
+                );
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(events),
+            }
+        }
+    }
+
+    async fn scan_type(
+        &self,
+        aggregate_type: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .filter_expression("aggregate_type = :type")
+                .expression_attribute_values(":type", s(aggregate_type))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    PersistenceError::ConnectionError(Box::new(sdk_error("event scan")(e)))
+                })?;
+            for item in page.items() {
+                events.push(
+                    Self::decode_item(item)
+                        .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
+                );
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        events.sort_by(|a, b| (&a.aggregate_id, a.sequence).cmp(&(&b.aggregate_id, b.sequence)));
+        Ok(events)
+    }
+
+    async fn put_one(&self, item: Item) -> Result<(), PersistenceError> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(NOT_YET_WRITTEN)
+            .expression_attribute_names("#aggregate", "aggregate")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => {
+                    Err(PersistenceError::OptimisticLockError)
+                }
+                other => Err(PersistenceError::ConnectionError(Box::new(sdk_error(
+                    "event put",
+                )(
+                    other
+                )))),
+            },
+        }
+    }
+
+    async fn put_many(&self, items: Vec<Item>) -> Result<(), PersistenceError> {
+        let writes = items
+            .into_iter()
+            .map(|item| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(NOT_YET_WRITTEN)
+                    .expression_attribute_names("#aggregate", "aggregate")
+                    .build()
+                    .map_err(unknown)?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<Result<Vec<_>, PersistenceError>>()?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled)
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Err(PersistenceError::OptimisticLockError)
+                }
+                other => Err(PersistenceError::ConnectionError(Box::new(sdk_error(
+                    "event commit",
+                )(
+                    other
+                )))),
+            },
+        }
+    }
+}
+
+fn name_static(name: &str) -> &'static str {
+    match name {
+        "payload" => "event payload",
+        _ => "event metadata",
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a commit of {0} events is more than DynamoDB's {MAX_EVENTS_PER_COMMIT} per transaction")]
+pub struct TooManyEvents(pub usize);
+
+#[derive(Debug, thiserror::Error)]
+#[error("this event store keeps no snapshots; use the plain event-store mode")]
+pub struct SnapshotsUnsupported;
+
+impl PersistedEventRepository for DynamoEventRepository {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.query::<A>(aggregate_id, None).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.query::<A>(aggregate_id, Some(last_sequence)).await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        _aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if snapshot_update.is_some() {
+            return Err(unknown(SnapshotsUnsupported));
+        }
+        if events.len() > MAX_EVENTS_PER_COMMIT {
+            return Err(unknown(TooManyEvents(events.len())));
+        }
+        let mut items = events
+            .iter()
+            .map(Self::item)
+            .collect::<Result<Vec<_>, _>>()?;
+        match items.len() {
+            0 => Ok(()),
+            1 => self.put_one(items.pop().expect("one item")).await,
+            _ => self.put_many(items).await,
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        replay(self.query::<A>(aggregate_id, None).await?).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        replay(self.scan_type(A::TYPE).await?).await
+    }
+}
+
+async fn replay(events: Vec<SerializedEvent>) -> Result<ReplayStream, PersistenceError> {
+    let (mut feed, stream) = ReplayStream::new(events.len().max(1));
+    for event in events {
+        feed.push(Ok(event)).await?;
+    }
+    Ok(stream)
+}

@@ -1,0 +1,112 @@
+//! The product on AWS adapters: what every Lambda function builds at start,
+//! from its environment.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use cqrs_es::persist::SerializedEvent;
+use domain::ports::{Clock, QueueName, SystemClock};
+use domain::usecases::{JobError, Ports};
+use domain::Batchbook;
+
+use super::{
+    DynamoEventRepository, DynamoSmsOutbox, DynamoTimers, DynamoViews, S3BlobStore, SqsWorkQueue,
+};
+
+/// Names of the stack's resources, as the SAM template passes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub events_table: String,
+    pub views_table: String,
+    pub timers_table: String,
+    pub sms_outbox_table: String,
+    pub bucket: String,
+    pub fan_out_queue_url: String,
+    pub send_queue_url: String,
+}
+
+impl AwsSettings {
+    /// Reads `EVENTS_TABLE`, `VIEWS_TABLE`, `TIMERS_TABLE`,
+    /// `SMS_OUTBOX_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL` and `SEND_QUEUE_URL`.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+        };
+        Ok(Self {
+            events_table: var("EVENTS_TABLE")?,
+            views_table: var("VIEWS_TABLE")?,
+            timers_table: var("TIMERS_TABLE")?,
+            sms_outbox_table: var("SMS_OUTBOX_TABLE")?,
+            bucket: var("BUCKET")?,
+            fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
+            send_queue_url: var("SEND_QUEUE_URL")?,
+        })
+    }
+}
+
+pub struct AwsStack {
+    pub app: Arc<Batchbook<DynamoEventRepository>>,
+    pub views: Arc<DynamoViews>,
+    pub sms: Arc<DynamoSmsOutbox>,
+    pub queue: Arc<SqsWorkQueue>,
+}
+
+impl AwsStack {
+    /// Builds every adapter over one SDK configuration. S3 uses path-style
+    /// addresses when an endpoint is overridden (moto, LocalStack).
+    pub fn new(sdk: &SdkConfig, settings: &AwsSettings, clock: Arc<dyn Clock>) -> Self {
+        let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let views = Arc::new(DynamoViews::new(dynamo.clone(), &settings.views_table));
+        let sms = Arc::new(DynamoSmsOutbox::new(
+            dynamo.clone(),
+            &settings.sms_outbox_table,
+        ));
+        let queue = Arc::new(SqsWorkQueue::new(
+            sqs,
+            HashMap::from([
+                (QueueName::FanOut, settings.fan_out_queue_url.clone()),
+                (QueueName::Send, settings.send_queue_url.clone()),
+            ]),
+        ));
+        let ports = Ports {
+            blobs: Arc::new(S3BlobStore::new(s3, &settings.bucket)),
+            queue: queue.clone(),
+            timers: Arc::new(DynamoTimers::new(dynamo.clone(), &settings.timers_table)),
+            clock,
+            sms: sms.clone(),
+            views: views.clone(),
+        };
+        let events_table = settings.events_table.clone();
+        let app = Arc::new(Batchbook::new(
+            || DynamoEventRepository::new(dynamo.clone(), events_table.clone()),
+            ports,
+        ));
+        Self {
+            app,
+            views,
+            sms,
+            queue,
+        }
+    }
+
+    /// Configuration from the Lambda environment.
+    pub async fn from_env() -> Result<Self, String> {
+        let settings = AwsSettings::from_env()?;
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Ok(Self::new(&sdk, &settings, Arc::new(SystemClock)))
+    }
+
+    /// One event from the events table's stream: projected into the views,
+    /// then reacted to. Both are idempotent, so a replayed record is harmless.
+    pub async fn consume_stream_event(&self, event: SerializedEvent) -> Result<(), JobError> {
+        self.views.apply(&event).await?;
+        self.app.react(event).await?;
+        Ok(())
+    }
+}

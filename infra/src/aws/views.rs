@@ -1,0 +1,310 @@
+//! Read models on DynamoDB, and the projector step the stream Lambda runs.
+//!
+//! One table, one partition per batch: the summary at sort key `#SUMMARY`,
+//! a row per delivery at `ROW#<row>`. Every item carries a `version`; a
+//! projection step reads the items it needs, then writes them in one
+//! transaction conditioned on those versions. Two projector invocations
+//! racing on one summary cannot lose a count: the loser re-reads and
+//! re-applies. Replays change nothing, because rows keep the aggregate
+//! sequence they applied (see `domain::projection`).
+//!
+//! Summaries of Sending batches whose recipients all have an outcome carry
+//! `settled = "SETTLED"`, a sparse index the completion step queries.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use domain::aggregates::batch::BatchStatus;
+use domain::ports::PortError;
+use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
+use domain::usecases::BatchViews;
+
+use super::dynamo::{get_n, get_s, n, s, sdk_error, Item};
+
+pub const SETTLED_INDEX: &str = "settled";
+const SUMMARY: &str = "#SUMMARY";
+const SETTLED: &str = "SETTLED";
+/// How often one event is re-applied after losing a race before giving up
+/// (the stream will deliver it again).
+const ATTEMPTS: usize = 10;
+
+pub struct DynamoViews {
+    client: Client,
+    table: String,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+}
+
+fn batch_pk(batch_id: &str) -> String {
+    format!("BATCH#{batch_id}")
+}
+
+fn row_sk(row: u64) -> String {
+    format!("ROW#{row:010}")
+}
+
+fn body<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, PortError> {
+    serde_json::from_str(get_s(item, "body")?).map_err(|e| PortError::new("view row", e))
+}
+
+impl DynamoViews {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            upcasters: events::upcast::all(),
+        }
+    }
+
+    /// Applies one stored event (from the stream) to the views. Returns
+    /// whether anything changed; a replayed event changes nothing.
+    pub async fn apply(&self, event: &SerializedEvent) -> Result<bool, ProjectionError> {
+        for _ in 0..ATTEMPTS {
+            let mut tx = DynamoViewTx {
+                views: self,
+                versions: HashMap::new(),
+                writes: Vec::new(),
+            };
+            let changed = project(&mut tx, event.clone(), &self.upcasters).await?;
+            if tx.commit().await? {
+                return Ok(changed);
+            }
+        }
+        Err(PortError("view rows kept changing under the projector; will retry".into()).into())
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(sdk_error("view get"))?;
+        Ok(output.item)
+    }
+
+    /// Every item of a batch's partition whose sort key starts with `prefix`.
+    async fn query_partition(
+        &self,
+        pk: &str,
+        prefix: &str,
+        status: Option<&str>,
+    ) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start.take());
+            if let Some(status) = status {
+                query = query
+                    .filter_expression("#status = :status")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(status));
+            }
+            let page = query.send().await.map_err(sdk_error("view query"))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Every summary and delivery row, in a stable order: for comparing a
+    /// rebuilt model with the live one.
+    pub async fn dump(&self) -> Result<(Vec<BatchSummary>, Vec<DeliveryRow>), PortError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error("view scan"))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        let mut summaries: Vec<BatchSummary> = Vec::new();
+        let mut deliveries: Vec<DeliveryRow> = Vec::new();
+        for item in &items {
+            if get_s(item, "sk")? == SUMMARY {
+                summaries.push(body(item)?);
+            } else {
+                deliveries.push(body(item)?);
+            }
+        }
+        summaries.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
+        deliveries.sort_by(|a, b| (&a.batch_id, a.row).cmp(&(&b.batch_id, b.row)));
+        Ok((summaries, deliveries))
+    }
+}
+
+#[async_trait::async_trait]
+impl BatchViews for DynamoViews {
+    async fn batch(&self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
+        self.get(&batch_pk(batch_id), SUMMARY)
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
+        self.query_partition(&batch_pk(batch_id), "ROW#", Some("failed"))
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(SETTLED_INDEX)
+            .key_condition_expression("settled = :settled")
+            .expression_attribute_values(":settled", s(SETTLED))
+            .limit(limit.min(1_000) as i32)
+            .send()
+            .await
+            .map_err(sdk_error("settled batches"))?;
+        page.items().iter().map(body).collect()
+    }
+}
+
+struct DynamoViewTx<'a> {
+    views: &'a DynamoViews,
+    /// The version each item had when read; `None` when it did not exist.
+    versions: HashMap<(String, String), Option<i64>>,
+    writes: Vec<TransactWriteItem>,
+}
+
+impl DynamoViewTx<'_> {
+    async fn read(&mut self, pk: String, sk: String) -> Result<Option<Item>, PortError> {
+        let item = self.views.get(&pk, &sk).await?;
+        let version = item.as_ref().map(|i| get_n(i, "version")).transpose()?;
+        self.versions.insert((pk, sk), version);
+        Ok(item)
+    }
+
+    fn write(&mut self, mut item: Item) -> Result<(), PortError> {
+        let key = (
+            get_s(&item, "pk")?.to_owned(),
+            get_s(&item, "sk")?.to_owned(),
+        );
+        let read = self.versions.get(&key).copied().flatten();
+        item.insert("version".into(), n(read.unwrap_or(0) + 1));
+        let put = Put::builder()
+            .table_name(&self.views.table)
+            .set_item(Some(item));
+        let put = match read {
+            Some(version) => put
+                .condition_expression("#version = :version")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":version", n(version)),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        let put = put.build().map_err(|e| PortError::new("view write", e))?;
+        self.writes
+            .push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    /// Writes everything staged. `Ok(false)` when another projector changed
+    /// one of the items since it was read.
+    async fn commit(self) -> Result<bool, PortError> {
+        if self.writes.is_empty() {
+            return Ok(true);
+        }
+        match self
+            .views
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(self.writes))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(cancelled)
+                    if cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                {
+                    Ok(false)
+                }
+                other => Err(sdk_error("view commit")(other)),
+            },
+        }
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
+    serde_json::to_string(value).map_err(|e| PortError::new("view row", e))
+}
+
+#[async_trait::async_trait]
+impl ViewTransaction for DynamoViewTx<'_> {
+    async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
+        self.read(batch_pk(batch_id), SUMMARY.into())
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
+        let mut item = Item::from([
+            ("pk".into(), s(batch_pk(&summary.batch_id))),
+            ("sk".into(), s(SUMMARY)),
+            ("organisation_id".into(), s(&summary.organisation_id)),
+            ("status".into(), s(summary.status.label())),
+            ("body".into(), s(json(summary)?)),
+        ]);
+        if summary.is_settled() && summary.status == BatchStatus::Sending {
+            item.insert("settled".into(), s(SETTLED));
+        }
+        self.write(item)
+    }
+
+    async fn delivery(
+        &mut self,
+        batch_id: &str,
+        row: u64,
+    ) -> Result<Option<DeliveryRow>, PortError> {
+        self.read(batch_pk(batch_id), row_sk(row))
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
+        let status = serde_json::to_value(row.status).map_err(|e| PortError::new("view row", e))?;
+        self.write(Item::from([
+            ("pk".into(), s(batch_pk(&row.batch_id))),
+            ("sk".into(), s(row_sk(row.row))),
+            ("status".into(), s(status.as_str().unwrap_or_default())),
+            ("body".into(), s(json(row)?)),
+        ]))
+    }
+}

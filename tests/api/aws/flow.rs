@@ -1,0 +1,199 @@
+//! The whole flow in AWS mode, every handler invoked with a real Lambda
+//! event shape: a CSV put in S3 (through a presigned URL from the API)
+//! becomes a batch that reaches Done, with exactly one message per patient;
+//! then the whole stream is replayed and nothing changes.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequestContext,
+};
+use axum::body::Body;
+use domain::ports::QueueName;
+use functions::api::{router, ApiState};
+use functions::identity::IdentitySource;
+use lambda_http::request::RequestContext;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::env::{delete_handled, receive_sqs_event, AwsTestEnv};
+use super::ingest::ingest_until_seen;
+use super::streams::{project, StreamPoller};
+use crate::helpers::{assert_one_message_each, clean_list};
+
+const PATIENTS: usize = 40;
+
+/// Calls the API router as API Gateway would after its JWT authorizer
+/// accepted a token for `org`.
+async fn call(
+    env: &AwsTestEnv,
+    org: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let app = router(ApiState {
+        app: env.stack.app.clone(),
+        identity: IdentitySource::ApiGatewayJwt {
+            organisation_claim: "ods".into(),
+        },
+        outbox: None,
+    });
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims.insert("ods".into(), org.into());
+    jwt.claims.insert("sub".into(), "user-1".into());
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    let request = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .extension(RequestContext::ApiGatewayV2(context))
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// One round of what the deployed functions do: the projector over new
+/// stream records, then the fan-out and send workers over their queues.
+async fn run_functions(env: &AwsTestEnv, poller: &mut StreamPoller) -> usize {
+    let mut done = project(env, poller.poll().await).await;
+    for (queue, url) in [
+        (QueueName::FanOut, &env.settings.fan_out_queue_url),
+        (QueueName::Send, &env.settings.send_queue_url),
+    ] {
+        loop {
+            let (event, receipts) = receive_sqs_event(&env.sqs, url).await;
+            if receipts.is_empty() {
+                break;
+            }
+            let response = functions::sqs::handle_sqs_event(&env.stack.app, queue, event).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "a {} job failed",
+                queue.as_str()
+            );
+            done += delete_handled(&env.sqs, url, &receipts, &response).await;
+        }
+    }
+    done
+}
+
+#[tokio::test]
+async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_patient() {
+    let env = AwsTestEnv::new().await;
+    let mut poller = StreamPoller::new(&env);
+
+    // The frontend asks for an upload URL and puts the file there.
+    let (status, slot) = call(&env, "A12345", "POST", "/v1/lists/uploads", None).await;
+    assert_eq!(status, 201, "{slot}");
+    let list_id = slot["list_id"].as_str().unwrap().to_owned();
+    let put = reqwest::Client::new()
+        .put(slot["upload_url"].as_str().unwrap())
+        .header("content-type", "text/csv")
+        .body(clean_list(PATIENTS))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "presigned PUT: {}", put.status());
+    ingest_until_seen(&env, &format!("uploads/A12345/{list_id}.csv")).await;
+
+    let (status, list) = call(&env, "A12345", "GET", &format!("/v1/lists/{list_id}"), None).await;
+    assert_eq!(
+        (status, &list["contactable_count"]),
+        (200, &json!(PATIENTS))
+    );
+    let (status, created) = call(
+        &env,
+        "A12345",
+        "POST",
+        "/v1/batches",
+        Some(json!({"name": "Flu", "list_id": list_id, "message": "Dear ((name)), book now."})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/batches/{batch_id}/send"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+
+    let started = Instant::now();
+    let batch = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the batch never finished"
+        );
+        run_functions(&env, &mut poller).await;
+        let (_, batch) = call(
+            &env,
+            "A12345",
+            "GET",
+            &format!("/v1/batches/{batch_id}"),
+            None,
+        )
+        .await;
+        if batch["status"] == "Done" {
+            break batch;
+        }
+    };
+    assert_eq!(
+        batch["counts"],
+        json!({"patient_list": PATIENTS, "recipients": PATIENTS, "sent": PATIENTS,
+               "without_valid_mobile": 0, "failed_to_deliver": 0})
+    );
+    let outbox: Vec<Value> = env
+        .stack
+        .sms
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| json!({"to": m.to, "body": m.body}))
+        .collect();
+    assert_one_message_each(&outbox, PATIENTS);
+    assert!(outbox.iter().all(|m| m["body"] == "Dear Pat, book now."));
+
+    // Another organisation sees nothing.
+    let (status, _) = call(
+        &env,
+        "B99999",
+        "GET",
+        &format!("/v1/batches/{batch_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The stream delivers everything again, and the workers run again.
+    let views = env.stack.views.dump().await.unwrap();
+    let replayed = project(&env, StreamPoller::new(&env).poll().await).await;
+    assert!(replayed > PATIENTS, "the replay covers every event");
+    while run_functions(&env, &mut poller).await > 0 {}
+    assert_eq!(
+        env.stack.views.dump().await.unwrap(),
+        views,
+        "a replay changed the read models"
+    );
+    assert_eq!(
+        env.stack.sms.outbox().await.unwrap().len(),
+        PATIENTS,
+        "a replay sent a message"
+    );
+}

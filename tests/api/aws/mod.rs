@@ -1,0 +1,10 @@
+//! The AWS adapters and Lambda handlers, tested against moto over the AWS
+//! SDK's wire protocol. One moto server per test binary; every test makes
+//! its own tables, queues and bucket, so tests run in parallel.
+
+mod env;
+mod event_store;
+mod flow;
+mod ingest;
+mod queues;
+mod streams;
