@@ -4,12 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== toolchain"
+echo "== tools"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+# moto (local DynamoDB, SQS, S3 for the AWS adapter tests), the SAM CLI and
+# cfn-lint (template checks). Versions are pinned in tests/requirements.txt.
+python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
 echo "== formatting"
 cargo fmt --all -- --check
+
+echo "== template"
+AWS_DEFAULT_REGION=eu-west-2 SAM_CLI_TELEMETRY=0 sam validate --lint --template template.yaml
+cfn-lint template.yaml
 
 echo "== lints"
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -84,7 +84,7 @@ pub async fn run(
     let started = Instant::now();
     let list = stack
         .app
-        .upload_list(&caller, csv.into_bytes(), None)
+        .upload_list(&caller, csv.into_bytes(), None, None)
         .await?;
     let batch_id = stack
         .app
@@ -95,9 +95,10 @@ pub async fn run(
                 list_id: list.list_id.clone(),
                 template: "Dear ((name)), your GP practice is running flu clinics this month. Reply or call us to book.".into(),
             },
+            None,
         )
         .await?;
-    stack.app.send_batch(&caller, &batch_id, None).await?;
+    stack.app.send_batch(&caller, &batch_id, None, None).await?;
     stack.run_pending_work().await?;
     let elapsed = started.elapsed();
 

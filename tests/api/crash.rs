@@ -49,7 +49,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
         );
         let list = stack
             .app
-            .upload_list(&caller(), clean_list(PATIENTS).into_bytes(), None)
+            .upload_list(&caller(), clean_list(PATIENTS).into_bytes(), None, None)
             .await
             .unwrap();
         let batch_id = stack
@@ -61,12 +61,13 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     list_id: list.list_id,
                     template: "Hello ((name))".into(),
                 },
+                None,
             )
             .await
             .unwrap();
         stack
             .app
-            .send_batch(&caller(), &batch_id, None)
+            .send_batch(&caller(), &batch_id, None, None)
             .await
             .unwrap();
         let runner = stack.clone();

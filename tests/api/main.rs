@@ -5,6 +5,7 @@ mod aws;
 mod batches;
 mod crash;
 mod helpers;
+mod idempotency;
 mod lambda;
 mod lists;
 mod scheduling;

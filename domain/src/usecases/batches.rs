@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use events::ListAttached;
 
-use super::{keys, Batchbook, BatchbookError, Caller};
-use crate::aggregates::BatchCommand;
+use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
+use crate::aggregates::{BatchCommand, BatchError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateBatch {
@@ -15,11 +15,25 @@ pub struct CreateBatch {
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
+    /// Creates a batch from a checked list. With a key, a retry gets the
+    /// same batch.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
     pub async fn create_batch(
         &self,
         caller: &Caller,
         request: CreateBatch,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<String, BatchbookError> {
+        let fingerprint = format!("create-batch\n{}\n{}\n{}", request.name, request.list_id, request.template);
+        self.idempotent(caller, key, fingerprint.as_bytes(), || self.create_batch_once(caller, request, key))
+            .await
+    }
+
+    async fn create_batch_once(
+        &self,
+        caller: &Caller,
+        request: CreateBatch,
+        key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
         let name = request.name.trim();
         if name.is_empty() {
@@ -33,7 +47,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ));
         }
         let list = self.list_summary(caller, &request.list_id).await?;
-        let batch_id = uuid::Uuid::new_v4().to_string();
+        let batch_id = match key {
+            Some(key) => key.derived_id(caller, "batch"),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let command = BatchCommand::Create {
             batch_id: batch_id.clone(),
             organisation_id: caller.organisation_id.to_string(),
@@ -49,16 +66,35 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 not_contactable_count: list.not_contactable_count,
             },
         };
-        self.batches
+        match self
+            .batches
             .execute_with_metadata(&batch_id, command, self.metadata(caller))
-            .await?;
-        tracing::info!(batch_id, "batch created");
+            .await
+        {
+            Ok(()) => tracing::info!(batch_id, "batch created"),
+            // A keyed request re-run after its first run died: same batch.
+            Err(cqrs_es::AggregateError::UserError(BatchError::AlreadyExists)) if key.is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
         Ok(batch_id)
     }
 
-    /// Sends now, or schedules the send for `send_at`.
+    /// Sends now, or schedules the send for `send_at`. With a key, a retry
+    /// gets the first answer instead of "already sent".
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn send_batch(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        send_at: Option<DateTime<Utc>>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(), BatchbookError> {
+        let fingerprint = format!("send-batch\n{batch_id}\n{send_at:?}");
+        self.idempotent(caller, key, fingerprint.as_bytes(), || self.send_batch_once(caller, batch_id, send_at))
+            .await
+    }
+
+    async fn send_batch_once(
         &self,
         caller: &Caller,
         batch_id: &str,

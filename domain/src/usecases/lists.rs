@@ -6,7 +6,7 @@ use std::time::Duration;
 use cqrs_es::persist::PersistedEventRepository;
 use sha2::{Digest, Sha256};
 
-use super::{keys, Batchbook, BatchbookError, Caller};
+use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
 use crate::lists::{check_list, CheckedList, ClinicalSystem, ListError, ListSummary};
 use crate::ports::PortError;
 use crate::values::OrganisationId;
@@ -33,16 +33,34 @@ pub enum Ingested {
 
 impl<R: PersistedEventRepository> Batchbook<R> {
     /// Checks a file sent through the API and stores the upload, the checked
-    /// list and its summary. A refused file stores nothing.
+    /// list and its summary. A refused file stores nothing. With a key, a
+    /// retry gets the same list.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
     pub async fn upload_list(
         &self,
         caller: &Caller,
         csv: Vec<u8>,
         system: Option<ClinicalSystem>,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<ListSummary, BatchbookError> {
+        let mut fingerprint = format!("upload-list\n{system:?}\n").into_bytes();
+        fingerprint.extend_from_slice(&csv);
+        self.idempotent(caller, key, &fingerprint, || self.upload_list_once(caller, csv, system, key))
+            .await
+    }
+
+    async fn upload_list_once(
+        &self,
+        caller: &Caller,
+        csv: Vec<u8>,
+        system: Option<ClinicalSystem>,
+        key: Option<&IdempotencyKey>,
     ) -> Result<ListSummary, BatchbookError> {
         let checked = check_list(&csv, system)?;
-        let list_id = uuid::Uuid::new_v4().to_string();
+        let list_id = match key {
+            Some(key) => key.derived_id(caller, "list"),
+            None => uuid::Uuid::new_v4().to_string(),
+        };
         let org = &caller.organisation_id;
         self.ports
             .blobs

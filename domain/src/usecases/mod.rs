@@ -2,6 +2,7 @@
 //! Lambda functions and the local runtime all call these and nothing else.
 
 mod batches;
+mod idempotency;
 mod lists;
 mod reports;
 mod workers;
@@ -14,11 +15,12 @@ use events::EventMetadata;
 
 use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
-use crate::ports::{BlobStore, Clock, PortError, SmsProvider, Timers, WorkQueue};
+use crate::ports::{BlobStore, Clock, IdempotencyRecords, PortError, SmsProvider, Timers, WorkQueue};
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
 pub use batches::CreateBatch;
+pub use idempotency::IdempotencyKey;
 pub use lists::{Ingested, UploadSlot};
 pub use reports::Download;
 pub use workers::{JobError, JobOutcome};
@@ -62,6 +64,8 @@ pub enum BatchbookError {
     InvalidRequest(String),
     #[error("someone else changed this at the same moment; try again")]
     Conflict,
+    #[error("a request with this Idempotency-Key is still being handled; try again shortly")]
+    RequestInProgress,
     #[error("a service Batchbook depends on is unavailable; try again shortly")]
     Unavailable(String),
 }
@@ -101,6 +105,7 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<dyn SmsProvider>,
     pub views: Arc<dyn BatchViews>,
+    pub idempotency: Arc<dyn IdempotencyRecords>,
 }
 
 type Framework<A, R> = CqrsFramework<A, PersistedEventStore<R, A>>;

@@ -12,7 +12,7 @@ use domain::usecases::{CreateBatch, Download};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiState, Authenticated, Problem};
+use super::{ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateBatchRequest {
@@ -96,6 +96,7 @@ fn json_problem(e: JsonRejection) -> Problem {
 /// Create an SMS batch from an uploaded list.
 #[utoipa::path(
     post, path = "/v1/batches", tag = "batches",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same batch")),
     request_body = CreateBatchRequest,
     responses(
         (status = 201, body = CreatedBatch),
@@ -106,6 +107,7 @@ fn json_problem(e: JsonRejection) -> Problem {
 pub async fn create_batch<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     request: Result<Json<CreateBatchRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CreatedBatch>), Problem> {
     let Json(request) = request.map_err(json_problem)?;
@@ -118,6 +120,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 list_id: request.list_id,
                 template: request.message,
             },
+            key.as_ref(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedBatch { batch_id })))
@@ -143,7 +146,7 @@ pub async fn get_batch<R: PersistedEventRepository + 'static>(
 /// Send a batch now, or schedule it.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/send", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the first answer")),
     request_body(content = Option<SendRequest>, description = "Empty to send now"),
     responses(
         (status = 202, description = "Sending, or scheduled"),
@@ -155,6 +158,7 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Problem> {
     let request: SendRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -171,7 +175,7 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     };
     state
         .app
-        .send_batch(&caller, &batch_id, request.send_at)
+        .send_batch(&caller, &batch_id, request.send_at, key.as_ref())
         .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -10,7 +10,7 @@ use domain::lists::{ClinicalSystem, ListError, ListSummary, MAX_FILE_BYTES};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiState, Authenticated, Problem};
+use super::{ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadParams {
@@ -50,7 +50,7 @@ impl From<ListSummary> for ListResponse {
 /// Upload a patient list exported from EMIS or SystmOne, and check it.
 #[utoipa::path(
     post, path = "/v1/lists", tag = "lists",
-    params(UploadParams),
+    params(UploadParams, ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same list")),
     request_body(content = String, content_type = "text/csv", description = "The exported CSV file, at most 10 MB"),
     responses(
         (status = 201, description = "Checked and stored", body = ListResponse),
@@ -62,6 +62,7 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     Query(params): Query<UploadParams>,
+    IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ListResponse>), Problem> {
     let body = body.map_err(|_| {
@@ -71,7 +72,7 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
     })?;
     let summary = state
         .app
-        .upload_list(&caller, body.to_vec(), params.system)
+        .upload_list(&caller, body.to_vec(), params.system, key.as_ref())
         .await?;
     Ok((StatusCode::CREATED, Json(summary.into())))
 }

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cqrs_es::persist::PersistedEventRepository;
+use domain::usecases::IdempotencyKey;
 use domain::{Batchbook, Caller};
 use infra::simulators::SimulatedSms;
 use utoipa::OpenApi;
@@ -46,6 +47,24 @@ impl<R: PersistedEventRepository + 'static> FromRequestParts<ApiState<R>> for Au
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState<R>) -> Result<Self, Problem> {
         Ok(Self(state.identity.caller(parts)?))
+    }
+}
+
+/// The optional `Idempotency-Key` header: a retried request with the same
+/// key gets the first result.
+pub struct IdempotencyKeyHeader(pub Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        match parts.headers.get("idempotency-key") {
+            None => Ok(Self(None)),
+            Some(value) => {
+                let raw = value.to_str().unwrap_or_default();
+                Ok(Self(Some(IdempotencyKey::parse(raw)?)))
+            }
+        }
     }
 }
 

@@ -144,6 +144,9 @@ impl From<BatchbookError> for Problem {
                 "Check your request",
                 detail,
             ),
+            BatchbookError::RequestInProgress => {
+                Problem::new(StatusCode::CONFLICT, "request_in_progress", "Still working on it", detail)
+            }
             BatchbookError::Conflict => Problem::new(
                 StatusCode::CONFLICT,
                 "conflict",

@@ -5,6 +5,7 @@
 mod blobs;
 mod dynamo;
 mod event_store;
+mod idempotency;
 mod queue;
 mod sms_outbox;
 mod stack;
@@ -13,6 +14,7 @@ mod views;
 
 pub use blobs::S3BlobStore;
 pub use event_store::{DynamoEventRepository, MAX_EVENTS_PER_COMMIT};
+pub use idempotency::DynamoIdempotency;
 pub use queue::SqsWorkQueue;
 pub use sms_outbox::DynamoSmsOutbox;
 pub use stack::{AwsSettings, AwsStack};

@@ -11,6 +11,9 @@ use domain::ports::{PortError, ProviderError, SmsProvider, SmsRequest};
 use super::dynamo::{get_n, get_s, n, s, sdk_error};
 use crate::simulators::{refusal_for, OutboxMessage};
 
+/// How long a sandbox stack keeps simulated messages (the table's TTL).
+const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
+
 pub struct DynamoSmsOutbox {
     client: Client,
     table: String,
@@ -75,6 +78,7 @@ impl SmsProvider for DynamoSmsOutbox {
             .item("to_number", s(&request.to))
             .item("body", s(&request.body))
             .item("accepted_at", n(Utc::now().timestamp_millis()))
+            .item("expires_at", n((Utc::now() + OUTBOX_RETENTION).timestamp()))
             .condition_expression("attribute_not_exists(idempotency_key)")
             .send()
             .await;

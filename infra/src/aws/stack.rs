@@ -11,7 +11,7 @@ use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
 use super::{
-    DynamoEventRepository, DynamoSmsOutbox, DynamoTimers, DynamoViews, S3BlobStore, SqsWorkQueue,
+    DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews, S3BlobStore, SqsWorkQueue,
 };
 
 /// Names of the stack's resources, as the SAM template passes them.
@@ -21,6 +21,7 @@ pub struct AwsSettings {
     pub views_table: String,
     pub timers_table: String,
     pub sms_outbox_table: String,
+    pub idempotency_table: String,
     pub bucket: String,
     pub fan_out_queue_url: String,
     pub send_queue_url: String,
@@ -28,7 +29,8 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// Reads `EVENTS_TABLE`, `VIEWS_TABLE`, `TIMERS_TABLE`,
-    /// `SMS_OUTBOX_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL` and `SEND_QUEUE_URL`.
+    /// `SMS_OUTBOX_TABLE`, `IDEMPOTENCY_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL`
+    /// and `SEND_QUEUE_URL`.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
@@ -38,6 +40,7 @@ impl AwsSettings {
             views_table: var("VIEWS_TABLE")?,
             timers_table: var("TIMERS_TABLE")?,
             sms_outbox_table: var("SMS_OUTBOX_TABLE")?,
+            idempotency_table: var("IDEMPOTENCY_TABLE")?,
             bucket: var("BUCKET")?,
             fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
             send_queue_url: var("SEND_QUEUE_URL")?,
@@ -81,6 +84,7 @@ impl AwsStack {
             clock,
             sms: sms.clone(),
             views: views.clone(),
+            idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), &settings.idempotency_table)),
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

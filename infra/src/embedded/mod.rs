@@ -14,6 +14,7 @@
 mod blobs;
 mod db;
 mod event_log;
+mod idempotency;
 mod queue;
 mod stack;
 mod timers;
@@ -22,6 +23,7 @@ mod views;
 pub use blobs::FsBlobStore;
 pub use db::{open_pool, Database};
 pub use event_log::EventLog;
+pub use idempotency::SqliteIdempotency;
 pub use queue::{QueueSettings, SqliteWorkQueue};
 pub use stack::{EmbeddedConfig, EmbeddedStack, QueueLayer};
 pub use timers::SqliteTimers;

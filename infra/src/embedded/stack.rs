@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 
 use super::db::db_error;
 use super::{
-    open_pool, Database, EventLog, FsBlobStore, SqliteTimers, SqliteViews, SqliteWorkQueue,
+    open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
 };
 use crate::simulators::{SimulatedSms, SmsSimulatorSettings};
 
@@ -84,6 +84,7 @@ impl EmbeddedStack {
             clock: config.clock.clone(),
             sms: sms.clone(),
             views: views.clone(),
+            idempotency: Arc::new(SqliteIdempotency::new(work.clone())),
         };
         let app = Arc::new(Batchbook::new(
             || SqliteEventRepository::new(events.clone()),

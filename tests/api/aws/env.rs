@@ -176,6 +176,15 @@ impl AwsTestEnv {
             .unwrap();
         dynamo
             .create_table()
+            .table_name(name("idempotency"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key("id", KeyType::Hash))
+            .attribute_definitions(attribute("id", ScalarAttributeType::S))
+            .send()
+            .await
+            .unwrap();
+        dynamo
+            .create_table()
             .table_name(name("sms-outbox"))
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(key("idempotency_key", KeyType::Hash))
@@ -269,6 +278,7 @@ impl AwsTestEnv {
             views_table: name("views"),
             timers_table: name("timers"),
             sms_outbox_table: name("sms-outbox"),
+            idempotency_table: name("idempotency"),
             bucket,
             fan_out_queue_url,
             send_queue_url,
