@@ -16,6 +16,9 @@ const PATIENTS: usize = 3_000;
 struct Server {
     child: Child,
     address: String,
+    /// Kept open: the server prints more lines, and a closed pipe would
+    /// kill it before the test does.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Drop for Server {
@@ -42,15 +45,18 @@ fn serve(data: &std::path::Path, sms_delay_ms: u64) -> Server {
         .spawn()
         .expect("batchbook starts");
     let mut first_line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut first_line).unwrap();
     let address = first_line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {first_line:?}"))
         .to_owned();
-    Server { child, address }
+    Server {
+        child,
+        address,
+        _stdout: stdout,
+    }
 }
 
 async fn outbox(client: &reqwest::Client, server: &Server) -> Vec<Value> {

@@ -33,11 +33,18 @@ async fn a_retried_create_gets_the_same_batch_and_a_reused_key_is_refused() {
 
     let (status, problem) = create(&app, "retry-1", &list_id, "A different message").await;
     assert_eq!(status, 422);
-    assert_eq!(problem["detail"], "this Idempotency-Key was already used for a different request");
+    assert_eq!(
+        problem["detail"],
+        "this Idempotency-Key was already used for a different request"
+    );
 
     app.run_pending_work().await;
     let (summaries, _) = app.stack.views.dump().await.unwrap();
-    assert_eq!(summaries.len(), 1, "one batch, however often the request came");
+    assert_eq!(
+        summaries.len(),
+        1,
+        "one batch, however often the request came"
+    );
 }
 
 #[tokio::test]
@@ -79,6 +86,9 @@ async fn a_malformed_key_is_refused_with_its_reason() {
     let (status, problem) = create(&app, &"k".repeat(129), &list_id, "Hello").await;
     assert_eq!(
         (status, problem["detail"].as_str()),
-        (422, Some("an Idempotency-Key is 1 to 128 printable characters"))
+        (
+            422,
+            Some("an Idempotency-Key is 1 to 128 printable characters")
+        )
     );
 }

@@ -49,6 +49,12 @@ fn normalise(header: &str) -> String {
         .collect()
 }
 
+/// A header cell with six or more digits is a number, a date or a phone
+/// number: a patient's row, not a column name.
+fn looks_like_patient_data(cell: &str) -> bool {
+    cell.chars().filter(char::is_ascii_digit).count() >= 6 || cell.contains('@')
+}
+
 const NHS_NUMBER: &[&str] = &["nhsnumber"];
 const SYSTMONE_MOBILE: &[&str] = &["telecomnumber"];
 const EMIS_MOBILE: &[&str] = &["mobiletelephone", "mobilenumber", "mobile"];
@@ -72,10 +78,17 @@ impl Layout {
             }
             Ok(first)
         };
-        let nhs_number = find(NHS_NUMBER)?.ok_or_else(|| ListError::MissingColumn {
-            missing: Column::NhsNumber.label().to_owned(),
-            found: headers.iter().map(|h| h.trim().to_owned()).collect(),
-        })?;
+        let Some(nhs_number) = find(NHS_NUMBER)? else {
+            // Naming the "columns" of a file without a header row would
+            // quote a patient's details back.
+            if headers.iter().any(|h| looks_like_patient_data(h)) {
+                return Err(ListError::NoHeaderRow);
+            }
+            return Err(ListError::MissingColumn {
+                missing: Column::NhsNumber.label().to_owned(),
+                found: headers.iter().map(|h| h.trim().to_owned()).collect(),
+            });
+        };
         let systmone_mobile = find(SYSTMONE_MOBILE)?;
         let emis_mobile = find(EMIS_MOBILE)?;
         let system = system.unwrap_or(if systmone_mobile.is_some() {
@@ -134,6 +147,19 @@ mod tests {
             err.to_string(),
             "the required column \"NHS Number\" is missing; the columns found were: Name, Telecom Number"
         );
+    }
+
+    #[test]
+    fn a_file_without_a_header_row_is_refused_without_quoting_it() {
+        let err =
+            Layout::detect(&headers(&["943 476 5919", "07700 100123", "Joe"]), None).unwrap_err();
+        assert_eq!(err, ListError::NoHeaderRow);
+        assert_eq!(
+            err.to_string(),
+            "the file has no header row: its first row looks like a patient's details; export it again with column names"
+        );
+        let err = Layout::detect(&headers(&["Name", "joe@example.com"]), None).unwrap_err();
+        assert_eq!(err, ListError::NoHeaderRow);
     }
 
     #[test]

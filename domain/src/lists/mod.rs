@@ -60,12 +60,31 @@ pub enum ListError {
     NotCsv { reason: String },
     #[error("the required column \"{missing}\" is missing; the columns found were: {}", found.join(", "))]
     MissingColumn { missing: String, found: Vec<String> },
+    #[error("the file has no header row: its first row looks like a patient's details; export it again with column names")]
+    NoHeaderRow,
     #[error("the column \"{column}\" appears more than once")]
     DuplicateColumn { column: String },
     #[error("the file has more than {limit} patient rows; split it into smaller lists")]
     TooManyRows { limit: usize },
     #[error("the file is larger than {limit_mb} MB")]
     TooLarge { limit_mb: usize },
+}
+
+impl ListError {
+    /// A stable code for logs and the frontend; unlike the message, it never
+    /// quotes the file.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty_file",
+            Self::NoPatientRows => "no_patient_rows",
+            Self::NotCsv { .. } => "not_csv",
+            Self::MissingColumn { .. } => "missing_column",
+            Self::NoHeaderRow => "no_header_row",
+            Self::DuplicateColumn { .. } => "duplicate_column",
+            Self::TooManyRows { .. } => "too_many_rows",
+            Self::TooLarge { .. } => "file_too_large",
+        }
+    }
 }
 
 /// What a checked list looks like from outside: its counts.

@@ -24,9 +24,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         request: CreateBatch,
         key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
-        let fingerprint = format!("create-batch\n{}\n{}\n{}", request.name, request.list_id, request.template);
-        self.idempotent(caller, key, fingerprint.as_bytes(), || self.create_batch_once(caller, request, key))
-            .await
+        let fingerprint = format!(
+            "create-batch\n{}\n{}\n{}",
+            request.name, request.list_id, request.template
+        );
+        self.idempotent(caller, key, fingerprint.as_bytes(), || {
+            self.create_batch_once(caller, request, key)
+        })
+        .await
     }
 
     async fn create_batch_once(
@@ -73,7 +78,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         {
             Ok(()) => tracing::info!(batch_id, "batch created"),
             // A keyed request re-run after its first run died: same batch.
-            Err(cqrs_es::AggregateError::UserError(BatchError::AlreadyExists)) if key.is_some() => {}
+            Err(cqrs_es::AggregateError::UserError(BatchError::AlreadyExists)) if key.is_some() => {
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(batch_id)
@@ -90,8 +96,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         key: Option<&IdempotencyKey>,
     ) -> Result<(), BatchbookError> {
         let fingerprint = format!("send-batch\n{batch_id}\n{send_at:?}");
-        self.idempotent(caller, key, fingerprint.as_bytes(), || self.send_batch_once(caller, batch_id, send_at))
-            .await
+        self.idempotent(caller, key, fingerprint.as_bytes(), || {
+            self.send_batch_once(caller, batch_id, send_at)
+        })
+        .await
     }
 
     async fn send_batch_once(

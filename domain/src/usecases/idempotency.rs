@@ -65,12 +65,20 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let now = self.ports.clock.now();
         let fingerprint = hex::encode(Sha256::digest(request));
         match records
-            .claim(scope, &key.0, &fingerprint, now, STALE_AFTER, now + REMEMBER_FOR)
+            .claim(
+                scope,
+                &key.0,
+                &fingerprint,
+                now,
+                STALE_AFTER,
+                now + REMEMBER_FOR,
+            )
             .await?
         {
             IdempotencyClaim::Claimed => {}
             IdempotencyClaim::Done(saved) => {
-                return serde_json::from_str(&saved).map_err(|e| PortError::new("saved result", e).into());
+                return serde_json::from_str(&saved)
+                    .map_err(|e| PortError::new("saved result", e).into());
             }
             IdempotencyClaim::InProgress => return Err(BatchbookError::RequestInProgress),
             IdempotencyClaim::Mismatch => {
@@ -81,7 +89,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         match work().await {
             Ok(result) => {
-                let saved = serde_json::to_string(&result).map_err(|e| PortError::new("saved result", e))?;
+                let saved = serde_json::to_string(&result)
+                    .map_err(|e| PortError::new("saved result", e))?;
                 records.complete(scope, &key.0, &saved).await?;
                 Ok(result)
             }

@@ -15,7 +15,9 @@ use events::EventMetadata;
 
 use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
-use crate::ports::{BlobStore, Clock, IdempotencyRecords, PortError, SmsProvider, Timers, WorkQueue};
+use crate::ports::{
+    BlobStore, Clock, IdempotencyRecords, PortError, SmsProvider, Timers, WorkQueue,
+};
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 

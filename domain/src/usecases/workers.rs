@@ -58,6 +58,18 @@ impl From<BatchbookError> for JobError {
     }
 }
 
+/// A job or artifact line that cannot be read. serde's own message can quote
+/// the offending value (a phone number, say), so only where it went wrong
+/// is kept.
+fn unreadable(what: &str, e: &serde_json::Error) -> JobError {
+    JobError::Malformed(format!(
+        "{what} is not valid ({:?} error at line {} column {})",
+        e.classify(),
+        e.line(),
+        e.column()
+    ))
+}
+
 fn organisation(raw: &str) -> Result<OrganisationId, JobError> {
     OrganisationId::parse(raw).map_err(|e| JobError::Malformed(e.to_string()))
 }
@@ -165,8 +177,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let mut chunk = Vec::with_capacity(FAN_OUT_CHUNK);
         let mut queued = 0usize;
         for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let row: CheckedRow = serde_json::from_slice(line)
-                .map_err(|e| JobError::Malformed(format!("list artifact: {e}")))?;
+            let row: CheckedRow =
+                serde_json::from_slice(line).map_err(|e| unreadable("a list artifact line", &e))?;
             let (Outcome::Contactable, Some(channel), Some(mobile)) =
                 (row.outcome, row.channel, row.mobile)
             else {

@@ -69,18 +69,6 @@ impl From<IdentityError> for Problem {
     }
 }
 
-fn list_code(e: &ListError) -> &'static str {
-    match e {
-        ListError::Empty => "empty_file",
-        ListError::NoPatientRows => "no_patient_rows",
-        ListError::NotCsv { .. } => "not_csv",
-        ListError::MissingColumn { .. } => "missing_column",
-        ListError::DuplicateColumn { .. } => "duplicate_column",
-        ListError::TooManyRows { .. } => "too_many_rows",
-        ListError::TooLarge { .. } => "file_too_large",
-    }
-}
-
 fn batch_code(e: &BatchError) -> &'static str {
     match e {
         BatchError::NotFound => "batch_not_found",
@@ -104,7 +92,7 @@ impl From<BatchbookError> for Problem {
             ),
             BatchbookError::List(list) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                list_code(list),
+                list.code(),
                 "The patient list cannot be used",
                 detail,
             ),
@@ -144,9 +132,12 @@ impl From<BatchbookError> for Problem {
                 "Check your request",
                 detail,
             ),
-            BatchbookError::RequestInProgress => {
-                Problem::new(StatusCode::CONFLICT, "request_in_progress", "Still working on it", detail)
-            }
+            BatchbookError::RequestInProgress => Problem::new(
+                StatusCode::CONFLICT,
+                "request_in_progress",
+                "Still working on it",
+                detail,
+            ),
             BatchbookError::Conflict => Problem::new(
                 StatusCode::CONFLICT,
                 "conflict",

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::ports::PortError;
 
@@ -37,5 +39,55 @@ pub fn sdk_error<E: std::error::Error + 'static>(context: &'static str) -> impl 
             "{context}: {}",
             aws_sdk_dynamodb::error::DisplayErrorContext(&e)
         ))
+    }
+}
+
+/// Every item a query finds, page after page.
+pub async fn query_all(
+    query: QueryFluentBuilder,
+    context: &'static str,
+) -> Result<Vec<Item>, PortError> {
+    all_pages(|start| {
+        let query = query.clone().set_exclusive_start_key(start);
+        async move {
+            let page = query.send().await.map_err(sdk_error(context))?;
+            Ok((page.items().to_vec(), page.last_evaluated_key().cloned()))
+        }
+    })
+    .await
+}
+
+/// Every item a scan finds, page after page.
+pub async fn scan_all(
+    scan: ScanFluentBuilder,
+    context: &'static str,
+) -> Result<Vec<Item>, PortError> {
+    all_pages(|start| {
+        let scan = scan.clone().set_exclusive_start_key(start);
+        async move {
+            let page = scan.send().await.map_err(sdk_error(context))?;
+            Ok((page.items().to_vec(), page.last_evaluated_key().cloned()))
+        }
+    })
+    .await
+}
+
+/// Follows `LastEvaluatedKey` to the end: DynamoDB returns at most 1 MB a
+/// page. `page` fetches one page from the start key it is given and answers
+/// its items and the next start key.
+async fn all_pages<F, Fut>(mut page: F) -> Result<Vec<Item>, PortError>
+where
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>), PortError>>,
+{
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let (mut page_items, next) = page(start).await?;
+        items.append(&mut page_items);
+        match next {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
     }
 }

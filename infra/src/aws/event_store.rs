@@ -20,7 +20,7 @@ use cqrs_es::Aggregate;
 use domain::ports::PortError;
 use serde_json::Value;
 
-use super::dynamo::{get_n, get_s, n, s, sdk_error, Item};
+use super::dynamo::{get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
 
 /// DynamoDB's limit on the items of one transaction.
 pub const MAX_EVENTS_PER_COMMIT: usize = 100;
@@ -86,71 +86,41 @@ impl DynamoEventRepository {
         aggregate_id: &str,
         after: Option<usize>,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .expression_attribute_names("#aggregate", "aggregate")
-                .expression_attribute_values(":aggregate", s(format!("{}#{aggregate_id}", A::TYPE)))
-                .set_exclusive_start_key(start.take());
-            query = match after {
-                Some(sequence) => query
-                    .key_condition_expression("#aggregate = :aggregate AND #sequence > :after")
-                    .expression_attribute_names("#sequence", "sequence")
-                    .expression_attribute_values(":after", n(sequence)),
-                None => query.key_condition_expression("#aggregate = :aggregate"),
-            };
-            let page = query.send().await.map_err(|e| {
-                PersistenceError::ConnectionError(Box::new(sdk_error("event query")(e)))
-            })?;
-            for item in page.items() {
-                events.push(
-                    Self::decode_item(item)
-                        .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
-                );
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(events),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_names("#aggregate", "aggregate")
+            .expression_attribute_values(":aggregate", s(format!("{}#{aggregate_id}", A::TYPE)));
+        let query = match after {
+            Some(sequence) => query
+                .key_condition_expression("#aggregate = :aggregate AND #sequence > :after")
+                .expression_attribute_names("#sequence", "sequence")
+                .expression_attribute_values(":after", n(sequence)),
+            None => query.key_condition_expression("#aggregate = :aggregate"),
+        };
+        let items = query_all(query, "event query")
+            .await
+            .map_err(|e| PersistenceError::ConnectionError(Box::new(e)))?;
+        decode_all(&items)
     }
 
     async fn scan_type(
         &self,
         aggregate_type: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("aggregate_type = :type")
-                .expression_attribute_values(":type", s(aggregate_type))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| {
-                    PersistenceError::ConnectionError(Box::new(sdk_error("event scan")(e)))
-                })?;
-            for item in page.items() {
-                events.push(
-                    Self::decode_item(item)
-                        .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))?,
-                );
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("aggregate_type = :type")
+            .expression_attribute_values(":type", s(aggregate_type));
+        let items = scan_all(scan, "event scan")
+            .await
+            .map_err(|e| PersistenceError::ConnectionError(Box::new(e)))?;
+        let mut events = decode_all(&items)?;
         events.sort_by(|a, b| (&a.aggregate_id, a.sequence).cmp(&(&b.aggregate_id, b.sequence)));
         Ok(events)
     }
@@ -219,6 +189,16 @@ impl DynamoEventRepository {
             },
         }
     }
+}
+
+fn decode_all(items: &[Item]) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    items
+        .iter()
+        .map(|item| {
+            DynamoEventRepository::decode_item(item)
+                .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
+        })
+        .collect()
 }
 
 fn name_static(name: &str) -> &'static str {

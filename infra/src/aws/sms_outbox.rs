@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use domain::ports::{PortError, ProviderError, SmsProvider, SmsRequest};
 
-use super::dynamo::{get_n, get_s, n, s, sdk_error};
+use super::dynamo::{get_n, get_s, n, s, scan_all, sdk_error};
 use crate::simulators::{refusal_for, OutboxMessage};
 
 /// How long a sandbox stack keeps simulated messages (the table's TTL).
@@ -29,33 +29,25 @@ impl DynamoSmsOutbox {
 
     /// Every accepted message.
     pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortError> {
-        let mut messages = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error("sms outbox"))?;
-            for item in page.items() {
-                messages.push(OutboxMessage {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true);
+        let items = scan_all(scan, "sms outbox").await?;
+        let mut messages = items
+            .iter()
+            .map(|item| {
+                Ok(OutboxMessage {
                     reference: get_s(item, "reference")?.to_owned(),
                     idempotency_key: get_s(item, "idempotency_key")?.to_owned(),
                     to: get_s(item, "to_number")?.to_owned(),
                     body: get_s(item, "body")?.to_owned(),
                     accepted_at: DateTime::from_timestamp_millis(get_n(item, "accepted_at")?)
                         .unwrap_or_default(),
-                });
-            }
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
         messages.sort_by(|a, b| (a.accepted_at, &a.reference).cmp(&(b.accepted_at, &b.reference)));
         Ok(messages)
     }

@@ -11,7 +11,8 @@ use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
 use super::{
-    DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews, S3BlobStore, SqsWorkQueue,
+    DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews,
+    S3BlobStore, SqsWorkQueue,
 };
 
 /// Names of the stack's resources, as the SAM template passes them.
@@ -84,7 +85,10 @@ impl AwsStack {
             clock,
             sms: sms.clone(),
             views: views.clone(),
-            idempotency: Arc::new(DynamoIdempotency::new(dynamo.clone(), &settings.idempotency_table)),
+            idempotency: Arc::new(DynamoIdempotency::new(
+                dynamo.clone(),
+                &settings.idempotency_table,
+            )),
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

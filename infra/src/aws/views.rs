@@ -22,7 +22,7 @@ use domain::ports::PortError;
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 
-use super::dynamo::{get_n, get_s, n, s, sdk_error, Item};
+use super::dynamo::{get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
 
 pub const SETTLED_INDEX: &str = "settled";
 const SUMMARY: &str = "#SUMMARY";
@@ -96,54 +96,32 @@ impl DynamoViews {
         prefix: &str,
         status: Option<&str>,
     ) -> Result<Vec<Item>, PortError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start.take());
-            if let Some(status) = status {
-                query = query
-                    .filter_expression("#status = :status")
-                    .expression_attribute_names("#status", "status")
-                    .expression_attribute_values(":status", s(status));
-            }
-            let page = query.send().await.map_err(sdk_error("view query"))?;
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => return Ok(items),
-            }
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix));
+        if let Some(status) = status {
+            query = query
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status));
         }
+        query_all(query, "view query").await
     }
 
     /// Every summary and delivery row, in a stable order: for comparing a
     /// rebuilt model with the live one.
     pub async fn dump(&self) -> Result<(Vec<BatchSummary>, Vec<DeliveryRow>), PortError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error("view scan"))?;
-            items.extend(page.items().iter().cloned());
-            match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
-                _ => break,
-            }
-        }
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true);
+        let items = scan_all(scan, "view scan").await?;
         let mut summaries: Vec<BatchSummary> = Vec::new();
         let mut deliveries: Vec<DeliveryRow> = Vec::new();
         for item in &items {

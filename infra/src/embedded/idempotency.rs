@@ -50,12 +50,14 @@ impl IdempotencyRecords for SqliteIdempotency {
         if claimed.is_some() {
             return Ok(IdempotencyClaim::Claimed);
         }
-        let row = sqlx::query("SELECT fingerprint, state, result FROM idempotency WHERE scope = ? AND key = ?")
-            .bind(scope)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error("idempotency claim"))?;
+        let row = sqlx::query(
+            "SELECT fingerprint, state, result FROM idempotency WHERE scope = ? AND key = ?",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error("idempotency claim"))?;
         let existing: String = row.get("fingerprint");
         let state: String = row.get("state");
         Ok(if existing != fingerprint {
@@ -68,13 +70,15 @@ impl IdempotencyRecords for SqliteIdempotency {
     }
 
     async fn complete(&self, scope: &str, key: &str, result: &str) -> Result<(), PortError> {
-        sqlx::query("UPDATE idempotency SET state = 'done', result = ? WHERE scope = ? AND key = ?")
-            .bind(result)
-            .bind(scope)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error("idempotency complete"))?;
+        sqlx::query(
+            "UPDATE idempotency SET state = 'done', result = ? WHERE scope = ? AND key = ?",
+        )
+        .bind(result)
+        .bind(scope)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("idempotency complete"))?;
         Ok(())
     }
 

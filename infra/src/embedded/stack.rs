@@ -15,7 +15,8 @@ use sqlx::SqlitePool;
 
 use super::db::db_error;
 use super::{
-    open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
+    open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews,
+    SqliteWorkQueue,
 };
 use crate::simulators::{SimulatedSms, SmsSimulatorSettings};
 

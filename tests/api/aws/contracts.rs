@@ -19,15 +19,24 @@ async fn timers_contract(timers: &dyn Timers) {
         },
     };
     for id in ["a", "b", "c", "d", "e", "f"] {
-        timers.schedule(timer(&format!("late-{id}"), 30)).await.unwrap();
+        timers
+            .schedule(timer(&format!("late-{id}"), 30))
+            .await
+            .unwrap();
     }
     timers.schedule(timer("early", 10)).await.unwrap();
     timers.schedule(timer("early", 99)).await.unwrap(); // the first schedule stands
-    assert!(timers.due(t0, 10).await.unwrap().is_empty(), "nothing is due yet");
+    assert!(
+        timers.due(t0, 10).await.unwrap().is_empty(),
+        "nothing is due yet"
+    );
     let due = timers.due(t0 + Duration::minutes(10), 10).await.unwrap();
     assert_eq!(due, vec![timer("early", 10)]);
     let due = timers.due(t0 + Duration::hours(1), 3).await.unwrap();
-    assert_eq!(due, vec![timer("early", 10), timer("late-a", 30), timer("late-b", 30)]);
+    assert_eq!(
+        due,
+        vec![timer("early", 10), timer("late-a", 30), timer("late-b", 30)]
+    );
     timers.complete("early").await.unwrap();
     timers.complete("late-a").await.unwrap();
     let due = timers.due(t0 + Duration::hours(1), 10).await.unwrap();
@@ -40,16 +49,28 @@ async fn idempotency_contract(records: &dyn IdempotencyRecords) {
     let stale = Duration::minutes(2);
     let expires = t0 + Duration::hours(24);
     let claim = |key: &'static str, fingerprint: &'static str, at| async move {
-        records.claim("A12345", key, fingerprint, at, stale, expires).await.unwrap()
+        records
+            .claim("A12345", key, fingerprint, at, stale, expires)
+            .await
+            .unwrap()
     };
     assert_eq!(claim("k1", "f1", t0).await, IdempotencyClaim::Claimed);
     assert_eq!(claim("k1", "f1", t0).await, IdempotencyClaim::InProgress);
     assert_eq!(claim("k1", "f2", t0).await, IdempotencyClaim::Mismatch);
-    records.complete("A12345", "k1", r#"{"batch_id":"b-1"}"#).await.unwrap();
-    assert_eq!(claim("k1", "f1", t0).await, IdempotencyClaim::Done(r#"{"batch_id":"b-1"}"#.into()));
+    records
+        .complete("A12345", "k1", r#"{"batch_id":"b-1"}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        claim("k1", "f1", t0).await,
+        IdempotencyClaim::Done(r#"{"batch_id":"b-1"}"#.into())
+    );
     // The same key in another organisation is another key.
     assert_eq!(
-        records.claim("B99999", "k1", "f1", t0, stale, expires).await.unwrap(),
+        records
+            .claim("B99999", "k1", "f1", t0, stale, expires)
+            .await
+            .unwrap(),
         IdempotencyClaim::Claimed
     );
     // A released claim can be claimed again at once.
@@ -57,36 +78,65 @@ async fn idempotency_contract(records: &dyn IdempotencyRecords) {
     records.release("A12345", "k2").await.unwrap();
     assert_eq!(claim("k2", "f1", t0).await, IdempotencyClaim::Claimed);
     // An abandoned claim can be taken over by the same request once stale.
-    assert_eq!(claim("k2", "f1", t0 + Duration::minutes(1)).await, IdempotencyClaim::InProgress);
-    assert_eq!(claim("k2", "f2", t0 + Duration::minutes(3)).await, IdempotencyClaim::Mismatch);
-    assert_eq!(claim("k2", "f1", t0 + Duration::minutes(3)).await, IdempotencyClaim::Claimed);
+    assert_eq!(
+        claim("k2", "f1", t0 + Duration::minutes(1)).await,
+        IdempotencyClaim::InProgress
+    );
+    assert_eq!(
+        claim("k2", "f2", t0 + Duration::minutes(3)).await,
+        IdempotencyClaim::Mismatch
+    );
+    assert_eq!(
+        claim("k2", "f1", t0 + Duration::minutes(3)).await,
+        IdempotencyClaim::Claimed
+    );
     // Releasing a completed record keeps it.
     records.release("A12345", "k1").await.unwrap();
-    assert_eq!(claim("k1", "f1", t0).await, IdempotencyClaim::Done(r#"{"batch_id":"b-1"}"#.into()));
+    assert_eq!(
+        claim("k1", "f1", t0).await,
+        IdempotencyClaim::Done(r#"{"batch_id":"b-1"}"#.into())
+    );
     // An expired record is forgotten.
-    assert_eq!(claim("k1", "f3", t0 + Duration::hours(25)).await, IdempotencyClaim::Claimed);
+    assert_eq!(
+        claim("k1", "f3", t0 + Duration::hours(25)).await,
+        IdempotencyClaim::Claimed
+    );
 }
 
 #[tokio::test]
 async fn sqlite_timers_keep_the_timer_contract() {
     let dir = tempfile::tempdir().unwrap();
-    timers_contract(&SqliteTimers::new(open_pool(dir.path(), Database::Work).await.unwrap())).await;
+    timers_contract(&SqliteTimers::new(
+        open_pool(dir.path(), Database::Work).await.unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn dynamodb_timers_keep_the_timer_contract_without_a_scan() {
     let env = AwsTestEnv::new().await;
-    timers_contract(&DynamoTimers::new(env.dynamo.clone(), &env.settings.timers_table)).await;
+    timers_contract(&DynamoTimers::new(
+        env.dynamo.clone(),
+        &env.settings.timers_table,
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn sqlite_idempotency_records_keep_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    idempotency_contract(&SqliteIdempotency::new(open_pool(dir.path(), Database::Work).await.unwrap())).await;
+    idempotency_contract(&SqliteIdempotency::new(
+        open_pool(dir.path(), Database::Work).await.unwrap(),
+    ))
+    .await;
 }
 
 #[tokio::test]
 async fn dynamodb_idempotency_records_keep_the_contract() {
     let env = AwsTestEnv::new().await;
-    idempotency_contract(&DynamoIdempotency::new(env.dynamo.clone(), &env.settings.idempotency_table)).await;
+    idempotency_contract(&DynamoIdempotency::new(
+        env.dynamo.clone(),
+        &env.settings.idempotency_table,
+    ))
+    .await;
 }

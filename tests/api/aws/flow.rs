@@ -26,13 +26,42 @@ const PATIENTS: usize = 40;
 
 /// Calls the API router as API Gateway would after its JWT authorizer
 /// accepted a token for `org`.
-async fn call(
+pub async fn call(
     env: &AwsTestEnv,
     org: &str,
     method: &str,
     uri: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    let response = respond(env, org, method, uri, body).await;
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// A GET whose answer is a redirect: its status and `Location`.
+async fn call_raw(env: &AwsTestEnv, org: &str, uri: &str) -> (u16, String) {
+    let response = respond(env, org, "GET", uri, None).await;
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (response.status().as_u16(), location)
+}
+
+async fn respond(
+    env: &AwsTestEnv,
+    org: &str,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> axum::response::Response {
     let app = router(ApiState {
         app: env.stack.app.clone(),
         identity: IdentitySource::ApiGatewayJwt {
@@ -54,20 +83,12 @@ async fn call(
         .extension(RequestContext::ApiGatewayV2(context))
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
-    let response = app.oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    app.oneshot(request).await.unwrap()
 }
 
 /// One round of what the deployed functions do: the projector over new
 /// stream records, then the fan-out and send workers over their queues.
-async fn run_functions(env: &AwsTestEnv, poller: &mut StreamPoller) -> usize {
+pub async fn run_functions(env: &AwsTestEnv, poller: &mut StreamPoller) -> usize {
     let mut done = project(env, poller.poll().await).await;
     for (queue, url) in [
         (QueueName::FanOut, &env.settings.fan_out_queue_url),
@@ -169,6 +190,21 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
         .collect();
     assert_one_message_each(&outbox, PATIENTS);
     assert!(outbox.iter().all(|m| m["body"] == "Dear Pat, book now."));
+
+    // The report comes as a short-lived link to S3.
+    let (status, location) = call_raw(
+        &env,
+        "A12345",
+        &format!("/v1/batches/{batch_id}/failed-to-deliver.csv"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let report = reqwest::get(location).await.unwrap();
+    assert_eq!(report.status(), 200);
+    assert_eq!(
+        report.text().await.unwrap(),
+        "NHS Number,Mobile,Channel,Reason\n"
+    );
 
     // Another organisation sees nothing.
     let (status, _) = call(

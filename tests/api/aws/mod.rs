@@ -8,4 +8,5 @@ mod event_store;
 mod flow;
 mod ingest;
 mod queues;
+mod scheduling;
 mod streams;
