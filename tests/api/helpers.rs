@@ -127,17 +127,20 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
-    /// Uploads `csv`, creates a batch from it and sends it now.
-    pub async fn send_list(&self, csv: &str) -> String {
+    /// Uploads `csv` and creates a batch from it.
+    pub async fn create_batch_from(&self, csv: &str) -> String {
         let list: Value = self.upload_list(csv).await.json().await.unwrap();
         let created = self
             .create_batch_as(ORG, list["list_id"].as_str().unwrap())
             .await;
         assert_eq!(created.status(), 201);
-        let batch_id = created.json::<Value>().await.unwrap()["batch_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let created: Value = created.json().await.unwrap();
+        created["batch_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads `csv`, creates a batch from it and sends it now.
+    pub async fn send_list(&self, csv: &str) -> String {
+        let batch_id = self.create_batch_from(csv).await;
         assert_eq!(
             self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
             202

@@ -8,14 +8,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn a_scheduled_batch_sends_when_its_time_comes_and_not_before() {
     let app = spawn_app().await;
-    let list: serde_json::Value = app.upload_list(&clean_list(5)).await.json().await.unwrap();
-    let created: serde_json::Value = app
-        .create_batch_as(ORG, list["list_id"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let batch_id = created["batch_id"].as_str().unwrap();
+    let batch_id = &app.create_batch_from(&clean_list(5)).await;
     let send_at = start_of_test() + Duration::hours(2);
     let response = app
         .send_batch_as(ORG, batch_id, json!({"send_at": send_at}))
@@ -44,14 +37,7 @@ async fn a_scheduled_batch_sends_when_its_time_comes_and_not_before() {
 #[tokio::test]
 async fn a_cancelled_scheduled_batch_never_sends() {
     let app = spawn_app().await;
-    let list: serde_json::Value = app.upload_list(&clean_list(5)).await.json().await.unwrap();
-    let created: serde_json::Value = app
-        .create_batch_as(ORG, list["list_id"].as_str().unwrap())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let batch_id = created["batch_id"].as_str().unwrap();
+    let batch_id = &app.create_batch_from(&clean_list(5)).await;
     app.send_batch_as(
         ORG,
         batch_id,

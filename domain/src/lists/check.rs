@@ -325,6 +325,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(2_000))]
+
+        /// Whatever bytes arrive, the reader answers with rows or a refusal.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_reader(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = check_list(&bytes, None);
+        }
+
+        /// The same, for text that looks like a list: a real header, then
+        /// rows of arbitrary cells with quotes, commas and line breaks.
+        #[test]
+        fn arbitrary_rows_under_a_real_header_never_panic(body in "[0-9a-zA-Z +()\\-\",\r\n\u{feff}é]{0,400}") {
+            let list = check_list(format!("{HEADER}{body}").as_bytes(), None);
+            if let Ok(list) = list {
+                let numbered: Vec<u64> = list.rows.iter().map(|r| r.row).collect();
+                proptest::prop_assert_eq!(numbered, (1..=list.rows.len() as u64).collect::<Vec<_>>());
+            }
+        }
+    }
+
     #[test]
     fn more_than_the_row_limit_is_refused() {
         let mut body = String::from(HEADER);

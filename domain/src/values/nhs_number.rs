@@ -144,6 +144,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn nine_digits_and_their_check_digit_are_valid_and_no_other_check_digit_is(first_nine in 0u32..1_000_000_000) {
+            let body = format!("{first_nine:09}");
+            let weighted: u32 = body.bytes().zip((2..=10).rev()).map(|(b, w)| u32::from(b - b'0') * w).sum();
+            let expected = match 11 - weighted % 11 {
+                11 => Some(0u32),
+                10 => None,
+                c => Some(c),
+            };
+            for check in 0..=9u32 {
+                let parsed = NhsNumber::parse(&format!("{body}{check}"));
+                if Some(check) == expected {
+                    proptest::prop_assert_eq!(parsed.unwrap().to_string(), format!("{body}{check}"));
+                } else {
+                    proptest::prop_assert_eq!(parsed, Err(NhsNumberError::BadCheckDigit));
+                }
+            }
+        }
+    }
+
     #[test]
     fn from_first_nine_makes_numbers_that_parse() {
         let n = NhsNumber::from_first_nine(943_476_591).unwrap();

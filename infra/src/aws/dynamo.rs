@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use domain::ports::PortError;
 
@@ -39,6 +40,18 @@ pub fn sdk_error<E: std::error::Error + 'static>(context: &'static str) -> impl 
             "{context}: {}",
             aws_sdk_dynamodb::error::DisplayErrorContext(&e)
         ))
+    }
+}
+
+/// Whether a transaction was cancelled because one of its conditions failed
+/// (another writer got there first), rather than for any other reason.
+pub fn condition_failed(e: &TransactWriteItemsError) -> bool {
+    match e {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
     }
 }
 

@@ -10,7 +10,6 @@
 //! projector; [`DynamoEventRepository::decode_item`] reads its records.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use cqrs_es::persist::{
@@ -20,7 +19,7 @@ use cqrs_es::Aggregate;
 use domain::ports::PortError;
 use serde_json::Value;
 
-use super::dynamo::{get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
+use super::dynamo::{condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
 
 /// DynamoDB's limit on the items of one transaction.
 pub const MAX_EVENTS_PER_COMMIT: usize = 100;
@@ -173,12 +172,7 @@ impl DynamoEventRepository {
         {
             Ok(_) => Ok(()),
             Err(e) => match e.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
+                cancelled if condition_failed(&cancelled) => {
                     Err(PersistenceError::OptimisticLockError)
                 }
                 other => Err(PersistenceError::ConnectionError(Box::new(sdk_error(

@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
@@ -22,7 +21,7 @@ use domain::ports::PortError;
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 
-use super::dynamo::{get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
+use super::dynamo::{condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
 
 pub const SETTLED_INDEX: &str = "settled";
 const SUMMARY: &str = "#SUMMARY";
@@ -224,14 +223,7 @@ impl DynamoViewTx<'_> {
         {
             Ok(_) => Ok(true),
             Err(e) => match e.into_service_error() {
-                TransactWriteItemsError::TransactionCanceledException(cancelled)
-                    if cancelled
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
-                {
-                    Ok(false)
-                }
+                cancelled if condition_failed(&cancelled) => Ok(false),
                 other => Err(sdk_error("view commit")(other)),
             },
         }

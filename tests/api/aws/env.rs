@@ -210,16 +210,7 @@ impl AwsTestEnv {
         let fan_out_queue_url = queue(name("fan-out")).await;
         let send_queue_url = queue(name("send")).await;
         let ingest_queue_url = queue(name("ingest")).await;
-        let ingest_queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&ingest_queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes()
-            .unwrap()[&QueueAttributeName::QueueArn]
-            .clone();
+        let ingest_queue_arn = queue_arn(&sqs, &ingest_queue_url).await;
 
         let bucket = name("lists");
         s3.create_bucket()
@@ -295,6 +286,18 @@ impl AwsTestEnv {
             stream_arn,
         }
     }
+}
+
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
 }
 
 /// Receives what is waiting on a queue, up to ten messages, as the SQS event

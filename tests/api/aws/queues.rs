@@ -8,7 +8,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use domain::ports::{QueueName, WorkQueue};
 use infra::aws::SqsWorkQueue;
 
-use super::env::sdk_config;
+use super::env::{queue_arn, sdk_config};
 
 async fn queue_with(
     sqs: &aws_sdk_sqs::Client,
@@ -20,16 +20,7 @@ async fn queue_with(
         create = create.attributes(k.clone(), v);
     }
     let url = create.send().await.unwrap().queue_url().unwrap().to_owned();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let arn = queue_arn(sqs, &url).await;
     (url, arn)
 }
 
