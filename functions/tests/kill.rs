@@ -59,15 +59,13 @@ fn serve(data: &std::path::Path, sms_delay_ms: u64) -> Server {
     }
 }
 
+/// Sends a request and reads its JSON answer.
+async fn json<T: serde::de::DeserializeOwned>(request: reqwest::RequestBuilder) -> T {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 async fn outbox(client: &reqwest::Client, server: &Server) -> Vec<Value> {
-    client
-        .get(format!("{}/v1/dev/sms-outbox", server.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    json(client.get(format!("{}/v1/dev/sms-outbox", server.address))).await
 }
 
 #[tokio::test]
@@ -77,25 +75,14 @@ async fn a_killed_server_restarted_on_the_same_data_sends_each_message_exactly_o
     let csv = functions::demo::synthetic_systmone_csv(PATIENTS);
 
     let first = serve(data.path(), 20);
-    let list: Value = client
-        .post(format!("{}/v1/lists", first.address))
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = json(client.post(format!("{}/v1/lists", first.address)).body(csv)).await;
     let recipients = list["contactable_count"].as_u64().unwrap();
-    let created: Value = client
-        .post(format!("{}/v1/batches", first.address))
-        .json(&serde_json::json!({"name": "Kill", "list_id": list["list_id"], "message": "Hello ((name))"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = json(
+        client
+            .post(format!("{}/v1/batches", first.address))
+            .json(&serde_json::json!({"name": "Kill", "list_id": list["list_id"], "message": "Hello ((name))"})),
+    )
+    .await;
     let batch_id = created["batch_id"].as_str().unwrap().to_owned();
     let sent = client
         .post(format!("{}/v1/batches/{batch_id}/send", first.address))
@@ -128,14 +115,8 @@ async fn a_killed_server_restarted_on_the_same_data_sends_each_message_exactly_o
             started.elapsed() < Duration::from_secs(120),
             "the batch never finished"
         );
-        let batch: Value = client
-            .get(format!("{}/v1/batches/{batch_id}", second.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let batch: Value =
+            json(client.get(format!("{}/v1/batches/{batch_id}", second.address))).await;
         if batch["status"] == "Done" {
             break batch;
         }

@@ -47,3 +47,20 @@ async fn only_the_malformed_record_is_reported_failed_and_a_redelivered_event_se
         .collect();
     assert_eq!(outcomes, [(1, "sent".to_owned()), (2, "failed".to_owned())]);
 }
+
+#[tokio::test]
+async fn a_malformed_job_is_refused_without_quoting_patient_data() {
+    let app = spawn_app().await;
+    // The mobile number lands in a field that wants a row number.
+    let body = r#"{"organisation_id":"A12345","batch_id":"b","row":"07700100123","channel":"sms","to":"x","body":"y","correlation_id":"c"}"#;
+    match app.stack.app.handle_job(QueueName::Send, body).await {
+        Err(domain::usecases::JobError::Malformed(reason)) => {
+            assert_eq!(
+                reason,
+                "the job is not valid (Data error at line 1 column 62)"
+            );
+        }
+        other => panic!("expected a malformed job, got {other:?}"),
+    }
+    assert!(app.outbox().await.is_empty());
+}

@@ -112,3 +112,38 @@ async fn a_batch_from_a_list_with_nobody_to_contact_is_refused() {
         )
     );
 }
+
+#[tokio::test]
+async fn the_local_runtime_offers_no_direct_upload_and_says_where_to_upload() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(format!("{}/v1/lists/uploads", app.address))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(response).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (422, Some("upload the list to POST /v1/lists instead"))
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_list_is_a_404_problem() {
+    let app = spawn_app().await;
+    for list_id in ["not-a-uuid", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"] {
+        let response = app
+            .client
+            .get(format!("{}/v1/lists/{list_id}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = problem(response).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("list_not_found")),
+            "{list_id}"
+        );
+    }
+}

@@ -53,12 +53,6 @@ pub struct DeliveryServices {
     pub sms: Arc<dyn SmsProvider>,
 }
 
-impl Delivery {
-    pub fn status(&self) -> DeliveryStatus {
-        self.status
-    }
-}
-
 impl Aggregate for Delivery {
     const TYPE: &'static str = "Delivery";
     type Command = DeliveryCommand;

@@ -139,10 +139,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    pub fn ports(&self) -> &Ports {
-        &self.ports
-    }
-
     fn metadata(&self, caller: &Caller) -> std::collections::HashMap<String, String> {
         EventMetadata {
             organisation_id: caller.organisation_id.to_string(),

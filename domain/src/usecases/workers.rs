@@ -143,7 +143,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// Handles one queue message body: the entry point of the queue Lambdas.
     pub async fn handle_job(&self, queue: QueueName, body: &str) -> Result<JobOutcome, JobError> {
-        let malformed = |e: serde_json::Error| JobError::Malformed(e.to_string());
+        let malformed = |e: serde_json::Error| unreadable("the job", &e);
         match queue {
             QueueName::FanOut => {
                 self.fan_out(serde_json::from_str(body).map_err(malformed)?)

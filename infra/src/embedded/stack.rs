@@ -3,7 +3,7 @@
 //! batch completion) that `batchbook serve` runs in a loop and tests drive
 //! step by step.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +53,6 @@ pub struct EmbeddedStack {
     pub views: Arc<SqliteViews>,
     log: EventLog,
     work: SqlitePool,
-    data_dir: PathBuf,
 }
 
 impl EmbeddedStack {
@@ -98,12 +97,7 @@ impl EmbeddedStack {
             views,
             log: EventLog::new(events),
             work,
-            data_dir: config.data_dir,
         })
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.data_dir
     }
 
     /// One round of every background step. Returns how much it did; zero
