@@ -6,6 +6,7 @@ pub mod api;
 pub mod demo;
 pub mod identity;
 pub mod ingest;
+pub mod lists_cli;
 pub mod sqs;
 pub mod streams;
 pub mod telemetry;

@@ -51,6 +51,25 @@ enum Command {
         #[arg(long, default_value = "batchbook-data")]
         data: PathBuf,
     },
+    /// Patient lists.
+    Lists {
+        #[command(subcommand)]
+        command: ListsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListsCommand {
+    /// Check an exported list offline: one result per patient row on
+    /// stdout, a summary on stderr. Exits 0 when the file was usable.
+    Check {
+        file: PathBuf,
+        /// The clinical system that exported it; detected from the headers when absent.
+        #[arg(long, value_enum)]
+        system: Option<functions::lists_cli::System>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: functions::lists_cli::Format,
+    },
 }
 
 #[tokio::main]
@@ -66,6 +85,14 @@ async fn main() -> ExitCode {
         } => serve(addr, data, dev_org, sms_delay_ms).await,
         Command::Demo { patients, data } => demo(data, patients).await,
         Command::RebuildViews { data } => rebuild(data).await,
+        Command::Lists {
+            command:
+                ListsCommand::Check {
+                    file,
+                    system,
+                    format,
+                },
+        } => functions::lists_cli::check(&file, system, format).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,10 +81,11 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
             reason: "it contains binary data".into(),
         });
     }
+    let text = decode(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(true)
-        .from_reader(bytes);
+        .from_reader(text.as_ref());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ListError::NotCsv {
@@ -93,6 +94,15 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
         .iter()
         .map(str::to_owned)
         .collect();
+    if let [only] = &headers[..] {
+        if let Some(separator) = other_separator(only) {
+            return Err(ListError::NotCsv {
+                reason: format!(
+                    "its columns are separated by {separator}, not commas; save it as CSV (comma delimited)"
+                ),
+            });
+        }
+    }
     let layout = Layout::detect(&headers, system)?;
 
     let mut rows = Vec::new();
@@ -141,14 +151,30 @@ pub fn check_list(bytes: &[u8], system: Option<ClinicalSystem>) -> Result<Checke
     })
 }
 
-fn csv_problem(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::Utf8 { pos, .. } => format!(
-            "line {} is not valid UTF-8 text",
-            pos.as_ref().map_or(0, |p| p.line())
-        ),
-        _ => "it could not be read as comma-separated values".to_owned(),
+/// Exports are UTF-8, or Windows-1252 from older systems and from Excel's
+/// "CSV" on Windows. Bytes that are not UTF-8 are read as Windows-1252, in
+/// which every byte is a character, so decoding never fails.
+fn decode(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.into(),
+        Err(_) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            text.into_owned().into_bytes().into()
+        }
     }
+}
+
+/// A header that is one column holding another separator: a spreadsheet
+/// saved with the wrong delimiter.
+fn other_separator(header: &str) -> Option<&'static str> {
+    [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")]
+        .into_iter()
+        .find(|(c, _)| header.contains(*c))
+        .map(|(_, name)| name)
+}
+
+fn csv_problem(_: &csv::Error) -> String {
+    "it could not be read as comma-separated values".to_owned()
 }
 
 fn check_row(
@@ -344,6 +370,50 @@ mod tests {
                 proptest::prop_assert_eq!(numbered, (1..=list.rows.len() as u64).collect::<Vec<_>>());
             }
         }
+    }
+
+    #[test]
+    fn a_windows_1252_export_is_decoded() {
+        let bytes = b"NHS Number,Given Name,Telecom Number\r\n9434765919,Si\xe2n,07700 100123\r\n";
+        let list = check_list(bytes, None).unwrap();
+        assert_eq!(list.rows[0].given_name.as_deref(), Some("Si\u{e2}n"));
+        assert_eq!(list.rows[0].outcome, Outcome::Contactable);
+    }
+
+    #[test]
+    fn a_spreadsheet_saved_with_another_separator_is_refused_with_its_reason() {
+        for (file, separator) in [
+            (
+                "NHS Number;Telecom Number\n9434765919;07700 100123\n",
+                "semicolons",
+            ),
+            (
+                "NHS Number\tTelecom Number\n9434765919\t07700 100123\n",
+                "tabs",
+            ),
+            (
+                "NHS Number|Telecom Number\n9434765919|07700 100123\n",
+                "vertical bars",
+            ),
+        ] {
+            assert_eq!(
+                check_list(file.as_bytes(), None),
+                Err(ListError::NotCsv {
+                    reason: format!("its columns are separated by {separator}, not commas; save it as CSV (comma delimited)")
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn quoted_cells_keep_commas_quotes_and_line_breaks() {
+        let list =
+            check("\"943 476 5919\",\"07700 100123\",\"Jo, \"\"JJ\"\"\nJunior\"\r\n").unwrap();
+        assert_eq!(
+            list.rows[0].given_name.as_deref(),
+            Some("Jo, \"JJ\"\nJunior")
+        );
+        assert_eq!(list.rows.len(), 1);
     }
 
     #[test]
