@@ -72,7 +72,7 @@ async fn outbox(client: &reqwest::Client, server: &Server) -> Vec<Value> {
 async fn a_killed_server_restarted_on_the_same_data_sends_each_message_exactly_once() {
     let data = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let csv = functions::demo::synthetic_systmone_csv(PATIENTS);
+    let csv = domain::lists::synthetic_systmone_csv(PATIENTS);
 
     let first = serve(data.path(), 20);
     let list: Value = json(client.post(format!("{}/v1/lists", first.address)).body(csv)).await;

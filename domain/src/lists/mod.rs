@@ -8,9 +8,11 @@
 
 mod check;
 mod columns;
+mod synthetic;
 
 pub use check::{check_list, CheckedList, CheckedRow, Outcome};
 pub use columns::{ClinicalSystem, Column};
+pub use synthetic::synthetic_systmone_csv;
 
 use serde::{Deserialize, Serialize};
 
