@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
-use domain::aggregates::batch::BatchStatus;
 use domain::ports::PortError;
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
@@ -251,7 +250,7 @@ impl ViewTransaction for DynamoViewTx<'_> {
             ("status".into(), s(summary.status.label())),
             ("body".into(), s(json(summary)?)),
         ]);
-        if summary.is_settled() && summary.status == BatchStatus::Sending {
+        if summary.is_settled() {
             item.insert("settled".into(), s(SETTLED));
         }
         self.write(item)

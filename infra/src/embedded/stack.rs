@@ -108,6 +108,7 @@ impl EmbeddedStack {
         done += self.app.fire_due_timers(PAGE).await?;
         done += self.app.process_queue(QueueName::FanOut, 1).await?;
         done += self.app.process_queue(QueueName::Send, SEND_BATCH).await?;
+        // Project the sends just made, so completion sees their counts.
         done += self.views.catch_up(&self.log, PAGE).await?;
         done += self.app.complete_settled_batches(PAGE).await?;
         Ok(done)

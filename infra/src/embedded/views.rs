@@ -20,10 +20,6 @@ pub struct SqliteViews {
     upcasters: Vec<Box<dyn EventUpcaster>>,
 }
 
-fn status_name(status: BatchStatus) -> &'static str {
-    status.label()
-}
-
 impl SqliteViews {
     pub fn new(pool: SqlitePool) -> Self {
         Self {
@@ -132,7 +128,7 @@ impl BatchViews for SqliteViews {
         let bodies: Vec<String> = sqlx::query_scalar(
             "SELECT body FROM batch_summaries WHERE settled = 1 AND status = ? LIMIT ?",
         )
-        .bind(status_name(BatchStatus::Sending))
+        .bind(BatchStatus::Sending.label())
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await
@@ -171,7 +167,7 @@ impl ViewTransaction for SqliteViewTx {
         )
         .bind(&summary.batch_id)
         .bind(&summary.organisation_id)
-        .bind(status_name(summary.status))
+        .bind(summary.status.label())
         .bind(summary.is_settled())
         .bind(to_json(summary)?)
         .bind(summary.last_sequence as i64)
