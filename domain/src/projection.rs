@@ -83,6 +83,14 @@ pub trait ViewTransaction: Send {
         row: u64,
     ) -> Result<Option<DeliveryRow>, PortError>;
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
+    /// Notes that a message to this recipient failed for good at
+    /// `failed_at`, keeping the latest such time (see `FailureHistory`).
+    async fn record_failure(
+        &mut self,
+        organisation_id: &str,
+        fingerprint: &str,
+        failed_at: DateTime<Utc>,
+    ) -> Result<(), PortError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +180,15 @@ pub async fn project(
                 .is_some_and(|p| sequence <= p.last_sequence)
             {
                 return Ok(false);
+            }
+            if let DeliveryEvent::SendFailed {
+                recipient_fingerprint: Some(fingerprint),
+                failed_at,
+                ..
+            } = &event
+            {
+                tx.record_failure(&metadata.organisation_id, fingerprint, *failed_at)
+                    .await?;
             }
             let next = delivery_row(event, sequence);
             let mut summary = tx.batch(&batch_id).await?.unwrap_or_else(|| BatchSummary {
@@ -280,6 +297,7 @@ mod tests {
     struct MemoryViews {
         batches: HashMap<String, BatchSummary>,
         deliveries: HashMap<(String, u64), DeliveryRow>,
+        failures: HashMap<(String, String), DateTime<Utc>>,
     }
 
     #[async_trait::async_trait]
@@ -297,6 +315,19 @@ mod tests {
         async fn put_delivery(&mut self, d: &DeliveryRow) -> Result<(), PortError> {
             self.deliveries
                 .insert((d.batch_id.clone(), d.row), d.clone());
+            Ok(())
+        }
+        async fn record_failure(
+            &mut self,
+            org: &str,
+            fingerprint: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), PortError> {
+            let latest = self
+                .failures
+                .entry((org.to_owned(), fingerprint.to_owned()))
+                .or_insert(at);
+            *latest = (*latest).max(at);
             Ok(())
         }
     }
@@ -368,5 +399,37 @@ mod tests {
         let summary = &views.batches["b-1"];
         assert_eq!((summary.name.as_str(), summary.sent_count), ("Flu", 1));
         assert_eq!(summary.status, BatchStatus::Draft);
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_recorded_for_its_organisation_and_the_latest_time_kept() {
+        let mut views = MemoryViews::default();
+        let upcasters = events::upcast::all();
+        let failed = |row: u64, day: u32| {
+            let event = DeliveryEvent::SendFailed {
+                batch_id: "b-1".into(),
+                row,
+                channel: Channel::Sms,
+                reason: events::SendFailureReason::PermanentFailure,
+                failed_at: Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap(),
+                recipient_fingerprint: Some("f1".into()),
+            };
+            stored(
+                "Delivery",
+                &format!("b-1:{row}"),
+                1,
+                serde_json::to_value(event).unwrap(),
+            )
+        };
+        project(&mut views, failed(1, 20), &upcasters)
+            .await
+            .unwrap();
+        project(&mut views, failed(2, 10), &upcasters)
+            .await
+            .unwrap();
+        assert_eq!(
+            views.failures[&("A12345".to_owned(), "f1".to_owned())],
+            Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+        );
     }
 }

@@ -62,6 +62,10 @@ pub enum DeliveryEvent {
         channel: Channel,
         reason: SendFailureReason,
         failed_at: DateTime<Utc>,
+        /// The recipient as failure history keeps it (a SHA-256 fingerprint,
+        /// never the number). Absent from events recorded before it existed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient_fingerprint: Option<String>,
     },
 }
 

@@ -24,7 +24,12 @@ fn run(args: &[&str], file_body: &[u8]) -> (i32, String, String) {
     )
 }
 
-const LIST: &[u8] = b"NHS Number,Telecom Number\r\n943 476 5919,07700 100123\r\n9434765918,07700 100124\r\n4010232137,020 7946 0123\r\n";
+const LIST: &[u8] = b"NHS Number,Telecom Number,Date of Birth,Email Address\r\n\
+943 476 5919,07700 100123,08-Apr-1947,\r\n\
+9434765918,07700 100124,08/04/1947,\r\n\
+4010232137,020 7946 0123,08/04/1947,\r\n\
+5990128088,07700 100125,1947-04-08,joe@example.com\r\n\
+6541726817,07700 100126,31/02/1947,\r\n";
 
 #[test]
 fn each_row_is_one_json_line_in_input_order_with_a_summary_on_stderr() {
@@ -33,15 +38,19 @@ fn each_row_is_one_json_line_in_input_order_with_a_summary_on_stderr() {
     assert_eq!(
         stdout,
         concat!(
-            r#"{"row":1,"outcome":"contactable","reason":null,"column":null,"channel":"sms","nhs_number":"9434765919","mobile":"+447700100123"}"#,
+            r#"{"row":1,"outcome":"contactable","reason":null,"column":null,"channel":"sms","nhs_number":"9434765919","mobile":"+447700100123","email":null,"date_of_birth":"1947-04-08"}"#,
             "\n",
-            r#"{"row":2,"outcome":"not_contactable","reason":"invalid_nhs_number","column":"NHS Number","channel":null,"nhs_number":null,"mobile":null}"#,
+            r#"{"row":2,"outcome":"not_contactable","reason":"invalid_nhs_number","column":"NHS Number","channel":null,"nhs_number":null,"mobile":null,"email":null,"date_of_birth":null}"#,
             "\n",
-            r#"{"row":3,"outcome":"not_contactable","reason":"not_uk_mobile","column":"Mobile","channel":null,"nhs_number":"4010232137","mobile":null}"#,
+            r#"{"row":3,"outcome":"not_contactable","reason":"not_uk_mobile","column":"Telecom Number","channel":null,"nhs_number":"4010232137","mobile":null,"email":null,"date_of_birth":"1947-04-08"}"#,
+            "\n",
+            r#"{"row":4,"outcome":"contactable","reason":null,"column":null,"channel":"email","nhs_number":"5990128088","mobile":"+447700100125","email":"joe@example.com","date_of_birth":"1947-04-08"}"#,
+            "\n",
+            r#"{"row":5,"outcome":"not_contactable","reason":"invalid_date_of_birth","column":"Date of Birth","channel":null,"nhs_number":"6541726817","mobile":null,"email":null,"date_of_birth":null}"#,
             "\n",
         )
     );
-    assert_eq!(stderr, "3 patient rows: 1 contactable, 2 not contactable (1 invalid_nhs_number, 1 not_uk_mobile)\n");
+    assert_eq!(stderr, "5 patient rows: 2 contactable, 3 not contactable (1 invalid_date_of_birth, 1 invalid_nhs_number, 1 not_uk_mobile)\n");
 }
 
 #[test]
@@ -49,10 +58,14 @@ fn the_table_format_lines_up() {
     let (status, stdout, _) = run(&["--format", "table"], LIST);
     assert_eq!(status, 0);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 4);
+    assert_eq!(lines.len(), 6);
     assert_eq!(
-        lines[1],
-        "     1  contactable      -                             sms      9434765919  +447700100123"
+        lines[0],
+        "   row  outcome          reason                              channel  nhs_number  mobile         date_of_birth  email"
+    );
+    assert_eq!(
+        lines[4],
+        "     4  contactable      -                                   email    5990128088  +447700100125  1947-04-08     joe@example.com"
     );
 }
 

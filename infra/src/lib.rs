@@ -5,9 +5,12 @@
 //! - `aws` (feature `aws`): DynamoDB event store, read models and timer
 //!   table, S3 blobs, SQS queues; what the Lambda functions run on.
 //! - [`simulators`]: stand-ins for the outside services we cannot reach here
-//!   (SMS provider), behind the same ports as the real clients.
+//!   (SMS provider, PDS, NHS App reachability), behind the same ports as
+//!   the real clients.
+//! - [`pds`]: the real PDS FHIR R4 client.
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod embedded;
+pub mod pds;
 pub mod simulators;

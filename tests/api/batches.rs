@@ -30,11 +30,11 @@ async fn every_patient_gets_exactly_one_sms_and_the_batch_is_done() {
 #[tokio::test]
 async fn counts_and_the_failed_to_deliver_csv_match_the_list() {
     let app = spawn_app().await;
-    let csv = "NHS Number,Given Name,Telecom Number\n\
-               9434765919,Joe,07700 100123\n\
-               4010232137,Ann,07700 100199\n\
-               9434765918,Bad,07700 100124\n\
-               5990128088,Lan,020 7946 0123\n";
+    let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
+               9434765919,Joe,07700 100123,01/02/1950\n\
+               4010232137,Ann,07700 100199,01/02/1950\n\
+               9434765918,Bad,07700 100124,01/02/1950\n\
+               5990128088,Lan,020 7946 0123,01/02/1950\n";
     let batch_id = app.send_list(csv).await;
     app.run_pending_work().await;
 
@@ -78,9 +78,9 @@ async fn every_queue_message_delivered_twice_still_sends_one_sms_per_patient() {
 #[tokio::test]
 async fn a_rebuilt_projection_equals_the_live_one() {
     let app = spawn_app().await;
-    let csv = "NHS Number,Given Name,Telecom Number\n\
-               9434765919,Joe,07700 100123\n\
-               4010232137,Ann,07700 100199\n";
+    let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
+               9434765919,Joe,07700 100123,01/02/1950\n\
+               4010232137,Ann,07700 100199,01/02/1950\n";
     app.send_list(csv).await;
     app.send_list(&clean_list(40)).await;
     app.run_pending_work().await;
@@ -205,6 +205,9 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/lists",
             "/v1/lists/uploads",
             "/v1/lists/{list_id}",
+            "/v1/lists/{list_id}/not-contactable.csv",
+            "/v1/lists/{list_id}/progress",
+            "/v1/settings",
         ]
     );
 }

@@ -163,7 +163,7 @@ impl TestApp {
 /// A SystmOne list of `n` contactable patients with distinct mobiles, none
 /// of which the simulator fails (none ends in 99).
 pub fn clean_list(n: usize) -> String {
-    let mut csv = String::from("NHS Number,Given Name,Telecom Number\n");
+    let mut csv = String::from("NHS Number,Given Name,Telecom Number,Date of Birth\n");
     let mut first_nine = 600_000_000;
     let mut mobile = 100_000;
     for _ in 0..n {
@@ -177,7 +177,7 @@ pub fn clean_list(n: usize) -> String {
         if mobile % 100 == 99 {
             mobile += 1;
         }
-        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06}\n"));
+        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
     }
     csv
 }

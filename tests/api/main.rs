@@ -8,4 +8,5 @@ mod helpers;
 mod idempotency;
 mod lambda;
 mod lists;
+mod pds;
 mod scheduling;

@@ -34,6 +34,8 @@ pub enum DeliveryCommand {
         row: u64,
         channel: Channel,
         to: String,
+        /// `to` as failure history keeps it: see `ports::recipient_fingerprint`.
+        recipient_fingerprint: String,
         body: String,
         now: DateTime<Utc>,
     },
@@ -72,6 +74,7 @@ impl Aggregate for Delivery {
             row,
             channel,
             to,
+            recipient_fingerprint,
             body,
             now,
         } = command;
@@ -109,6 +112,7 @@ impl Aggregate for Delivery {
                         _ => SendFailureReason::Rejected,
                     },
                     failed_at: now,
+                    recipient_fingerprint: Some(recipient_fingerprint),
                 }
             }
             Err(other) => return Err(DeliveryError::ProviderUnavailable(other.to_string())),
@@ -165,6 +169,7 @@ mod tests {
             row: 7,
             channel: Channel::Sms,
             to: "+447700100123".into(),
+            recipient_fingerprint: "f1".into(),
             body: "Hello".into(),
             now: now(),
         }
@@ -215,6 +220,7 @@ mod tests {
                 channel: Channel::Sms,
                 reason: SendFailureReason::PermanentFailure,
                 failed_at: now(),
+                recipient_fingerprint: Some("f1".into()),
             }]);
     }
 

@@ -1,5 +1,18 @@
 //! Which columns a clinical system's export has, and how a header cell is
 //! matched to them: case, spaces, underscores and hyphens do not matter.
+//!
+//! - **SystmOne** (and EMIS Wales, which exports the same columns): NHS
+//!   Number, Telecom Number (the mobile) and Date of Birth; a name and an
+//!   Email Address are optional.
+//! - **EMIS**: NHS Number only (the rest comes from demographics), or the
+//!   search export's Given Name, Family Name, Date of Birth, NHS Number,
+//!   Mobile Telephone and E-mail Address.
+//! - **Vision**: its search export's NHS No, Date of Birth and Mobile Phone;
+//!   Forename, Surname and Email optional.
+//!
+//! Without `--system`, the system is detected from the headers: a Telecom
+//! Number column is SystmOne's, an `NHS No` or `Mobile Phone` column is
+//! Vision's, and anything else is EMIS.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,21 +24,81 @@ pub enum ClinicalSystem {
     Emis,
     #[serde(rename = "systmone")]
     SystmOne,
+    Vision,
+}
+
+impl ClinicalSystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Emis => "emis",
+            Self::SystmOne => "systmone",
+            Self::Vision => "vision",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Column {
     NhsNumber,
     Mobile,
+    Email,
+    DateOfBirth,
     GivenName,
+    FamilyName,
 }
 
 impl Column {
-    pub fn label(self) -> &'static str {
+    /// The name reasons are given against: the system's own header text.
+    pub fn label(self, system: ClinicalSystem) -> &'static str {
+        match (self, system) {
+            (Self::NhsNumber, ClinicalSystem::Vision) => "NHS No",
+            (Self::NhsNumber, _) => "NHS Number",
+            (Self::Mobile, ClinicalSystem::SystmOne) => "Telecom Number",
+            (Self::Mobile, ClinicalSystem::Emis) => "Mobile Telephone",
+            (Self::Mobile, ClinicalSystem::Vision) => "Mobile Phone",
+            (Self::Email, ClinicalSystem::Emis) => "E-mail Address",
+            (Self::Email, _) => "Email Address",
+            (Self::DateOfBirth, _) => "Date of Birth",
+            (Self::GivenName, ClinicalSystem::Vision) => "Forename",
+            (Self::GivenName, _) => "Given Name",
+            (Self::FamilyName, ClinicalSystem::Vision) => "Surname",
+            (Self::FamilyName, _) => "Family Name",
+        }
+    }
+
+    /// Header spellings, normalised (see [`normalise`]).
+    fn names(self) -> &'static [&'static str] {
         match self {
-            Self::NhsNumber => "NHS Number",
-            Self::Mobile => "Mobile",
-            Self::GivenName => "Given Name",
+            Self::NhsNumber => &["nhsnumber", "nhsno", "nhsnum"],
+            Self::Mobile => &[
+                "telecomnumber",
+                "mobiletelephone",
+                "mobilenumber",
+                "mobilephone",
+                "mobileno",
+                "mobiletelno",
+                "mobile",
+            ],
+            Self::Email => &["emailaddress", "email"],
+            Self::DateOfBirth => &["dateofbirth", "dob", "birthdate"],
+            Self::GivenName => &[
+                "givenname",
+                "firstname",
+                "forename",
+                "forenames",
+                "patientname",
+                "name",
+            ],
+            Self::FamilyName => &["familyname", "surname", "lastname"],
+        }
+    }
+
+    fn required(self, system: ClinicalSystem) -> bool {
+        match system {
+            ClinicalSystem::Emis => self == Self::NhsNumber,
+            ClinicalSystem::SystmOne | ClinicalSystem::Vision => {
+                matches!(self, Self::NhsNumber | Self::Mobile | Self::DateOfBirth)
+            }
         }
     }
 }
@@ -36,7 +109,10 @@ pub struct Layout {
     pub system: ClinicalSystem,
     pub nhs_number: usize,
     pub mobile: Option<usize>,
+    pub email: Option<usize>,
+    pub date_of_birth: Option<usize>,
     pub given_name: Option<usize>,
+    pub family_name: Option<usize>,
 }
 
 fn normalise(header: &str) -> String {
@@ -44,7 +120,7 @@ fn normalise(header: &str) -> String {
         .trim()
         .trim_start_matches('\u{feff}')
         .chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-'))
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
         .flat_map(char::to_lowercase)
         .collect()
 }
@@ -55,63 +131,71 @@ fn looks_like_patient_data(cell: &str) -> bool {
     cell.chars().filter(char::is_ascii_digit).count() >= 6 || cell.contains('@')
 }
 
-const NHS_NUMBER: &[&str] = &["nhsnumber"];
-const SYSTMONE_MOBILE: &[&str] = &["telecomnumber"];
-const EMIS_MOBILE: &[&str] = &["mobiletelephone", "mobilenumber", "mobile"];
-const GIVEN_NAME: &[&str] = &["givenname", "firstname", "forename", "patientname"];
-
 impl Layout {
     /// Finds the columns, detecting the system from the headers when it is
     /// not given.
     pub fn detect(headers: &[String], system: Option<ClinicalSystem>) -> Result<Self, ListError> {
         let normalised: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
-        let find = |names: &[&str]| -> Result<Option<usize>, ListError> {
+        let found = || headers.iter().map(|h| clean(h).to_owned()).collect();
+        let find = |column: Column| -> Result<Option<usize>, ListError> {
             let mut hits = normalised
                 .iter()
                 .enumerate()
-                .filter(|(_, h)| names.contains(&h.as_str()));
+                .filter(|(_, h)| column.names().contains(&h.as_str()));
             let first = hits.next().map(|(i, _)| i);
             if let Some((i, _)) = hits.next() {
                 return Err(ListError::DuplicateColumn {
-                    column: headers[i].trim().to_owned(),
+                    column: clean(&headers[i]).to_owned(),
                 });
             }
             Ok(first)
         };
-        let Some(nhs_number) = find(NHS_NUMBER)? else {
+        let Some(nhs_number) = find(Column::NhsNumber)? else {
             // Naming the "columns" of a file without a header row would
             // quote a patient's details back.
             if headers.iter().any(|h| looks_like_patient_data(h)) {
                 return Err(ListError::NoHeaderRow);
             }
             return Err(ListError::MissingColumn {
-                missing: Column::NhsNumber.label().to_owned(),
-                found: headers.iter().map(|h| h.trim().to_owned()).collect(),
+                missing: Column::NhsNumber
+                    .label(system.unwrap_or(ClinicalSystem::Emis))
+                    .to_owned(),
+                found: found(),
             });
         };
-        let systmone_mobile = find(SYSTMONE_MOBILE)?;
-        let emis_mobile = find(EMIS_MOBILE)?;
-        let system = system.unwrap_or(if systmone_mobile.is_some() {
+        let has = |name: &str| normalised.iter().any(|h| h == name);
+        let system = system.unwrap_or(if has("telecomnumber") {
             ClinicalSystem::SystmOne
+        } else if has("nhsno") || has("mobilephone") {
+            ClinicalSystem::Vision
         } else {
             ClinicalSystem::Emis
         });
-        let mobile = match system {
-            ClinicalSystem::SystmOne => {
-                Some(systmone_mobile.ok_or_else(|| ListError::MissingColumn {
-                    missing: "Telecom Number".to_owned(),
-                    found: headers.iter().map(|h| h.trim().to_owned()).collect(),
-                })?)
+        let column = |c: Column| -> Result<Option<usize>, ListError> {
+            let at = find(c)?;
+            if at.is_none() && c.required(system) {
+                return Err(ListError::MissingColumn {
+                    missing: c.label(system).to_owned(),
+                    found: found(),
+                });
             }
-            ClinicalSystem::Emis => emis_mobile,
+            Ok(at)
         };
         Ok(Self {
             system,
             nhs_number,
-            mobile,
-            given_name: find(GIVEN_NAME)?,
+            mobile: column(Column::Mobile)?,
+            email: column(Column::Email)?,
+            date_of_birth: column(Column::DateOfBirth)?,
+            given_name: column(Column::GivenName)?,
+            family_name: column(Column::FamilyName)?,
         })
     }
+}
+
+/// A header as staff wrote it, without the byte-order mark or padding.
+fn clean(header: &str) -> &str {
+    header.trim().trim_start_matches('\u{feff}').trim()
 }
 
 #[cfg(test)]
@@ -125,7 +209,12 @@ mod tests {
     #[test]
     fn headers_match_regardless_of_case_spaces_underscores_and_hyphens() {
         let layout = Layout::detect(
-            &headers(&["\u{feff}nhs_number", "TELECOM-NUMBER", "Given Name"]),
+            &headers(&[
+                "\u{feff}nhs_number",
+                "TELECOM-NUMBER",
+                "Given Name",
+                "date of birth",
+            ]),
             None,
         )
         .unwrap();
@@ -135,17 +224,110 @@ mod tests {
                 system: ClinicalSystem::SystmOne,
                 nhs_number: 0,
                 mobile: Some(1),
-                given_name: Some(2)
+                email: None,
+                date_of_birth: Some(3),
+                given_name: Some(2),
+                family_name: None,
+            }
+        );
+    }
+
+    #[test]
+    fn each_system_is_detected_from_its_headers() {
+        let detect = |h: &[&str]| Layout::detect(&headers(h), None).map(|l| l.system);
+        assert_eq!(detect(&["NHS Number"]), Ok(ClinicalSystem::Emis));
+        assert_eq!(
+            detect(&[
+                "Given Name",
+                "Family Name",
+                "Date of Birth",
+                "NHS Number",
+                "Mobile Telephone",
+                "E-mail Address"
+            ]),
+            Ok(ClinicalSystem::Emis)
+        );
+        assert_eq!(
+            detect(&["NHS Number", "Telecom Number", "Date of Birth"]),
+            Ok(ClinicalSystem::SystmOne)
+        );
+        assert_eq!(
+            detect(&[
+                "Forename",
+                "Surname",
+                "Date of Birth",
+                "NHS No.",
+                "Mobile Phone"
+            ]),
+            Ok(ClinicalSystem::Vision)
+        );
+    }
+
+    #[test]
+    fn the_emis_search_export_finds_every_column() {
+        let layout = Layout::detect(
+            &headers(&[
+                "Given Name",
+                "Family Name",
+                "Date of Birth",
+                "NHS Number",
+                "Mobile Telephone",
+                "E-mail Address",
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            layout,
+            Layout {
+                system: ClinicalSystem::Emis,
+                nhs_number: 3,
+                mobile: Some(4),
+                email: Some(5),
+                date_of_birth: Some(2),
+                given_name: Some(0),
+                family_name: Some(1),
             }
         );
     }
 
     #[test]
     fn a_missing_nhs_number_column_names_the_columns_found() {
-        let err = Layout::detect(&headers(&["Name", "Telecom Number"]), None).unwrap_err();
+        let err = Layout::detect(&headers(&["Forename", "Telecom Number"]), None).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the required column \"NHS Number\" is missing; the columns found were: Name, Telecom Number"
+            "the required column \"NHS Number\" is missing; the columns found were: Forename, Telecom Number"
+        );
+    }
+
+    #[test]
+    fn a_systmone_or_vision_list_needs_its_mobile_and_date_of_birth() {
+        assert_eq!(
+            Layout::detect(&headers(&["NHS Number", "Telecom Number"]), None),
+            Err(ListError::MissingColumn {
+                missing: "Date of Birth".into(),
+                found: vec!["NHS Number".into(), "Telecom Number".into()]
+            })
+        );
+        assert_eq!(
+            Layout::detect(
+                &headers(&["NHS No", "Date of Birth"]),
+                Some(ClinicalSystem::Vision)
+            ),
+            Err(ListError::MissingColumn {
+                missing: "Mobile Phone".into(),
+                found: vec!["NHS No".into(), "Date of Birth".into()]
+            })
+        );
+        assert_eq!(
+            Layout::detect(
+                &headers(&["NHS Number", "Date of Birth"]),
+                Some(ClinicalSystem::SystmOne)
+            ),
+            Err(ListError::MissingColumn {
+                missing: "Telecom Number".into(),
+                found: vec!["NHS Number".into(), "Date of Birth".into()]
+            })
         );
     }
 
@@ -170,6 +352,14 @@ mod tests {
             err,
             ListError::DuplicateColumn {
                 column: "nhs number".into()
+            }
+        );
+        let err =
+            Layout::detect(&headers(&["NHS Number", "Email", "E-mail Address"]), None).unwrap_err();
+        assert_eq!(
+            err,
+            ListError::DuplicateColumn {
+                column: "E-mail Address".into()
             }
         );
     }

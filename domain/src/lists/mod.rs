@@ -8,10 +8,12 @@
 
 mod check;
 mod columns;
+mod reader;
 mod synthetic;
 
-pub use check::{check_list, CheckedList, CheckedRow, Outcome};
+pub use check::{check_list, CheckedList, CheckedRow, ListChecker, ListCounts, Outcome};
 pub use columns::{ClinicalSystem, Column};
+pub use reader::{ListReader, PatientRecord};
 pub use synthetic::synthetic_systmone_csv;
 
 use serde::{Deserialize, Serialize};
@@ -28,8 +30,13 @@ pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
 pub enum NotContactableReason {
     InvalidNhsNumber,
     DuplicateNhsNumber,
+    InvalidDateOfBirth,
     ContactDetailsNotProvided,
     NotUkMobile,
+    InvalidEmail,
+    Deceased,
+    UnableToRetrieveContactDetails,
+    MobileLikelyToFail,
 }
 
 impl NotContactableReason {
@@ -37,14 +44,24 @@ impl NotContactableReason {
         match self {
             Self::InvalidNhsNumber => "invalid_nhs_number",
             Self::DuplicateNhsNumber => "duplicate_nhs_number",
+            Self::InvalidDateOfBirth => "invalid_date_of_birth",
             Self::ContactDetailsNotProvided => "contact_details_not_provided",
             Self::NotUkMobile => "not_uk_mobile",
+            Self::InvalidEmail => "invalid_email",
+            Self::Deceased => "deceased",
+            Self::UnableToRetrieveContactDetails => "unable_to_retrieve_contact_details",
+            Self::MobileLikelyToFail => "mobile_likely_to_fail",
         }
     }
 
     /// Counted as "without a valid mobile" in a batch's counts.
     pub fn is_without_valid_mobile(self) -> bool {
-        matches!(self, Self::ContactDetailsNotProvided | Self::NotUkMobile)
+        matches!(
+            self,
+            Self::ContactDetailsNotProvided
+                | Self::NotUkMobile
+                | Self::UnableToRetrieveContactDetails
+        )
     }
 }
 

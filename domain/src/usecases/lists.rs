@@ -1,19 +1,58 @@
 //! Patient lists: checked on upload through the API, or by the ingest
 //! function when the frontend puts the file straight into the blob store.
+//! Rows are checked as they are read, then looked up (PDS, NHS App, failure
+//! history) where ports are configured, and written to the checked-list
+//! artifact one line at a time.
 
 use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventRepository;
+use events::Channel;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
-use crate::lists::{check_list, CheckedList, ClinicalSystem, ListError, ListSummary};
-use crate::ports::PortError;
-use crate::values::OrganisationId;
+use crate::lists::{
+    CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError, ListReader,
+    ListSummary, NotContactableReason, Outcome,
+};
+use crate::ports::{recipient_fingerprint, DemographicsError, PortError};
+use crate::usecases::reports::neutralise_formula;
+use crate::values::{NhsNumber, OrganisationId, UkMobile};
 
 /// How long a presigned upload URL stays valid.
 const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// The ingest function records its progress every this many rows.
+const PROGRESS_EVERY: u64 = 5_000;
+/// A mobile whose messages failed within this many months is "likely to fail".
+const LIKELY_TO_FAIL_MONTHS: u32 = 3;
 
+/// An organisation's choices about its lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationSettings {
+    /// Refuse mobiles whose messages from this organisation failed for good
+    /// in the last 3 months, as `mobile_likely_to_fail`.
+    #[serde(default)]
+    pub flag_mobiles_likely_to_fail: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListState {
+    Checking,
+    Checked,
+    Refused,
+}
+
+/// How far the check of a list has got, for the frontend's progress bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListProgress {
+    pub list_id: String,
+    pub state: ListState,
+    pub rows_checked: u64,
+    pub bytes_checked: u64,
+    pub total_bytes: u64,
+}
 /// Where a direct upload stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadSlot {
@@ -58,17 +97,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         system: Option<ClinicalSystem>,
         key: Option<&IdempotencyKey>,
     ) -> Result<ListSummary, BatchbookError> {
-        let checked = check_list(&csv, system)?;
         let list_id = match key {
             Some(key) => key.derived_id(caller, "list"),
             None => uuid::Uuid::new_v4().to_string(),
         };
         let org = &caller.organisation_id;
+        let summary = self
+            .check_and_store(org, &list_id, &csv, system, false)
+            .await??;
+        // The upload is kept for the not-contactable report; the summary,
+        // written before it, is what makes the list exist.
         self.ports
             .blobs
             .put(&keys::upload(org, &list_id), csv)
             .await?;
-        Ok(self.store_checked(org, &list_id, &checked).await?)
+        Ok(summary)
     }
 
     /// A presigned URL for the frontend to upload a list straight to the
@@ -101,10 +144,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let Some(csv) = self.ports.blobs.get(key).await? else {
             return Ok(Ingested::NoSuchUpload);
         };
-        match check_list(&csv, None) {
-            Ok(checked) => Ok(Ingested::Checked(
-                self.store_checked(&org, &list_id, &checked).await?,
-            )),
+        match self
+            .check_and_store(&org, &list_id, &csv, None, true)
+            .await?
+        {
+            Ok(summary) => Ok(Ingested::Checked(summary)),
             Err(refusal) => {
                 let body =
                     serde_json::to_vec(&refusal).map_err(|e| PortError::new("list refusal", e))?;
@@ -119,38 +163,302 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    async fn store_checked(
+    /// Checks a list row by row, looks each row up, and stores the checked
+    /// list and then its summary. A refused file stores nothing but, for the
+    /// ingest function, its progress so far.
+    async fn check_and_store(
         &self,
         org: &OrganisationId,
         list_id: &str,
-        checked: &CheckedList,
-    ) -> Result<ListSummary, PortError> {
-        let artifact = artifact_bytes(checked);
-        let contactable = checked.contactable_count();
+        csv: &[u8],
+        system: Option<ClinicalSystem>,
+        record_progress: bool,
+    ) -> Result<Result<ListSummary, ListError>, BatchbookError> {
+        let today = self.ports.clock.now().date_naive();
+        let settings = self.settings_of(org).await?;
+        let mut checker = match ListChecker::open(csv, system, today) {
+            Ok(checker) => checker,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let mobile_column = Column::Mobile.label(checker.system());
+        let mut artifact = Vec::with_capacity(csv.len() * 2);
+        let mut counts = ListCounts::default();
+        loop {
+            let mut row = match checker.next_row() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            self.look_up(org, &settings, mobile_column, &mut row)
+                .await?;
+            counts.add(&row);
+            serde_json::to_writer(&mut artifact, &row).map_err(|e| PortError::new("list", e))?;
+            artifact.push(b'\n');
+            if record_progress && counts.patients % PROGRESS_EVERY == 0 {
+                let progress = ListProgress {
+                    list_id: list_id.to_owned(),
+                    state: ListState::Checking,
+                    rows_checked: counts.patients,
+                    bytes_checked: checker.bytes_read(),
+                    total_bytes: csv.len() as u64,
+                };
+                self.put_json(&keys::progress(org, list_id), &progress)
+                    .await?;
+            }
+        }
         let summary = ListSummary {
             list_id: list_id.to_owned(),
-            system: checked.system,
-            patient_count: checked.rows.len() as u64,
-            contactable_count: contactable,
-            not_contactable_count: checked.rows.len() as u64 - contactable,
-            without_valid_mobile_count: checked.without_valid_mobile_count(),
+            system: checker.system(),
+            patient_count: counts.patients,
+            contactable_count: counts.contactable,
+            not_contactable_count: counts.not_contactable(),
+            without_valid_mobile_count: counts.without_valid_mobile,
             artifact_sha256: hex::encode(Sha256::digest(&artifact)),
         };
         let blobs = &self.ports.blobs;
         blobs.put(&keys::checked(org, list_id), artifact).await?;
         // The summary goes last: a list exists once its summary does.
-        let summary_json =
-            serde_json::to_vec(&summary).map_err(|e| PortError::new("list summary", e))?;
-        blobs
-            .put(&keys::summary(org, list_id), summary_json)
+        self.put_json(&keys::summary(org, list_id), &summary)
             .await?;
         tracing::info!(
             list_id,
             patients = summary.patient_count,
-            contactable,
+            contactable = summary.contactable_count,
             "patient list checked"
         );
-        Ok(summary)
+        Ok(Ok(summary))
+    }
+
+    /// What only outside services know about a row: PDS's contact details
+    /// and deceased flag, NHS App reachability, and this organisation's
+    /// failed deliveries. Rows already refused for their NHS number or date
+    /// of birth are left as they are.
+    async fn look_up(
+        &self,
+        org: &OrganisationId,
+        settings: &OrganisationSettings,
+        mobile_column: &str,
+        row: &mut CheckedRow,
+    ) -> Result<(), PortError> {
+        use NotContactableReason::*;
+        let Some(nhs) = row
+            .nhs_number
+            .as_deref()
+            .and_then(|n| NhsNumber::parse(n).ok())
+        else {
+            return Ok(());
+        };
+        if matches!(row.reason, Some(DuplicateNhsNumber | InvalidDateOfBirth)) {
+            return Ok(());
+        }
+        let lacks_contact = row.reason == Some(ContactDetailsNotProvided);
+        if let Some(pds) = &self.ports.demographics {
+            match pds.lookup(&nhs).await {
+                Ok(record) if record.deceased => {
+                    row.refuse(Deceased, None);
+                    return Ok(());
+                }
+                Ok(record) if lacks_contact && record.restricted => {
+                    row.refuse(UnableToRetrieveContactDetails, Some(mobile_column));
+                }
+                Ok(record) if lacks_contact => match record.mobile.map(|m| UkMobile::parse(&m)) {
+                    Some(Ok(mobile)) => {
+                        row.mobile = Some(mobile.to_string());
+                        row.contact_by(Channel::Sms);
+                    }
+                    Some(Err(_)) => row.refuse(NotUkMobile, Some(mobile_column)),
+                    None => {}
+                },
+                Ok(_) => {}
+                Err(DemographicsError::NotFound) if lacks_contact => {
+                    row.refuse(UnableToRetrieveContactDetails, Some(mobile_column));
+                }
+                Err(DemographicsError::NotFound) => {}
+                Err(DemographicsError::Unavailable(reason)) => {
+                    return Err(PortError::new("demographics", reason));
+                }
+            }
+        }
+        // The NHS App needs no mobile; an email given (good or bad) is the
+        // channel, with no fallback.
+        let app_may_reach = row.outcome == Outcome::Contactable
+            && row.channel == Some(Channel::Sms)
+            || matches!(
+                row.reason,
+                Some(ContactDetailsNotProvided | NotUkMobile | UnableToRetrieveContactDetails)
+            );
+        if app_may_reach {
+            if let Some(app) = &self.ports.nhs_app {
+                if app.can_receive(&nhs).await? {
+                    row.contact_by(Channel::NhsApp);
+                    return Ok(());
+                }
+            }
+        }
+        if settings.flag_mobiles_likely_to_fail && row.channel == Some(Channel::Sms) {
+            let mobile = row.mobile.as_deref().unwrap_or_default();
+            let fingerprint = recipient_fingerprint(org.as_ref(), mobile);
+            let since = self
+                .ports
+                .clock
+                .now()
+                .checked_sub_months(chrono::Months::new(LIKELY_TO_FAIL_MONTHS))
+                .expect("three months ago is a date");
+            if let Some(failed_at) = self
+                .ports
+                .failures
+                .last_failure(org.as_ref(), &fingerprint)
+                .await?
+            {
+                if failed_at >= since {
+                    row.refuse(MobileLikelyToFail, Some(mobile_column));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), PortError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| PortError::new("blob", e))?;
+        self.ports.blobs.put(key, bytes).await
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, PortError> {
+        self.ports
+            .blobs
+            .get(key)
+            .await?
+            .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| PortError::new("blob", e)))
+            .transpose()
+    }
+
+    async fn settings_of(&self, org: &OrganisationId) -> Result<OrganisationSettings, PortError> {
+        Ok(self
+            .get_json(&keys::settings(org))
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The caller's organisation's settings.
+    pub async fn settings(&self, caller: &Caller) -> Result<OrganisationSettings, BatchbookError> {
+        Ok(self.settings_of(&caller.organisation_id).await?)
+    }
+
+    /// Replaces the caller's organisation's settings.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, actor = %caller.actor))]
+    pub async fn update_settings(
+        &self,
+        caller: &Caller,
+        settings: OrganisationSettings,
+    ) -> Result<OrganisationSettings, BatchbookError> {
+        self.put_json(&keys::settings(&caller.organisation_id), &settings)
+            .await?;
+        tracing::info!(
+            flag_mobiles_likely_to_fail = settings.flag_mobiles_likely_to_fail,
+            "organisation settings changed"
+        );
+        Ok(settings)
+    }
+
+    /// How far the check of a list has got.
+    pub async fn list_progress(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+    ) -> Result<ListProgress, BatchbookError> {
+        let summary = match self.list_summary(caller, list_id).await {
+            Ok(summary) => summary,
+            Err(BatchbookError::ListBeingChecked) => {
+                let org = &caller.organisation_id;
+                if let Some(progress) = self.get_json(&keys::progress(org, list_id)).await? {
+                    return Ok(progress);
+                }
+                return Ok(ListProgress {
+                    list_id: list_id.to_owned(),
+                    state: ListState::Checking,
+                    rows_checked: 0,
+                    bytes_checked: 0,
+                    total_bytes: 0,
+                });
+            }
+            Err(BatchbookError::List(_)) => {
+                return Ok(ListProgress {
+                    list_id: list_id.to_owned(),
+                    state: ListState::Refused,
+                    rows_checked: 0,
+                    bytes_checked: 0,
+                    total_bytes: 0,
+                })
+            }
+            Err(other) => return Err(other),
+        };
+        Ok(ListProgress {
+            list_id: list_id.to_owned(),
+            state: ListState::Checked,
+            rows_checked: summary.patient_count,
+            bytes_checked: 0,
+            total_bytes: 0,
+        })
+    }
+
+    /// The not-contactable patients as staff uploaded them: every uploaded
+    /// column, then Reason. Cells a spreadsheet would run as formulas are
+    /// neutralised. Built by reading the upload and the checked list side
+    /// by side, one row at a time.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn not_contactable_csv(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        self.list_summary(caller, list_id).await?;
+        let org = &caller.organisation_id;
+        let missing = || PortError("the list's upload or checked rows are missing".into());
+        let upload = self
+            .ports
+            .blobs
+            .get(&keys::upload(org, list_id))
+            .await?
+            .ok_or_else(missing)?;
+        let checked = self
+            .ports
+            .blobs
+            .get(&keys::checked(org, list_id))
+            .await?
+            .ok_or_else(missing)?;
+        let unreadable = |e: ListError| PortError::new("stored upload", e.code());
+        let mut reader = ListReader::open(&upload[..]).map_err(unreadable)?;
+        let width = reader.headers().len();
+        let write_err = |e: csv::Error| PortError::new("not-contactable report", e);
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let header = reader
+            .headers()
+            .iter()
+            .map(|h| neutralise_formula(h.trim_start_matches('\u{feff}')).into_owned())
+            .chain(["Reason".to_owned()]);
+        out.write_record(header).map_err(write_err)?;
+        let mut rows = checked.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        while let Some(record) = reader.next_record().map_err(unreadable)? {
+            let line = rows.next().ok_or_else(missing)?;
+            let row: CheckedRow =
+                serde_json::from_slice(line).map_err(|e| PortError::new("list artifact", e))?;
+            if row.row != record.row {
+                return Err(PortError("the checked rows do not match the upload".into()).into());
+            }
+            let Some(reason) = row.reason else { continue };
+            let cells = record
+                .cells(width)
+                .into_iter()
+                .map(|c| neutralise_formula(&c).into_owned())
+                .chain([reason.as_str().to_owned()]);
+            out.write_record(cells).map_err(write_err)?;
+        }
+        Ok(out
+            .into_inner()
+            .map_err(|e| PortError::new("not-contactable report", e.error()))?)
     }
 
     /// The list's summary; its refusal if the ingest function refused it.
@@ -178,14 +486,4 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         Err(BatchbookError::ListNotFound)
     }
-}
-
-/// The checked list as JSON Lines, one patient row a line, in input order.
-pub(crate) fn artifact_bytes(list: &CheckedList) -> Vec<u8> {
-    let mut out = Vec::with_capacity(list.rows.len() * 128);
-    for row in &list.rows {
-        serde_json::to_writer(&mut out, row).expect("a checked row always serialises");
-        out.push(b'\n');
-    }
-    out
 }

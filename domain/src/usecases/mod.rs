@@ -16,14 +16,15 @@ use events::EventMetadata;
 use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
 use crate::ports::{
-    BlobStore, Clock, IdempotencyRecords, PortError, SmsProvider, Timers, WorkQueue,
+    BlobStore, Clock, Demographics, FailureHistory, IdempotencyRecords, NhsAppReachability,
+    PortError, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
 pub use batches::CreateBatch;
 pub use idempotency::IdempotencyKey;
-pub use lists::{Ingested, UploadSlot};
+pub use lists::{Ingested, ListProgress, ListState, OrganisationSettings, UploadSlot};
 pub use reports::Download;
 pub use workers::{JobError, JobOutcome};
 
@@ -108,6 +109,12 @@ pub struct Ports {
     pub sms: Arc<dyn SmsProvider>,
     pub views: Arc<dyn BatchViews>,
     pub idempotency: Arc<dyn IdempotencyRecords>,
+    /// PDS, for contact details and the deceased flag. Without it, lists are
+    /// checked on what they say alone.
+    pub demographics: Option<Arc<dyn Demographics>>,
+    /// Who can receive NHS App messages. Without it, nobody is sent one.
+    pub nhs_app: Option<Arc<dyn NhsAppReachability>>,
+    pub failures: Arc<dyn FailureHistory>,
 }
 
 type Framework<A, R> = CqrsFramework<A, PersistedEventStore<R, A>>;
@@ -208,5 +215,13 @@ pub mod keys {
     }
     pub fn summary(org: &OrganisationId, list_id: &str) -> String {
         format!("{}/summary.json", list_prefix(org, list_id))
+    }
+    /// How far the check of a large list has got.
+    pub fn progress(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/progress.json", list_prefix(org, list_id))
+    }
+    /// The organisation's settings.
+    pub fn settings(org: &OrganisationId) -> String {
+        format!("settings/{org}.json")
     }
 }

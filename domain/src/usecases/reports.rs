@@ -39,9 +39,32 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         batch_id: &str,
     ) -> Result<Download, BatchbookError> {
         let csv = self.failed_to_deliver_csv(caller, batch_id).await?;
+        self.offer(caller, &format!("{batch_id}/failed-to-deliver"), csv)
+            .await
+    }
+
+    /// A list's not-contactable patients, as a link or inline.
+    pub async fn not_contactable_download(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+    ) -> Result<Download, BatchbookError> {
+        let csv = self.not_contactable_csv(caller, list_id).await?;
+        self.offer(caller, &format!("lists/{list_id}/not-contactable"), csv)
+            .await
+    }
+
+    /// Stores a report under a fresh name and links to it, where the blob
+    /// store gives links; else hands the file over.
+    async fn offer(
+        &self,
+        caller: &Caller,
+        name: &str,
+        csv: Vec<u8>,
+    ) -> Result<Download, BatchbookError> {
         let key = keys::report(
             &caller.organisation_id,
-            &format!("{batch_id}/failed-to-deliver-{}.csv", uuid::Uuid::new_v4()),
+            &format!("{name}-{}.csv", uuid::Uuid::new_v4()),
         );
         match self
             .ports

@@ -229,6 +229,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             batch_id: job.batch_id,
             row: job.row,
             channel: job.channel,
+            recipient_fingerprint: crate::ports::recipient_fingerprint(
+                caller.organisation_id.as_ref(),
+                &job.to,
+            ),
             to: job.to,
             body: job.body,
             now: self.ports.clock.now(),

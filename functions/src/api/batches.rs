@@ -2,17 +2,17 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::projection::BatchSummary;
-use domain::usecases::{CreateBatch, Download};
+use domain::usecases::CreateBatch;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiState, Authenticated, IdempotencyKeyHeader, Problem};
+use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateBatchRequest {
@@ -214,24 +214,12 @@ pub async fn failed_to_deliver<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
 ) -> Result<impl IntoResponse, Problem> {
-    Ok(
-        match state
-            .app
-            .failed_to_deliver_download(&caller, &batch_id)
-            .await?
-        {
-            Download::Link(link) => axum::response::Redirect::to(&link).into_response(),
-            Download::Inline(csv) => (
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"failed-to-deliver-{batch_id}.csv\""),
-                    ),
-                ],
-                csv,
-            )
-                .into_response(),
-        },
-    )
+    let download = state
+        .app
+        .failed_to_deliver_download(&caller, &batch_id)
+        .await?;
+    Ok(csv_download(
+        download,
+        &format!("failed-to-deliver-{batch_id}.csv"),
+    ))
 }

@@ -1,4 +1,4 @@
-//! Patient list upload and summary.
+//! Patient list upload, progress, summary and the not-contactable report.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -7,10 +7,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
 use domain::lists::{ClinicalSystem, ListError, ListSummary, MAX_FILE_BYTES};
+use domain::usecases::{ListProgress, ListState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiState, Authenticated, IdempotencyKeyHeader, Problem};
+use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadParams {
@@ -23,7 +24,7 @@ pub struct UploadParams {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListResponse {
     pub list_id: String,
-    /// `emis` or `systmone`.
+    /// `emis`, `systmone` or `vision`.
     pub system: String,
     pub patient_count: u64,
     pub contactable_count: u64,
@@ -35,10 +36,7 @@ impl From<ListSummary> for ListResponse {
     fn from(s: ListSummary) -> Self {
         Self {
             list_id: s.list_id,
-            system: serde_json::to_value(s.system)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            system: s.system.as_str().to_owned(),
             patient_count: s.patient_count,
             contactable_count: s.contactable_count,
             not_contactable_count: s.not_contactable_count,
@@ -47,7 +45,7 @@ impl From<ListSummary> for ListResponse {
     }
 }
 
-/// Upload a patient list exported from EMIS or SystmOne, and check it.
+/// Upload a patient list exported from EMIS, SystmOne or Vision, and check it.
 #[utoipa::path(
     post, path = "/v1/lists", tag = "lists",
     params(UploadParams, ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same list")),
@@ -127,5 +125,83 @@ pub async fn new_upload<R: PersistedEventRepository + 'static>(
             list_id: slot.list_id,
             upload_url: slot.upload_url,
         }),
+    ))
+}
+
+/// How far a list's check has got.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProgressResponse {
+    pub list_id: String,
+    /// `checking`, `checked` or `refused` (then `GET /v1/lists/{list_id}` says why).
+    pub state: String,
+    /// Patient rows checked so far.
+    pub rows_checked: u64,
+    /// Bytes of the file read so far, while checking; 0 otherwise.
+    pub bytes_checked: u64,
+    /// The file's size, while checking; 0 otherwise.
+    pub total_bytes: u64,
+}
+
+impl From<ListProgress> for ProgressResponse {
+    fn from(p: ListProgress) -> Self {
+        Self {
+            list_id: p.list_id,
+            state: match p.state {
+                ListState::Checking => "checking",
+                ListState::Checked => "checked",
+                ListState::Refused => "refused",
+            }
+            .to_owned(),
+            rows_checked: p.rows_checked,
+            bytes_checked: p.bytes_checked,
+            total_bytes: p.total_bytes,
+        }
+    }
+}
+
+/// Rows checked so far, for a progress bar while a large list is checked.
+#[utoipa::path(
+    get, path = "/v1/lists/{list_id}/progress", tag = "lists",
+    params(("list_id" = String, Path)),
+    responses(
+        (status = 200, body = ProgressResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_progress<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(list_id): Path<String>,
+) -> Result<Json<ProgressResponse>, Problem> {
+    Ok(Json(
+        state.app.list_progress(&caller, &list_id).await?.into(),
+    ))
+}
+
+/// The patients who cannot be contacted, as uploaded: every uploaded column,
+/// then Reason (a code such as `invalid_nhs_number`). Cells a spreadsheet
+/// would run as formulas begin with an apostrophe.
+#[utoipa::path(
+    get, path = "/v1/lists/{list_id}/not-contactable.csv", tag = "lists",
+    params(("list_id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String, description = "The uploaded columns, then Reason"),
+        (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Still being checked", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn not_contactable<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(list_id): Path<String>,
+) -> Result<axum::response::Response, Problem> {
+    let download = state
+        .app
+        .not_contactable_download(&caller, &list_id)
+        .await?;
+    Ok(csv_download(
+        download,
+        &format!("not-contactable-{list_id}.csv"),
     ))
 }

@@ -6,6 +6,7 @@ mod batches;
 mod dev;
 mod lists;
 mod problem;
+mod settings;
 
 use std::sync::Arc;
 
@@ -75,6 +76,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         lists::upload_list,
         lists::new_upload,
         lists::get_list,
+        lists::list_progress,
+        lists::not_contactable,
+        settings::get_settings,
+        settings::put_settings,
         batches::create_batch,
         batches::get_batch,
         batches::send_batch,
@@ -106,6 +111,32 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// A report as the API hands it over: the file, or on AWS a redirect to a
+/// short-lived link.
+pub(crate) fn csv_download(
+    download: domain::usecases::Download,
+    filename: &str,
+) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    match download {
+        domain::usecases::Download::Link(link) => {
+            axum::response::Redirect::to(&link).into_response()
+        }
+        domain::usecases::Download::Inline(csv) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            csv,
+        )
+            .into_response(),
+    }
+}
+
 pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -117,6 +148,18 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         )
         .route("/v1/lists/uploads", post(lists::new_upload::<R>))
         .route("/v1/lists/{list_id}", get(lists::get_list::<R>))
+        .route(
+            "/v1/lists/{list_id}/progress",
+            get(lists::list_progress::<R>),
+        )
+        .route(
+            "/v1/lists/{list_id}/not-contactable.csv",
+            get(lists::not_contactable::<R>),
+        )
+        .route(
+            "/v1/settings",
+            get(settings::get_settings::<R>).put(settings::put_settings::<R>),
+        )
         .route("/v1/batches", post(batches::create_batch::<R>))
         .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))
         .route(

@@ -10,13 +10,16 @@ use domain::ports::{Clock, QueueName, SystemClock};
 use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
+use crate::pds::{PdsClient, PdsSettings};
+use crate::simulators::SimulatedPds;
+
 use super::{
     DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews,
     S3BlobStore, SqsWorkQueue,
 };
 
 /// Names of the stack's resources, as the SAM template passes them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AwsSettings {
     pub events_table: String,
     pub views_table: String,
@@ -26,12 +29,16 @@ pub struct AwsSettings {
     pub bucket: String,
     pub fan_out_queue_url: String,
     pub send_queue_url: String,
+    /// The real PDS; without it, the simulated PDS over the bundled
+    /// synthetic patients (a sandbox stack, like the simulated SMS outbox).
+    pub pds: Option<PdsSettings>,
 }
 
 impl AwsSettings {
     /// Reads `EVENTS_TABLE`, `VIEWS_TABLE`, `TIMERS_TABLE`,
     /// `SMS_OUTBOX_TABLE`, `IDEMPOTENCY_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL`
-    /// and `SEND_QUEUE_URL`.
+    /// and `SEND_QUEUE_URL`; `PDS_BASE_URL` and `PDS_ACCESS_TOKEN` when the
+    /// stack uses the real PDS.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
@@ -45,6 +52,12 @@ impl AwsSettings {
             bucket: var("BUCKET")?,
             fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
             send_queue_url: var("SEND_QUEUE_URL")?,
+            pds: match std::env::var("PDS_BASE_URL") {
+                Ok(base_url) if !base_url.is_empty() => {
+                    Some(PdsSettings::new(base_url, var("PDS_ACCESS_TOKEN")?))
+                }
+                _ => None,
+            },
         })
     }
 }
@@ -67,6 +80,7 @@ impl AwsStack {
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let views = Arc::new(DynamoViews::new(dynamo.clone(), &settings.views_table));
+        let simulated = Arc::new(SimulatedPds::bundled());
         let sms = Arc::new(DynamoSmsOutbox::new(
             dynamo.clone(),
             &settings.sms_outbox_table,
@@ -89,6 +103,12 @@ impl AwsStack {
                 dynamo.clone(),
                 &settings.idempotency_table,
             )),
+            demographics: Some(match &settings.pds {
+                Some(pds) => Arc::new(PdsClient::new(pds.clone())),
+                None => simulated.clone(),
+            }),
+            nhs_app: Some(simulated),
+            failures: views.clone(),
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

@@ -15,8 +15,9 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
-use domain::ports::PortError;
+use domain::ports::{FailureHistory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 
@@ -123,9 +124,10 @@ impl DynamoViews {
         let mut summaries: Vec<BatchSummary> = Vec::new();
         let mut deliveries: Vec<DeliveryRow> = Vec::new();
         for item in &items {
-            if get_s(item, "sk")? == SUMMARY {
+            let sk = get_s(item, "sk")?;
+            if sk == SUMMARY {
                 summaries.push(body(item)?);
-            } else {
+            } else if sk.starts_with("ROW#") {
                 deliveries.push(body(item)?);
             }
         }
@@ -275,5 +277,55 @@ impl ViewTransaction for DynamoViewTx<'_> {
             ("status".into(), s(status.as_str().unwrap_or_default())),
             ("body".into(), s(json(row)?)),
         ]))
+    }
+
+    async fn record_failure(
+        &mut self,
+        organisation_id: &str,
+        fingerprint: &str,
+        failed_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let (pk, sk) = failure_key(organisation_id, fingerprint);
+        let previous = self
+            .read(pk.clone(), sk.clone())
+            .await?
+            .map(|item| failed_at_of(&item))
+            .transpose()?;
+        let latest = previous.map_or(failed_at, |p| p.max(failed_at));
+        self.write(Item::from([
+            ("pk".into(), s(pk)),
+            ("sk".into(), s(sk)),
+            ("last_failed_at".into(), s(latest.to_rfc3339())),
+        ]))
+    }
+}
+
+/// Failure history lives beside the batches: one partition per
+/// organisation, one item per recipient fingerprint.
+fn failure_key(organisation_id: &str, fingerprint: &str) -> (String, String) {
+    (
+        format!("FAILURES#{organisation_id}"),
+        format!("RECIPIENT#{fingerprint}"),
+    )
+}
+
+fn failed_at_of(item: &Item) -> Result<DateTime<Utc>, PortError> {
+    DateTime::parse_from_rfc3339(get_s(item, "last_failed_at")?)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| PortError::new("failure history", e))
+}
+
+#[async_trait::async_trait]
+impl FailureHistory for DynamoViews {
+    async fn last_failure(
+        &self,
+        organisation_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<DateTime<Utc>>, PortError> {
+        let (pk, sk) = failure_key(organisation_id, fingerprint);
+        self.get(&pk, &sk)
+            .await?
+            .map(|item| failed_at_of(&item))
+            .transpose()
     }
 }

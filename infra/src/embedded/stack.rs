@@ -18,7 +18,7 @@ use super::{
     open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews,
     SqliteWorkQueue,
 };
-use crate::simulators::{SimulatedSms, SmsSimulatorSettings};
+use crate::simulators::{SimulatedPds, SimulatedSms, SmsSimulatorSettings};
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
 /// message twice.
@@ -32,6 +32,8 @@ pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
     pub sms: SmsSimulatorSettings,
+    /// The simulated PDS and NHS App reachability.
+    pub pds: Arc<SimulatedPds>,
     pub queue_layer: Option<QueueLayer>,
 }
 
@@ -41,6 +43,7 @@ impl EmbeddedConfig {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
             sms: SmsSimulatorSettings::default(),
+            pds: Arc::new(SimulatedPds::bundled()),
             queue_layer: None,
         }
     }
@@ -85,6 +88,9 @@ impl EmbeddedStack {
             sms: sms.clone(),
             views: views.clone(),
             idempotency: Arc::new(SqliteIdempotency::new(work.clone())),
+            demographics: Some(config.pds.clone()),
+            nhs_app: Some(config.pds.clone()),
+            failures: views.clone(),
         };
         let app = Arc::new(Batchbook::new(
             || SqliteEventRepository::new(events.clone()),

@@ -3,9 +3,10 @@
 //! transaction: a crash leaves both as they were, so each event is applied
 //! exactly once, and a rebuild from position 0 gives the same rows.
 
+use chrono::{DateTime, Utc};
 use cqrs_es::persist::EventUpcaster;
 use domain::aggregates::batch::BatchStatus;
-use domain::ports::PortError;
+use domain::ports::{FailureHistory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -67,6 +68,7 @@ impl SqliteViews {
         for statement in [
             "DELETE FROM batch_summaries",
             "DELETE FROM deliveries",
+            "DELETE FROM recipient_failures",
             "DELETE FROM positions",
         ] {
             sqlx::query(statement)
@@ -208,5 +210,49 @@ impl ViewTransaction for SqliteViewTx {
         .await
         .map_err(db_error("delivery view"))?;
         Ok(())
+    }
+
+    async fn record_failure(
+        &mut self,
+        organisation_id: &str,
+        fingerprint: &str,
+        failed_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        sqlx::query(
+            "INSERT INTO recipient_failures (organisation_id, fingerprint, last_failed_at) VALUES (?, ?, ?)
+             ON CONFLICT (organisation_id, fingerprint) DO UPDATE
+               SET last_failed_at = max(last_failed_at, excluded.last_failed_at)",
+        )
+        .bind(organisation_id)
+        .bind(fingerprint)
+        .bind(failed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_error("failure history"))?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl FailureHistory for SqliteViews {
+    async fn last_failure(
+        &self,
+        organisation_id: &str,
+        fingerprint: &str,
+    ) -> Result<Option<DateTime<Utc>>, PortError> {
+        let at: Option<String> = sqlx::query_scalar(
+            "SELECT last_failed_at FROM recipient_failures WHERE organisation_id = ? AND fingerprint = ?",
+        )
+        .bind(organisation_id)
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("failure history"))?;
+        at.map(|at| {
+            DateTime::parse_from_rfc3339(&at)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|e| PortError::new("failure history", e))
+        })
+        .transpose()
     }
 }

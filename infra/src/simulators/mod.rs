@@ -1,8 +1,10 @@
 //! Simulators for the outside services we cannot reach here. Each sits
 //! behind the same port as the real client and behaves deterministically.
 
+mod pds;
 mod sms;
 
+pub use pds::{SimulatedPds, SyntheticPatient};
 pub use sms::{OutboxMessage, SimulatedSms, SmsSimulatorSettings};
 
 use domain::ports::ProviderError;

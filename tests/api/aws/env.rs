@@ -273,6 +273,7 @@ impl AwsTestEnv {
             bucket,
             fan_out_queue_url,
             send_queue_url,
+            pds: None,
         };
         let stack = Arc::new(AwsStack::new(&sdk, &settings, clock));
         Self {

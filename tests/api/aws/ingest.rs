@@ -70,7 +70,7 @@ async fn a_csv_put_in_s3_is_checked_by_the_ingest_function() {
     put(
         &env,
         &key,
-        "NHS Number,Telecom Number\n9434765919,07700 100123\n4010232137,020 7946 0123\n",
+        "NHS Number,Telecom Number,DOB\n9434765919,07700 100123,01/02/1950\n4010232137,020 7946 0123,01/02/1950\n",
     )
     .await;
     ingest_until_seen(&env, &key).await;
@@ -132,7 +132,7 @@ async fn a_redelivered_notification_checks_the_same_list_again_without_harm() {
     put(
         &env,
         &key,
-        "NHS Number,Telecom Number\n9434765919,07700 100123\n",
+        "NHS Number,Telecom Number,DOB\n9434765919,07700 100123,01/02/1950\n",
     )
     .await;
     let body = format!(

@@ -1,0 +1,68 @@
+//! The organisation's settings.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::Json;
+use cqrs_es::persist::PersistedEventRepository;
+use domain::usecases::OrganisationSettings;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiState, Authenticated, Problem};
+
+/// What an organisation has chosen.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    /// Mark a mobile `mobile_likely_to_fail` when a message from this
+    /// organisation to it failed for good in the last 3 months.
+    pub flag_mobiles_likely_to_fail: bool,
+}
+
+impl From<OrganisationSettings> for SettingsBody {
+    fn from(s: OrganisationSettings) -> Self {
+        Self {
+            flag_mobiles_likely_to_fail: s.flag_mobiles_likely_to_fail,
+        }
+    }
+}
+
+/// The caller's organisation's settings.
+#[utoipa::path(
+    get, path = "/v1/settings", tag = "settings",
+    responses((status = 200, body = SettingsBody))
+)]
+pub async fn get_settings<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<SettingsBody>, Problem> {
+    Ok(Json(state.app.settings(&caller).await?.into()))
+}
+
+/// Replace the caller's organisation's settings.
+#[utoipa::path(
+    put, path = "/v1/settings", tag = "settings",
+    request_body = SettingsBody,
+    responses(
+        (status = 200, body = SettingsBody),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn put_settings<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    body: Result<Json<SettingsBody>, JsonRejection>,
+) -> Result<Json<SettingsBody>, Problem> {
+    let Json(body) = body.map_err(|e| {
+        Problem::from(domain::BatchbookError::InvalidRequest(format!(
+            "the settings could not be read: {}",
+            e.body_text()
+        )))
+    })?;
+    let settings = OrganisationSettings {
+        flag_mobiles_likely_to_fail: body.flag_mobiles_likely_to_fail,
+    };
+    Ok(Json(
+        state.app.update_settings(&caller, settings).await?.into(),
+    ))
+}

@@ -1,0 +1,229 @@
+//! A PDS FHIR R4 client behind the demographics port: `GET Patient/{nhs}`
+//! read for the deceased flag, the current mobile and restricted records.
+//!
+//! - Requests carry a bearer token, a fresh `X-Request-ID` (PDS requires a
+//!   UUID per request) and our correlation id.
+//! - PDS's default rate limit is 5 requests/s per application; the client
+//!   waits for a slot (the `governor` crate) rather than be refused.
+//! - 429 and 5xx are retried with exponential backoff, honouring
+//!   `Retry-After` when PDS sends it; a 404 is "not found".
+//! - A restricted record (security label `R`, `V` or `REDACTED`) carries no
+//!   contact details, and we never look for them in it.
+//!
+//! Left for deployment: PDS's application-restricted access uses a signed
+//! JWT exchanged for an access token; this client takes the token from its
+//! caller ([`PdsSettings::access_token`]).
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use domain::ports::{Demographics, DemographicsError, DemographicsRecord};
+use domain::values::NhsNumber;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct PdsSettings {
+    /// For example `https://int.api.service.nhs.uk/personal-demographics/FHIR/R4`.
+    pub base_url: String,
+    pub access_token: String,
+    pub requests_per_second: NonZeroU32,
+    /// Attempts per lookup, the first included.
+    pub attempts: u32,
+    /// The first retry's wait; each later one doubles it.
+    pub backoff: Duration,
+}
+
+impl PdsSettings {
+    pub fn new(base_url: impl Into<String>, access_token: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            access_token: access_token.into(),
+            requests_per_second: NonZeroU32::new(5).expect("5 is not zero"),
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct PdsClient {
+    http: reqwest::Client,
+    settings: PdsSettings,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl PdsClient {
+    pub fn new(settings: PdsSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            // No burst: requests are spaced evenly, so no one-second window
+            // ever holds more than the limit.
+            limiter: RateLimiter::direct(
+                Quota::per_second(settings.requests_per_second)
+                    .allow_burst(NonZeroU32::new(1).expect("1 is not zero")),
+            ),
+            http,
+            settings,
+        }
+    }
+
+    async fn read(&self, nhs_number: &NhsNumber) -> Result<Patient, DemographicsError> {
+        let url = format!(
+            "{}/Patient/{}",
+            self.settings.base_url.trim_end_matches('/'),
+            nhs_number.as_ref()
+        );
+        let mut wait = self.settings.backoff;
+        let mut last = String::new();
+        for attempt in 1..=self.settings.attempts {
+            if attempt > 1 {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            self.limiter.until_ready().await;
+            let response = self
+                .http
+                .get(&url)
+                .bearer_auth(&self.settings.access_token)
+                .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+                .header("Accept", "application/fhir+json")
+                .send()
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(e) => {
+                    // The error names the URL, and so the NHS number: say
+                    // only what kind of failure it was.
+                    last = if e.is_timeout() {
+                        "timed out".into()
+                    } else {
+                        "connection failed".into()
+                    };
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                return response.json::<Patient>().await.map_err(|_| {
+                    DemographicsError::Unavailable("PDS sent an unreadable Patient".into())
+                });
+            }
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(DemographicsError::NotFound);
+            }
+            if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                if let Some(after) = retry_after(&response) {
+                    wait = wait.max(after);
+                }
+                last = format!("HTTP {}", status.as_u16());
+                continue;
+            }
+            return Err(DemographicsError::Unavailable(format!(
+                "PDS answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        Err(DemographicsError::Unavailable(format!(
+            "PDS failed {} times, last with {last}",
+            self.settings.attempts
+        )))
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(60)))
+}
+
+#[async_trait::async_trait]
+impl Demographics for PdsClient {
+    async fn lookup(
+        &self,
+        nhs_number: &NhsNumber,
+    ) -> Result<DemographicsRecord, DemographicsError> {
+        let patient = self.read(nhs_number).await?;
+        Ok(patient.record(Utc::now().date_naive()))
+    }
+}
+
+/// The parts of PDS's Patient we read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Patient {
+    #[serde(default)]
+    meta: Meta,
+    deceased_date_time: Option<String>,
+    #[serde(default)]
+    telecom: Vec<ContactPoint>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Meta {
+    #[serde(default)]
+    security: Vec<Coding>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Coding {
+    code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ContactPoint {
+    system: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    value: Option<String>,
+    period: Option<Period>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Period {
+    start: Option<String>,
+    end: Option<String>,
+}
+
+fn date(value: &Option<String>) -> Option<NaiveDate> {
+    value.as_deref()?.get(..10)?.parse().ok()
+}
+
+impl Patient {
+    fn record(self, today: NaiveDate) -> DemographicsRecord {
+        let restricted = self
+            .meta
+            .security
+            .iter()
+            .any(|c| matches!(c.code.as_deref(), Some("R" | "V" | "REDACTED")));
+        let current = |p: &Option<Period>| {
+            p.as_ref().is_none_or(|p| {
+                date(&p.start).is_none_or(|s| s <= today) && date(&p.end).is_none_or(|e| e >= today)
+            })
+        };
+        let mobile = (!restricted)
+            .then(|| {
+                self.telecom
+                    .iter()
+                    .filter(|t| t.system.as_deref() == Some("phone"))
+                    .filter(|t| t.use_.as_deref() == Some("mobile"))
+                    .find(|t| current(&t.period))
+                    .and_then(|t| t.value.clone())
+            })
+            .flatten();
+        DemographicsRecord {
+            deceased: self.deceased_date_time.is_some(),
+            restricted,
+            mobile,
+        }
+    }
+}
