@@ -235,6 +235,40 @@ async fn an_emis_list_of_nhs_numbers_is_completed_from_pds_with_each_outcome_nam
             (3, "nhs_app".into(), "".into()),
         ]
     );
+    // Until the NHS App sender exists, a patient it alone can reach stops
+    // the batch, with the reason.
+    let (status, body) = problem(app.create_batch_as(ORG, list_id).await).await;
+    assert_eq!(
+        (status, body["detail"].as_str().unwrap()),
+        (
+            422,
+            "0 patients on this list can be contacted only by email and 1 only by the NHS App; \
+             sending by email and NHS App is not available yet, so remove them or give them a mobile"
+        )
+    );
+}
+
+#[tokio::test]
+async fn nhs_app_patients_with_a_mobile_get_the_sms_it_falls_back_to() {
+    let app = spawn_app().await;
+    let batch_id = app
+        .send_list(
+            "NHS Number
+9990000018
+9990000026
+",
+        )
+        .await;
+    app.run_pending_work().await;
+    let mut to: Vec<String> = app
+        .outbox()
+        .await
+        .iter()
+        .map(|m| m["to"].as_str().unwrap().to_owned())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["+447700100901", "+447700100902"]);
+    assert_eq!(app.batch(&batch_id).await["status"], "Done");
 }
 
 #[tokio::test]

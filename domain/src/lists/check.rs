@@ -74,6 +74,10 @@ pub struct ListCounts {
     pub patients: u64,
     pub contactable: u64,
     pub without_valid_mobile: u64,
+    /// Contactable only by email, or only by NHS App (no mobile to fall
+    /// back on).
+    pub email_only: u64,
+    pub nhs_app_only: u64,
 }
 
 impl ListCounts {
@@ -81,6 +85,11 @@ impl ListCounts {
         self.patients += 1;
         if row.outcome == Outcome::Contactable {
             self.contactable += 1;
+            match row.channel {
+                Some(Channel::Email) => self.email_only += 1,
+                Some(Channel::NhsApp) if row.mobile.is_none() => self.nhs_app_only += 1,
+                _ => {}
+            }
         }
         if row
             .reason

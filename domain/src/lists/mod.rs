@@ -115,6 +115,12 @@ pub struct ListSummary {
     pub contactable_count: u64,
     pub not_contactable_count: u64,
     pub without_valid_mobile_count: u64,
+    /// Contactable by email only, or by NHS App with no mobile to fall back
+    /// on. Absent from summaries written before these were counted.
+    #[serde(default)]
+    pub email_only_count: u64,
+    #[serde(default)]
+    pub nhs_app_only_count: u64,
     /// Hex SHA-256 of the stored checked-list artifact.
     pub artifact_sha256: String,
 }

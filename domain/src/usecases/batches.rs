@@ -52,6 +52,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ));
         }
         let list = self.list_summary(caller, &request.list_id).await?;
+        // Until the email and NHS App senders exist (issue 5), a batch that
+        // could not reach these patients is refused rather than left stuck.
+        if list.email_only_count + list.nhs_app_only_count > 0 {
+            return Err(BatchbookError::InvalidRequest(format!(
+                "{} patients on this list can be contacted only by email and {} only by the NHS App; \
+                 sending by email and NHS App is not available yet, so remove them or give them a mobile",
+                list.email_only_count, list.nhs_app_only_count
+            )));
+        }
         let batch_id = match key {
             Some(key) => key.derived_id(caller, "batch"),
             None => uuid::Uuid::new_v4().to_string(),

@@ -213,6 +213,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             contactable_count: counts.contactable,
             not_contactable_count: counts.not_contactable(),
             without_valid_mobile_count: counts.without_valid_mobile,
+            email_only_count: counts.email_only,
+            nhs_app_only_count: counts.nhs_app_only,
             artifact_sha256: hex::encode(Sha256::digest(&artifact)),
         };
         let blobs = &self.ports.blobs;

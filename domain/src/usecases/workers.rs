@@ -184,6 +184,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             else {
                 continue;
             };
+            // The NHS App sender arrives with issue 5; until then its
+            // patients get the SMS it would fall back to.
+            let channel = match channel {
+                Channel::NhsApp => Channel::Sms,
+                other => other,
+            };
             let message = SendMessage {
                 organisation_id: job.organisation_id.clone(),
                 batch_id: job.batch_id.clone(),
