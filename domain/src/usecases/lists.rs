@@ -371,39 +371,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         list_id: &str,
     ) -> Result<ListProgress, BatchbookError> {
-        let summary = match self.list_summary(caller, list_id).await {
-            Ok(summary) => summary,
-            Err(BatchbookError::ListBeingChecked) => {
-                let org = &caller.organisation_id;
-                if let Some(progress) = self.get_json(&keys::progress(org, list_id)).await? {
-                    return Ok(progress);
-                }
-                return Ok(ListProgress {
-                    list_id: list_id.to_owned(),
-                    state: ListState::Checking,
-                    rows_checked: 0,
-                    bytes_checked: 0,
-                    total_bytes: 0,
-                });
-            }
-            Err(BatchbookError::List(_)) => {
-                return Ok(ListProgress {
-                    list_id: list_id.to_owned(),
-                    state: ListState::Refused,
-                    rows_checked: 0,
-                    bytes_checked: 0,
-                    total_bytes: 0,
-                })
-            }
-            Err(other) => return Err(other),
-        };
-        Ok(ListProgress {
+        let settled = |state, rows_checked| ListProgress {
             list_id: list_id.to_owned(),
-            state: ListState::Checked,
-            rows_checked: summary.patient_count,
+            state,
+            rows_checked,
             bytes_checked: 0,
             total_bytes: 0,
-        })
+        };
+        match self.list_summary(caller, list_id).await {
+            Ok(summary) => Ok(settled(ListState::Checked, summary.patient_count)),
+            Err(BatchbookError::List(_)) => Ok(settled(ListState::Refused, 0)),
+            // Recorded every few thousand rows; none yet at the start.
+            Err(BatchbookError::ListBeingChecked) => Ok(self
+                .get_json(&keys::progress(&caller.organisation_id, list_id))
+                .await?
+                .unwrap_or_else(|| settled(ListState::Checking, 0))),
+            Err(other) => Err(other),
+        }
     }
 
     /// The not-contactable patients as staff uploaded them: every uploaded
