@@ -58,6 +58,12 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), PortError>;
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
 
+    /// Whether an object is there, without reading it. Stores override this
+    /// with a cheap check (a file's metadata, an S3 HEAD).
+    async fn exists(&self, key: &str) -> Result<bool, PortError> {
+        Ok(self.get(key).await?.is_some())
+    }
+
     /// A URL the frontend can PUT an object to directly, where the store
     /// offers one (S3); `None` where uploads go through the API instead.
     async fn presigned_put(

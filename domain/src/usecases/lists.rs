@@ -150,11 +150,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         {
             Ok(summary) => Ok(Ingested::Checked(summary)),
             Err(refusal) => {
-                let body =
-                    serde_json::to_vec(&refusal).map_err(|e| PortError::new("list refusal", e))?;
-                self.ports
-                    .blobs
-                    .put(&keys::refusal(&org, &list_id), body)
+                self.put_json(&keys::refusal(&org, &list_id), &refusal)
                     .await?;
                 // The code only: a refusal's message can quote the file.
                 tracing::info!(list_id, reason = refusal.code(), "uploaded list refused");
@@ -457,17 +453,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             return Err(BatchbookError::ListNotFound);
         }
         let org = &caller.organisation_id;
-        let blobs = &self.ports.blobs;
-        if let Some(bytes) = blobs.get(&keys::summary(org, list_id)).await? {
-            return serde_json::from_slice(&bytes)
-                .map_err(|e| PortError::new("list summary", e).into());
+        if let Some(summary) = self.get_json(&keys::summary(org, list_id)).await? {
+            return Ok(summary);
         }
-        if let Some(bytes) = blobs.get(&keys::refusal(org, list_id)).await? {
-            let refusal: ListError =
-                serde_json::from_slice(&bytes).map_err(|e| PortError::new("list refusal", e))?;
+        if let Some(refusal) = self
+            .get_json::<ListError>(&keys::refusal(org, list_id))
+            .await?
+        {
             return Err(refusal.into());
         }
-        if blobs.get(&keys::upload(org, list_id)).await?.is_some() {
+        // Polled while a list is checked: ask whether the upload is there
+        // without reading up to 10 MB of it.
+        if self.ports.blobs.exists(&keys::upload(org, list_id)).await? {
             return Err(BatchbookError::ListBeingChecked);
         }
         Err(BatchbookError::ListNotFound)

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -66,6 +67,23 @@ impl BlobStore for S3BlobStore {
             Err(e) => match e.into_service_error() {
                 GetObjectError::NoSuchKey(_) => Ok(None),
                 other => Err(s3_error("blob get")(other)),
+            },
+        }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, PortError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match e.into_service_error() {
+                HeadObjectError::NotFound(_) => Ok(false),
+                other => Err(s3_error("blob head")(other)),
             },
         }
     }

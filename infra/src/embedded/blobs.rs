@@ -56,6 +56,12 @@ impl BlobStore for FsBlobStore {
             Err(e) => Err(PortError::new("blob store", e)),
         }
     }
+
+    async fn exists(&self, key: &str) -> Result<bool, PortError> {
+        tokio::fs::try_exists(self.path(key)?)
+            .await
+            .map_err(|e| PortError::new("blob store", e))
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! runs against both.
 
 use chrono::{Duration, TimeZone, Utc};
-use domain::ports::{IdempotencyClaim, IdempotencyRecords, Timer, TimerJob, Timers};
-use infra::aws::{DynamoIdempotency, DynamoTimers};
-use infra::embedded::{open_pool, Database, SqliteIdempotency, SqliteTimers};
+use domain::ports::{BlobStore, IdempotencyClaim, IdempotencyRecords, Timer, TimerJob, Timers};
+use infra::aws::{DynamoIdempotency, DynamoTimers, S3BlobStore};
+use infra::embedded::{open_pool, Database, FsBlobStore, SqliteIdempotency, SqliteTimers};
 
 use super::env::AwsTestEnv;
 
@@ -139,4 +139,28 @@ async fn dynamodb_idempotency_records_keep_the_contract() {
         &env.settings.idempotency_table,
     ))
     .await;
+}
+
+async fn blob_contract(blobs: &dyn BlobStore) {
+    let key = "uploads/A12345/9d1f0b1e-0000-4000-8000-000000000001.csv";
+    assert!(!blobs.exists(key).await.unwrap());
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    blobs.put(key, b"NHS Number\n".to_vec()).await.unwrap();
+    assert!(blobs.exists(key).await.unwrap());
+    assert_eq!(
+        blobs.get(key).await.unwrap(),
+        Some(b"NHS Number\n".to_vec())
+    );
+}
+
+#[tokio::test]
+async fn file_blobs_keep_the_blob_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    blob_contract(&FsBlobStore::new(dir.path())).await;
+}
+
+#[tokio::test]
+async fn s3_blobs_keep_the_blob_contract() {
+    let env = AwsTestEnv::new().await;
+    blob_contract(&S3BlobStore::new(env.s3.clone(), &env.settings.bucket)).await;
 }
