@@ -1,15 +1,35 @@
-//! The bodies of work-queue messages. They are JSON so that a message
-//! written by one release can be read by the next.
+//! The bodies of work-queue messages and timer jobs. They are JSON so that
+//! a message written by one release can be read by the next.
 
 use events::Channel;
 use serde::{Deserialize, Serialize};
 
-/// Read a batch's list and enqueue one [`SendMessage`] per contactable patient.
+use crate::policies::SendingWindow;
+
+/// Read a batch's list and enqueue one [`SendMessage`] per contactable
+/// patient: all of them, or one day's share of a staggered send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FanOut {
     pub organisation_id: String,
     pub batch_id: String,
     pub correlation_id: String,
+    /// The day of a staggered send; `None` for everyone at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<u32>,
+    /// The emails went already; this fan-out, held to the sending window,
+    /// sends the SMS and NHS App messages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_email: bool,
+}
+
+/// Which step of a patient's delivery a message is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    #[default]
+    First,
+    /// The SMS sent when an NHS App message was not read in time.
+    Fallback,
 }
 
 /// Send one patient's message. The message is transient (deleted once
@@ -20,9 +40,20 @@ pub struct SendMessage {
     pub batch_id: String,
     pub row: u64,
     pub channel: Channel,
+    /// A mobile (E.164), an email address or an NHS number, by channel.
     pub to: String,
     pub body: String,
     pub correlation_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// For an NHS App message: the mobile its SMS fallback goes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_to: Option<String>,
+    #[serde(default)]
+    pub step: Step,
+    /// When SMS and NHS App messages may leave; `None` for email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<SendingWindow>,
 }
 
 impl SendMessage {
@@ -35,4 +66,82 @@ impl SendMessage {
 
 pub fn delivery_id(batch_id: &str, row: u64) -> String {
     format!("{batch_id}:{row}")
+}
+
+/// One channel step of one patient's delivery, as written in the
+/// idempotency key Batchbook gives the provider. Providers quote it back in
+/// their receipts, so a receipt leads straight to its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageReference {
+    pub organisation_id: String,
+    pub batch_id: String,
+    pub row: u64,
+    pub channel: Channel,
+}
+
+impl MessageReference {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(':');
+        let (org, batch, row, channel) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || org.is_empty() || batch.is_empty() {
+            return None;
+        }
+        let channel = [Channel::Sms, Channel::Email, Channel::NhsApp]
+            .into_iter()
+            .find(|c| c.as_str() == channel)?;
+        Some(Self {
+            organisation_id: org.to_owned(),
+            batch_id: batch.to_owned(),
+            row: row.parse().ok()?,
+            channel,
+        })
+    }
+
+    pub fn delivery_id(&self) -> String {
+        delivery_id(&self.batch_id, self.row)
+    }
+}
+
+impl std::fmt::Display for MessageReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.organisation_id,
+            self.batch_id,
+            self.row,
+            self.channel.as_str()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_round_trips_and_nonsense_is_not_one() {
+        let reference = MessageReference {
+            organisation_id: "A12345".into(),
+            batch_id: "6f1c-22".into(),
+            row: 17,
+            channel: Channel::NhsApp,
+        };
+        assert_eq!(reference.to_string(), "A12345:6f1c-22:17:nhs_app");
+        assert_eq!(
+            MessageReference::parse("A12345:6f1c-22:17:nhs_app"),
+            Some(reference)
+        );
+        for bad in [
+            "",
+            "A12345:b:1",
+            "A12345:b:x:sms",
+            "A12345:b:1:fax",
+            "A12345:b:1:sms:extra",
+            ":b:1:sms",
+        ] {
+            assert_eq!(MessageReference::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 pub mod aggregates;
 pub mod jobs;
 pub mod lists;
+pub mod policies;
 pub mod ports;
 pub mod projection;
 pub mod template;

@@ -136,6 +136,24 @@ pub enum TimerJob {
         organisation_id: String,
         batch_id: String,
     },
+    /// Put a fan-out on the queue: one day of a staggered send, or the SMS
+    /// and NHS App messages held to the sending window.
+    FanOut {
+        organisation_id: String,
+        batch_id: String,
+        #[serde(default)]
+        day: Option<u32>,
+        #[serde(default)]
+        skip_email: bool,
+    },
+    /// NHS App fallbacks and the 72-hour rule for one batch's messages.
+    FollowUp {
+        organisation_id: String,
+        batch_id: String,
+    },
+    /// A message that reached a worker outside the sending window goes back
+    /// on the send queue when the window opens.
+    ReleaseSend { body: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +198,55 @@ pub enum ProviderError {
 pub trait SmsProvider: Send + Sync {
     /// Returns the provider's reference for the message.
     async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailRequest {
+    /// As for SMS; also the reference the provider's receipts quote back.
+    pub idempotency_key: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// An email provider (GOV.UK Notify in production, a simulator locally).
+#[async_trait::async_trait]
+pub trait EmailProvider: Send + Sync {
+    async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NhsAppRequest {
+    pub idempotency_key: String,
+    /// NHS App messages are addressed by NHS number.
+    pub nhs_number: String,
+    pub body: String,
+}
+
+/// An NHS App message provider (NHS Notify in production, a simulator
+/// locally).
+#[async_trait::async_trait]
+pub trait NhsAppProvider: Send + Sync {
+    async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError>;
+}
+
+/// What a provider's receipt says happened to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptOutcome {
+    Delivered,
+    /// The patient opened it (NHS App).
+    Read,
+    Failed(events::DeliveryFailure),
+}
+
+/// A provider's receipt for one message, named by the reference Batchbook
+/// sent it with (the idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub reference: String,
+    pub outcome: ReceiptOutcome,
+    pub at: DateTime<Utc>,
 }
 
 /// What the demographics service (PDS) holds for one patient.

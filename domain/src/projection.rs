@@ -19,6 +19,7 @@ use crate::aggregates::{Batch, Delivery};
 use crate::ports::PortError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct BatchSummary {
     pub batch_id: String,
     pub organisation_id: String,
@@ -32,8 +33,18 @@ pub struct BatchSummary {
     pub without_valid_mobile_count: u64,
     pub not_contactable_count: u64,
     pub recipient_count: u64,
-    pub sent_count: u64,
+    /// Sent, with no final outcome yet (no receipt; an NHS App message
+    /// that may still fall back).
+    pub awaiting_receipt_count: u64,
+    /// Delivered or read by SMS or NHS App. Email never counts here.
+    pub delivered_count: u64,
+    pub email_delivered_count: u64,
     pub failed_count: u64,
+    pub email_subject: Option<String>,
+    pub snomed_code: Option<String>,
+    /// The days of a staggered send.
+    pub stagger: Vec<events::StaggerDay>,
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub send_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -45,18 +56,33 @@ pub struct BatchSummary {
 impl BatchSummary {
     /// Every recipient has a final outcome.
     pub fn is_settled(&self) -> bool {
-        self.status == BatchStatus::Sending
-            && self.sent_count + self.failed_count >= self.recipient_count
+        self.status == BatchStatus::Sending && self.settled_count() >= self.recipient_count
     }
 
-    fn count(&mut self, status: DeliveryStatus, by: i64) {
-        let counter = match status {
-            DeliveryStatus::Sent => &mut self.sent_count,
-            DeliveryStatus::Failed => &mut self.failed_count,
-            DeliveryStatus::NotSent => return,
+    /// Recipients with a final outcome.
+    pub fn settled_count(&self) -> u64 {
+        self.delivered_count + self.email_delivered_count + self.failed_count
+    }
+
+    fn count(&mut self, row: &DeliveryRow, by: i64) {
+        let counter = match row.tally() {
+            Some(Tally::Awaiting) => &mut self.awaiting_receipt_count,
+            Some(Tally::Delivered) => &mut self.delivered_count,
+            Some(Tally::EmailDelivered) => &mut self.email_delivered_count,
+            Some(Tally::Failed) => &mut self.failed_count,
+            None => return,
         };
         *counter = counter.saturating_add_signed(by);
     }
+}
+
+/// Which count of the batch summary a delivery row is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tally {
+    Awaiting,
+    Delivered,
+    EmailDelivered,
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +93,52 @@ pub struct DeliveryRow {
     pub status: DeliveryStatus,
     pub reason: Option<String>,
     pub provider_reference: Option<String>,
+    /// When the current step was sent.
+    #[serde(default)]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// For an NHS App step with a mobile behind it: when the SMS fallback
+    /// is due if the message is not read.
+    #[serde(default)]
+    pub fallback_due_at: Option<DateTime<Utc>>,
     /// The last Delivery aggregate sequence applied.
     pub last_sequence: u64,
+}
+
+impl DeliveryRow {
+    /// Still waiting for something: a receipt, a read, or a fallback.
+    pub fn is_open(&self) -> bool {
+        let may_fall_back = self.channel == Channel::NhsApp && self.fallback_due_at.is_some();
+        match self.status {
+            DeliveryStatus::NotSent | DeliveryStatus::Read => false,
+            DeliveryStatus::Sent => true,
+            DeliveryStatus::Delivered | DeliveryStatus::Failed => may_fall_back,
+        }
+    }
+
+    /// The status adapters index rows by: `open` while `is_open`, else the
+    /// final status (`failed`, `delivered`, `read`).
+    pub fn view_status(&self) -> &'static str {
+        if self.is_open() {
+            return "open";
+        }
+        match self.status {
+            DeliveryStatus::NotSent => "not_sent",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Read => "read",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn tally(&self) -> Option<Tally> {
+        Some(match self.status {
+            DeliveryStatus::NotSent => return None,
+            _ if self.is_open() => Tally::Awaiting,
+            DeliveryStatus::Failed => Tally::Failed,
+            _ if self.channel == Channel::Email => Tally::EmailDelivered,
+            _ => Tally::Delivered,
+        })
+    }
 }
 
 /// The view rows one projection step reads and writes, inside whatever
@@ -170,10 +240,8 @@ pub async fn project(
             tx.put_batch(&summary).await?;
         }
         RecordedEvent::Delivery(event) => {
-            let (batch_id, row) = match &event {
-                DeliveryEvent::MessageSent { batch_id, row, .. }
-                | DeliveryEvent::SendFailed { batch_id, row, .. } => (batch_id.clone(), *row),
-            };
+            let (batch_id, row) = event.recipient();
+            let (batch_id, row) = (batch_id.to_owned(), row);
             let previous = tx.delivery(&batch_id, row).await?;
             if previous
                 .as_ref()
@@ -185,21 +253,26 @@ pub async fn project(
                 recipient_fingerprint: Some(fingerprint),
                 failed_at,
                 ..
+            }
+            | DeliveryEvent::DeliveryFailed {
+                recipient_fingerprint: Some(fingerprint),
+                failed_at,
+                ..
             } = &event
             {
                 tx.record_failure(&metadata.organisation_id, fingerprint, *failed_at)
                     .await?;
             }
-            let next = delivery_row(event, sequence);
+            let next = delivery_row(previous.clone(), event, sequence);
             let mut summary = tx.batch(&batch_id).await?.unwrap_or_else(|| BatchSummary {
                 batch_id: batch_id.clone(),
                 organisation_id: metadata.organisation_id.clone(),
                 ..Default::default()
             });
             if let Some(previous) = &previous {
-                summary.count(previous.status, -1);
+                summary.count(previous, -1);
             }
-            summary.count(next.status, 1);
+            summary.count(&next, 1);
             tx.put_delivery(&next).await?;
             tx.put_batch(&summary).await?;
         }
@@ -215,12 +288,16 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             organisation_id,
             name,
             kind,
+            email_subject,
+            snomed_code,
             ..
         } => {
             summary.batch_id = batch_id;
             summary.organisation_id = organisation_id;
             summary.name = name;
             summary.kind = Some(kind);
+            summary.email_subject = email_subject;
+            summary.snomed_code = snomed_code;
             summary.status = BatchStatus::Draft;
             summary.created_at = Some(metadata.occurred_at);
         }
@@ -232,59 +309,85 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             summary.without_valid_mobile_count = list.without_valid_mobile_count;
             summary.not_contactable_count = list.not_contactable_count;
         }
-        BatchEvent::SendScheduled { send_at } => {
+        BatchEvent::SendScheduled { send_at, stagger } => {
             summary.status = BatchStatus::Scheduled;
             summary.send_at = Some(send_at);
+            summary.stagger = stagger;
         }
         BatchEvent::SendingStarted {
             recipient_count,
             started_at,
+            stagger,
         } => {
             summary.status = BatchStatus::Sending;
             summary.recipient_count = recipient_count;
             summary.started_at = Some(started_at);
+            summary.stagger = stagger;
         }
         BatchEvent::BatchCompleted { completed_at } => {
             summary.status = BatchStatus::Done;
             summary.completed_at = Some(completed_at);
         }
-        BatchEvent::BatchCancelled { .. } => summary.status = BatchStatus::Cancelled,
+        BatchEvent::BatchCancelled { cancelled_at } => {
+            summary.status = BatchStatus::Cancelled;
+            summary.cancelled_at = Some(cancelled_at);
+        }
     }
 }
 
-fn delivery_row(event: DeliveryEvent, sequence: u64) -> DeliveryRow {
+/// The row after one event. Events of one aggregate arrive in order, so
+/// `previous` is the row as the events before this one left it.
+fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u64) -> DeliveryRow {
+    let (batch_id, row) = event.recipient();
+    let mut next = previous.unwrap_or_else(|| DeliveryRow {
+        batch_id: batch_id.to_owned(),
+        row,
+        channel: Channel::Sms,
+        status: DeliveryStatus::NotSent,
+        reason: None,
+        provider_reference: None,
+        sent_at: None,
+        fallback_due_at: None,
+        last_sequence: 0,
+    });
+    next.last_sequence = sequence;
     match event {
         DeliveryEvent::MessageSent {
-            batch_id,
-            row,
             channel,
             provider_reference,
+            sent_at,
+            fallback_due_at,
             ..
-        } => DeliveryRow {
-            batch_id,
-            row,
-            channel,
-            status: DeliveryStatus::Sent,
-            reason: None,
-            provider_reference: Some(provider_reference),
-            last_sequence: sequence,
-        },
+        } => {
+            next.channel = channel;
+            next.status = DeliveryStatus::Sent;
+            next.reason = None;
+            next.provider_reference = Some(provider_reference);
+            next.sent_at = Some(sent_at);
+            next.fallback_due_at = fallback_due_at;
+        }
         DeliveryEvent::SendFailed {
-            batch_id,
-            row,
             channel,
             reason,
+            failed_at,
+            falls_back_to_sms,
             ..
-        } => DeliveryRow {
-            batch_id,
-            row,
-            channel,
-            status: DeliveryStatus::Failed,
-            reason: Some(reason.as_str().to_owned()),
-            provider_reference: None,
-            last_sequence: sequence,
-        },
+        } => {
+            next.channel = channel;
+            next.status = DeliveryStatus::Failed;
+            next.reason = Some(reason.as_str().to_owned());
+            next.provider_reference = None;
+            // Open until the fallback's own event, which follows at once.
+            next.fallback_due_at = falls_back_to_sms.then_some(failed_at);
+        }
+        DeliveryEvent::MessageDelivered { .. } => next.status = DeliveryStatus::Delivered,
+        DeliveryEvent::MessageRead { .. } => next.status = DeliveryStatus::Read,
+        DeliveryEvent::DeliveryFailed { failure, .. } => {
+            next.status = DeliveryStatus::Failed;
+            next.reason = Some(failure.as_str().to_owned());
+        }
     }
+    next
 }
 
 #[cfg(test)]
@@ -363,6 +466,8 @@ mod tests {
             provider_reference: format!("ref-{row}"),
             idempotency_key: "k".into(),
             sent_at: Utc::now(),
+            fallback_due_at: None,
+            recipient_fingerprint: None,
         };
         stored(
             "Delivery",
@@ -379,7 +484,7 @@ mod tests {
         assert!(project(&mut views, sent(1), &upcasters).await.unwrap());
         assert!(!project(&mut views, sent(1), &upcasters).await.unwrap());
         assert!(project(&mut views, sent(2), &upcasters).await.unwrap());
-        assert_eq!(views.batches["b-1"].sent_count, 2);
+        assert_eq!(views.batches["b-1"].awaiting_receipt_count, 2);
     }
 
     #[tokio::test]
@@ -393,11 +498,16 @@ mod tests {
             name: "Flu".into(),
             kind: BatchKind::SimpleMessage,
             template: "t".into(),
+            email_subject: None,
+            snomed_code: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();
         let summary = &views.batches["b-1"];
-        assert_eq!((summary.name.as_str(), summary.sent_count), ("Flu", 1));
+        assert_eq!(
+            (summary.name.as_str(), summary.awaiting_receipt_count),
+            ("Flu", 1)
+        );
         assert_eq!(summary.status, BatchStatus::Draft);
     }
 
@@ -413,6 +523,7 @@ mod tests {
                 reason: events::SendFailureReason::PermanentFailure,
                 failed_at: Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap(),
                 recipient_fingerprint: Some("f1".into()),
+                falls_back_to_sms: false,
             };
             stored(
                 "Delivery",

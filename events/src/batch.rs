@@ -26,23 +26,46 @@ pub struct ListAttached {
     pub not_contactable_count: u64,
 }
 
+/// One day of a staggered send: when it starts and how many patients it
+/// sends to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaggerDay {
+    /// 0 for the first day.
+    pub day: u32,
+    pub starts_at: DateTime<Utc>,
+    pub recipients: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BatchEvent {
     /// v2.0: `message` (v1.0) became `template`, and `kind` was added.
+    /// `email_subject` and `snomed_code` were added later, optional, so
+    /// events without them read as batches without them.
     BatchDrafted {
         batch_id: String,
         organisation_id: String,
         name: String,
         kind: BatchKind,
         template: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email_subject: Option<String>,
+        /// The SNOMED CT concept saved to each patient's record.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snomed_code: Option<String>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {
         send_at: DateTime<Utc>,
+        /// The days a staggered send will take, planned when staff chose it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stagger: Vec<StaggerDay>,
     },
     SendingStarted {
         recipient_count: u64,
         started_at: DateTime<Utc>,
+        /// Empty when every patient is sent to at once.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        stagger: Vec<StaggerDay>,
     },
     BatchCompleted {
         completed_at: DateTime<Utc>,

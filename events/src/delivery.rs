@@ -44,6 +44,38 @@ impl SendFailureReason {
     }
 }
 
+/// Why a message the provider accepted did not reach the patient, as the
+/// provider's receipt said (or did not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryFailure {
+    /// The number or address does not exist or is no longer in use.
+    Permanent,
+    /// The phone was off or the inbox full for the provider's whole retry period.
+    Temporary,
+    /// A fault at the provider or a network.
+    Technical,
+    /// No receipt came within 72 hours of sending.
+    NoReceipt,
+}
+
+impl DeliveryFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent_failure",
+            Self::Temporary => "temporary_failure",
+            Self::Technical => "technical_failure",
+            Self::NoReceipt => "no_receipt_within_72_hours",
+        }
+    }
+
+    /// Whether the failure says something about the recipient, and so
+    /// belongs in their failure history ("likely to fail").
+    pub fn is_the_recipients(self) -> bool {
+        !matches!(self, Self::Technical)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DeliveryEvent {
     /// The provider accepted the message. `idempotency_key` is the key the
@@ -55,6 +87,14 @@ pub enum DeliveryEvent {
         provider_reference: String,
         idempotency_key: String,
         sent_at: DateTime<Utc>,
+        /// An NHS App message with a mobile to fall back to, and when the
+        /// fallback is due if the message is not read by then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback_due_at: Option<DateTime<Utc>>,
+        /// As on `SendFailed`, so a later failure receipt can name the
+        /// recipient to failure history.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient_fingerprint: Option<String>,
     },
     SendFailed {
         batch_id: String,
@@ -66,7 +106,50 @@ pub enum DeliveryEvent {
         /// never the number). Absent from events recorded before it existed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recipient_fingerprint: Option<String>,
+        /// An NHS App message refused with a mobile behind it: the SMS
+        /// fallback is sent at once, in the next event.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        falls_back_to_sms: bool,
     },
+    /// The provider's receipt: the message reached the phone, inbox or app.
+    MessageDelivered {
+        batch_id: String,
+        row: u64,
+        channel: Channel,
+        delivered_at: DateTime<Utc>,
+    },
+    /// The patient opened the NHS App message; no fallback is sent.
+    MessageRead {
+        batch_id: String,
+        row: u64,
+        channel: Channel,
+        read_at: DateTime<Utc>,
+    },
+    /// The provider took the message but it never arrived.
+    DeliveryFailed {
+        batch_id: String,
+        row: u64,
+        channel: Channel,
+        failure: DeliveryFailure,
+        failed_at: DateTime<Utc>,
+        /// As on `SendFailed`; absent for technical failures, which say
+        /// nothing about the recipient.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient_fingerprint: Option<String>,
+    },
+}
+
+impl DeliveryEvent {
+    /// The patient the event is about: the batch and the list row.
+    pub fn recipient(&self) -> (&str, u64) {
+        match self {
+            Self::MessageSent { batch_id, row, .. }
+            | Self::SendFailed { batch_id, row, .. }
+            | Self::MessageDelivered { batch_id, row, .. }
+            | Self::MessageRead { batch_id, row, .. }
+            | Self::DeliveryFailed { batch_id, row, .. } => (batch_id, *row),
+        }
+    }
 }
 
 impl DomainEvent for DeliveryEvent {
@@ -74,6 +157,9 @@ impl DomainEvent for DeliveryEvent {
         match self {
             Self::MessageSent { .. } => "MessageSent",
             Self::SendFailed { .. } => "SendFailed",
+            Self::MessageDelivered { .. } => "MessageDelivered",
+            Self::MessageRead { .. } => "MessageRead",
+            Self::DeliveryFailed { .. } => "DeliveryFailed",
         }
         .to_owned()
     }

@@ -13,6 +13,6 @@ pub mod delivery;
 pub mod metadata;
 pub mod upcast;
 
-pub use batch::{BatchEvent, BatchKind, ListAttached};
-pub use delivery::{Channel, DeliveryEvent, SendFailureReason};
+pub use batch::{BatchEvent, BatchKind, ListAttached, StaggerDay};
+pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
 pub use metadata::{EventMetadata, MetadataError};

@@ -82,6 +82,8 @@ mod tests {
                 name: "Flu clinic".into(),
                 kind: BatchKind::SimpleMessage,
                 template: "Dear ((name)), book now".into(),
+                email_subject: None,
+                snomed_code: None,
             }
         );
     }

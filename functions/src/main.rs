@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use domain::values::OrganisationId;
-use functions::api::{router, ApiState};
+use functions::api::{router, ApiState, CallbackTokens};
 use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
-use infra::simulators::SmsSimulatorSettings;
+use infra::simulators::ProviderSimulatorSettings;
 
 #[derive(Parser)]
 #[command(
@@ -114,8 +114,11 @@ async fn serve(
     let default_organisation =
         OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
     let mut config = EmbeddedConfig::new(&data);
-    config.sms = SmsSimulatorSettings {
+    config.providers = ProviderSimulatorSettings {
         delay: Duration::from_millis(sms_delay_ms),
+        // Receipts come a few seconds after sending, as from a real network.
+        receipt_delay: chrono::Duration::seconds(3),
+        ..Default::default()
     };
     let stack = std::sync::Arc::new(EmbeddedStack::open(config).await?);
     let app = router(ApiState {
@@ -123,7 +126,8 @@ async fn serve(
         identity: IdentitySource::Development {
             default_organisation,
         },
-        outbox: Some(stack.sms.clone()),
+        outbox: Some(stack.providers.clone()),
+        callbacks: CallbackTokens::from_env(),
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -132,7 +136,7 @@ async fn serve(
         data.display()
     );
     println!("  API description: http://{local}/openapi.json");
-    println!("  Simulated SMS outbox: http://{local}/v1/dev/sms-outbox");
+    println!("  Simulated provider outbox (SMS, email, NHS App): http://{local}/v1/dev/sms-outbox");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = {
@@ -184,7 +188,7 @@ async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
     println!("  Status:               {}", report.status);
     println!("  Patient list:         {}", report.patient_list);
     println!("  Recipients:           {}", report.recipients);
-    println!("  Sent:                 {}", report.sent);
+    println!("  Delivered:            {}", report.delivered);
     println!("  Without valid mobile: {}", report.without_valid_mobile);
     println!("  Failed to deliver:    {}", report.failed_to_deliver);
     println!(

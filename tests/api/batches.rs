@@ -17,7 +17,8 @@ async fn every_patient_gets_exactly_one_sms_and_the_batch_is_done() {
     assert_eq!(batch["status"], "Done");
     assert_eq!(
         batch["counts"],
-        json!({"patient_list": 300, "recipients": 300, "sent": 300,
+        json!({"patient_list": 300, "recipients": 300, "awaiting_receipt": 0,
+               "delivered": 300, "emails_delivered": 0,
                "without_valid_mobile": 0, "failed_to_deliver": 0})
     );
     let outbox = app.outbox().await;
@@ -42,7 +43,8 @@ async fn counts_and_the_failed_to_deliver_csv_match_the_list() {
     assert_eq!(batch["status"], "Done");
     assert_eq!(
         batch["counts"],
-        json!({"patient_list": 4, "recipients": 2, "sent": 1,
+        json!({"patient_list": 4, "recipients": 2, "awaiting_receipt": 0,
+               "delivered": 1, "emails_delivered": 0,
                "without_valid_mobile": 1, "failed_to_deliver": 1})
     );
     let report = app
@@ -57,7 +59,7 @@ async fn counts_and_the_failed_to_deliver_csv_match_the_list() {
     assert_eq!(report.headers()["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
         report.text().await.unwrap(),
-        "NHS Number,Mobile,Channel,Reason\n4010232137,07700100199,sms,permanent_failure\n"
+        "NHS Number,Email Address,Mobile,Channel,Reason\n4010232137,,07700100199,sms,permanent_failure\n"
     );
 }
 
@@ -71,7 +73,7 @@ async fn every_queue_message_delivered_twice_still_sends_one_sms_per_patient() {
 
     let batch = app.batch(&batch_id).await;
     assert_eq!(batch["status"], "Done");
-    assert_eq!(batch["counts"]["sent"], 250);
+    assert_eq!(batch["counts"]["delivered"], 250);
     assert_one_message_each(&app.outbox().await, 250);
 }
 
@@ -197,10 +199,13 @@ async fn the_openapi_document_describes_every_endpoint() {
         paths,
         [
             "/v1/batches",
+            "/v1/batches/preview",
             "/v1/batches/{batch_id}",
             "/v1/batches/{batch_id}/cancel",
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             "/v1/batches/{batch_id}/send",
+            "/v1/callbacks/govuk-notify",
+            "/v1/callbacks/nhs-notify",
             "/v1/dev/sms-outbox",
             "/v1/lists",
             "/v1/lists/uploads",

@@ -25,7 +25,7 @@ fn caller() -> Caller {
 
 fn config(dir: &std::path::Path, sms_delay: Duration) -> EmbeddedConfig {
     let mut config = EmbeddedConfig::new(dir);
-    config.sms.delay = sms_delay;
+    config.providers.delay = sms_delay;
     config.clock = Arc::new(domain::ports::SystemClock) as Arc<dyn Clock>;
     config
 }
@@ -47,6 +47,17 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                 .await
                 .unwrap(),
         );
+        // This test runs on the real clock, so its organisation sends at
+        // any hour.
+        let settings = domain::usecases::OrganisationSettings {
+            sending_window: domain::policies::SendingWindow::always(),
+            ..Default::default()
+        };
+        stack
+            .app
+            .update_settings(&caller(), settings)
+            .await
+            .unwrap();
         let list = stack
             .app
             .upload_list(&caller(), clean_list(PATIENTS).into_bytes(), None, None)
@@ -60,6 +71,8 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     name: "Crash".into(),
                     list_id: list.list_id,
                     template: "Hello ((name))".into(),
+                    email_subject: None,
+                    snomed_code: None,
                 },
                 None,
             )
@@ -67,7 +80,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
             .unwrap();
         stack
             .app
-            .send_batch(&caller(), &batch_id, None, None)
+            .send_batch(&caller(), &batch_id, None, None, None)
             .await
             .unwrap();
         let runner = stack.clone();
@@ -75,7 +88,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
         let mut sent = 0;
         while sent < 50 {
             tokio::time::sleep(Duration::from_millis(1)).await;
-            sent = stack.sms.outbox_count().await.unwrap();
+            sent = stack.providers.outbox_count().await.unwrap();
         }
         (batch_id, sent)
     });
@@ -98,9 +111,9 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
         stack.run_pending_work().await.unwrap();
         let summary = stack.app.batch(&caller(), &batch_id).await.unwrap();
         assert_eq!(summary.status.label(), "Done");
-        assert_eq!(summary.sent_count, PATIENTS as u64);
+        assert_eq!(summary.delivered_count, PATIENTS as u64);
         let outbox: Vec<serde_json::Value> = stack
-            .sms
+            .providers
             .outbox()
             .await
             .unwrap()

@@ -5,12 +5,15 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::ports::{Clock, FakeClock, PortError, QueueName, ReceivedMessage, WorkQueue};
 use domain::values::OrganisationId;
-use functions::api::{router, ApiState};
+use functions::api::{router, ApiState, CallbackTokens};
 use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack, QueueLayer};
 use serde_json::{json, Value};
 
 pub const ORG: &str = "A12345";
+/// The tokens the test providers put on their callbacks.
+pub const NOTIFY_TOKEN: &str = "notify-callback-token-for-tests";
+pub const NHS_NOTIFY_KEY: &str = "nhs-notify-api-key-for-tests";
 
 pub struct TestApp {
     pub address: String,
@@ -48,7 +51,11 @@ pub async fn spawn_app_with(layer: Option<QueueLayer>, data: tempfile::TempDir) 
         identity: IdentitySource::Development {
             default_organisation: OrganisationId::parse(ORG).unwrap(),
         },
-        outbox: Some(stack.sms.clone()),
+        outbox: Some(stack.providers.clone()),
+        callbacks: CallbackTokens {
+            govuk_notify: Some(NOTIFY_TOKEN.into()),
+            nhs_notify: Some(NHS_NOTIFY_KEY.into()),
+        },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -174,8 +181,10 @@ pub fn clean_list(n: usize) -> String {
             }
         };
         mobile += 1;
-        if mobile % 100 == 99 {
-            mobile += 1;
+        // Numbers ending 95 to 99 fail or go unanswered at the simulated
+        // provider (see `infra::simulators::outcome_for`).
+        if mobile % 100 >= 95 {
+            mobile += 100 - mobile % 100;
         }
         csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
     }

@@ -5,13 +5,26 @@ use domain::ports::QueueName;
 
 use crate::helpers::spawn_app;
 
-fn fixture() -> SqsEvent {
-    serde_json::from_str(include_str!("../fixtures/sqs_send_event.json")).unwrap()
+/// The canned event, its jobs addressed to `batch_id`.
+fn fixture(batch_id: &str) -> SqsEvent {
+    serde_json::from_str(
+        &include_str!("../fixtures/sqs_send_event.json").replace("b-fixture", batch_id),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
 async fn only_the_malformed_record_is_reported_failed_and_a_redelivered_event_sends_nothing_new() {
     let app = spawn_app().await;
+    // A batch that has started sending, whose fan-out has not run yet.
+    let batch_id = app
+        .send_list(
+            "NHS Number,Given Name,Telecom Number,Date of Birth\n\
+             7000000015,Joe,07700 100123,01/02/1950\n\
+             7000000023,Ann,07700 100199,01/02/1950\n",
+        )
+        .await;
+    let fixture = || fixture(&batch_id);
     let response =
         functions::sqs::handle_sqs_event(&app.stack.app, QueueName::Send, fixture()).await;
     let failed: Vec<&str> = response
@@ -23,7 +36,10 @@ async fn only_the_malformed_record_is_reported_failed_and_a_redelivered_event_se
     let outbox = app.outbox().await;
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0]["to"], "+447700100123");
-    assert_eq!(outbox[0]["idempotency_key"], "b-fixture:1:sms");
+    assert_eq!(
+        outbox[0]["idempotency_key"],
+        format!("A12345:{batch_id}:1:sms")
+    );
 
     // SQS delivers the whole event again.
     let again = functions::sqs::handle_sqs_event(&app.stack.app, QueueName::Send, fixture()).await;
@@ -45,7 +61,10 @@ async fn only_the_malformed_record_is_reported_failed_and_a_redelivered_event_se
             )
         })
         .collect();
-    assert_eq!(outcomes, [(1, "sent".to_owned()), (2, "failed".to_owned())]);
+    assert_eq!(
+        outcomes,
+        [(1, "delivered".to_owned()), (2, "failed".to_owned())]
+    );
 }
 
 #[tokio::test]

@@ -235,21 +235,12 @@ async fn an_emis_list_of_nhs_numbers_is_completed_from_pds_with_each_outcome_nam
             (3, "nhs_app".into(), "".into()),
         ]
     );
-    // Until the NHS App sender exists, a patient it alone can reach stops
-    // the batch, with the reason.
-    let (status, body) = problem(app.create_batch_as(ORG, list_id).await).await;
-    assert_eq!(
-        (status, body["detail"].as_str().unwrap()),
-        (
-            422,
-            "0 patients on this list can be contacted only by email and 1 only by the NHS App; \
-             sending by email and NHS App is not available yet, so remove them or give them a mobile"
-        )
-    );
+    // A patient the NHS App alone can reach is sent to like anyone else.
+    assert_eq!(app.create_batch_as(ORG, list_id).await.status(), 201);
 }
 
 #[tokio::test]
-async fn nhs_app_patients_with_a_mobile_get_the_sms_it_falls_back_to() {
+async fn nhs_app_patients_are_sent_an_nhs_app_message_and_others_an_sms() {
     let app = spawn_app().await;
     let batch_id = app
         .send_list(
@@ -267,8 +258,9 @@ async fn nhs_app_patients_with_a_mobile_get_the_sms_it_falls_back_to() {
         .map(|m| m["to"].as_str().unwrap().to_owned())
         .collect();
     to.sort();
-    assert_eq!(to, ["+447700100901", "+447700100902"]);
-    assert_eq!(app.batch(&batch_id).await["status"], "Done");
+    assert_eq!(to, ["+447700100901", "9990000026"]);
+    // Aisha never reads hers, so the batch waits for her fallback.
+    assert_eq!(app.batch(&batch_id).await["status"], "Sending");
 }
 
 #[tokio::test]
@@ -341,7 +333,8 @@ async fn a_mobile_that_failed_in_the_last_3_months_is_flagged_when_the_organisat
         .unwrap();
     assert_eq!(
         settings.json::<Value>().await.unwrap(),
-        json!({"flag_mobiles_likely_to_fail": true})
+        json!({"flag_mobiles_likely_to_fail": true,
+               "sending_window": {"opens": "08:00", "closes": "20:00", "time_zone": "Europe/London"}})
     );
     let list: Value = app.upload_list(csv).await.json().await.unwrap();
     assert_eq!(
@@ -388,7 +381,7 @@ async fn settings_with_an_unknown_field_are_refused_with_the_reason() {
     assert_eq!(status, 422);
     assert_eq!(
         body["detail"].as_str().unwrap(),
-        "the settings could not be read: Failed to deserialize the JSON body into the target type: colour: unknown field `colour`, expected `flag_mobiles_likely_to_fail` at line 1 column 9"
+        "the settings could not be read: Failed to deserialize the JSON body into the target type: colour: unknown field `colour`, expected `flag_mobiles_likely_to_fail` or `sending_window` at line 1 column 9"
     );
 }
 

@@ -8,5 +8,6 @@ mod helpers;
 mod idempotency;
 mod lambda;
 mod lists;
+mod messages;
 mod pds;
 mod scheduling;

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{BatchEvent, BatchKind, ListAttached};
+use events::{BatchEvent, BatchKind, ListAttached, StaggerDay};
 use serde::{Deserialize, Serialize};
+
+use crate::policies::{stagger, PolicyError, SendingWindow};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -34,13 +36,16 @@ impl BatchStatus {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Batch {
     status: BatchStatus,
     organisation_id: String,
+    kind: Option<BatchKind>,
     template: String,
+    email_subject: Option<String>,
     artifact_key: String,
     contactable_count: u64,
+    stagger: Vec<StaggerDay>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,13 +55,18 @@ pub enum BatchCommand {
         organisation_id: String,
         name: String,
         template: String,
+        email_subject: Option<String>,
+        snomed_code: Option<String>,
         list: ListAttached,
     },
-    /// Send now, or at `send_at` when that is in the future.
+    /// Send now, or at `send_at` when that is in the future; all at once, or
+    /// staggered over `stagger_days` days (see `policies::stagger`).
     Send {
         organisation_id: String,
         now: DateTime<Utc>,
         send_at: Option<DateTime<Utc>>,
+        stagger_days: Option<u32>,
+        window: SendingWindow,
     },
     /// The timer for a scheduled send fired. Repeats are harmless.
     StartScheduledSend { now: DateTime<Utc> },
@@ -84,6 +94,12 @@ pub enum BatchError {
         "a batch that has started sending cannot be cancelled; its links can be revoked instead"
     )]
     CannotCancelWhileSending,
+    #[error(
+        "every day of this staggered batch has started sending, so it can no longer be cancelled; its links can be revoked instead"
+    )]
+    StaggerFinished,
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 impl Batch {
@@ -97,6 +113,19 @@ impl Batch {
 
     pub fn template(&self) -> &str {
         &self.template
+    }
+
+    pub fn kind(&self) -> BatchKind {
+        self.kind.unwrap_or(BatchKind::SimpleMessage)
+    }
+
+    pub fn email_subject(&self) -> Option<&str> {
+        self.email_subject.as_deref()
+    }
+
+    /// The days of a staggered send; empty when it all goes at once.
+    pub fn stagger(&self) -> &[StaggerDay] {
+        &self.stagger
     }
 
     /// Where the checked list is in the blob store.
@@ -113,10 +142,11 @@ impl Batch {
         Ok(())
     }
 
-    fn start_sending(&self, now: DateTime<Utc>) -> BatchEvent {
+    fn start_sending(&self, now: DateTime<Utc>, stagger: Vec<StaggerDay>) -> BatchEvent {
         BatchEvent::SendingStarted {
             recipient_count: self.contactable_count,
             started_at: now,
+            stagger,
         }
     }
 }
@@ -140,6 +170,8 @@ impl Aggregate for Batch {
                 organisation_id,
                 name,
                 template,
+                email_subject,
+                snomed_code,
                 list,
             } => {
                 if self.status != BatchStatus::Absent {
@@ -154,6 +186,8 @@ impl Aggregate for Batch {
                     name,
                     kind: BatchKind::SimpleMessage,
                     template,
+                    email_subject,
+                    snomed_code,
                 };
                 sink.write(drafted, self).await;
                 sink.write(BatchEvent::PatientListAttached(list), self)
@@ -163,6 +197,8 @@ impl Aggregate for Batch {
                 organisation_id,
                 now,
                 send_at,
+                stagger_days,
+                window,
             } => {
                 self.owned_by(&organisation_id)?;
                 match self.status {
@@ -170,15 +206,22 @@ impl Aggregate for Batch {
                     BatchStatus::Cancelled => return Err(BatchError::Cancelled),
                     _ => return Err(BatchError::AlreadySent),
                 }
-                let event = match send_at {
-                    Some(send_at) if send_at > now => BatchEvent::SendScheduled { send_at },
-                    _ => self.start_sending(now),
+                let start = send_at.filter(|at| *at > now);
+                let stagger = match stagger_days {
+                    Some(days) => {
+                        stagger(self.contactable_count, days, start.unwrap_or(now), &window)?
+                    }
+                    None => vec![],
+                };
+                let event = match start {
+                    Some(send_at) => BatchEvent::SendScheduled { send_at, stagger },
+                    None => self.start_sending(now, stagger),
                 };
                 sink.write(event, self).await;
             }
             BatchCommand::StartScheduledSend { now } => {
                 if self.status == BatchStatus::Scheduled {
-                    let event = self.start_sending(now);
+                    let event = self.start_sending(now, self.stagger.clone());
                     sink.write(event, self).await;
                 }
             }
@@ -199,6 +242,14 @@ impl Aggregate for Batch {
                         sink.write(event, self).await;
                     }
                     BatchStatus::Cancelled => {}
+                    // A staggered send can be stopped until its last day starts.
+                    BatchStatus::Sending if !self.stagger.is_empty() => {
+                        if self.stagger.iter().all(|day| day.starts_at <= now) {
+                            return Err(BatchError::StaggerFinished);
+                        }
+                        let event = BatchEvent::BatchCancelled { cancelled_at: now };
+                        sink.write(event, self).await;
+                    }
                     _ => return Err(BatchError::CannotCancelWhileSending),
                 }
             }
@@ -210,19 +261,29 @@ impl Aggregate for Batch {
         match event {
             BatchEvent::BatchDrafted {
                 organisation_id,
+                kind,
                 template,
+                email_subject,
                 ..
             } => {
                 self.status = BatchStatus::Draft;
                 self.organisation_id = organisation_id;
+                self.kind = Some(kind);
                 self.template = template;
+                self.email_subject = email_subject;
             }
             BatchEvent::PatientListAttached(list) => {
                 self.contactable_count = list.contactable_count;
                 self.artifact_key = list.artifact_key;
             }
-            BatchEvent::SendScheduled { .. } => self.status = BatchStatus::Scheduled,
-            BatchEvent::SendingStarted { .. } => self.status = BatchStatus::Sending,
+            BatchEvent::SendScheduled { stagger, .. } => {
+                self.status = BatchStatus::Scheduled;
+                self.stagger = stagger;
+            }
+            BatchEvent::SendingStarted { stagger, .. } => {
+                self.status = BatchStatus::Sending;
+                self.stagger = stagger;
+            }
             BatchEvent::BatchCompleted { .. } => self.status = BatchStatus::Done,
             BatchEvent::BatchCancelled { .. } => self.status = BatchStatus::Cancelled,
         }
@@ -261,6 +322,8 @@ mod tests {
                 name: "Flu".into(),
                 kind: BatchKind::SimpleMessage,
                 template: "Hi ((name))".into(),
+                email_subject: None,
+                snomed_code: Some("73211009".into()),
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -271,6 +334,8 @@ mod tests {
             organisation_id: "A12345".into(),
             now: now(),
             send_at: at,
+            stagger_days: None,
+            window: SendingWindow::default(),
         }
     }
 
@@ -283,6 +348,8 @@ mod tests {
                 organisation_id: "A12345".into(),
                 name: "Flu".into(),
                 template: "Hi ((name))".into(),
+                email_subject: None,
+                snomed_code: Some("73211009".into()),
                 list: list(3),
             })
             .then_expect_events(drafted());
@@ -297,6 +364,8 @@ mod tests {
                 organisation_id: "A12345".into(),
                 name: "Flu".into(),
                 template: "Hi".into(),
+                email_subject: None,
+                snomed_code: None,
                 list: list(0),
             })
             .then_expect_error(BatchError::NobodyToContact);
@@ -310,6 +379,7 @@ mod tests {
             .then_expect_events(vec![BatchEvent::SendingStarted {
                 recipient_count: 3,
                 started_at: now(),
+                stagger: vec![],
             }]);
     }
 
@@ -319,7 +389,10 @@ mod tests {
         BatchTest::with(())
             .given(drafted())
             .when(send(Some(at)))
-            .then_expect_events(vec![BatchEvent::SendScheduled { send_at: at }]);
+            .then_expect_events(vec![BatchEvent::SendScheduled {
+                send_at: at,
+                stagger: vec![],
+            }]);
     }
 
     #[test]
@@ -330,6 +403,7 @@ mod tests {
             .then_expect_events(vec![BatchEvent::SendingStarted {
                 recipient_count: 3,
                 started_at: now(),
+                stagger: vec![],
             }]);
     }
 
@@ -340,6 +414,7 @@ mod tests {
             .and(vec![BatchEvent::SendingStarted {
                 recipient_count: 3,
                 started_at: now(),
+                stagger: vec![],
             }])
             .when(send(None))
             .then_expect_error(BatchError::AlreadySent);
@@ -353,6 +428,8 @@ mod tests {
                 organisation_id: "B99999".into(),
                 now: now(),
                 send_at: None,
+                stagger_days: None,
+                window: SendingWindow::default(),
             })
             .then_expect_error(BatchError::NotFound);
         BatchTest::with(())
@@ -365,10 +442,12 @@ mod tests {
     fn a_scheduled_send_starts_when_its_timer_fires_and_only_once() {
         let scheduled = BatchEvent::SendScheduled {
             send_at: now() + chrono::Duration::hours(1),
+            stagger: vec![],
         };
         let started = BatchEvent::SendingStarted {
             recipient_count: 3,
             started_at: now(),
+            stagger: vec![],
         };
         BatchTest::with(())
             .given(drafted())
@@ -387,7 +466,10 @@ mod tests {
         BatchTest::with(())
             .given(drafted())
             .and(vec![
-                BatchEvent::SendScheduled { send_at: now() },
+                BatchEvent::SendScheduled {
+                    send_at: now(),
+                    stagger: vec![],
+                },
                 BatchEvent::BatchCancelled {
                     cancelled_at: now(),
                 },
@@ -403,6 +485,7 @@ mod tests {
             .and(vec![BatchEvent::SendingStarted {
                 recipient_count: 3,
                 started_at: now(),
+                stagger: vec![],
             }])
             .when(BatchCommand::Cancel {
                 organisation_id: "A12345".into(),
@@ -416,6 +499,7 @@ mod tests {
         let started = BatchEvent::SendingStarted {
             recipient_count: 3,
             started_at: now(),
+            stagger: vec![],
         };
         BatchTest::with(())
             .given(drafted())
@@ -434,5 +518,90 @@ mod tests {
             ])
             .when(BatchCommand::Complete { now: now() })
             .then_expect_events(vec![]);
+    }
+
+    /// `now()` is 09:00 London time, so later days start at 08:00.
+    fn three_days() -> Vec<StaggerDay> {
+        (0..3)
+            .map(|day| StaggerDay {
+                day,
+                starts_at: match day {
+                    0 => now(),
+                    _ => now() + chrono::Duration::days(day.into()) - chrono::Duration::hours(1),
+                },
+                recipients: 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_staggered_send_carries_its_days_and_can_be_cancelled_until_the_last_starts() {
+        BatchTest::with(())
+            .given(drafted())
+            .when(BatchCommand::Send {
+                organisation_id: "A12345".into(),
+                now: now(),
+                send_at: None,
+                stagger_days: Some(3),
+                window: SendingWindow::default(),
+            })
+            .then_expect_events(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+                stagger: three_days(),
+            }]);
+        let started = BatchEvent::SendingStarted {
+            recipient_count: 3,
+            started_at: now(),
+            stagger: three_days(),
+        };
+        let cancel = |at| BatchCommand::Cancel {
+            organisation_id: "A12345".into(),
+            now: at,
+        };
+        let day_two = three_days()[2].starts_at;
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone()])
+            .when(cancel(day_two - chrono::Duration::seconds(1)))
+            .then_expect_events(vec![BatchEvent::BatchCancelled {
+                cancelled_at: day_two - chrono::Duration::seconds(1),
+            }]);
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started])
+            .when(cancel(day_two))
+            .then_expect_error(BatchError::StaggerFinished);
+    }
+
+    #[test]
+    fn a_scheduled_stagger_keeps_its_days_when_it_starts() {
+        let scheduled = BatchEvent::SendScheduled {
+            send_at: now(),
+            stagger: three_days(),
+        };
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![scheduled])
+            .when(BatchCommand::StartScheduledSend { now: now() })
+            .then_expect_events(vec![BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+                stagger: three_days(),
+            }]);
+    }
+
+    #[test]
+    fn a_stagger_over_too_many_days_is_refused() {
+        BatchTest::with(())
+            .given(drafted())
+            .when(BatchCommand::Send {
+                organisation_id: "A12345".into(),
+                now: now(),
+                send_at: None,
+                stagger_days: Some(29),
+                window: SendingWindow::default(),
+            })
+            .then_expect_error(BatchError::Policy(PolicyError::StaggerDays(29)));
     }
 }

@@ -1,44 +1,96 @@
-//! The Delivery aggregate: one per patient per batch. Its optimistic lock and
-//! the provider's idempotency key together make a send happen once, however
-//! often the queue delivers the message.
+//! The Delivery aggregate: one per patient per batch, through each channel
+//! step: the first message (email, NHS App or SMS), then for an unread NHS
+//! App message the SMS fallback. Its optimistic lock and the provider's
+//! idempotency key (one per step) together make each step happen once,
+//! however often the queue delivers the work.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{Channel, DeliveryEvent, SendFailureReason};
+use events::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{ProviderError, SmsProvider, SmsRequest};
+use crate::policies::RECEIPT_DEADLINE;
+use crate::ports::{
+    EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, ProviderError, ReceiptOutcome,
+    SmsProvider, SmsRequest,
+};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     #[default]
     NotSent,
+    /// The provider took the message; no receipt yet.
     Sent,
+    Delivered,
+    Read,
     Failed,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Delivery {
+    batch_id: String,
+    row: u64,
+    /// The status of the current step.
     status: DeliveryStatus,
+    /// The channel of the current step.
+    channel: Option<Channel>,
+    sent_at: Option<DateTime<Utc>>,
+    /// Set on an NHS App step that has a mobile to fall back to.
+    fallback_due_at: Option<DateTime<Utc>>,
+    recipient_fingerprint: Option<String>,
+}
+
+/// The SMS an NHS App message falls back to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    pub reference: String,
+    pub to: String,
+    pub recipient_fingerprint: String,
+    pub body: String,
+}
+
+/// The first message to one patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub batch_id: String,
+    pub row: u64,
+    pub channel: Channel,
+    /// The idempotency key, which the provider's receipts quote back.
+    pub reference: String,
+    /// A mobile (E.164), an email address or an NHS number, by channel.
+    pub to: String,
+    /// `to` as failure history keeps it: see `ports::recipient_fingerprint`.
+    pub recipient_fingerprint: String,
+    pub subject: Option<String>,
+    pub body: String,
+    /// For an NHS App message: the SMS to send if it is not read by
+    /// `fallback_due_at`, or at once if the NHS App refuses it.
+    pub fallback: Option<(Fallback, DateTime<Utc>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryCommand {
     Send {
-        delivery_id: String,
-        batch_id: String,
-        row: u64,
-        channel: Channel,
-        to: String,
-        /// `to` as failure history keeps it: see `ports::recipient_fingerprint`.
-        recipient_fingerprint: String,
-        body: String,
+        message: Box<Message>,
         now: DateTime<Utc>,
     },
+    /// The NHS App message was not read in time, or failed: send the SMS.
+    /// Does nothing if it was read, or the fallback was sent already.
+    FallBack {
+        fallback: Box<Fallback>,
+        now: DateTime<Utc>,
+    },
+    RecordReceipt {
+        channel: Channel,
+        outcome: ReceiptOutcome,
+        at: DateTime<Utc>,
+    },
+    /// The 72-hour rule: a message still only "sent" becomes Failed.
+    ExpireUnconfirmed { now: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,13 +98,97 @@ pub enum DeliveryError {
     /// Worth retrying later: the message stays on the queue.
     #[error("the provider could not take the message now: {0}")]
     ProviderUnavailable(String),
-    #[error("channel {0} is not available yet")]
-    ChannelNotSupported(&'static str),
+    #[error("an email needs a subject")]
+    EmailWithoutSubject,
 }
 
 /// What the Delivery aggregate calls out to.
 pub struct DeliveryServices {
     pub sms: Arc<dyn SmsProvider>,
+    pub email: Arc<dyn EmailProvider>,
+    pub nhs_app: Arc<dyn NhsAppProvider>,
+}
+
+/// A provider's answer to one send, as the event that records it.
+enum Answer {
+    Sent(String),
+    Refused(SendFailureReason),
+}
+
+fn answer(result: Result<String, ProviderError>) -> Result<Answer, DeliveryError> {
+    match result {
+        Ok(reference) => Ok(Answer::Sent(reference)),
+        Err(ProviderError::PermanentFailure) => {
+            Ok(Answer::Refused(SendFailureReason::PermanentFailure))
+        }
+        Err(ProviderError::Rejected) => Ok(Answer::Refused(SendFailureReason::Rejected)),
+        Err(other) => Err(DeliveryError::ProviderUnavailable(other.to_string())),
+    }
+}
+
+impl Delivery {
+    pub fn status(&self) -> DeliveryStatus {
+        self.status
+    }
+
+    async fn send_sms(
+        &self,
+        services: &DeliveryServices,
+        fallback: &Fallback,
+    ) -> Result<Answer, DeliveryError> {
+        let request = SmsRequest {
+            idempotency_key: fallback.reference.clone(),
+            to: fallback.to.clone(),
+            body: fallback.body.clone(),
+        };
+        answer(services.sms.send_sms(&request).await)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        batch_id: &str,
+        row: u64,
+        channel: Channel,
+        reference: &str,
+        fingerprint: &str,
+        answer: Answer,
+        fallback_due_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> DeliveryEvent {
+        match answer {
+            Answer::Sent(provider_reference) => DeliveryEvent::MessageSent {
+                batch_id: batch_id.to_owned(),
+                row,
+                channel,
+                provider_reference,
+                idempotency_key: reference.to_owned(),
+                sent_at: now,
+                fallback_due_at,
+                recipient_fingerprint: Some(fingerprint.to_owned()),
+            },
+            Answer::Refused(reason) => DeliveryEvent::SendFailed {
+                batch_id: batch_id.to_owned(),
+                row,
+                channel,
+                reason,
+                failed_at: now,
+                recipient_fingerprint: Some(fingerprint.to_owned()),
+                falls_back_to_sms: channel == Channel::NhsApp && fallback_due_at.is_some(),
+            },
+        }
+    }
+
+    /// The fallback may go: an NHS App step with a mobile behind it, not
+    /// read, not fallen back yet, and either failed or unread past its time.
+    fn fallback_is_due(&self, now: DateTime<Utc>) -> bool {
+        self.channel == Some(Channel::NhsApp)
+            && match (self.status, self.fallback_due_at) {
+                (DeliveryStatus::Failed, Some(_)) => true,
+                (DeliveryStatus::Sent | DeliveryStatus::Delivered, Some(due)) => now >= due,
+                _ => false,
+            }
+    }
 }
 
 impl Aggregate for Delivery {
@@ -68,152 +204,382 @@ impl Aggregate for Delivery {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let DeliveryCommand::Send {
-            delivery_id,
-            batch_id,
-            row,
-            channel,
-            to,
-            recipient_fingerprint,
-            body,
-            now,
-        } = command;
-        if self.status != DeliveryStatus::NotSent {
-            // A redelivered message: the patient has their outcome already.
-            return Ok(());
-        }
-        if channel != Channel::Sms {
-            return Err(DeliveryError::ChannelNotSupported(channel.as_str()));
-        }
-        // The key is fixed per delivery, so a retry after a crash between the
-        // provider's answer and our commit reaches the provider as a repeat.
-        let idempotency_key = format!("{delivery_id}:sms");
-        let request = SmsRequest {
-            idempotency_key: idempotency_key.clone(),
-            to,
-            body,
-        };
-        let event = match services.sms.send_sms(&request).await {
-            Ok(provider_reference) => DeliveryEvent::MessageSent {
-                batch_id,
-                row,
-                channel,
-                provider_reference,
-                idempotency_key,
-                sent_at: now,
-            },
-            Err(failure @ (ProviderError::PermanentFailure | ProviderError::Rejected)) => {
-                DeliveryEvent::SendFailed {
+        match command {
+            DeliveryCommand::Send { message, now } => {
+                if self.status != DeliveryStatus::NotSent {
+                    // A redelivered message: the patient has their outcome already.
+                    return Ok(());
+                }
+                let Message {
                     batch_id,
                     row,
                     channel,
-                    reason: match failure {
-                        ProviderError::PermanentFailure => SendFailureReason::PermanentFailure,
-                        _ => SendFailureReason::Rejected,
-                    },
-                    failed_at: now,
-                    recipient_fingerprint: Some(recipient_fingerprint),
+                    reference,
+                    to,
+                    recipient_fingerprint,
+                    subject,
+                    body,
+                    fallback,
+                } = *message;
+                // The key is fixed per step, so a retry after a crash between
+                // the provider's answer and our commit reaches the provider
+                // as a repeat, not a second message.
+                let result = match channel {
+                    Channel::Sms => {
+                        let request = SmsRequest {
+                            idempotency_key: reference.clone(),
+                            to,
+                            body,
+                        };
+                        services.sms.send_sms(&request).await
+                    }
+                    Channel::Email => {
+                        let request = EmailRequest {
+                            idempotency_key: reference.clone(),
+                            to,
+                            subject: subject.ok_or(DeliveryError::EmailWithoutSubject)?,
+                            body,
+                        };
+                        services.email.send_email(&request).await
+                    }
+                    Channel::NhsApp => {
+                        let request = NhsAppRequest {
+                            idempotency_key: reference.clone(),
+                            nhs_number: to,
+                            body,
+                        };
+                        services.nhs_app.send_nhs_app(&request).await
+                    }
+                };
+                let first = answer(result)?;
+                let refused = matches!(first, Answer::Refused(_));
+                let due = fallback.as_ref().map(|(_, due)| *due);
+                let event = self.outcome(
+                    &batch_id,
+                    row,
+                    channel,
+                    &reference,
+                    &recipient_fingerprint,
+                    first,
+                    due,
+                    now,
+                );
+                match fallback {
+                    // The NHS App would not take it: the SMS goes at once.
+                    Some((fallback, _)) if refused && channel == Channel::NhsApp => {
+                        let second = self.send_sms(services, &fallback).await?;
+                        let then = self.outcome(
+                            &batch_id,
+                            row,
+                            Channel::Sms,
+                            &fallback.reference,
+                            &fallback.recipient_fingerprint,
+                            second,
+                            None,
+                            now,
+                        );
+                        sink.write(event, self).await;
+                        sink.write(then, self).await;
+                    }
+                    _ => sink.write(event, self).await,
                 }
             }
-            Err(other) => return Err(DeliveryError::ProviderUnavailable(other.to_string())),
-        };
-        sink.write(event, self).await;
+            DeliveryCommand::FallBack { fallback, now } => {
+                if !self.fallback_is_due(now) {
+                    return Ok(());
+                }
+                let answer = self.send_sms(services, &fallback).await?;
+                let event = self.outcome(
+                    &self.batch_id,
+                    self.row,
+                    Channel::Sms,
+                    &fallback.reference,
+                    &fallback.recipient_fingerprint,
+                    answer,
+                    None,
+                    now,
+                );
+                sink.write(event, self).await;
+            }
+            DeliveryCommand::RecordReceipt {
+                channel,
+                outcome,
+                at,
+            } => {
+                if self.channel != Some(channel) {
+                    // A late receipt for a step the patient has moved past.
+                    return Ok(());
+                }
+                let (batch_id, row) = (self.batch_id.clone(), self.row);
+                let event = match (self.status, outcome) {
+                    (DeliveryStatus::Sent, ReceiptOutcome::Delivered) => {
+                        DeliveryEvent::MessageDelivered {
+                            batch_id,
+                            row,
+                            channel,
+                            delivered_at: at,
+                        }
+                    }
+                    (DeliveryStatus::Sent | DeliveryStatus::Delivered, ReceiptOutcome::Read)
+                        if channel == Channel::NhsApp =>
+                    {
+                        DeliveryEvent::MessageRead {
+                            batch_id,
+                            row,
+                            channel,
+                            read_at: at,
+                        }
+                    }
+                    (DeliveryStatus::Sent, ReceiptOutcome::Failed(failure)) => {
+                        DeliveryEvent::DeliveryFailed {
+                            batch_id,
+                            row,
+                            channel,
+                            failure,
+                            failed_at: at,
+                            recipient_fingerprint: self
+                                .recipient_fingerprint
+                                .clone()
+                                .filter(|_| failure.is_the_recipients()),
+                        }
+                    }
+                    // Repeated or out-of-order receipts change nothing.
+                    _ => return Ok(()),
+                };
+                sink.write(event, self).await;
+            }
+            DeliveryCommand::ExpireUnconfirmed { now } => {
+                let waiting_for_fallback =
+                    self.channel == Some(Channel::NhsApp) && self.fallback_due_at.is_some();
+                let expired = self
+                    .sent_at
+                    .is_some_and(|sent_at| now >= sent_at + RECEIPT_DEADLINE);
+                if self.status == DeliveryStatus::Sent && expired && !waiting_for_fallback {
+                    let event = DeliveryEvent::DeliveryFailed {
+                        batch_id: self.batch_id.clone(),
+                        row: self.row,
+                        channel: self.channel.unwrap_or(Channel::Sms),
+                        failure: DeliveryFailure::NoReceipt,
+                        failed_at: now,
+                        recipient_fingerprint: self.recipient_fingerprint.clone(),
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+        }
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
-        self.status = match event {
-            DeliveryEvent::MessageSent { .. } => DeliveryStatus::Sent,
-            DeliveryEvent::SendFailed { .. } => DeliveryStatus::Failed,
-        };
+        let (batch_id, row) = event.recipient();
+        self.batch_id = batch_id.to_owned();
+        self.row = row;
+        match event {
+            DeliveryEvent::MessageSent {
+                channel,
+                sent_at,
+                fallback_due_at,
+                recipient_fingerprint,
+                ..
+            } => {
+                self.status = DeliveryStatus::Sent;
+                self.channel = Some(channel);
+                self.sent_at = Some(sent_at);
+                self.fallback_due_at = fallback_due_at;
+                self.recipient_fingerprint = recipient_fingerprint;
+            }
+            DeliveryEvent::SendFailed { channel, .. } => {
+                self.status = DeliveryStatus::Failed;
+                self.channel = Some(channel);
+                // A refused step has nothing to wait for.
+                self.fallback_due_at = None;
+            }
+            DeliveryEvent::MessageDelivered { .. } => self.status = DeliveryStatus::Delivered,
+            DeliveryEvent::MessageRead { .. } => self.status = DeliveryStatus::Read,
+            DeliveryEvent::DeliveryFailed { .. } => self.status = DeliveryStatus::Failed,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{Duration, TimeZone};
     use cqrs_es::test::TestFramework;
     use std::sync::Mutex;
 
-    /// Answers each send with a scripted result and records every request.
-    struct ScriptedSms {
-        answer: Result<String, ProviderError>,
-        requests: Mutex<Vec<SmsRequest>>,
+    /// Answers each send with a scripted result per channel and records the
+    /// idempotency key of every request.
+    struct Scripted {
+        sms: Result<String, ProviderError>,
+        nhs_app: Result<String, ProviderError>,
+        keys: Mutex<Vec<String>>,
     }
 
     #[async_trait::async_trait]
-    impl SmsProvider for ScriptedSms {
+    impl SmsProvider for Scripted {
         async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
-            self.requests.lock().unwrap().push(request.clone());
-            self.answer.clone()
+            self.keys
+                .lock()
+                .unwrap()
+                .push(request.idempotency_key.clone());
+            self.sms.clone()
         }
     }
 
-    fn services(answer: Result<String, ProviderError>) -> (DeliveryServices, Arc<ScriptedSms>) {
-        let sms = Arc::new(ScriptedSms {
-            answer,
-            requests: Mutex::new(vec![]),
+    #[async_trait::async_trait]
+    impl EmailProvider for Scripted {
+        async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError> {
+            self.keys
+                .lock()
+                .unwrap()
+                .push(request.idempotency_key.clone());
+            Ok("email-ref".into())
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl NhsAppProvider for Scripted {
+        async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError> {
+            self.keys
+                .lock()
+                .unwrap()
+                .push(request.idempotency_key.clone());
+            self.nhs_app.clone()
+        }
+    }
+
+    fn providers(
+        sms: Result<String, ProviderError>,
+        nhs_app: Result<String, ProviderError>,
+    ) -> (DeliveryServices, Arc<Scripted>) {
+        let scripted = Arc::new(Scripted {
+            sms,
+            nhs_app,
+            keys: Mutex::new(vec![]),
         });
-        (DeliveryServices { sms: sms.clone() }, sms)
+        let services = DeliveryServices {
+            sms: scripted.clone(),
+            email: scripted.clone(),
+            nhs_app: scripted.clone(),
+        };
+        (services, scripted)
+    }
+
+    fn sms_ok() -> (DeliveryServices, Arc<Scripted>) {
+        providers(Ok("ref-1".into()), Ok("app-ref".into()))
     }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
     }
 
-    fn send() -> DeliveryCommand {
-        DeliveryCommand::Send {
-            delivery_id: "b-1:7".into(),
+    fn message(channel: Channel) -> Message {
+        Message {
             batch_id: "b-1".into(),
             row: 7,
-            channel: Channel::Sms,
+            channel,
+            reference: format!("A12345:b-1:7:{}", channel.as_str()),
             to: "+447700100123".into(),
             recipient_fingerprint: "f1".into(),
+            subject: None,
             body: "Hello".into(),
+            fallback: None,
+        }
+    }
+
+    fn fallback() -> Fallback {
+        Fallback {
+            reference: "A12345:b-1:7:sms".into(),
+            to: "+447700100123".into(),
+            recipient_fingerprint: "f2".into(),
+            body: "Hello".into(),
+        }
+    }
+
+    fn send(message: Message) -> DeliveryCommand {
+        DeliveryCommand::Send {
+            message: Box::new(message),
             now: now(),
         }
     }
 
-    fn sent() -> DeliveryEvent {
+    fn app_with_fallback() -> Message {
+        Message {
+            to: "9990000026".into(),
+            fallback: Some((fallback(), now() + Duration::hours(24))),
+            ..message(Channel::NhsApp)
+        }
+    }
+
+    fn sent(
+        channel: Channel,
+        at: DateTime<Utc>,
+        fallback_due_at: Option<DateTime<Utc>>,
+    ) -> DeliveryEvent {
+        DeliveryEvent::MessageSent {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel,
+            provider_reference: match channel {
+                Channel::NhsApp => "app-ref".into(),
+                _ => "ref-1".into(),
+            },
+            idempotency_key: format!("A12345:b-1:7:{}", channel.as_str()),
+            sent_at: at,
+            fallback_due_at,
+            recipient_fingerprint: Some("f1".into()),
+        }
+    }
+
+    /// The fallback SMS, as sent at `at`.
+    fn fell_back(at: DateTime<Utc>) -> DeliveryEvent {
         DeliveryEvent::MessageSent {
             batch_id: "b-1".into(),
             row: 7,
             channel: Channel::Sms,
             provider_reference: "ref-1".into(),
-            idempotency_key: "b-1:7:sms".into(),
-            sent_at: now(),
+            idempotency_key: "A12345:b-1:7:sms".into(),
+            sent_at: at,
+            fallback_due_at: None,
+            recipient_fingerprint: Some("f2".into()),
+        }
+    }
+
+    fn receipt(channel: Channel, outcome: ReceiptOutcome) -> DeliveryCommand {
+        DeliveryCommand::RecordReceipt {
+            channel,
+            outcome,
+            at: now() + Duration::minutes(1),
         }
     }
 
     #[test]
     fn a_new_delivery_is_sent_with_a_fixed_idempotency_key() {
-        let (services, sms) = services(Ok("ref-1".into()));
+        let (services, providers) = sms_ok();
         TestFramework::<Delivery>::with(services)
             .given_no_previous_events()
-            .when(send())
-            .then_expect_events(vec![sent()]);
-        let requests = sms.requests.lock().unwrap();
-        assert_eq!(requests.len(), 1);
-        assert_eq!(requests[0].idempotency_key, "b-1:7:sms");
+            .when(send(message(Channel::Sms)))
+            .then_expect_events(vec![sent(Channel::Sms, now(), None)]);
+        assert_eq!(*providers.keys.lock().unwrap(), ["A12345:b-1:7:sms"]);
     }
 
     #[test]
     fn a_sent_delivery_is_never_sent_again() {
-        let (services, sms) = services(Ok("ref-2".into()));
+        let (services, providers) = sms_ok();
         TestFramework::<Delivery>::with(services)
-            .given(vec![sent()])
-            .when(send())
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(send(message(Channel::Sms)))
             .then_expect_events(vec![]);
-        assert!(sms.requests.lock().unwrap().is_empty());
+        assert!(providers.keys.lock().unwrap().is_empty());
     }
 
     #[test]
     fn a_permanent_failure_is_recorded_not_retried() {
-        let (services, _) = services(Err(ProviderError::PermanentFailure));
+        let (services, _) = providers(Err(ProviderError::PermanentFailure), Ok("x".into()));
         TestFramework::<Delivery>::with(services)
             .given_no_previous_events()
-            .when(send())
+            .when(send(message(Channel::Sms)))
             .then_expect_events(vec![DeliveryEvent::SendFailed {
                 batch_id: "b-1".into(),
                 row: 7,
@@ -221,17 +587,222 @@ mod tests {
                 reason: SendFailureReason::PermanentFailure,
                 failed_at: now(),
                 recipient_fingerprint: Some("f1".into()),
+                falls_back_to_sms: false,
             }]);
     }
 
     #[test]
-    fn an_unavailable_provider_is_an_error_so_the_message_is_retried() {
-        let (services, _) = services(Err(ProviderError::Unavailable("HTTP 503".into())));
+    fn an_unavailable_or_throttling_provider_is_an_error_so_the_message_is_retried() {
+        let (services, _) = providers(
+            Err(ProviderError::Unavailable("HTTP 503".into())),
+            Ok("x".into()),
+        );
         TestFramework::<Delivery>::with(services)
             .given_no_previous_events()
-            .when(send())
+            .when(send(message(Channel::Sms)))
             .then_expect_error(DeliveryError::ProviderUnavailable(
                 "the provider is unavailable: HTTP 503".into(),
             ));
+        let (services, _) = providers(
+            Err(ProviderError::RateLimited {
+                retry_after_secs: 3,
+            }),
+            Ok("x".into()),
+        );
+        TestFramework::<Delivery>::with(services)
+            .given_no_previous_events()
+            .when(send(message(Channel::Sms)))
+            .then_expect_error(DeliveryError::ProviderUnavailable(
+                "the provider asked us to slow down".into(),
+            ));
+    }
+
+    #[test]
+    fn an_email_without_a_subject_is_refused() {
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given_no_previous_events()
+            .when(send(message(Channel::Email)))
+            .then_expect_error(DeliveryError::EmailWithoutSubject);
+    }
+
+    #[test]
+    fn an_nhs_app_message_the_app_refuses_falls_back_to_sms_at_once() {
+        let (services, providers) = providers(Ok("ref-1".into()), Err(ProviderError::Rejected));
+        TestFramework::<Delivery>::with(services)
+            .given_no_previous_events()
+            .when(send(app_with_fallback()))
+            .then_expect_events(vec![
+                DeliveryEvent::SendFailed {
+                    batch_id: "b-1".into(),
+                    row: 7,
+                    channel: Channel::NhsApp,
+                    reason: SendFailureReason::Rejected,
+                    failed_at: now(),
+                    recipient_fingerprint: Some("f1".into()),
+                    falls_back_to_sms: true,
+                },
+                fell_back(now()),
+            ]);
+        assert_eq!(
+            *providers.keys.lock().unwrap(),
+            ["A12345:b-1:7:nhs_app", "A12345:b-1:7:sms"]
+        );
+    }
+
+    fn fall_back(at: DateTime<Utc>) -> DeliveryCommand {
+        DeliveryCommand::FallBack {
+            fallback: Box::new(fallback()),
+            now: at,
+        }
+    }
+
+    #[test]
+    fn an_unread_nhs_app_message_falls_back_only_once_its_time_has_come() {
+        let due = now() + Duration::hours(24);
+        let app_sent = sent(Channel::NhsApp, now(), Some(due));
+        let (services, providers) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![app_sent.clone()])
+            .when(fall_back(due - Duration::seconds(1)))
+            .then_expect_events(vec![]);
+        assert!(providers.keys.lock().unwrap().is_empty());
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![app_sent.clone()])
+            .when(fall_back(due))
+            .then_expect_events(vec![fell_back(due)]);
+    }
+
+    #[test]
+    fn a_read_receipt_cancels_the_fallback_and_a_fallback_goes_once() {
+        let due = now() + Duration::hours(24);
+        let app_sent = sent(Channel::NhsApp, now(), Some(due));
+        let read = DeliveryEvent::MessageRead {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel: Channel::NhsApp,
+            read_at: now() + Duration::hours(1),
+        };
+        let (services, providers) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![app_sent.clone(), read])
+            .when(fall_back(due))
+            .then_expect_events(vec![]);
+        assert!(providers.keys.lock().unwrap().is_empty());
+        let (services, providers) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![app_sent, sent(Channel::Sms, due, None)])
+            .when(fall_back(due + Duration::hours(1)))
+            .then_expect_events(vec![]);
+        assert!(providers.keys.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_nhs_app_message_falls_back_without_waiting() {
+        let app_sent = sent(Channel::NhsApp, now(), Some(now() + Duration::hours(24)));
+        let failed = DeliveryEvent::DeliveryFailed {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel: Channel::NhsApp,
+            failure: DeliveryFailure::Technical,
+            failed_at: now(),
+            recipient_fingerprint: None,
+        };
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![app_sent, failed])
+            .when(fall_back(now()))
+            .then_expect_events(vec![fell_back(now())]);
+    }
+
+    #[test]
+    fn receipts_record_delivery_once_and_failures_with_the_recipient() {
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(receipt(Channel::Sms, ReceiptOutcome::Delivered))
+            .then_expect_events(vec![DeliveryEvent::MessageDelivered {
+                batch_id: "b-1".into(),
+                row: 7,
+                channel: Channel::Sms,
+                delivered_at: now() + Duration::minutes(1),
+            }]);
+        let delivered = DeliveryEvent::MessageDelivered {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel: Channel::Sms,
+            delivered_at: now(),
+        };
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), delivered])
+            .when(receipt(Channel::Sms, ReceiptOutcome::Delivered))
+            .then_expect_events(vec![]);
+        for (failure, fingerprint) in [
+            (DeliveryFailure::Permanent, Some("f1".to_owned())),
+            (DeliveryFailure::Temporary, Some("f1".to_owned())),
+            (DeliveryFailure::Technical, None),
+        ] {
+            let (services, _) = sms_ok();
+            TestFramework::<Delivery>::with(services)
+                .given(vec![sent(Channel::Sms, now(), None)])
+                .when(receipt(Channel::Sms, ReceiptOutcome::Failed(failure)))
+                .then_expect_events(vec![DeliveryEvent::DeliveryFailed {
+                    batch_id: "b-1".into(),
+                    row: 7,
+                    channel: Channel::Sms,
+                    failure,
+                    failed_at: now() + Duration::minutes(1),
+                    recipient_fingerprint: fingerprint,
+                }]);
+        }
+    }
+
+    #[test]
+    fn a_receipt_for_a_step_the_patient_moved_past_is_ignored() {
+        let due = now() + Duration::hours(24);
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![
+                sent(Channel::NhsApp, now(), Some(due)),
+                sent(Channel::Sms, due, None),
+            ])
+            .when(receipt(Channel::NhsApp, ReceiptOutcome::Read))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_message_still_only_sent_after_72_hours_fails() {
+        let expire = |at| DeliveryCommand::ExpireUnconfirmed { now: at };
+        let deadline = now() + Duration::hours(72);
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(expire(deadline - Duration::seconds(1)))
+            .then_expect_events(vec![]);
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(expire(deadline))
+            .then_expect_events(vec![DeliveryEvent::DeliveryFailed {
+                batch_id: "b-1".into(),
+                row: 7,
+                channel: Channel::Sms,
+                failure: DeliveryFailure::NoReceipt,
+                failed_at: deadline,
+                recipient_fingerprint: Some("f1".into()),
+            }]);
+        let delivered = DeliveryEvent::MessageDelivered {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel: Channel::Sms,
+            delivered_at: now(),
+        };
+        let (services, _) = sms_ok();
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), delivered])
+            .when(expire(deadline))
+            .then_expect_events(vec![]);
     }
 }

@@ -5,4 +5,6 @@ pub mod batch;
 pub mod delivery;
 
 pub use batch::{Batch, BatchCommand, BatchError, BatchStatus};
-pub use delivery::{Delivery, DeliveryCommand, DeliveryError, DeliveryServices};
+pub use delivery::{
+    Delivery, DeliveryCommand, DeliveryError, DeliveryServices, DeliveryStatus, Fallback, Message,
+};

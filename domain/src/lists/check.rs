@@ -78,6 +78,10 @@ pub struct ListCounts {
     /// back on).
     pub email_only: u64,
     pub nhs_app_only: u64,
+    /// Sent by NHS App, with or without a mobile to fall back to.
+    pub nhs_app: u64,
+    /// In characters: how long `((name))` can make a message.
+    pub longest_given_name: u64,
 }
 
 impl ListCounts {
@@ -90,6 +94,11 @@ impl ListCounts {
                 Some(Channel::NhsApp) if row.mobile.is_none() => self.nhs_app_only += 1,
                 _ => {}
             }
+            if row.channel == Some(Channel::NhsApp) {
+                self.nhs_app += 1;
+            }
+            let name = row.given_name.as_deref().map_or(0, |n| n.chars().count());
+            self.longest_given_name = self.longest_given_name.max(name as u64);
         }
         if row
             .reason

@@ -121,6 +121,13 @@ pub struct ListSummary {
     pub email_only_count: u64,
     #[serde(default)]
     pub nhs_app_only_count: u64,
+    /// Everyone sent an NHS App message, with a mobile or without.
+    #[serde(default)]
+    pub nhs_app_count: u64,
+    /// The longest given name, in characters, for the worst-case length of
+    /// a message that greets patients by name.
+    #[serde(default)]
+    pub longest_given_name: u64,
     /// Hex SHA-256 of the stored checked-list artifact.
     pub artifact_sha256: String,
 }

@@ -1,17 +1,67 @@
-//! Create, send and cancel batches.
+//! Create, preview, send and cancel batches.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use events::ListAttached;
+use events::{ListAttached, StaggerDay};
+use serde::Serialize;
 
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
 use crate::aggregates::{BatchCommand, BatchError};
+use crate::lists::ListSummary;
+use crate::policies::stagger;
+use crate::template::{SmsLength, Template};
+use crate::values::SnomedCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateBatch {
     pub name: String,
     pub list_id: String,
     pub template: String,
+    /// Needed when any patient on the list is sent an email.
+    pub email_subject: Option<String>,
+    /// The SNOMED CT concept saved to each patient's record.
+    pub snomed_code: Option<String>,
+}
+
+/// What staff see before they send: how long the message is, who gets it
+/// by which channel, and how a stagger would split them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchPreview {
+    /// The longest the text message can be once filled in, for this list.
+    pub sms: SmsLength,
+    pub email_recipients: u64,
+    pub nhs_app_recipients: u64,
+    pub sms_recipients: u64,
+    /// Empty unless a stagger was asked for.
+    pub stagger: Vec<StaggerDay>,
+}
+
+fn invalid(e: impl ToString) -> BatchbookError {
+    BatchbookError::InvalidRequest(e.to_string())
+}
+
+/// Checks a template against the list it goes to: placeholders Batchbook
+/// fills, a length the SMS networks take, a subject if anyone gets an email.
+fn check_content(
+    template: &str,
+    email_subject: Option<&str>,
+    list: &ListSummary,
+) -> Result<(Template, SmsLength), BatchbookError> {
+    let template = Template::parse(template).map_err(invalid)?;
+    if template.has_link() {
+        return Err(invalid(crate::template::TemplateError::NothingToLinkTo));
+    }
+    let sms = template
+        .worst_case(list.longest_given_name as usize, 0)
+        .check(None)
+        .map_err(invalid)?;
+    let emails = list.email_only_count;
+    if emails > 0 && email_subject.is_none_or(|s| s.trim().is_empty()) {
+        return Err(invalid(format!(
+            "{emails} patients on this list will get this message by email, so it needs an email subject"
+        )));
+    }
+    Ok((template, sms))
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
@@ -25,8 +75,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
         let fingerprint = format!(
-            "create-batch\n{}\n{}\n{}",
-            request.name, request.list_id, request.template
+            "create-batch\n{}\n{}\n{}\n{:?}\n{:?}",
+            request.name,
+            request.list_id,
+            request.template,
+            request.email_subject,
+            request.snomed_code
         );
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
@@ -42,25 +96,20 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<String, BatchbookError> {
         let name = request.name.trim();
         if name.is_empty() {
-            return Err(BatchbookError::InvalidRequest(
-                "give the batch a name".into(),
-            ));
+            return Err(invalid("give the batch a name"));
         }
-        if request.template.trim().is_empty() {
-            return Err(BatchbookError::InvalidRequest(
-                "the message is empty".into(),
-            ));
-        }
+        let snomed_code = request
+            .snomed_code
+            .as_deref()
+            .map(SnomedCode::parse)
+            .transpose()
+            .map_err(invalid)?;
         let list = self.list_summary(caller, &request.list_id).await?;
-        // Until the email and NHS App senders exist (issue 5), a batch that
-        // could not reach these patients is refused rather than left stuck.
-        if list.email_only_count + list.nhs_app_only_count > 0 {
-            return Err(BatchbookError::InvalidRequest(format!(
-                "{} patients on this list can be contacted only by email and {} only by the NHS App; \
-                 sending by email and NHS App is not available yet, so remove them or give them a mobile",
-                list.email_only_count, list.nhs_app_only_count
-            )));
-        }
+        let email_subject = request
+            .email_subject
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        check_content(&request.template, email_subject.as_deref(), &list)?;
         let batch_id = match key {
             Some(key) => key.derived_id(caller, "batch"),
             None => uuid::Uuid::new_v4().to_string(),
@@ -70,6 +119,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             organisation_id: caller.organisation_id.to_string(),
             name: name.to_owned(),
             template: request.template,
+            email_subject,
+            snomed_code: snomed_code.map(String::from),
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
@@ -94,19 +145,57 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(batch_id)
     }
 
-    /// Sends now, or schedules the send for `send_at`. With a key, a retry
-    /// gets the first answer instead of "already sent".
+    /// The length and routing of a message to a list, and the days of a
+    /// stagger starting at `send_at` (or now), before anything is created.
+    pub async fn preview_batch(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+        template: &str,
+        email_subject: Option<&str>,
+        stagger_days: Option<u32>,
+        send_at: Option<DateTime<Utc>>,
+    ) -> Result<BatchPreview, BatchbookError> {
+        let list = self.list_summary(caller, list_id).await?;
+        let (_, sms) = check_content(template, email_subject, &list)?;
+        let plan = match stagger_days {
+            Some(days) => {
+                let window = self
+                    .settings_of(&caller.organisation_id)
+                    .await?
+                    .sending_window;
+                let now = self.ports.clock.now();
+                let start = send_at.filter(|at| *at > now).unwrap_or(now);
+                stagger(list.contactable_count, days, start, &window).map_err(invalid)?
+            }
+            None => vec![],
+        };
+        Ok(BatchPreview {
+            sms,
+            email_recipients: list.email_only_count,
+            nhs_app_recipients: list.nhs_app_count,
+            sms_recipients: list
+                .contactable_count
+                .saturating_sub(list.email_only_count + list.nhs_app_count),
+            stagger: plan,
+        })
+    }
+
+    /// Sends now, or schedules the send for `send_at`; all at once, or
+    /// staggered over `stagger_days`. With a key, a retry gets the first
+    /// answer instead of "already sent".
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn send_batch(
         &self,
         caller: &Caller,
         batch_id: &str,
         send_at: Option<DateTime<Utc>>,
+        stagger_days: Option<u32>,
         key: Option<&IdempotencyKey>,
     ) -> Result<(), BatchbookError> {
-        let fingerprint = format!("send-batch\n{batch_id}\n{send_at:?}");
+        let fingerprint = format!("send-batch\n{batch_id}\n{send_at:?}\n{stagger_days:?}");
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
-            self.send_batch_once(caller, batch_id, send_at)
+            self.send_batch_once(caller, batch_id, send_at, stagger_days)
         })
         .await
     }
@@ -116,11 +205,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         batch_id: &str,
         send_at: Option<DateTime<Utc>>,
+        stagger_days: Option<u32>,
     ) -> Result<(), BatchbookError> {
+        let window = self
+            .settings_of(&caller.organisation_id)
+            .await?
+            .sending_window;
         let command = BatchCommand::Send {
             organisation_id: caller.organisation_id.to_string(),
             now: self.ports.clock.now(),
             send_at,
+            stagger_days,
+            window,
         };
         self.batches
             .execute_with_metadata(batch_id, command, self.metadata(caller))

@@ -16,6 +16,7 @@ use crate::lists::{
     CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError, ListReader,
     ListSummary, NotContactableReason, Outcome,
 };
+use crate::policies::SendingWindow;
 use crate::ports::{recipient_fingerprint, DemographicsError, PortError};
 use crate::usecases::reports::neutralise_formula;
 use crate::values::{NhsNumber, OrganisationId, UkMobile};
@@ -27,13 +28,17 @@ const PROGRESS_EVERY: u64 = 5_000;
 /// A mobile whose messages failed within this many months is "likely to fail".
 const LIKELY_TO_FAIL_MONTHS: u32 = 3;
 
-/// An organisation's choices about its lists.
+/// An organisation's choices about its lists and its sending.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrganisationSettings {
     /// Refuse mobiles whose messages from this organisation failed for good
     /// in the last 3 months, as `mobile_likely_to_fail`.
     #[serde(default)]
     pub flag_mobiles_likely_to_fail: bool,
+    /// When SMS and NHS App messages may leave (08:00 to 20:00
+    /// Europe/London unless changed).
+    #[serde(default)]
+    pub sending_window: SendingWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +216,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             without_valid_mobile_count: counts.without_valid_mobile,
             email_only_count: counts.email_only,
             nhs_app_only_count: counts.nhs_app_only,
+            nhs_app_count: counts.nhs_app,
+            longest_given_name: counts.longest_given_name,
             artifact_sha256: hex::encode(Sha256::digest(&artifact)),
         };
         let blobs = &self.ports.blobs;
@@ -321,7 +328,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.ports.blobs.put(key, bytes).await
     }
 
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<T>, PortError> {
@@ -333,7 +340,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .transpose()
     }
 
-    async fn settings_of(&self, org: &OrganisationId) -> Result<OrganisationSettings, PortError> {
+    pub(super) async fn settings_of(
+        &self,
+        org: &OrganisationId,
+    ) -> Result<OrganisationSettings, PortError> {
         Ok(self
             .get_json(&keys::settings(org))
             .await?
@@ -352,10 +362,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         settings: OrganisationSettings,
     ) -> Result<OrganisationSettings, BatchbookError> {
+        settings
+            .sending_window
+            .check()
+            .map_err(|e| BatchbookError::InvalidRequest(e.to_string()))?;
         self.put_json(&keys::settings(&caller.organisation_id), &settings)
             .await?;
         tracing::info!(
             flag_mobiles_likely_to_fail = settings.flag_mobiles_likely_to_fail,
+            opens = %settings.sending_window.opens,
+            closes = %settings.sending_window.closes,
+            time_zone = %settings.sending_window.time_zone,
             "organisation settings changed"
         );
         Ok(settings)

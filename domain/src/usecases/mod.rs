@@ -16,17 +16,17 @@ use events::EventMetadata;
 use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
 use crate::ports::{
-    BlobStore, Clock, Demographics, FailureHistory, IdempotencyRecords, NhsAppReachability,
-    PortError, SmsProvider, Timers, WorkQueue,
+    BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
+    NhsAppProvider, NhsAppReachability, PortError, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
-pub use batches::CreateBatch;
+pub use batches::{BatchPreview, CreateBatch};
 pub use idempotency::IdempotencyKey;
 pub use lists::{Ingested, ListProgress, ListState, OrganisationSettings, UploadSlot};
 pub use reports::Download;
-pub use workers::{JobError, JobOutcome};
+pub use workers::{JobError, JobOutcome, ReceiptError};
 
 /// Who is asking: the organisation comes from the caller's authenticated
 /// identity, never from a request body.
@@ -97,6 +97,9 @@ pub trait BatchViews: Send + Sync {
     async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
     /// Batches still Sending whose every recipient has an outcome.
     async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError>;
+    /// A batch's deliveries still waiting for a receipt, a read or a
+    /// fallback (`DeliveryRow::is_open`).
+    async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
 }
 
 /// The adapters one deployment is built from.
@@ -107,6 +110,9 @@ pub struct Ports {
     pub timers: Arc<dyn Timers>,
     pub clock: Arc<dyn Clock>,
     pub sms: Arc<dyn SmsProvider>,
+    pub email: Arc<dyn EmailProvider>,
+    /// Sends NHS App messages (`nhs_app` says who can receive them).
+    pub nhs_app_sender: Arc<dyn NhsAppProvider>,
     pub views: Arc<dyn BatchViews>,
     pub idempotency: Arc<dyn IdempotencyRecords>,
     /// PDS, for contact details and the deceased flag. Without it, lists are
@@ -140,6 +146,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 vec![],
                 DeliveryServices {
                     sms: ports.sms.clone(),
+                    email: ports.email.clone(),
+                    nhs_app: ports.nhs_app_sender.clone(),
                 },
             ),
             ports,

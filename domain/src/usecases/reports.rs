@@ -80,7 +80,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    /// The batch's failed-to-deliver list: NHS Number, Mobile, Channel, Reason.
+    /// The batch's failed-to-deliver list: NHS Number, Email Address,
+    /// Mobile, Channel, Reason. A patient whose NHS App message fell back
+    /// to SMS is listed by the channel that failed last.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn failed_to_deliver_csv(
         &self,
@@ -108,11 +110,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         let mut out = csv::Writer::from_writer(Vec::new());
         let write_err = |e: csv::Error| PortError::new("failed-to-deliver report", e);
-        out.write_record(["NHS Number", "Mobile", "Channel", "Reason"])
+        out.write_record(["NHS Number", "Email Address", "Mobile", "Channel", "Reason"])
             .map_err(write_err)?;
         for delivery in failed {
             let patient = patients.get(&delivery.row);
             let nhs = patient.and_then(|p| p.nhs_number.as_deref()).unwrap_or("");
+            let email = patient.and_then(|p| p.email.as_deref()).unwrap_or("");
             let mobile = patient
                 .and_then(|p| p.mobile.as_deref())
                 .and_then(|m| UkMobile::parse(m).ok())
@@ -120,6 +123,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .unwrap_or_default();
             out.write_record([
                 neutralise_formula(nhs).as_ref(),
+                neutralise_formula(email).as_ref(),
                 neutralise_formula(&mobile).as_ref(),
                 delivery.channel.as_str(),
                 delivery.reason.as_deref().unwrap_or(""),

@@ -2,6 +2,9 @@
 //! batch completion. Every step here is safe to repeat: queues deliver at
 //! least once and processes die.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::{AggregateContext, AggregateError, EventStore};
 use events::{BatchEvent, Channel};
@@ -9,16 +12,27 @@ use futures::future::join_all;
 
 use super::{Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
-use crate::aggregates::{BatchCommand, DeliveryCommand, DeliveryError};
-use crate::jobs::{FanOut, SendMessage};
+use crate::aggregates::{Batch, BatchCommand, DeliveryCommand, DeliveryError, Fallback, Message};
+use crate::jobs::{FanOut, MessageReference, SendMessage, Step};
 use crate::lists::{CheckedRow, Outcome};
-use crate::ports::{PortError, QueueName, Timer, TimerJob};
-use crate::projection::{decode, ProjectionError, RecordedEvent};
+use crate::policies::{nhs_app_fallback_after, stagger_day_of, SendingWindow, RECEIPT_DEADLINE};
+use crate::ports::{recipient_fingerprint, PortError, QueueName, Receipt, Timer, TimerJob};
+use crate::projection::{decode, DeliveryRow, ProjectionError, RecordedEvent};
 use crate::template;
 use crate::values::OrganisationId;
 
 /// How many send messages go to the queue in one call.
 const FAN_OUT_CHUNK: usize = 500;
+/// The first follow-up of a batch (fallbacks, 72-hour rule) comes this
+/// long after sending starts: the shortest NHS App fallback.
+const FIRST_FOLLOW_UP: Duration = Duration::hours(3);
+/// Follow-ups never come closer together than this.
+const FOLLOW_UP_GAP: Duration = Duration::minutes(5);
+/// While a batch still has patients to send to (a stagger, a held window),
+/// it is followed up at least this often.
+const FOLLOW_UP_IDLE: Duration = Duration::hours(1);
+/// How many deliveries one follow-up changes at once.
+const FOLLOW_UP_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -74,6 +88,29 @@ fn organisation(raw: &str) -> Result<OrganisationId, JobError> {
     OrganisationId::parse(raw).map_err(|e| JobError::Malformed(e.to_string()))
 }
 
+fn to_json<T: serde::Serialize>(job: &T) -> String {
+    serde_json::to_string(job).expect("jobs serialise")
+}
+
+/// Why a provider's receipt was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// Not a reference Batchbook gives: the provider should not retry.
+    #[error("the receipt's reference is not one Batchbook gave")]
+    UnknownReference,
+    #[error(transparent)]
+    Retry(#[from] JobError),
+}
+
+/// When a delivery row next needs following up: its fallback, or its
+/// 72-hour deadline.
+fn follow_up_due(row: &DeliveryRow) -> Option<DateTime<Utc>> {
+    match (row.channel, row.fallback_due_at) {
+        (Channel::NhsApp, Some(due)) => Some(due),
+        _ => row.sent_at.map(|sent| sent + RECEIPT_DEADLINE),
+    }
+}
+
 impl<R: PersistedEventRepository> Batchbook<R> {
     /// Turns a stored event into the work it calls for. Driven from the
     /// event log (or a DynamoDB stream), so a crash after a commit never loses
@@ -81,23 +118,49 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn react(&self, event: SerializedEvent) -> Result<bool, JobError> {
         let batch_id = event.aggregate_id.clone();
         let (decoded, metadata) = decode(event, &events::upcast::all())?;
+        let organisation_id = metadata.organisation_id;
         match decoded {
-            RecordedEvent::Batch(BatchEvent::SendingStarted { .. }) => {
-                let job = FanOut {
-                    organisation_id: metadata.organisation_id,
-                    batch_id,
-                    correlation_id: metadata.correlation_id,
-                };
-                let body = serde_json::to_string(&job).expect("jobs serialise");
-                self.ports.queue.send(QueueName::FanOut, vec![body]).await?;
+            RecordedEvent::Batch(BatchEvent::SendingStarted {
+                stagger,
+                started_at,
+                ..
+            }) => {
+                if stagger.is_empty() {
+                    let job = FanOut {
+                        organisation_id: organisation_id.clone(),
+                        batch_id: batch_id.clone(),
+                        correlation_id: metadata.correlation_id,
+                        day: None,
+                        skip_email: false,
+                    };
+                    self.ports
+                        .queue
+                        .send(QueueName::FanOut, vec![to_json(&job)])
+                        .await?;
+                }
+                for day in &stagger {
+                    let timer = Timer {
+                        id: format!("batch:{batch_id}:day:{}", day.day),
+                        due_at: day.starts_at,
+                        job: TimerJob::FanOut {
+                            organisation_id: organisation_id.clone(),
+                            batch_id: batch_id.clone(),
+                            day: Some(day.day),
+                            skip_email: false,
+                        },
+                    };
+                    self.ports.timers.schedule(timer).await?;
+                }
+                self.schedule_follow_up(&organisation_id, &batch_id, started_at + FIRST_FOLLOW_UP)
+                    .await?;
                 Ok(true)
             }
-            RecordedEvent::Batch(BatchEvent::SendScheduled { send_at }) => {
+            RecordedEvent::Batch(BatchEvent::SendScheduled { send_at, .. }) => {
                 let timer = Timer {
                     id: format!("batch:{batch_id}:start"),
                     due_at: send_at,
                     job: TimerJob::StartScheduledSend {
-                        organisation_id: metadata.organisation_id,
+                        organisation_id,
                         batch_id,
                     },
                 };
@@ -106,6 +169,26 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn schedule_follow_up(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        due_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.ports
+            .timers
+            .schedule(Timer {
+                // Timers are kept once run, so each follow-up has its own id.
+                id: format!("batch:{batch_id}:follow-up:{}", due_at.timestamp()),
+                due_at,
+                job: TimerJob::FollowUp {
+                    organisation_id: organisation_id.to_owned(),
+                    batch_id: batch_id.to_owned(),
+                },
+            })
+            .await
     }
 
     /// Receives up to `max` messages from `queue`, handles them concurrently
@@ -156,50 +239,105 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id))]
-    async fn fan_out(&self, job: FanOut) -> Result<JobOutcome, JobError> {
+    async fn load_batch(&self, batch_id: &str) -> Result<Batch, JobError> {
         let mut context = self
             .batch_store
-            .load_aggregate(&job.batch_id)
+            .load_aggregate(batch_id)
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
-        let batch = context.aggregate();
+        Ok(context.aggregate().clone())
+    }
+
+    /// The checked list of a batch, one row at a time.
+    async fn list_rows(&self, batch: &Batch) -> Result<Vec<u8>, JobError> {
+        self.ports
+            .blobs
+            .get(batch.artifact_key())
+            .await?
+            .ok_or_else(|| JobError::Malformed("the batch's list artifact is missing".into()))
+    }
+
+    #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, day = ?job.day))]
+    async fn fan_out(&self, job: FanOut) -> Result<JobOutcome, JobError> {
+        let batch = self.load_batch(&job.batch_id).await?;
         if batch.status() != BatchStatus::Sending || batch.organisation_id() != job.organisation_id
         {
             return Ok(JobOutcome::Skipped);
         }
-        let artifact = self
-            .ports
-            .blobs
-            .get(batch.artifact_key())
-            .await?
-            .ok_or_else(|| JobError::Malformed("the batch's list artifact is missing".into()))?;
+        let org = organisation(&job.organisation_id)?;
+        let window = self.settings_of(&org).await?.sending_window;
+        let now = self.ports.clock.now();
+        // Outside the window only the emails go now; the rest wait for it.
+        let held = !window.is_open(now);
+        if held {
+            let opens = window.next_open(now);
+            let day = job.day.map_or("all".to_owned(), |d| d.to_string());
+            let timer = Timer {
+                id: format!("batch:{}:held:{day}:{}", job.batch_id, opens.timestamp()),
+                due_at: opens,
+                job: TimerJob::FanOut {
+                    organisation_id: job.organisation_id.clone(),
+                    batch_id: job.batch_id.clone(),
+                    day: job.day,
+                    skip_email: true,
+                },
+            };
+            self.ports.timers.schedule(timer).await?;
+            if job.skip_email {
+                return Ok(JobOutcome::Skipped);
+            }
+        }
+        let template = template::Template::parse(batch.template())
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let artifact = self.list_rows(&batch).await?;
         let mut chunk = Vec::with_capacity(FAN_OUT_CHUNK);
         let mut queued = 0usize;
+        let mut index = 0u64;
         for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let row: CheckedRow =
                 serde_json::from_slice(line).map_err(|e| unreadable("a list artifact line", &e))?;
-            let (Outcome::Contactable, Some(channel), Some(mobile)) =
-                (row.outcome, row.channel, row.mobile)
-            else {
+            let Some(channel) = row.channel.filter(|_| row.outcome == Outcome::Contactable) else {
                 continue;
             };
-            // The NHS App sender arrives with issue 5; until then its
-            // patients get the SMS it would fall back to.
-            let channel = match channel {
-                Channel::NhsApp => Channel::Sms,
-                other => other,
+            let this = index;
+            index += 1;
+            if let Some(day) = job.day {
+                if stagger_day_of(batch.stagger(), this) != Some(day) {
+                    continue;
+                }
+            }
+            let is_email = channel == Channel::Email;
+            if (is_email && job.skip_email) || (!is_email && held) {
+                continue;
+            }
+            let to = match channel {
+                Channel::Email => row.email.clone(),
+                Channel::NhsApp => row.nhs_number.clone(),
+                Channel::Sms => row.mobile.clone(),
+            };
+            let Some(to) = to else {
+                return Err(JobError::Malformed(format!(
+                    "row {} of the list artifact has no address for its channel",
+                    row.row
+                )));
             };
             let message = SendMessage {
                 organisation_id: job.organisation_id.clone(),
                 batch_id: job.batch_id.clone(),
                 row: row.row,
                 channel,
-                to: mobile,
-                body: template::render(batch.template(), row.given_name.as_deref()),
+                to,
+                body: template.render(row.given_name.as_deref(), None),
                 correlation_id: job.correlation_id.clone(),
+                subject: batch
+                    .email_subject()
+                    .filter(|_| is_email)
+                    .map(str::to_owned),
+                fallback_to: row.mobile.clone().filter(|_| channel == Channel::NhsApp),
+                step: Step::First,
+                window: (!is_email).then_some(window),
             };
-            chunk.push(serde_json::to_string(&message).expect("jobs serialise"));
+            chunk.push(to_json(&message));
             if chunk.len() == FAN_OUT_CHUNK {
                 queued += chunk.len();
                 self.ports
@@ -212,7 +350,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         if !chunk.is_empty() {
             self.ports.queue.send(QueueName::Send, chunk).await?;
         }
-        tracing::info!(queued, "batch fanned out");
+        tracing::info!(queued, held, "batch fanned out");
         Ok(JobOutcome::Done)
     }
 
@@ -223,25 +361,67 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "send-worker",
             &job.correlation_id,
         );
-        if job.channel != Channel::Sms {
-            return Err(JobError::Malformed(format!(
-                "channel {} is not supported yet",
-                job.channel.as_str()
-            )));
+        let batch = self.load_batch(&job.batch_id).await?;
+        if batch.organisation_id() != job.organisation_id
+            || !matches!(batch.status(), BatchStatus::Sending | BatchStatus::Done)
+        {
+            // Cancelled: what was not sent is never sent.
+            return Ok(JobOutcome::Skipped);
+        }
+        let now = self.ports.clock.now();
+        if let Some(window) = job.window.filter(|w| !w.is_open(now)) {
+            return self.hold_to_window(&job, &window, now).await;
         }
         let delivery_id = job.delivery_id();
-        let command = DeliveryCommand::Send {
-            delivery_id: delivery_id.clone(),
-            batch_id: job.batch_id,
-            row: job.row,
-            channel: job.channel,
-            recipient_fingerprint: crate::ports::recipient_fingerprint(
-                caller.organisation_id.as_ref(),
-                &job.to,
-            ),
-            to: job.to,
-            body: job.body,
-            now: self.ports.clock.now(),
+        let org = caller.organisation_id.as_ref();
+        let reference = |channel| {
+            MessageReference {
+                organisation_id: org.to_owned(),
+                batch_id: job.batch_id.clone(),
+                row: job.row,
+                channel,
+            }
+            .to_string()
+        };
+        let command = match job.step {
+            Step::First => {
+                let fallback = job
+                    .fallback_to
+                    .as_ref()
+                    .filter(|_| job.channel == Channel::NhsApp)
+                    .map(|mobile| {
+                        let fallback = Fallback {
+                            reference: reference(Channel::Sms),
+                            to: mobile.clone(),
+                            recipient_fingerprint: recipient_fingerprint(org, mobile),
+                            body: job.body.clone(),
+                        };
+                        (fallback, now + nhs_app_fallback_after(batch.kind()))
+                    });
+                DeliveryCommand::Send {
+                    message: Box::new(Message {
+                        batch_id: job.batch_id.clone(),
+                        row: job.row,
+                        channel: job.channel,
+                        reference: reference(job.channel),
+                        recipient_fingerprint: recipient_fingerprint(org, &job.to),
+                        to: job.to,
+                        subject: job.subject,
+                        body: job.body,
+                        fallback,
+                    }),
+                    now,
+                }
+            }
+            Step::Fallback => DeliveryCommand::FallBack {
+                fallback: Box::new(Fallback {
+                    reference: reference(Channel::Sms),
+                    recipient_fingerprint: recipient_fingerprint(org, &job.to),
+                    to: job.to,
+                    body: job.body,
+                }),
+                now,
+            },
         };
         match self
             .deliveries
@@ -260,6 +440,50 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
             Err(e) => Err(JobError::Retry(e.to_string())),
         }
+    }
+
+    /// A message that reached a worker outside the sending window waits on
+    /// the timer table until it opens.
+    async fn hold_to_window(
+        &self,
+        job: &SendMessage,
+        window: &SendingWindow,
+        now: DateTime<Utc>,
+    ) -> Result<JobOutcome, JobError> {
+        let opens = window.next_open(now);
+        let step = match job.step {
+            Step::First => job.channel.as_str(),
+            Step::Fallback => "fallback",
+        };
+        let timer = Timer {
+            id: format!("send:{}:{step}:{}", job.delivery_id(), opens.timestamp()),
+            due_at: opens,
+            job: TimerJob::ReleaseSend { body: to_json(job) },
+        };
+        self.ports.timers.schedule(timer).await?;
+        tracing::info!(%opens, "message held to the sending window");
+        Ok(JobOutcome::Skipped)
+    }
+
+    /// Records a provider's receipt against the delivery its reference
+    /// names. Repeated and late receipts change nothing.
+    #[tracing::instrument(skip_all)]
+    pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
+        let reference =
+            MessageReference::parse(&receipt.reference).ok_or(ReceiptError::UnknownReference)?;
+        let org = OrganisationId::parse(&reference.organisation_id)
+            .map_err(|_| ReceiptError::UnknownReference)?;
+        let caller = Caller::system(org, "receipts", &receipt.reference);
+        let command = DeliveryCommand::RecordReceipt {
+            channel: reference.channel,
+            outcome: receipt.outcome,
+            at: receipt.at,
+        };
+        self.deliveries
+            .execute_with_metadata(&reference.delivery_id(), command, self.metadata(&caller))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(())
     }
 
     /// Runs the timers that are due. Returns how many ran.
@@ -282,10 +506,148 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         .await
                         .map_err(BatchbookError::from)?;
                 }
+                TimerJob::FanOut {
+                    organisation_id,
+                    batch_id,
+                    day,
+                    skip_email,
+                } => {
+                    let job = FanOut {
+                        organisation_id: organisation_id.clone(),
+                        batch_id: batch_id.clone(),
+                        correlation_id: timer.id.clone(),
+                        day: *day,
+                        skip_email: *skip_email,
+                    };
+                    self.ports
+                        .queue
+                        .send(QueueName::FanOut, vec![to_json(&job)])
+                        .await?;
+                }
+                TimerJob::FollowUp {
+                    organisation_id,
+                    batch_id,
+                } => self.follow_up(organisation_id, batch_id, now).await?,
+                TimerJob::ReleaseSend { body } => {
+                    self.ports
+                        .queue
+                        .send(QueueName::Send, vec![body.clone()])
+                        .await?;
+                }
             }
             self.ports.timers.complete(&timer.id).await?;
         }
         Ok(due.len())
+    }
+
+    /// Sends the SMS fallbacks that are due and fails messages still only
+    /// "sent" after 72 hours, then books the next follow-up while the batch
+    /// has messages in flight or patients still to send to.
+    #[tracing::instrument(skip_all, fields(batch_id))]
+    async fn follow_up(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let batch = self.load_batch(batch_id).await?;
+        let open = self.ports.views.open_deliveries(batch_id).await?;
+        let cancelled = batch.status() == BatchStatus::Cancelled;
+        let (due, waiting): (Vec<DeliveryRow>, Vec<DeliveryRow>) = open
+            .into_iter()
+            .partition(|row| follow_up_due(row).is_some_and(|at| at <= now));
+        let (fallbacks, expiries): (Vec<DeliveryRow>, Vec<DeliveryRow>) = due
+            .into_iter()
+            .partition(|row| row.channel == Channel::NhsApp && row.fallback_due_at.is_some());
+        // A cancelled batch sends nothing more, fallbacks included.
+        if !fallbacks.is_empty() && !cancelled {
+            self.queue_fallbacks(organisation_id, &batch, &fallbacks)
+                .await?;
+        }
+        let caller = Caller::system(organisation(organisation_id)?, "follow-up", batch_id);
+        for chunk in expiries.chunks(FOLLOW_UP_CONCURRENCY) {
+            let ids: Vec<String> = chunk
+                .iter()
+                .map(|row| crate::jobs::delivery_id(&row.batch_id, row.row))
+                .collect();
+            let expired = join_all(ids.iter().map(|id| {
+                self.deliveries.execute_with_metadata(
+                    id,
+                    DeliveryCommand::ExpireUnconfirmed { now },
+                    self.metadata(&caller),
+                )
+            }))
+            .await;
+            if let Some(Err(e)) = expired.into_iter().find(Result::is_err) {
+                return Err(JobError::Retry(e.to_string()));
+            }
+        }
+        // The next row to fall due (always after now); soon again if
+        // fallbacks were just queued; and while patients are still to be
+        // sent to (a stagger, a held window), at least hourly.
+        let still_sending = batch.status() == BatchStatus::Sending;
+        let next = [
+            waiting.iter().filter_map(follow_up_due).min(),
+            (!fallbacks.is_empty() && !cancelled).then(|| now + FOLLOW_UP_GAP),
+            still_sending.then(|| now + FOLLOW_UP_IDLE),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(at) = next {
+            self.schedule_follow_up(organisation_id, batch_id, at)
+                .await?;
+        }
+        tracing::info!(
+            fallbacks = fallbacks.len(),
+            expired = expiries.len(),
+            "batch followed up"
+        );
+        Ok(())
+    }
+
+    /// Queues the SMS fallback of each row, reading the list once for their
+    /// mobiles and names.
+    async fn queue_fallbacks(
+        &self,
+        organisation_id: &str,
+        batch: &Batch,
+        rows: &[DeliveryRow],
+    ) -> Result<(), JobError> {
+        let org = organisation(organisation_id)?;
+        let window = self.settings_of(&org).await?.sending_window;
+        let template = template::Template::parse(batch.template())
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let wanted: HashMap<u64, &DeliveryRow> = rows.iter().map(|r| (r.row, r)).collect();
+        let artifact = self.list_rows(batch).await?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let row: CheckedRow =
+                serde_json::from_slice(line).map_err(|e| unreadable("a list artifact line", &e))?;
+            let (Some(delivery), Some(mobile)) = (wanted.get(&row.row), row.mobile.clone()) else {
+                continue;
+            };
+            messages.push(to_json(&SendMessage {
+                organisation_id: organisation_id.to_owned(),
+                batch_id: delivery.batch_id.clone(),
+                row: row.row,
+                channel: Channel::Sms,
+                to: mobile,
+                body: template.render(row.given_name.as_deref(), None),
+                correlation_id: format!("fallback:{}", delivery.batch_id),
+                subject: None,
+                fallback_to: None,
+                step: Step::Fallback,
+                window: Some(window),
+            }));
+        }
+        for chunk in messages.chunks(FAN_OUT_CHUNK) {
+            self.ports
+                .queue
+                .send(QueueName::Send, chunk.to_vec())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Marks Done every Sending batch whose recipients all have an outcome.

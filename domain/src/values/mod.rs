@@ -5,10 +5,12 @@ mod date_of_birth;
 mod email_address;
 mod nhs_number;
 mod organisation;
+mod snomed_code;
 mod uk_mobile;
 
 pub use date_of_birth::{DateOfBirth, DateOfBirthError};
 pub use email_address::{EmailAddress, EmailAddressError};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use organisation::{OrganisationId, OrganisationIdError};
+pub use snomed_code::{SnomedCode, SnomedCodeError};
 pub use uk_mobile::{UkMobile, UkMobileError};

@@ -20,8 +20,62 @@ pub struct CreateBatchRequest {
     pub name: String,
     /// A list uploaded with `POST /v1/lists`.
     pub list_id: String,
-    /// The SMS text. `((name))` becomes the patient's given name.
+    /// The message: SMS and NHS App text, and the body of emails.
+    /// `((name))` becomes the patient's given name. At most 918 characters
+    /// once filled in.
     pub message: String,
+    /// Needed when any patient on the list has an email address.
+    #[serde(default)]
+    pub email_subject: Option<String>,
+    /// The SNOMED CT concept saved to each patient's record, e.g. `73211009`.
+    #[serde(default)]
+    pub snomed_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PreviewRequest {
+    pub list_id: String,
+    pub message: String,
+    #[serde(default)]
+    pub email_subject: Option<String>,
+    /// Show how a stagger over this many days would split the patients.
+    #[serde(default)]
+    pub stagger_days: Option<u32>,
+    #[serde(default)]
+    pub send_at: Option<DateTime<Utc>>,
+}
+
+/// What staff see before sending.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PreviewResponse {
+    /// `gsm7` or `ucs2`: any character outside the GSM alphabet (such as
+    /// the Welsh ŵ) makes the whole message UCS-2.
+    pub encoding: String,
+    /// The longest the text can be once filled in for this list.
+    pub characters: usize,
+    /// Text message fragments: 160 then 153 each in GSM-7; 70 then 67 in UCS-2.
+    pub fragments: usize,
+    pub email_recipients: u64,
+    pub nhs_app_recipients: u64,
+    pub sms_recipients: u64,
+    pub stagger: Vec<StaggerDayResponse>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct StaggerDayResponse {
+    pub day: u32,
+    pub starts_at: DateTime<Utc>,
+    pub patients: u64,
+}
+
+fn stagger_days(days: Vec<events::StaggerDay>) -> Vec<StaggerDayResponse> {
+    days.into_iter()
+        .map(|d| StaggerDayResponse {
+            day: d.day,
+            starts_at: d.starts_at,
+            patients: d.recipients,
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -33,6 +87,8 @@ pub struct CreatedBatch {
 pub struct SendRequest {
     /// Send at this time instead of now.
     pub send_at: Option<DateTime<Utc>>,
+    /// Spread the patients evenly over this many days (1 to 28).
+    pub stagger_days: Option<u32>,
 }
 
 /// A batch's status and counts.
@@ -47,6 +103,10 @@ pub struct BatchResponse {
     pub send_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    pub email_subject: Option<String>,
+    pub snomed_code: Option<String>,
+    /// The days of a staggered send.
+    pub stagger: Vec<StaggerDayResponse>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -55,8 +115,12 @@ pub struct BatchCounts {
     pub patient_list: u64,
     /// Patients the batch is sent to.
     pub recipients: u64,
-    /// Messages the provider accepted.
-    pub sent: u64,
+    /// Sent, with no final outcome yet.
+    pub awaiting_receipt: u64,
+    /// Delivered by SMS or NHS App (emails are never counted here).
+    pub delivered: u64,
+    /// Emails delivered.
+    pub emails_delivered: u64,
     /// Patients without a valid mobile number.
     pub without_valid_mobile: u64,
     /// Messages that failed to deliver.
@@ -69,7 +133,9 @@ impl From<BatchSummary> for BatchResponse {
             counts: BatchCounts {
                 patient_list: s.patient_count,
                 recipients: s.contactable_count,
-                sent: s.sent_count,
+                awaiting_receipt: s.awaiting_receipt_count,
+                delivered: s.delivered_count,
+                emails_delivered: s.email_delivered_count,
                 without_valid_mobile: s.without_valid_mobile_count,
                 failed_to_deliver: s.failed_count,
             },
@@ -80,6 +146,9 @@ impl From<BatchSummary> for BatchResponse {
             send_at: s.send_at,
             started_at: s.started_at,
             completed_at: s.completed_at,
+            email_subject: s.email_subject,
+            snomed_code: s.snomed_code,
+            stagger: stagger_days(s.stagger),
         }
     }
 }
@@ -119,11 +188,56 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 name: request.name,
                 list_id: request.list_id,
                 template: request.message,
+                email_subject: request.email_subject,
+                snomed_code: request.snomed_code,
             },
             key.as_ref(),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedBatch { batch_id })))
+}
+
+/// The length of a message for a list (worst case over the list's names),
+/// who gets it by which channel, and how a stagger would split the days.
+#[utoipa::path(
+    post, path = "/v1/batches/preview", tag = "batches",
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, body = PreviewResponse),
+        (status = 404, description = "No such list", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn preview_batch<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    request: Result<Json<PreviewRequest>, JsonRejection>,
+) -> Result<Json<PreviewResponse>, Problem> {
+    let Json(request) = request.map_err(json_problem)?;
+    let preview = state
+        .app
+        .preview_batch(
+            &caller,
+            &request.list_id,
+            &request.message,
+            request.email_subject.as_deref(),
+            request.stagger_days,
+            request.send_at,
+        )
+        .await?;
+    Ok(Json(PreviewResponse {
+        encoding: match preview.sms.encoding {
+            domain::template::SmsEncoding::Gsm7 => "gsm7",
+            domain::template::SmsEncoding::Ucs2 => "ucs2",
+        }
+        .to_owned(),
+        characters: preview.sms.characters,
+        fragments: preview.sms.fragments,
+        email_recipients: preview.email_recipients,
+        nhs_app_recipients: preview.nhs_app_recipients,
+        sms_recipients: preview.sms_recipients,
+        stagger: stagger_days(preview.stagger),
+    }))
 }
 
 /// A batch's status and counts.
@@ -175,12 +289,19 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     };
     state
         .app
-        .send_batch(&caller, &batch_id, request.send_at, key.as_ref())
+        .send_batch(
+            &caller,
+            &batch_id,
+            request.send_at,
+            request.stagger_days,
+            key.as_ref(),
+        )
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Cancel a batch that has not started sending.
+/// Cancel a batch that has not started sending, or a staggered batch before
+/// its last day starts: messages not yet sent are never sent.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/cancel", tag = "batches",
     params(("batch_id" = String, Path)),
@@ -204,7 +325,7 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
     get, path = "/v1/batches/{batch_id}/failed-to-deliver.csv", tag = "batches",
     params(("batch_id" = String, Path)),
     responses(
-        (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Mobile, Channel, Reason"),
+        (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Email Address, Mobile, Channel, Reason"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )

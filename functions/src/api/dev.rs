@@ -13,12 +13,17 @@ use super::{ApiState, Authenticated, Problem};
 pub struct OutboxEntry {
     pub reference: String,
     pub idempotency_key: String,
+    /// `sms`, `email` or `nhs_app`.
+    pub channel: String,
+    /// A mobile, an email address or an NHS number, by channel.
     pub to: String,
+    pub subject: Option<String>,
     pub body: String,
     pub accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Every SMS the simulated provider accepted (local runtime only).
+/// Every message the simulated providers accepted: SMS, email and NHS App
+/// (local runtime only).
 #[utoipa::path(
     get, path = "/v1/dev/sms-outbox", tag = "local",
     responses(
@@ -49,7 +54,9 @@ pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
             .map(|m| OutboxEntry {
                 reference: m.reference,
                 idempotency_key: m.idempotency_key,
+                channel: m.channel.as_str().to_owned(),
                 to: m.to,
+                subject: m.subject,
                 body: m.body,
                 accepted_at: m.accepted_at,
             })

@@ -3,6 +3,7 @@
 //! `/openapi.json` is generated from these handlers.
 
 mod batches;
+mod callbacks;
 mod dev;
 mod lists;
 mod problem;
@@ -17,17 +18,19 @@ use axum::{Json, Router};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::usecases::IdempotencyKey;
 use domain::{Batchbook, Caller};
-use infra::simulators::SimulatedSms;
+use infra::simulators::SimulatedProviders;
 use utoipa::OpenApi;
 
 use crate::identity::IdentitySource;
+pub use callbacks::CallbackTokens;
 pub use problem::Problem;
 
 pub struct ApiState<R: PersistedEventRepository> {
     pub app: Arc<Batchbook<R>>,
     pub identity: IdentitySource,
-    /// The simulated SMS outbox, served only by the local runtime.
-    pub outbox: Option<Arc<SimulatedSms>>,
+    /// The simulated providers' outbox, served only by the local runtime.
+    pub outbox: Option<Arc<SimulatedProviders>>,
+    pub callbacks: CallbackTokens,
 }
 
 impl<R: PersistedEventRepository> Clone for ApiState<R> {
@@ -36,6 +39,7 @@ impl<R: PersistedEventRepository> Clone for ApiState<R> {
             app: self.app.clone(),
             identity: self.identity.clone(),
             outbox: self.outbox.clone(),
+            callbacks: self.callbacks.clone(),
         }
     }
 }
@@ -81,10 +85,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         settings::get_settings,
         settings::put_settings,
         batches::create_batch,
+        batches::preview_batch,
         batches::get_batch,
         batches::send_batch,
         batches::cancel_batch,
         batches::failed_to_deliver,
+        callbacks::govuk_notify,
+        callbacks::nhs_notify,
         dev::sms_outbox,
     ),
     components(schemas(Problem)),
@@ -161,6 +168,7 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
             get(settings::get_settings::<R>).put(settings::put_settings::<R>),
         )
         .route("/v1/batches", post(batches::create_batch::<R>))
+        .route("/v1/batches/preview", post(batches::preview_batch::<R>))
         .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))
         .route(
             "/v1/batches/{batch_id}/send",
@@ -174,6 +182,11 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             get(batches::failed_to_deliver::<R>),
         )
+        .route(
+            "/v1/callbacks/govuk-notify",
+            post(callbacks::govuk_notify::<R>),
+        )
+        .route("/v1/callbacks/nhs-notify", post(callbacks::nhs_notify::<R>))
         .route("/v1/dev/sms-outbox", get(dev::sms_outbox::<R>))
         .with_state(state)
 }

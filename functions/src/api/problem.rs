@@ -77,6 +77,8 @@ fn batch_code(e: &BatchError) -> &'static str {
         BatchError::AlreadySent => "already_sent",
         BatchError::Cancelled => "batch_cancelled",
         BatchError::CannotCancelWhileSending => "cannot_cancel_while_sending",
+        BatchError::StaggerFinished => "stagger_finished",
+        BatchError::Policy(_) => "invalid_request",
     }
 }
 
@@ -118,6 +120,12 @@ impl From<BatchbookError> for Problem {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "nobody_to_contact",
                 "Nobody to contact",
+                detail,
+            ),
+            BatchbookError::Batch(BatchError::Policy(_)) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "Check your request",
                 detail,
             ),
             BatchbookError::Batch(batch) => Problem::new(

@@ -4,6 +4,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
+use domain::policies::SendingWindow;
 use domain::usecases::OrganisationSettings;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,12 +18,20 @@ pub struct SettingsBody {
     /// Mark a mobile `mobile_likely_to_fail` when a message from this
     /// organisation to it failed for good in the last 3 months.
     pub flag_mobiles_likely_to_fail: bool,
+    /// When SMS and NHS App messages may leave, as local `HH:MM` times and
+    /// an IANA time zone: `{"opens": "08:00", "closes": "20:00",
+    /// "time_zone": "Europe/London"}` unless changed. Messages due outside
+    /// it wait for it to open; emails are not held.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub sending_window: SendingWindow,
 }
 
 impl From<OrganisationSettings> for SettingsBody {
     fn from(s: OrganisationSettings) -> Self {
         Self {
             flag_mobiles_likely_to_fail: s.flag_mobiles_likely_to_fail,
+            sending_window: s.sending_window,
         }
     }
 }
@@ -61,6 +70,7 @@ pub async fn put_settings<R: PersistedEventRepository + 'static>(
     })?;
     let settings = OrganisationSettings {
         flag_mobiles_likely_to_fail: body.flag_mobiles_likely_to_fail,
+        sending_window: body.sending_window,
     };
     Ok(Json(
         state.app.update_settings(&caller, settings).await?.into(),

@@ -1,29 +1,39 @@
-//! The simulated SMS provider for AWS sandbox stacks and tests: the same
-//! behaviour as the local simulator, with its outbox in a DynamoDB table
-//! keyed by idempotency key. The real provider clients replace it behind the
-//! same port.
+//! The simulated message providers for AWS sandbox stacks and tests: the
+//! same behaviour as the local simulator (SMS, email and NHS App, with
+//! receipts), with its outbox in a DynamoDB table keyed by idempotency key.
+//! The real provider clients replace it behind the same ports.
+
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
-use domain::ports::{PortError, ProviderError, SmsProvider, SmsRequest};
+use chrono::DateTime;
+use domain::ports::{
+    Clock, EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PortError, ProviderError,
+    Receipt, SmsProvider, SmsRequest,
+};
+use events::Channel;
 
-use super::dynamo::{get_n, get_s, n, s, scan_all, sdk_error};
-use crate::simulators::{refusal_for, OutboxMessage};
+use super::dynamo::{get_n, get_s, n, s, scan_all, sdk_error, Item};
+use crate::simulators::{outcome_for, OutboxMessage, ReceiptSource};
 
 /// How long a sandbox stack keeps simulated messages (the table's TTL).
 const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
+/// Marks an entry whose receipt has not been handed over yet.
+const PENDING: &str = "PENDING";
 
 pub struct DynamoSmsOutbox {
     client: Client,
     table: String,
+    clock: Arc<dyn Clock>,
 }
 
 impl DynamoSmsOutbox {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self {
             client,
             table: table.into(),
+            clock,
         }
     }
 
@@ -34,14 +44,20 @@ impl DynamoSmsOutbox {
             .scan()
             .table_name(&self.table)
             .consistent_read(true);
-        let items = scan_all(scan, "sms outbox").await?;
+        let items = scan_all(scan, "outbox").await?;
         let mut messages = items
             .iter()
             .map(|item| {
                 Ok(OutboxMessage {
                     reference: get_s(item, "reference")?.to_owned(),
                     idempotency_key: get_s(item, "idempotency_key")?.to_owned(),
+                    channel: match item.get("channel").and_then(|c| c.as_s().ok()) {
+                        Some(c) if c == "email" => Channel::Email,
+                        Some(c) if c == "nhs_app" => Channel::NhsApp,
+                        _ => Channel::Sms,
+                    },
                     to: get_s(item, "to_number")?.to_owned(),
+                    subject: item.get("subject").and_then(|v| v.as_s().ok()).cloned(),
                     body: get_s(item, "body")?.to_owned(),
                     accepted_at: DateTime::from_timestamp_millis(get_n(item, "accepted_at")?)
                         .unwrap_or_default(),
@@ -51,26 +67,42 @@ impl DynamoSmsOutbox {
         messages.sort_by(|a, b| (a.accepted_at, &a.reference).cmp(&(b.accepted_at, &b.reference)));
         Ok(messages)
     }
-}
 
-#[async_trait::async_trait]
-impl SmsProvider for DynamoSmsOutbox {
-    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
-        if let Some(refusal) = refusal_for(&request.to) {
-            return Err(refusal);
-        }
+    async fn accept(
+        &self,
+        channel: Channel,
+        idempotency_key: &str,
+        to: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> Result<String, ProviderError> {
+        let receipt = outcome_for(channel, to)?;
         let unavailable = |e: PortError| ProviderError::Unavailable(e.0);
         let reference = uuid::Uuid::new_v4().to_string();
+        let now = self.clock.now();
+        let mut item = Item::from([
+            ("idempotency_key".into(), s(idempotency_key)),
+            ("reference".into(), s(&reference)),
+            ("channel".into(), s(channel.as_str())),
+            ("to_number".into(), s(to)),
+            ("body".into(), s(body)),
+            ("accepted_at".into(), n(now.timestamp_millis())),
+            ("expires_at".into(), n((now + OUTBOX_RETENTION).timestamp())),
+        ]);
+        if let Some(subject) = subject {
+            item.insert("subject".into(), s(subject));
+        }
+        if let Some(receipt) = receipt {
+            let outcome = serde_json::to_string(&receipt).expect("receipts serialise");
+            item.insert("receipt".into(), s(outcome));
+            item.insert("receipt_state".into(), s(PENDING));
+            item.insert("receipt_due_at".into(), n(now.timestamp_millis()));
+        }
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("idempotency_key", s(&request.idempotency_key))
-            .item("reference", s(&reference))
-            .item("to_number", s(&request.to))
-            .item("body", s(&request.body))
-            .item("accepted_at", n(Utc::now().timestamp_millis()))
-            .item("expires_at", n((Utc::now() + OUTBOX_RETENTION).timestamp()))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(idempotency_key)")
             .send()
             .await;
@@ -84,10 +116,10 @@ impl SmsProvider for DynamoSmsOutbox {
                         .get_item()
                         .table_name(&self.table)
                         .consistent_read(true)
-                        .key("idempotency_key", s(&request.idempotency_key))
+                        .key("idempotency_key", s(idempotency_key))
                         .send()
                         .await
-                        .map_err(sdk_error("sms outbox"))
+                        .map_err(sdk_error("outbox"))
                         .map_err(unavailable)?
                         .item
                         .ok_or_else(|| {
@@ -95,8 +127,93 @@ impl SmsProvider for DynamoSmsOutbox {
                         })?;
                     Ok(get_s(&item, "reference").map_err(unavailable)?.to_owned())
                 }
-                other => Err(unavailable(sdk_error("sms outbox")(other))),
+                other => Err(unavailable(sdk_error("outbox")(other))),
             },
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl ReceiptSource for DynamoSmsOutbox {
+    /// A scan: sandbox outboxes are small.
+    async fn take_due_receipts(&self, limit: usize) -> Result<Vec<Receipt>, PortError> {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("receipt_state = :pending AND receipt_due_at <= :now")
+            .expression_attribute_values(":pending", s(PENDING))
+            .expression_attribute_values(":now", n(self.clock.now().timestamp_millis()));
+        let items = scan_all(scan, "outbox receipts").await?;
+        items
+            .iter()
+            .take(limit)
+            .map(|item| {
+                Ok(Receipt {
+                    reference: get_s(item, "idempotency_key")?.to_owned(),
+                    outcome: serde_json::from_str(get_s(item, "receipt")?)
+                        .map_err(|e| PortError::new("outbox receipt", e))?,
+                    at: DateTime::from_timestamp_millis(get_n(item, "receipt_due_at")?)
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_reported(&self, references: &[String]) -> Result<(), PortError> {
+        for reference in references {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("idempotency_key", s(reference))
+                .update_expression("REMOVE receipt_state")
+                .send()
+                .await
+                .map_err(sdk_error("outbox receipts"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsProvider for DynamoSmsOutbox {
+    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::Sms,
+            &request.idempotency_key,
+            &request.to,
+            None,
+            &request.body,
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl EmailProvider for DynamoSmsOutbox {
+    async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::Email,
+            &request.idempotency_key,
+            &request.to,
+            Some(&request.subject),
+            &request.body,
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl NhsAppProvider for DynamoSmsOutbox {
+    async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::NhsApp,
+            &request.idempotency_key,
+            &request.nhs_number,
+            None,
+            &request.body,
+        )
+        .await
     }
 }

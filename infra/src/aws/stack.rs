@@ -11,7 +11,7 @@ use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
 use crate::pds::{PdsClient, PdsSettings};
-use crate::simulators::SimulatedPds;
+use crate::simulators::{deliver_receipts, SimulatedPds};
 
 use super::{
     DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews,
@@ -84,6 +84,7 @@ impl AwsStack {
         let sms = Arc::new(DynamoSmsOutbox::new(
             dynamo.clone(),
             &settings.sms_outbox_table,
+            clock.clone(),
         ));
         let queue = Arc::new(SqsWorkQueue::new(
             sqs,
@@ -98,6 +99,8 @@ impl AwsStack {
             timers: Arc::new(DynamoTimers::new(dynamo.clone(), &settings.timers_table)),
             clock,
             sms: sms.clone(),
+            email: sms.clone(),
+            nhs_app_sender: sms.clone(),
             views: views.clone(),
             idempotency: Arc::new(DynamoIdempotency::new(
                 dynamo.clone(),
@@ -128,6 +131,13 @@ impl AwsStack {
         let settings = AwsSettings::from_env()?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Ok(Self::new(&sdk, &settings, Arc::new(SystemClock)))
+    }
+
+    /// Hands the simulated providers' due receipts to the receipt use case,
+    /// as the providers' callbacks would: what the sweeper does on a
+    /// sandbox stack. Returns how many.
+    pub async fn deliver_simulated_receipts(&self, limit: usize) -> Result<usize, JobError> {
+        deliver_receipts(&self.app, self.sms.as_ref(), limit).await
     }
 
     /// One event from the events table's stream: projected into the views,

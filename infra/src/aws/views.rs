@@ -154,6 +154,14 @@ impl BatchViews for DynamoViews {
             .collect()
     }
 
+    async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
+        self.query_partition(&batch_pk(batch_id), "ROW#", Some("open"))
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
     async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
         let page = self
             .client
@@ -270,11 +278,10 @@ impl ViewTransaction for DynamoViewTx<'_> {
     }
 
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
-        let status = serde_json::to_value(row.status).map_err(|e| PortError::new("view row", e))?;
         self.write(Item::from([
             ("pk".into(), s(batch_pk(&row.batch_id))),
             ("sk".into(), s(row_sk(row.row))),
-            ("status".into(), s(status.as_str().unwrap_or_default())),
+            ("status".into(), s(row.view_status())),
             ("body".into(), s(json(row)?)),
         ]))
     }

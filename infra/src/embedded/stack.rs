@@ -18,7 +18,9 @@ use super::{
     open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews,
     SqliteWorkQueue,
 };
-use crate::simulators::{SimulatedPds, SimulatedSms, SmsSimulatorSettings};
+use crate::simulators::{
+    deliver_receipts, ProviderSimulatorSettings, SimulatedPds, SimulatedProviders,
+};
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
 /// message twice.
@@ -27,11 +29,14 @@ pub type QueueLayer = Box<dyn Fn(Arc<dyn WorkQueue>) -> Arc<dyn WorkQueue> + Sen
 const REACTOR: &str = "reactor";
 const PAGE: usize = 1_000;
 const SEND_BATCH: usize = 200;
+const RECEIPTS: usize = 500;
 
 pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
-    pub sms: SmsSimulatorSettings,
+    /// The simulated SMS, email and NHS App providers. Their receipts are
+    /// timed by `clock`.
+    pub providers: ProviderSimulatorSettings,
     /// The simulated PDS and NHS App reachability.
     pub pds: Arc<SimulatedPds>,
     pub queue_layer: Option<QueueLayer>,
@@ -42,7 +47,7 @@ impl EmbeddedConfig {
         Self {
             data_dir: data_dir.into(),
             clock: Arc::new(SystemClock),
-            sms: SmsSimulatorSettings::default(),
+            providers: ProviderSimulatorSettings::default(),
             pds: Arc::new(SimulatedPds::bundled()),
             queue_layer: None,
         }
@@ -51,7 +56,7 @@ impl EmbeddedConfig {
 
 pub struct EmbeddedStack {
     pub app: Arc<Batchbook<SqliteEventRepository>>,
-    pub sms: Arc<SimulatedSms>,
+    pub providers: Arc<SimulatedProviders>,
     pub queue: Arc<SqliteWorkQueue>,
     pub views: Arc<SqliteViews>,
     log: EventLog,
@@ -67,7 +72,16 @@ impl EmbeddedStack {
         let events = open_pool(dir, Database::Events).await?;
         let work = open_pool(dir, Database::Work).await?;
         let views = Arc::new(SqliteViews::new(open_pool(dir, Database::Views).await?));
-        let sms = Arc::new(SimulatedSms::open(dir, config.sms.clone()).await?);
+        let providers = Arc::new(
+            SimulatedProviders::open(
+                dir,
+                ProviderSimulatorSettings {
+                    clock: config.clock.clone(),
+                    ..config.providers.clone()
+                },
+            )
+            .await?,
+        );
         let queue = Arc::new(SqliteWorkQueue::new(work.clone(), config.clock.clone()));
         let released = queue.release_in_flight().await?;
         if released > 0 {
@@ -85,7 +99,9 @@ impl EmbeddedStack {
             queue: app_queue,
             timers: Arc::new(SqliteTimers::new(work.clone())),
             clock: config.clock.clone(),
-            sms: sms.clone(),
+            sms: providers.clone(),
+            email: providers.clone(),
+            nhs_app_sender: providers.clone(),
             views: views.clone(),
             idempotency: Arc::new(SqliteIdempotency::new(work.clone())),
             demographics: Some(config.pds.clone()),
@@ -98,7 +114,7 @@ impl EmbeddedStack {
         ));
         Ok(Self {
             app,
-            sms,
+            providers,
             queue,
             views,
             log: EventLog::new(events),
@@ -114,6 +130,7 @@ impl EmbeddedStack {
         done += self.app.fire_due_timers(PAGE).await?;
         done += self.app.process_queue(QueueName::FanOut, 1).await?;
         done += self.app.process_queue(QueueName::Send, SEND_BATCH).await?;
+        done += deliver_receipts(&self.app, self.providers.as_ref(), RECEIPTS).await?;
         // Project the sends just made, so completion sees their counts.
         done += self.views.catch_up(&self.log, PAGE).await?;
         done += self.app.complete_settled_batches(PAGE).await?;

@@ -126,6 +126,17 @@ impl BatchViews for SqliteViews {
         decode_all(bodies)
     }
 
+    async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM deliveries WHERE batch_id = ? AND status = 'open' ORDER BY row",
+        )
+        .bind(batch_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("delivery view"))?;
+        decode_all(bodies)
+    }
+
     async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
         let bodies: Vec<String> = sqlx::query_scalar(
             "SELECT body FROM batch_summaries WHERE settled = 1 AND status = ? LIMIT ?",
@@ -195,7 +206,6 @@ impl ViewTransaction for SqliteViewTx {
     }
 
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
-        let status = serde_json::to_value(row.status).map_err(|e| PortError::new("view row", e))?;
         sqlx::query(
             "INSERT INTO deliveries (batch_id, row, status, body, last_sequence) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (batch_id, row) DO UPDATE SET status = excluded.status, body = excluded.body,
@@ -203,7 +213,7 @@ impl ViewTransaction for SqliteViewTx {
         )
         .bind(&row.batch_id)
         .bind(row.row as i64)
-        .bind(status.as_str().unwrap_or_default())
+        .bind(row.view_status())
         .bind(to_json(row)?)
         .bind(row.last_sequence as i64)
         .execute(&mut *self.tx)

@@ -2,16 +2,154 @@
 //! behind the same port as the real client and behaves deterministically.
 
 mod pds;
-mod sms;
+mod providers;
 
 pub use pds::{SimulatedPds, SyntheticPatient};
-pub use sms::{OutboxMessage, SimulatedSms, SmsSimulatorSettings};
+pub use providers::{OutboxMessage, ProviderSimulatorSettings, SimulatedProviders};
 
-use domain::ports::ProviderError;
+use cqrs_es::persist::PersistedEventRepository;
+use domain::ports::{PortError, ProviderError, Receipt, ReceiptOutcome};
+use domain::usecases::{JobError, ReceiptError};
+use domain::Batchbook;
+use events::{Channel, DeliveryFailure};
+use futures::future::join_all;
 
-/// The simulated SMS provider's deterministic outcome for a number, shared by
-/// every simulator backend: a number ending in `99` is no longer in service.
+/// How many receipts are recorded at once.
+const RECEIPT_CONCURRENCY: usize = 16;
+
+/// What the simulated providers do with a message, shared by every
+/// simulator backend: refuse it (`Err`), or take it and later give this
+/// receipt (`None`: never a receipt).
+///
+/// - SMS, by the number's last two digits: `99` refused (no longer in
+///   service); `98` temporary failure; `97` technical failure; `96`
+///   permanent failure; `95` no receipt ever; anything else delivered.
+/// - Email, by the end of the local part: `-bounce` permanent failure,
+///   `-full` temporary failure, `-silent` no receipt, `-rejected` refused;
+///   anything else delivered.
+/// - NHS App, by the NHS number's ninth digit: odd, the patient reads it;
+///   even, it is delivered and left unread (so its SMS fallback goes).
+pub fn outcome_for(channel: Channel, to: &str) -> Result<Option<ReceiptOutcome>, ProviderError> {
+    use ReceiptOutcome::*;
+    Ok(Some(match channel {
+        Channel::Sms => match to.get(to.len().saturating_sub(2)..) {
+            Some("99") => return Err(ProviderError::PermanentFailure),
+            Some("98") => Failed(DeliveryFailure::Temporary),
+            Some("97") => Failed(DeliveryFailure::Technical),
+            Some("96") => Failed(DeliveryFailure::Permanent),
+            Some("95") => return Ok(None),
+            _ => Delivered,
+        },
+        Channel::Email => {
+            let local = to.split('@').next().unwrap_or_default();
+            match local.rsplit('-').next() {
+                Some("bounce") => Failed(DeliveryFailure::Permanent),
+                Some("full") => Failed(DeliveryFailure::Temporary),
+                Some("silent") => return Ok(None),
+                Some("rejected") => return Err(ProviderError::Rejected),
+                _ => Delivered,
+            }
+        }
+        Channel::NhsApp => match to.as_bytes().get(8) {
+            Some(digit) if (digit - b'0') % 2 == 1 => Read,
+            _ => Delivered,
+        },
+    }))
+}
+
+/// Where simulated receipts come from: the simulators' outboxes, which hand
+/// over due receipts as a provider's callbacks would arrive.
+#[async_trait::async_trait]
+pub trait ReceiptSource: Send + Sync {
+    /// Receipts due by now that have not been handed over.
+    async fn take_due_receipts(&self, limit: usize) -> Result<Vec<Receipt>, PortError>;
+    async fn mark_reported(&self, references: &[String]) -> Result<(), PortError>;
+}
+
+/// Hands due simulated receipts to the receipt use case, then marks them
+/// handed over: a crash between the two repeats a receipt, which changes
+/// nothing. Returns how many.
+pub async fn deliver_receipts<R: PersistedEventRepository>(
+    app: &Batchbook<R>,
+    source: &dyn ReceiptSource,
+    limit: usize,
+) -> Result<usize, JobError> {
+    let receipts = source.take_due_receipts(limit).await?;
+    let references: Vec<String> = receipts.iter().map(|r| r.reference.clone()).collect();
+    let mut recorded = Vec::with_capacity(receipts.len());
+    for chunk in receipts.chunks(RECEIPT_CONCURRENCY) {
+        recorded.extend(join_all(chunk.iter().cloned().map(|r| app.record_receipt(r))).await);
+    }
+    for result in recorded {
+        match result {
+            Ok(()) => {}
+            Err(ReceiptError::UnknownReference) => {
+                tracing::warn!("simulated receipt for a message Batchbook did not send");
+            }
+            Err(ReceiptError::Retry(e)) => return Err(e),
+        }
+    }
+    source.mark_reported(&references).await?;
+    Ok(references.len())
+}
+
+/// The simulated SMS provider's refusal for a number, if any.
 pub fn refusal_for(to: &str) -> Option<ProviderError> {
-    to.ends_with("99")
-        .then_some(ProviderError::PermanentFailure)
+    outcome_for(Channel::Sms, to).err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_simulated_outcome_is_reachable() {
+        use ReceiptOutcome::*;
+        let cases = [
+            (
+                Channel::Sms,
+                "+447700100199",
+                Err(ProviderError::PermanentFailure),
+            ),
+            (
+                Channel::Sms,
+                "+447700100198",
+                Ok(Some(Failed(DeliveryFailure::Temporary))),
+            ),
+            (
+                Channel::Sms,
+                "+447700100197",
+                Ok(Some(Failed(DeliveryFailure::Technical))),
+            ),
+            (
+                Channel::Sms,
+                "+447700100196",
+                Ok(Some(Failed(DeliveryFailure::Permanent))),
+            ),
+            (Channel::Sms, "+447700100195", Ok(None)),
+            (Channel::Sms, "+447700100123", Ok(Some(Delivered))),
+            (
+                Channel::Email,
+                "joe-bounce@example.com",
+                Ok(Some(Failed(DeliveryFailure::Permanent))),
+            ),
+            (
+                Channel::Email,
+                "joe-full@example.com",
+                Ok(Some(Failed(DeliveryFailure::Temporary))),
+            ),
+            (Channel::Email, "joe-silent@example.com", Ok(None)),
+            (
+                Channel::Email,
+                "joe-rejected@example.com",
+                Err(ProviderError::Rejected),
+            ),
+            (Channel::Email, "joe@example.com", Ok(Some(Delivered))),
+            (Channel::NhsApp, "9990000034", Ok(Some(Read))),
+            (Channel::NhsApp, "9990000026", Ok(Some(Delivered))),
+        ];
+        for (channel, to, expected) in cases {
+            assert_eq!(outcome_for(channel, to), expected, "{to}");
+        }
+    }
 }

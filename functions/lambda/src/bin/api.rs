@@ -4,7 +4,7 @@
 // The use cases' futures nest deeply (cqrs-es inside the handlers).
 #![recursion_limit = "256"]
 
-use functions::api::{router, ApiState};
+use functions::api::{router, ApiState, CallbackTokens};
 use functions::identity::IdentitySource;
 
 #[tokio::main]
@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         app: stack.app.clone(),
         identity: IdentitySource::ApiGatewayJwt { organisation_claim },
         outbox: None,
+        callbacks: CallbackTokens::from_env(),
     });
     lambda_http::run(app).await
 }

@@ -1,0 +1,213 @@
+//! Delivery receipts from the message providers, each authenticated by the
+//! provider's own token. A receipt names its message by the reference
+//! Batchbook sent it with, so it leads straight to its delivery; repeated
+//! and late receipts change nothing. Receipts Batchbook has no use for are
+//! acknowledged, so the provider does not retry them.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use domain::ports::{Receipt, ReceiptOutcome};
+use domain::usecases::ReceiptError;
+use events::DeliveryFailure;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{ApiState, Problem};
+
+/// The tokens providers put on their callbacks. A provider without one
+/// configured has its callbacks refused.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackTokens {
+    /// The bearer token set on the GOV.UK Notify service's callbacks.
+    pub govuk_notify: Option<String>,
+    /// The API key NHS Notify sends in `x-api-key`.
+    pub nhs_notify: Option<String>,
+}
+
+impl CallbackTokens {
+    /// `GOVUK_NOTIFY_CALLBACK_TOKEN` and `NHS_NOTIFY_CALLBACK_API_KEY`.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Self {
+            govuk_notify: var("GOVUK_NOTIFY_CALLBACK_TOKEN"),
+            nhs_notify: var("NHS_NOTIFY_CALLBACK_API_KEY"),
+        }
+    }
+}
+
+/// Compares digests, so the time taken says nothing about the token.
+fn matches(given: Option<&str>, expected: Option<&String>) -> bool {
+    match (given, expected) {
+        (Some(given), Some(expected)) => {
+            Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+fn unauthorised() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorised",
+        "Not authorised",
+        "the callback's token is missing or wrong",
+    )
+}
+
+fn bad_callback(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+        "Check your request",
+        detail,
+    )
+}
+
+async fn record<R: PersistedEventRepository + 'static>(
+    state: &ApiState<R>,
+    receipts: Vec<Receipt>,
+) -> Result<StatusCode, Problem> {
+    for receipt in receipts {
+        match state.app.record_receipt(receipt).await {
+            Ok(()) => {}
+            Err(ReceiptError::UnknownReference) => {
+                tracing::warn!("receipt for a reference Batchbook did not give; ignored");
+            }
+            Err(ReceiptError::Retry(e)) => {
+                return Err(domain::BatchbookError::Unavailable(e.to_string()).into())
+            }
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A GOV.UK Notify delivery receipt, as Notify posts it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NotifyReceipt {
+    /// The reference Batchbook sent the message with.
+    pub reference: Option<String>,
+    /// `delivered`, `permanent-failure`, `temporary-failure` or
+    /// `technical-failure`.
+    pub status: String,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// GOV.UK Notify's delivery receipts for SMS and email.
+#[utoipa::path(
+    post, path = "/v1/callbacks/govuk-notify", tag = "callbacks",
+    request_body = NotifyReceipt,
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Recorded, or of no use to Batchbook"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn govuk_notify<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Problem> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !matches(token, state.callbacks.govuk_notify.as_ref()) {
+        return Err(unauthorised());
+    }
+    let receipt: NotifyReceipt = serde_json::from_slice(&body)
+        .map_err(|e| bad_callback(&format!("not a GOV.UK Notify receipt: {e}")))?;
+    let outcome = match receipt.status.as_str() {
+        "delivered" => ReceiptOutcome::Delivered,
+        "permanent-failure" => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
+        "temporary-failure" => ReceiptOutcome::Failed(DeliveryFailure::Temporary),
+        "technical-failure" => ReceiptOutcome::Failed(DeliveryFailure::Technical),
+        // `sent` (abroad, no receipt to come) and the like: nothing final.
+        _ => return Ok(StatusCode::NO_CONTENT),
+    };
+    let Some(reference) = receipt.reference else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    record(
+        &state,
+        vec![Receipt {
+            reference,
+            outcome,
+            at: receipt.completed_at.unwrap_or_else(Utc::now),
+        }],
+    )
+    .await
+}
+
+/// NHS Notify's callback: a JSON:API document of status items.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NhsNotifyCallback {
+    pub data: Vec<NhsNotifyItem>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NhsNotifyItem {
+    /// `ChannelStatus` items are read; `MessageStatus` items are not needed.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub attributes: NhsNotifyAttributes,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NhsNotifyAttributes {
+    pub message_reference: Option<String>,
+    /// `delivered`, `failed`, …
+    pub channel_status: Option<String>,
+    /// The NHS App's own status: `read` once the patient opened it.
+    pub supplier_status: Option<String>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// NHS Notify's channel statuses for NHS App messages.
+#[utoipa::path(
+    post, path = "/v1/callbacks/nhs-notify", tag = "callbacks",
+    request_body = NhsNotifyCallback,
+    params(("x-api-key" = String, Header, description = "The API key agreed with NHS Notify")),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or of no use to Batchbook"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn nhs_notify<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Problem> {
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    if !matches(key, state.callbacks.nhs_notify.as_ref()) {
+        return Err(unauthorised());
+    }
+    let callback: NhsNotifyCallback = serde_json::from_slice(&body)
+        .map_err(|e| bad_callback(&format!("not an NHS Notify callback: {e}")))?;
+    let receipts = callback
+        .data
+        .into_iter()
+        .filter(|item| item.kind == "ChannelStatus")
+        .filter_map(|item| {
+            let a = item.attributes;
+            let outcome = match (a.channel_status.as_deref(), a.supplier_status.as_deref()) {
+                (Some("delivered"), Some("read")) => ReceiptOutcome::Read,
+                (Some("delivered"), _) => ReceiptOutcome::Delivered,
+                (Some("failed"), _) => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
+                _ => return None,
+            };
+            Some(Receipt {
+                reference: a.message_reference?,
+                outcome,
+                at: a.timestamp.unwrap_or_else(Utc::now),
+            })
+        })
+        .collect();
+    record(&state, receipts).await
+}

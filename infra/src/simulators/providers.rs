@@ -1,0 +1,332 @@
+//! The simulated message providers: SMS, email and NHS App behind the same
+//! ports as GOV.UK Notify and NHS Notify. One outbox keeps every message
+//! accepted, keyed by idempotency key: a repeated request returns the first
+//! reference and is not a second message, as with the real providers.
+//!
+//! Outcomes are deterministic per number or address (see
+//! [`super::outcome_for`]); a receipt falls due `receipt_delay` after the
+//! message was accepted, by the stack's clock, and is handed over by
+//! [`SimulatedProviders::take_due_receipts`] as a provider's callback
+//! would be.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::ports::{
+    Clock, EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PortError, ProviderError,
+    Receipt, SmsProvider, SmsRequest, SystemClock,
+};
+use events::Channel;
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::{outcome_for, ReceiptSource};
+use crate::embedded::Database;
+
+#[derive(Clone)]
+pub struct ProviderSimulatorSettings {
+    /// How long the simulated provider takes to answer each request.
+    pub delay: Duration,
+    /// How long after a message is accepted its receipt comes.
+    pub receipt_delay: chrono::Duration,
+    /// The clock receipts are timed by: the stack's, so tests can move it.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for ProviderSimulatorSettings {
+    fn default() -> Self {
+        Self {
+            delay: Duration::ZERO,
+            receipt_delay: chrono::Duration::zero(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+pub struct SimulatedProviders {
+    pool: SqlitePool,
+    settings: ProviderSimulatorSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxMessage {
+    pub reference: String,
+    pub idempotency_key: String,
+    pub channel: Channel,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub body: String,
+    pub accepted_at: DateTime<Utc>,
+}
+
+fn channel_named(name: &str) -> Channel {
+    match name {
+        "email" => Channel::Email,
+        "nhs_app" => Channel::NhsApp,
+        _ => Channel::Sms,
+    }
+}
+
+impl SimulatedProviders {
+    pub async fn open(
+        data_dir: &std::path::Path,
+        settings: ProviderSimulatorSettings,
+    ) -> Result<Self, PortError> {
+        let pool = crate::embedded::open_pool(data_dir, Database::Simulators).await?;
+        Ok(Self { pool, settings })
+    }
+
+    /// Every accepted message, oldest first.
+    pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortError> {
+        let rows = sqlx::query(
+            "SELECT reference, idempotency_key, channel, to_number, subject, body, accepted_at
+             FROM sms_outbox ORDER BY accepted_at, reference",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| PortError::new("outbox", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| OutboxMessage {
+                reference: row.get("reference"),
+                idempotency_key: row.get("idempotency_key"),
+                channel: channel_named(row.get("channel")),
+                to: row.get("to_number"),
+                subject: row.get("subject"),
+                body: row.get("body"),
+                accepted_at: DateTime::from_timestamp_millis(row.get("accepted_at"))
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    pub async fn outbox_count(&self) -> Result<u64, PortError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM sms_outbox")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| PortError::new("outbox", e))?;
+        Ok(n as u64)
+    }
+
+    async fn accept(
+        &self,
+        channel: Channel,
+        idempotency_key: &str,
+        to: &str,
+        subject: Option<&str>,
+        body: &str,
+    ) -> Result<String, ProviderError> {
+        if !self.settings.delay.is_zero() {
+            tokio::time::sleep(self.settings.delay).await;
+        }
+        let receipt = outcome_for(channel, to)?;
+        let unavailable =
+            |e: sqlx::Error| ProviderError::Unavailable(format!("simulator outbox: {e}"));
+        let now = self.settings.clock.now();
+        let receipt_json = receipt.map(|r| serde_json::to_string(&r).expect("receipts serialise"));
+        let due = receipt.map(|_| (now + self.settings.receipt_delay).timestamp_millis());
+        sqlx::query(
+            "INSERT INTO sms_outbox (idempotency_key, reference, channel, to_number, subject, body,
+                                     accepted_at, receipt, receipt_due_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(idempotency_key)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(channel.as_str())
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(now.timestamp_millis())
+        .bind(receipt_json)
+        .bind(due)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        sqlx::query_scalar("SELECT reference FROM sms_outbox WHERE idempotency_key = ?")
+            .bind(idempotency_key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+}
+
+#[async_trait::async_trait]
+impl ReceiptSource for SimulatedProviders {
+    /// Oldest first.
+    async fn take_due_receipts(&self, limit: usize) -> Result<Vec<Receipt>, PortError> {
+        let now = self.settings.clock.now();
+        let rows = sqlx::query(
+            "SELECT idempotency_key, receipt, receipt_due_at FROM sms_outbox
+             WHERE receipt_reported = 0 AND receipt_due_at <= ?
+             ORDER BY receipt_due_at LIMIT ?",
+        )
+        .bind(now.timestamp_millis())
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| PortError::new("outbox receipts", e))?;
+        rows.into_iter()
+            .map(|row| {
+                let outcome: String = row.get("receipt");
+                Ok(Receipt {
+                    reference: row.get("idempotency_key"),
+                    outcome: serde_json::from_str(&outcome)
+                        .map_err(|e| PortError::new("outbox receipt", e))?,
+                    at: DateTime::from_timestamp_millis(row.get("receipt_due_at"))
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_reported(&self, references: &[String]) -> Result<(), PortError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| PortError::new("outbox receipts", e))?;
+        for reference in references {
+            sqlx::query("UPDATE sms_outbox SET receipt_reported = 1 WHERE idempotency_key = ?")
+                .bind(reference)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| PortError::new("outbox receipts", e))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| PortError::new("outbox receipts", e))
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsProvider for SimulatedProviders {
+    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::Sms,
+            &request.idempotency_key,
+            &request.to,
+            None,
+            &request.body,
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl EmailProvider for SimulatedProviders {
+    async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::Email,
+            &request.idempotency_key,
+            &request.to,
+            Some(&request.subject),
+            &request.body,
+        )
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl NhsAppProvider for SimulatedProviders {
+    async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError> {
+        self.accept(
+            Channel::NhsApp,
+            &request.idempotency_key,
+            &request.nhs_number,
+            None,
+            &request.body,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ports::{FakeClock, ReceiptOutcome};
+    use events::DeliveryFailure;
+
+    fn request(key: &str, to: &str) -> SmsRequest {
+        SmsRequest {
+            idempotency_key: key.into(),
+            to: to.into(),
+            body: "Hello".into(),
+        }
+    }
+
+    async fn providers(dir: &tempfile::TempDir) -> (SimulatedProviders, Arc<FakeClock>) {
+        let clock = Arc::new(FakeClock::at(
+            DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        ));
+        let settings = ProviderSimulatorSettings {
+            receipt_delay: chrono::Duration::seconds(30),
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        (
+            SimulatedProviders::open(dir.path(), settings)
+                .await
+                .unwrap(),
+            clock,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_repeated_request_is_one_message_with_one_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sms, _) = providers(&dir).await;
+        let first = sms.send_sms(&request("k1", "+447700100123")).await.unwrap();
+        let again = sms.send_sms(&request("k1", "+447700100123")).await.unwrap();
+        let other = sms.send_sms(&request("k2", "+447700100123")).await.unwrap();
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+        assert_eq!(sms.outbox_count().await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_number_ending_in_99_fails_permanently_and_is_not_in_the_outbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sms, _) = providers(&dir).await;
+        assert_eq!(
+            sms.send_sms(&request("k1", "+447700100199")).await,
+            Err(ProviderError::PermanentFailure)
+        );
+        assert_eq!(sms.outbox_count().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn receipts_fall_due_after_the_delay_once_each_with_their_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sms, clock) = providers(&dir).await;
+        sms.send_sms(&request("ok", "+447700100123")).await.unwrap();
+        sms.send_sms(&request("temp", "+447700100198"))
+            .await
+            .unwrap();
+        sms.send_sms(&request("silent", "+447700100195"))
+            .await
+            .unwrap();
+        assert!(sms.take_due_receipts(10).await.unwrap().is_empty());
+        clock.advance(chrono::Duration::seconds(30));
+        let receipts = sms.take_due_receipts(10).await.unwrap();
+        let mut outcomes: Vec<_> = receipts
+            .iter()
+            .map(|r| (r.reference.as_str(), r.outcome))
+            .collect();
+        outcomes.sort_by_key(|(r, _)| *r);
+        assert_eq!(
+            outcomes,
+            [
+                ("ok", ReceiptOutcome::Delivered),
+                ("temp", ReceiptOutcome::Failed(DeliveryFailure::Temporary)),
+            ]
+        );
+        let references: Vec<String> = receipts.into_iter().map(|r| r.reference).collect();
+        sms.mark_reported(&references).await.unwrap();
+        assert!(sms.take_due_receipts(10).await.unwrap().is_empty());
+    }
+}
