@@ -203,9 +203,9 @@ async fn a_read_receipt_from_nhs_notify_cancels_the_fallback() {
 #[tokio::test]
 async fn a_govuk_notify_receipt_needs_its_token_and_settles_the_message() {
     let app = spawn_app().await;
-    // The simulated provider never answers for a number ending 95.
+    // The simulated provider never answers for 07700 190095.
     let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
-               7000000015,Joe,07700 100195,01/02/1950\n";
+               7000000015,Joe,07700 190095,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
     app.send(&batch_id, json!({})).await;
     app.run_pending_work().await;
@@ -217,7 +217,7 @@ async fn a_govuk_notify_receipt_needs_its_token_and_settles_the_message() {
     let url = format!("{}/v1/callbacks/govuk-notify", app.address);
     let receipt = |reference: &str| {
         json!({"id": "3d1ce039-5476-414c-99b2-fac1e6add62c", "reference": reference,
-               "to": "07700100195", "status": "delivered",
+               "to": "07700190095", "status": "delivered",
                "created_at": "2026-11-23T09:00:00Z", "completed_at": "2026-11-23T09:00:05Z",
                "sent_at": "2026-11-23T09:00:01Z", "notification_type": "sms",
                "template_id": "f33517ff-2a88-4f6e-b855-c550268ce08a", "template_version": 1})
@@ -266,7 +266,7 @@ async fn a_govuk_notify_receipt_needs_its_token_and_settles_the_message() {
 async fn a_message_with_no_receipt_after_72_hours_has_failed() {
     let app = spawn_app().await;
     let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
-               7000000015,Joe,07700 100195,01/02/1950\n\
+               7000000015,Joe,07700 190095,01/02/1950\n\
                7000000023,Sam,07700 100930,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
     app.send(&batch_id, json!({})).await;
@@ -304,7 +304,7 @@ async fn a_message_with_no_receipt_after_72_hours_has_failed() {
     assert_eq!(
         report.text().await.unwrap(),
         "NHS Number,Email Address,Mobile,Channel,Reason\n\
-         7000000015,,07700100195,sms,no_receipt_within_72_hours\n"
+         7000000015,,07700190095,sms,no_receipt_within_72_hours\n"
     );
 }
 
@@ -405,11 +405,11 @@ async fn a_stagger_sends_each_days_share_and_cancelling_midway_sends_no_more() {
 #[tokio::test]
 async fn a_stagger_cannot_be_cancelled_once_its_last_day_has_started() {
     let app = spawn_app().await;
-    // The day-1 patient's number never gets a receipt, so the batch is
+    // The day-1 patient's number (07700 190095) never gets a receipt, so the batch is
     // still Sending once its last day has started.
     let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
                7000000015,Joe,07700 100120,01/02/1950\n\
-               7000000023,Sam,07700 100195,01/02/1950\n";
+               7000000023,Sam,07700 190095,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
     app.send(&batch_id, json!({"stagger_days": 2})).await;
     app.wait(Duration::days(1)).await;

@@ -21,9 +21,10 @@ const RECEIPT_CONCURRENCY: usize = 16;
 /// simulator backend: refuse it (`Err`), or take it and later give this
 /// receipt (`None`: never a receipt).
 ///
-/// - SMS, by the number's last two digits: `99` refused (no longer in
-///   service); `98` temporary failure; `97` technical failure; `96`
-///   permanent failure; `95` no receipt ever; anything else delivered.
+/// - SMS: a number ending `99` is refused (no longer in service). In the
+///   range `07700 1900xx`, which synthetic lists reach only past 90,000 patients, `98` is a
+///   temporary failure, `97` technical, `96` permanent and `95` never gets a
+///   receipt. Anything else is delivered.
 /// - Email, by the end of the local part: `-bounce` permanent failure,
 ///   `-full` temporary failure, `-silent` no receipt, `-rejected` refused;
 ///   anything else delivered.
@@ -34,10 +35,13 @@ pub fn outcome_for(channel: Channel, to: &str) -> Result<Option<ReceiptOutcome>,
     Ok(Some(match channel {
         Channel::Sms => match to.get(to.len().saturating_sub(2)..) {
             Some("99") => return Err(ProviderError::PermanentFailure),
-            Some("98") => Failed(DeliveryFailure::Temporary),
-            Some("97") => Failed(DeliveryFailure::Technical),
-            Some("96") => Failed(DeliveryFailure::Permanent),
-            Some("95") => return Ok(None),
+            Some(end) if to.starts_with("+4477001900") => match end {
+                "98" => Failed(DeliveryFailure::Temporary),
+                "97" => Failed(DeliveryFailure::Technical),
+                "96" => Failed(DeliveryFailure::Permanent),
+                "95" => return Ok(None),
+                _ => Delivered,
+            },
             _ => Delivered,
         },
         Channel::Email => {
@@ -113,20 +117,20 @@ mod tests {
             ),
             (
                 Channel::Sms,
-                "+447700100198",
+                "+447700190098",
                 Ok(Some(Failed(DeliveryFailure::Temporary))),
             ),
             (
                 Channel::Sms,
-                "+447700100197",
+                "+447700190097",
                 Ok(Some(Failed(DeliveryFailure::Technical))),
             ),
             (
                 Channel::Sms,
-                "+447700100196",
+                "+447700190096",
                 Ok(Some(Failed(DeliveryFailure::Permanent))),
             ),
-            (Channel::Sms, "+447700100195", Ok(None)),
+            (Channel::Sms, "+447700190095", Ok(None)),
             (Channel::Sms, "+447700100123", Ok(Some(Delivered))),
             (
                 Channel::Email,

@@ -304,10 +304,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (sms, clock) = providers(&dir).await;
         sms.send_sms(&request("ok", "+447700100123")).await.unwrap();
-        sms.send_sms(&request("temp", "+447700100198"))
+        sms.send_sms(&request("temp", "+447700190098"))
             .await
             .unwrap();
-        sms.send_sms(&request("silent", "+447700100195"))
+        sms.send_sms(&request("silent", "+447700190095"))
             .await
             .unwrap();
         assert!(sms.take_due_receipts(10).await.unwrap().is_empty());
