@@ -133,7 +133,7 @@ async fn a_killed_server_restarted_on_the_same_data_sends_each_message_exactly_o
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let counts = &batch["counts"];
-    let sent = counts["sent"].as_u64().unwrap();
+    let sent = counts["delivered"].as_u64().unwrap();
     let failed = counts["failed_to_deliver"].as_u64().unwrap();
     assert_eq!(sent + failed, recipients);
 
