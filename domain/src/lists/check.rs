@@ -50,6 +50,17 @@ pub struct CheckedRow {
     pub given_name: Option<String>,
 }
 
+/// The rows of a checked-list artifact (`checked.jsonl`: one JSON row per
+/// line, as `check_and_store` writes it), in list order.
+pub fn artifact_rows(
+    artifact: &[u8],
+) -> impl Iterator<Item = Result<CheckedRow, serde_json::Error>> + '_ {
+    artifact
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(serde_json::from_slice)
+}
+
 impl CheckedRow {
     /// Makes the row not contactable for `reason`, keeping what was read.
     pub fn refuse(&mut self, reason: NotContactableReason, column: Option<&str>) {

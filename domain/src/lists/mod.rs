@@ -11,7 +11,9 @@ mod columns;
 mod reader;
 mod synthetic;
 
-pub use check::{check_list, CheckedList, CheckedRow, ListChecker, ListCounts, Outcome};
+pub use check::{
+    artifact_rows, check_list, CheckedList, CheckedRow, ListChecker, ListCounts, Outcome,
+};
 pub use columns::{ClinicalSystem, Column};
 pub use reader::{ListReader, PatientRecord};
 pub use synthetic::synthetic_systmone_csv;

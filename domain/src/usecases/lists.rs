@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
 use crate::lists::{
-    CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError, ListReader,
-    ListSummary, NotContactableReason, Outcome,
+    artifact_rows, CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError,
+    ListReader, ListSummary, NotContactableReason, Outcome,
 };
 use crate::policies::SendingWindow;
 use crate::ports::{recipient_fingerprint, DemographicsError, PortError};
@@ -439,11 +439,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map(|h| neutralise_formula(h.trim_start_matches('\u{feff}')).into_owned())
             .chain(["Reason".to_owned()]);
         out.write_record(header).map_err(write_err)?;
-        let mut rows = checked.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        let mut rows = artifact_rows(&checked);
         while let Some(record) = reader.next_record().map_err(unreadable)? {
-            let line = rows.next().ok_or_else(missing)?;
-            let row: CheckedRow =
-                serde_json::from_slice(line).map_err(|e| PortError::new("list artifact", e))?;
+            let row = rows
+                .next()
+                .ok_or_else(missing)?
+                .map_err(|e| PortError::new("list artifact", e))?;
             if row.row != record.row {
                 return Err(PortError("the checked rows do not match the upload".into()).into());
             }

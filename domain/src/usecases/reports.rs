@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use cqrs_es::persist::PersistedEventRepository;
 
 use super::{keys, Batchbook, BatchbookError, Caller};
-use crate::lists::CheckedRow;
+use crate::lists::{artifact_rows, CheckedRow};
 use crate::ports::PortError;
 use crate::values::UkMobile;
 
@@ -100,9 +100,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .await?
                 .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
             let wanted: std::collections::HashSet<u64> = failed.iter().map(|f| f.row).collect();
-            for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let row: CheckedRow =
-                    serde_json::from_slice(line).map_err(|e| PortError::new("list artifact", e))?;
+            for row in artifact_rows(&artifact) {
+                let row = row.map_err(|e| PortError::new("list artifact", e))?;
                 if wanted.contains(&row.row) {
                     patients.insert(row.row, row);
                 }

@@ -14,7 +14,7 @@ use super::{Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::{Batch, BatchCommand, DeliveryCommand, DeliveryError, Fallback, Message};
 use crate::jobs::{FanOut, MessageReference, SendMessage, Step};
-use crate::lists::{CheckedRow, Outcome};
+use crate::lists::{artifact_rows, Outcome};
 use crate::policies::{nhs_app_fallback_after, stagger_day_of, SendingWindow, RECEIPT_DEADLINE};
 use crate::ports::{recipient_fingerprint, PortError, QueueName, Receipt, Timer, TimerJob};
 use crate::projection::{decode, DeliveryRow, ProjectionError, RecordedEvent};
@@ -293,9 +293,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let mut chunk = Vec::with_capacity(FAN_OUT_CHUNK);
         let mut queued = 0usize;
         let mut index = 0u64;
-        for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let row: CheckedRow =
-                serde_json::from_slice(line).map_err(|e| unreadable("a list artifact line", &e))?;
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| unreadable("a list artifact line", &e))?;
             let Some(channel) = row.channel.filter(|_| row.outcome == Outcome::Contactable) else {
                 continue;
             };
@@ -621,9 +620,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let wanted: HashMap<u64, &DeliveryRow> = rows.iter().map(|r| (r.row, r)).collect();
         let artifact = self.list_rows(batch).await?;
         let mut messages = Vec::with_capacity(rows.len());
-        for line in artifact.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let row: CheckedRow =
-                serde_json::from_slice(line).map_err(|e| unreadable("a list artifact line", &e))?;
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| unreadable("a list artifact line", &e))?;
             let (Some(delivery), Some(mobile)) = (wanted.get(&row.row), row.mobile.clone()) else {
                 continue;
             };
