@@ -20,6 +20,36 @@ pub struct FanOut {
     /// sends the SMS and NHS App messages.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_email: bool,
+    /// Instead of sending: enqueue one [`SaveToRecord`] per patient the
+    /// batch sent a message to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub records: bool,
+}
+
+/// Save one sent message, with the batch's SNOMED CT code, to the patient's
+/// record in the clinical system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveToRecord {
+    pub organisation_id: String,
+    pub batch_id: String,
+    pub row: u64,
+    pub nhs_number: String,
+    pub channel: Channel,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snomed_code: Option<String>,
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+    pub correlation_id: String,
+}
+
+impl SaveToRecord {
+    /// The clinical system's idempotency key for this entry.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "{}:{}:{}:record",
+            self.organisation_id, self.batch_id, self.row
+        )
+    }
 }
 
 /// Which step of a patient's delivery a message is.

@@ -91,15 +91,20 @@ pub enum QueueName {
     FanOut,
     /// One message per patient message to send.
     Send,
+    /// One message per patient record to write in the clinical system. Its
+    /// own queue, because the clinical system is slow (seconds per patient)
+    /// and limits concurrency: record writes must never hold up sends.
+    Record,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 2] = [QueueName::FanOut, QueueName::Send];
+    pub const ALL: [QueueName; 3] = [QueueName::FanOut, QueueName::Send, QueueName::Record];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FanOut => "fan-out",
             Self::Send => "send",
+            Self::Record => "record",
         }
     }
 }
@@ -154,6 +159,12 @@ pub enum TimerJob {
     /// A message that reached a worker outside the sending window goes back
     /// on the send queue when the window opens.
     ReleaseSend { body: String },
+    /// Save to the record the messages a cancelled batch did send, once
+    /// the sends in flight at the cancel have landed.
+    SaveRecords {
+        organisation_id: String,
+        batch_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +239,39 @@ pub struct NhsAppRequest {
 #[async_trait::async_trait]
 pub trait NhsAppProvider: Send + Sync {
     async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError>;
+}
+
+/// One entry in a patient's record: a message the practice sent them, with
+/// the batch's SNOMED CT code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordEntry {
+    /// The same key for every attempt at one entry: the clinical system
+    /// keeps one (`<org>:<batch>:<row>:record`).
+    pub idempotency_key: String,
+    pub organisation_id: String,
+    pub nhs_number: String,
+    pub snomed_code: Option<String>,
+    /// The message as the patient got it.
+    pub text: String,
+    pub channel: events::Channel,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The clinical system has no record to write to for this patient at
+    /// this practice: retrying will not help.
+    #[error("the patient is not registered at this practice in the clinical system")]
+    NotRegistered,
+    #[error("the clinical system is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Writes to patients' records in the GP clinical system (EMIS, SystmOne,
+/// Vision); a simulator locally and on sandbox stacks.
+#[async_trait::async_trait]
+pub trait PatientRecord: Send + Sync {
+    async fn save(&self, entry: &RecordEntry) -> Result<(), RecordError>;
 }
 
 /// What a provider's receipt says happened to a message.

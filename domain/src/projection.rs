@@ -49,14 +49,31 @@ pub struct BatchSummary {
     pub send_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// How many patients' records saving writes to: those sent a message.
+    pub records_to_save: u64,
+    pub saved_to_record_count: u64,
+    /// Records the clinical system refused for good.
+    pub not_saved_to_record_count: u64,
+    pub saved_at: Option<DateTime<Utc>>,
     /// The last Batch aggregate sequence applied.
     pub last_sequence: u64,
 }
 
 impl BatchSummary {
-    /// Every recipient has a final outcome.
+    /// The batch's current stage has finished, so it is ready for the next:
+    /// Sending with every recipient's outcome known (on to Done), or Saving
+    /// with every record written (on to Saved).
     pub fn is_settled(&self) -> bool {
-        self.status == BatchStatus::Sending && self.settled_count() >= self.recipient_count
+        match self.status {
+            BatchStatus::Sending => self.settled_count() >= self.recipient_count,
+            BatchStatus::Saving => self.records_written() >= self.records_to_save,
+            _ => false,
+        }
+    }
+
+    /// Records saved, or refused for good.
+    pub fn records_written(&self) -> u64 {
+        self.saved_to_record_count + self.not_saved_to_record_count
     }
 
     /// Recipients with a final outcome.
@@ -100,8 +117,19 @@ pub struct DeliveryRow {
     /// is due if the message is not read.
     #[serde(default)]
     pub fallback_due_at: Option<DateTime<Utc>>,
+    /// Whether the message is in the patient's record yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordState>,
     /// The last Delivery aggregate sequence applied.
     pub last_sequence: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    Saved,
+    /// The clinical system refused it for good.
+    NotSaved,
 }
 
 impl DeliveryRow {
@@ -273,6 +301,13 @@ pub async fn project(
                 summary.count(previous, -1);
             }
             summary.count(&next, 1);
+            if previous.as_ref().and_then(|p| p.record.as_ref()).is_none() {
+                match next.record {
+                    Some(RecordState::Saved) => summary.saved_to_record_count += 1,
+                    Some(RecordState::NotSaved) => summary.not_saved_to_record_count += 1,
+                    None => {}
+                }
+            }
             tx.put_delivery(&next).await?;
             tx.put_batch(&summary).await?;
         }
@@ -332,6 +367,14 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             summary.status = BatchStatus::Cancelled;
             summary.cancelled_at = Some(cancelled_at);
         }
+        BatchEvent::SavingStarted { records, .. } => {
+            summary.status = BatchStatus::Saving;
+            summary.records_to_save = records;
+        }
+        BatchEvent::RecordsSaved { saved_at } => {
+            summary.status = BatchStatus::Saved;
+            summary.saved_at = Some(saved_at);
+        }
     }
 }
 
@@ -348,6 +391,7 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         provider_reference: None,
         sent_at: None,
         fallback_due_at: None,
+        record: None,
         last_sequence: 0,
     });
     next.last_sequence = sequence;
@@ -386,6 +430,8 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
             next.status = DeliveryStatus::Failed;
             next.reason = Some(failure.as_str().to_owned());
         }
+        DeliveryEvent::SavedToRecord { .. } => next.record = Some(RecordState::Saved),
+        DeliveryEvent::RecordNotSaved { .. } => next.record = Some(RecordState::NotSaved),
     }
     next
 }

@@ -73,6 +73,17 @@ pub enum BatchEvent {
     BatchCancelled {
         cancelled_at: DateTime<Utc>,
     },
+    /// Every recipient has an outcome; each patient sent a message now gets
+    /// it (and the batch's SNOMED CT code) saved to their record.
+    SavingStarted {
+        /// How many patients were sent a message, so how many records.
+        records: u64,
+        started_at: DateTime<Utc>,
+    },
+    /// Every record the batch writes has been written, or refused for good.
+    RecordsSaved {
+        saved_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for BatchEvent {
@@ -84,6 +95,8 @@ impl DomainEvent for BatchEvent {
             Self::SendingStarted { .. } => "SendingStarted",
             Self::BatchCompleted { .. } => "BatchCompleted",
             Self::BatchCancelled { .. } => "BatchCancelled",
+            Self::SavingStarted { .. } => "SavingStarted",
+            Self::RecordsSaved { .. } => "RecordsSaved",
         }
         .to_owned()
     }

@@ -137,6 +137,21 @@ pub enum DeliveryEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recipient_fingerprint: Option<String>,
     },
+    /// The message and the batch's SNOMED CT code are in the patient's
+    /// record in the clinical system.
+    SavedToRecord {
+        batch_id: String,
+        row: u64,
+        saved_at: DateTime<Utc>,
+    },
+    /// The clinical system will never take this record (for example, the
+    /// patient is no longer registered at the practice).
+    RecordNotSaved {
+        batch_id: String,
+        row: u64,
+        reason: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DeliveryEvent {
@@ -147,7 +162,9 @@ impl DeliveryEvent {
             | Self::SendFailed { batch_id, row, .. }
             | Self::MessageDelivered { batch_id, row, .. }
             | Self::MessageRead { batch_id, row, .. }
-            | Self::DeliveryFailed { batch_id, row, .. } => (batch_id, *row),
+            | Self::DeliveryFailed { batch_id, row, .. }
+            | Self::SavedToRecord { batch_id, row, .. }
+            | Self::RecordNotSaved { batch_id, row, .. } => (batch_id, *row),
         }
     }
 }
@@ -160,6 +177,8 @@ impl DomainEvent for DeliveryEvent {
             Self::MessageDelivered { .. } => "MessageDelivered",
             Self::MessageRead { .. } => "MessageRead",
             Self::DeliveryFailed { .. } => "DeliveryFailed",
+            Self::SavedToRecord { .. } => "SavedToRecord",
+            Self::RecordNotSaved { .. } => "RecordNotSaved",
         }
         .to_owned()
     }

@@ -39,7 +39,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         sms_delay_ms: u64,
     },
-    /// Generate a synthetic SystmOne list, send it as an SMS batch and wait for Done.
+    /// Generate a synthetic SystmOne list, send it as an SMS batch and wait until it is Saved.
     Demo {
         #[arg(long, default_value_t = 1_000)]
         patients: usize,
@@ -206,8 +206,8 @@ async fn demo(data: PathBuf, patients: usize) -> Result<(), AnyError> {
         data.display()
     );
     println!("  Reports: {}", data.join("reports").display());
-    if report.status != "Done" {
-        return Err(format!("the batch ended {}, not Done", report.status).into());
+    if report.status != "Saved" {
+        return Err(format!("the batch ended {}, not Saved", report.status).into());
     }
     Ok(())
 }

@@ -14,12 +14,13 @@ async fn every_patient_gets_exactly_one_sms_and_the_batch_is_done() {
     app.run_pending_work().await;
 
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(
         batch["counts"],
         json!({"patient_list": 300, "recipients": 300, "awaiting_receipt": 0,
                "delivered": 300, "emails_delivered": 0,
-               "without_valid_mobile": 0, "failed_to_deliver": 0})
+               "without_valid_mobile": 0, "failed_to_deliver": 0,
+               "saved_to_record": 300, "not_saved_to_record": 0})
     );
     let outbox = app.outbox().await;
     assert_one_message_each(&outbox, 300);
@@ -40,12 +41,13 @@ async fn counts_and_the_failed_to_deliver_csv_match_the_list() {
     app.run_pending_work().await;
 
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(
         batch["counts"],
         json!({"patient_list": 4, "recipients": 2, "awaiting_receipt": 0,
                "delivered": 1, "emails_delivered": 0,
-               "without_valid_mobile": 1, "failed_to_deliver": 1})
+               "without_valid_mobile": 1, "failed_to_deliver": 1,
+               "saved_to_record": 1, "not_saved_to_record": 0})
     );
     let report = app
         .client
@@ -72,9 +74,15 @@ async fn every_queue_message_delivered_twice_still_sends_one_sms_per_patient() {
     app.run_pending_work().await;
 
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(batch["counts"]["delivered"], 250);
     assert_one_message_each(&app.outbox().await, 250);
+    // Each record job came twice too: still one entry per patient.
+    assert_eq!(batch["counts"]["saved_to_record"], 250);
+    let entries = app.stack.records.entries().await.unwrap();
+    let patients: std::collections::HashSet<&str> =
+        entries.iter().map(|e| e.nhs_number.as_str()).collect();
+    assert_eq!((entries.len(), patients.len()), (250, 250));
 }
 
 #[tokio::test]

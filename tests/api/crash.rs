@@ -27,6 +27,7 @@ fn config(dir: &std::path::Path, sms_delay: Duration) -> EmbeddedConfig {
     let mut config = EmbeddedConfig::new(dir);
     config.providers.delay = sms_delay;
     config.clock = Arc::new(domain::ports::SystemClock) as Arc<dyn Clock>;
+    config.clinical_system = infra::simulators::ClinicalSystemPace::instant();
     config
 }
 
@@ -110,7 +111,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
             .unwrap();
         stack.run_pending_work().await.unwrap();
         let summary = stack.app.batch(&caller(), &batch_id).await.unwrap();
-        assert_eq!(summary.status.label(), "Done");
+        assert_eq!(summary.status.label(), "Saved");
         assert_eq!(summary.delivered_count, PATIENTS as u64);
         let outbox: Vec<serde_json::Value> = stack
             .providers

@@ -8,6 +8,7 @@ use domain::values::OrganisationId;
 use functions::api::{router, ApiState, CallbackTokens};
 use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack, QueueLayer};
+use infra::simulators::ClinicalSystemPace;
 use serde_json::{json, Value};
 
 pub const ORG: &str = "A12345";
@@ -45,6 +46,7 @@ pub async fn spawn_app_with(layer: Option<QueueLayer>, data: tempfile::TempDir) 
     let mut config = EmbeddedConfig::new(data.path());
     config.clock = clock.clone() as Arc<dyn Clock>;
     config.queue_layer = layer;
+    config.clinical_system = ClinicalSystemPace::instant();
     let stack = Arc::new(EmbeddedStack::open(config).await.expect("the stack opens"));
     let app = router(ApiState {
         app: stack.app.clone(),

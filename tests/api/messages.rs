@@ -122,7 +122,8 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
     assert_eq!(
         batch["counts"],
         json!({"patient_list": 4, "recipients": 4, "awaiting_receipt": 1, "delivered": 2,
-               "emails_delivered": 1, "without_valid_mobile": 0, "failed_to_deliver": 0})
+               "emails_delivered": 1, "without_valid_mobile": 0, "failed_to_deliver": 0,
+               "saved_to_record": 0, "not_saved_to_record": 0})
     );
 
     // A minute before 24 hours: no fallback yet.
@@ -142,7 +143,7 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
     assert_eq!(fallback[0]["body"], "Dear Aisha, book your flu jab.");
     assert_eq!(app.outbox().await.len(), 5);
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(batch["counts"]["delivered"], 3);
     assert_eq!(batch["counts"]["awaiting_receipt"], 0);
 
@@ -196,7 +197,7 @@ async fn a_read_receipt_from_nhs_notify_cancels_the_fallback() {
     let batch = app.batch(&batch_id).await;
     assert_eq!(
         (batch["status"].as_str(), &batch["counts"]["delivered"]),
-        (Some("Done"), &json!(3))
+        (Some("Saved"), &json!(3))
     );
 }
 
@@ -252,7 +253,7 @@ async fn a_govuk_notify_receipt_needs_its_token_and_settles_the_message() {
     assert_eq!(post(receipt(&reference)).await.unwrap().status(), 204);
     app.run_pending_work().await;
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(
         (
             &batch["counts"]["delivered"],
@@ -282,7 +283,7 @@ async fn a_message_with_no_receipt_after_72_hours_has_failed() {
     );
     app.wait(Duration::minutes(1)).await;
     let batch = app.batch(&batch_id).await;
-    assert_eq!(batch["status"], "Done");
+    assert_eq!(batch["status"], "Saved");
     assert_eq!(
         (
             &batch["counts"]["delivered"],
@@ -400,6 +401,78 @@ async fn a_stagger_sends_each_days_share_and_cancelling_midway_sends_no_more() {
     let batch = app.batch(&batch_id).await;
     assert_eq!(batch["status"], "Cancelled");
     assert_eq!(batch["counts"]["delivered"], 7);
+    // What was sent is in the patients' records; what was not, is not.
+    assert_eq!(batch["counts"]["saved_to_record"], 7);
+    assert_eq!(app.stack.records.entries().await.unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn each_message_sent_is_saved_to_the_patients_record_with_the_snomed_code_then_the_batch_is_saved(
+) {
+    let app = spawn_app().await;
+    // Ann's number is refused by the provider: nothing was sent to her, so
+    // nothing goes in her record.
+    let csv = "NHS Number,Given Name,Telecom Number,Date of Birth,Email Address\n\
+               9434765919,Joe,07700 100123,01/02/1950,\n\
+               4010232137,Ann,07700 100199,01/02/1950,\n\
+               7000000015,Sam,07700 100920,01/02/1950,sam@example.com\n";
+    let batch_id = app
+        .create(
+            csv,
+            json!({"email_subject": "Flu clinics", "snomed_code": "1239511000000100"}),
+        )
+        .await;
+    app.send(&batch_id, json!({})).await;
+    app.run_pending_work().await;
+
+    let batch = app.batch(&batch_id).await;
+    assert_eq!(batch["status"], "Saved");
+    assert_eq!(batch["saved_at"], "2026-11-23T09:00:00Z");
+    assert_eq!(
+        (
+            &batch["counts"]["saved_to_record"],
+            &batch["counts"]["not_saved_to_record"]
+        ),
+        (&json!(2), &json!(0))
+    );
+    let entries: Vec<(String, Option<String>, String, String, String)> = app
+        .stack
+        .records
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.nhs_number,
+                e.snomed_code,
+                e.channel,
+                e.text,
+                e.idempotency_key,
+            )
+        })
+        .collect();
+    let key = |row| format!("{ORG}:{batch_id}:{row}:record");
+    let code = Some("1239511000000100".to_owned());
+    assert_eq!(
+        entries,
+        [
+            (
+                "9434765919".into(),
+                code.clone(),
+                "sms".into(),
+                "Dear Joe, book your flu jab.".into(),
+                key(1)
+            ),
+            (
+                "7000000015".into(),
+                code,
+                "email".into(),
+                "Dear Sam, book your flu jab.".into(),
+                key(3)
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ async fn a_scheduled_batch_sends_when_its_time_comes_and_not_before() {
 
     app.clock.advance(Duration::minutes(1));
     app.run_pending_work().await;
-    assert_eq!(app.batch(batch_id).await["status"], "Done");
+    assert_eq!(app.batch(batch_id).await["status"], "Saved");
     assert_one_message_each(&app.outbox().await, 5);
 }
 

@@ -20,6 +20,9 @@ pub enum BatchStatus {
     Sending,
     Done,
     Cancelled,
+    /// Done, and the messages sent are being saved to patients' records.
+    Saving,
+    Saved,
 }
 
 impl BatchStatus {
@@ -32,6 +35,8 @@ impl BatchStatus {
             Self::Sending => "Sending",
             Self::Done => "Done",
             Self::Cancelled => "Cancelled",
+            Self::Saving => "Saving",
+            Self::Saved => "Saved",
         }
     }
 }
@@ -43,6 +48,7 @@ pub struct Batch {
     kind: Option<BatchKind>,
     template: String,
     email_subject: Option<String>,
+    snomed_code: Option<String>,
     artifact_key: String,
     contactable_count: u64,
     stagger: Vec<StaggerDay>,
@@ -72,6 +78,11 @@ pub enum BatchCommand {
     StartScheduledSend { now: DateTime<Utc> },
     /// Every recipient has a final outcome. Repeats are harmless.
     Complete { now: DateTime<Utc> },
+    /// Saving to records began: `records` patients were sent a message.
+    /// Only a Done batch starts saving; repeats are harmless.
+    StartSaving { records: u64, now: DateTime<Utc> },
+    /// Every record is written (or refused for good). Repeats are harmless.
+    FinishSaving { now: DateTime<Utc> },
     Cancel {
         organisation_id: String,
         now: DateTime<Utc>,
@@ -121,6 +132,11 @@ impl Batch {
 
     pub fn email_subject(&self) -> Option<&str> {
         self.email_subject.as_deref()
+    }
+
+    /// The SNOMED CT concept saved to each patient's record with the message.
+    pub fn snomed_code(&self) -> Option<&str> {
+        self.snomed_code.as_deref()
     }
 
     /// The days of a staggered send; empty when it all goes at once.
@@ -231,6 +247,21 @@ impl Aggregate for Batch {
                     sink.write(event, self).await;
                 }
             }
+            BatchCommand::StartSaving { records, now } => {
+                if self.status == BatchStatus::Done {
+                    let event = BatchEvent::SavingStarted {
+                        records,
+                        started_at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            BatchCommand::FinishSaving { now } => {
+                if self.status == BatchStatus::Saving {
+                    let event = BatchEvent::RecordsSaved { saved_at: now };
+                    sink.write(event, self).await;
+                }
+            }
             BatchCommand::Cancel {
                 organisation_id,
                 now,
@@ -264,6 +295,7 @@ impl Aggregate for Batch {
                 kind,
                 template,
                 email_subject,
+                snomed_code,
                 ..
             } => {
                 self.status = BatchStatus::Draft;
@@ -271,6 +303,7 @@ impl Aggregate for Batch {
                 self.kind = Some(kind);
                 self.template = template;
                 self.email_subject = email_subject;
+                self.snomed_code = snomed_code;
             }
             BatchEvent::PatientListAttached(list) => {
                 self.contactable_count = list.contactable_count;
@@ -286,6 +319,8 @@ impl Aggregate for Batch {
             }
             BatchEvent::BatchCompleted { .. } => self.status = BatchStatus::Done,
             BatchEvent::BatchCancelled { .. } => self.status = BatchStatus::Cancelled,
+            BatchEvent::SavingStarted { .. } => self.status = BatchStatus::Saving,
+            BatchEvent::RecordsSaved { .. } => self.status = BatchStatus::Saved,
         }
     }
 }
@@ -517,6 +552,61 @@ mod tests {
                 },
             ])
             .when(BatchCommand::Complete { now: now() })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_done_batch_saves_then_is_saved_and_nothing_else_starts_saving() {
+        let started = BatchEvent::SendingStarted {
+            recipient_count: 3,
+            started_at: now(),
+            stagger: vec![],
+        };
+        let done = BatchEvent::BatchCompleted {
+            completed_at: now(),
+        };
+        let saving = BatchEvent::SavingStarted {
+            records: 2,
+            started_at: now(),
+        };
+        let start_saving = || BatchCommand::StartSaving {
+            records: 2,
+            now: now(),
+        };
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone(), done.clone()])
+            .when(start_saving())
+            .then_expect_events(vec![saving.clone()]);
+        // Repeated: no second start.
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone(), done.clone(), saving.clone()])
+            .when(start_saving())
+            .then_expect_events(vec![]);
+        // Still sending, or cancelled: saving does not start.
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone()])
+            .when(start_saving())
+            .then_expect_events(vec![]);
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![BatchEvent::BatchCancelled {
+                cancelled_at: now(),
+            }])
+            .when(start_saving())
+            .then_expect_events(vec![]);
+        // Saved once, only from Saving.
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started.clone(), done.clone(), saving.clone()])
+            .when(BatchCommand::FinishSaving { now: now() })
+            .then_expect_events(vec![BatchEvent::RecordsSaved { saved_at: now() }]);
+        BatchTest::with(())
+            .given(drafted())
+            .and(vec![started, done])
+            .when(BatchCommand::FinishSaving { now: now() })
             .then_expect_events(vec![]);
     }
 

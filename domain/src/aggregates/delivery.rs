@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::policies::RECEIPT_DEADLINE;
 use crate::ports::{
-    EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, ProviderError, ReceiptOutcome,
-    SmsProvider, SmsRequest,
+    EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PatientRecord, ProviderError,
+    ReceiptOutcome, RecordEntry, RecordError, SmsProvider, SmsRequest,
 };
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,9 @@ pub struct Delivery {
     /// Set on an NHS App step that has a mobile to fall back to.
     fallback_due_at: Option<DateTime<Utc>>,
     recipient_fingerprint: Option<String>,
+    /// Saved to the patient's record, or refused for good by the clinical
+    /// system: either way, never written again.
+    record_written: bool,
 }
 
 /// The SMS an NHS App message falls back to.
@@ -91,6 +94,12 @@ pub enum DeliveryCommand {
     },
     /// The 72-hour rule: a message still only "sent" becomes Failed.
     ExpireUnconfirmed { now: DateTime<Utc> },
+    /// Save the message sent to the patient's record. Does nothing if it
+    /// was saved already, or if no message was ever sent.
+    SaveToRecord {
+        entry: Box<RecordEntry>,
+        now: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +109,9 @@ pub enum DeliveryError {
     ProviderUnavailable(String),
     #[error("an email needs a subject")]
     EmailWithoutSubject,
+    /// Worth retrying later: the job stays on the queue.
+    #[error("the clinical system could not take the record now: {0}")]
+    RecordUnavailable(String),
 }
 
 /// What the Delivery aggregate calls out to.
@@ -107,6 +119,7 @@ pub struct DeliveryServices {
     pub sms: Arc<dyn SmsProvider>,
     pub email: Arc<dyn EmailProvider>,
     pub nhs_app: Arc<dyn NhsAppProvider>,
+    pub record: Arc<dyn PatientRecord>,
 }
 
 /// A provider's answer to one send, as the event that records it.
@@ -366,6 +379,31 @@ impl Aggregate for Delivery {
                     sink.write(event, self).await;
                 }
             }
+            DeliveryCommand::SaveToRecord { entry, now } => {
+                if self.record_written || self.sent_at.is_none() {
+                    return Ok(());
+                }
+                // The key is fixed per delivery, so a retry after a crash
+                // between the write and our commit is one entry, not two.
+                let (batch_id, row) = (self.batch_id.clone(), self.row);
+                let event = match services.record.save(&entry).await {
+                    Ok(()) => DeliveryEvent::SavedToRecord {
+                        batch_id,
+                        row,
+                        saved_at: now,
+                    },
+                    Err(RecordError::NotRegistered) => DeliveryEvent::RecordNotSaved {
+                        batch_id,
+                        row,
+                        reason: RecordError::NotRegistered.to_string(),
+                        at: now,
+                    },
+                    Err(RecordError::Unavailable(reason)) => {
+                        return Err(DeliveryError::RecordUnavailable(reason))
+                    }
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -397,6 +435,9 @@ impl Aggregate for Delivery {
             DeliveryEvent::MessageDelivered { .. } => self.status = DeliveryStatus::Delivered,
             DeliveryEvent::MessageRead { .. } => self.status = DeliveryStatus::Read,
             DeliveryEvent::DeliveryFailed { .. } => self.status = DeliveryStatus::Failed,
+            DeliveryEvent::SavedToRecord { .. } | DeliveryEvent::RecordNotSaved { .. } => {
+                self.record_written = true
+            }
         }
     }
 }
@@ -413,7 +454,19 @@ mod tests {
     struct Scripted {
         sms: Result<String, ProviderError>,
         nhs_app: Result<String, ProviderError>,
+        record: Result<(), RecordError>,
         keys: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl PatientRecord for Scripted {
+        async fn save(&self, entry: &RecordEntry) -> Result<(), RecordError> {
+            self.keys
+                .lock()
+                .unwrap()
+                .push(entry.idempotency_key.clone());
+            self.record.clone()
+        }
     }
 
     #[async_trait::async_trait]
@@ -456,12 +509,14 @@ mod tests {
         let scripted = Arc::new(Scripted {
             sms,
             nhs_app,
+            record: Ok(()),
             keys: Mutex::new(vec![]),
         });
         let services = DeliveryServices {
             sms: scripted.clone(),
             email: scripted.clone(),
             nhs_app: scripted.clone(),
+            record: scripted.clone(),
         };
         (services, scripted)
     }
@@ -804,5 +859,97 @@ mod tests {
             .given(vec![sent(Channel::Sms, now(), None), delivered])
             .when(expire(deadline))
             .then_expect_events(vec![]);
+    }
+
+    fn save_to_record() -> DeliveryCommand {
+        DeliveryCommand::SaveToRecord {
+            entry: Box::new(RecordEntry {
+                idempotency_key: "A12345:b-1:7:record".into(),
+                organisation_id: "A12345".into(),
+                nhs_number: "9990000026".into(),
+                snomed_code: Some("1240441000000109".into()),
+                text: "Dear Joe".into(),
+                channel: Channel::Sms,
+                sent_at: now(),
+            }),
+            now: now() + Duration::hours(1),
+        }
+    }
+
+    fn recording(record: Result<(), RecordError>) -> (DeliveryServices, Arc<Scripted>) {
+        let (services, _) = sms_ok();
+        let scripted = Arc::new(Scripted {
+            sms: Ok("ref-1".into()),
+            nhs_app: Ok("app-ref".into()),
+            record,
+            keys: Mutex::new(vec![]),
+        });
+        (
+            DeliveryServices {
+                record: scripted.clone(),
+                ..services
+            },
+            scripted,
+        )
+    }
+
+    #[test]
+    fn a_sent_message_is_saved_to_the_record_once_with_a_fixed_key() {
+        let saved = DeliveryEvent::SavedToRecord {
+            batch_id: "b-1".into(),
+            row: 7,
+            saved_at: now() + Duration::hours(1),
+        };
+        let (services, record) = recording(Ok(()));
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(save_to_record())
+            .then_expect_events(vec![saved.clone()]);
+        assert_eq!(*record.keys.lock().unwrap(), ["A12345:b-1:7:record"]);
+        let (services, record) = recording(Ok(()));
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), saved])
+            .when(save_to_record())
+            .then_expect_events(vec![]);
+        assert!(record.keys.lock().unwrap().is_empty(), "saved twice");
+    }
+
+    #[test]
+    fn a_message_never_sent_is_never_saved_to_the_record() {
+        let refused = DeliveryEvent::SendFailed {
+            batch_id: "b-1".into(),
+            row: 7,
+            channel: Channel::Sms,
+            reason: SendFailureReason::PermanentFailure,
+            failed_at: now(),
+            recipient_fingerprint: None,
+            falls_back_to_sms: false,
+        };
+        let (services, record) = recording(Ok(()));
+        TestFramework::<Delivery>::with(services)
+            .given(vec![refused])
+            .when(save_to_record())
+            .then_expect_events(vec![]);
+        assert!(record.keys.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_clinical_system_refusing_for_good_is_recorded_and_its_outage_retried() {
+        let (services, _) = recording(Err(RecordError::NotRegistered));
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(save_to_record())
+            .then_expect_events(vec![DeliveryEvent::RecordNotSaved {
+                batch_id: "b-1".into(),
+                row: 7,
+                reason: "the patient is not registered at this practice in the clinical system"
+                    .into(),
+                at: now() + Duration::hours(1),
+            }]);
+        let (services, _) = recording(Err(RecordError::Unavailable("timeout".into())));
+        TestFramework::<Delivery>::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(save_to_record())
+            .then_expect_error(DeliveryError::RecordUnavailable("timeout".into()));
     }
 }

@@ -17,7 +17,7 @@ use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
 use crate::ports::{
     BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
-    NhsAppProvider, NhsAppReachability, PortError, SmsProvider, Timers, WorkQueue,
+    NhsAppProvider, NhsAppReachability, PatientRecord, PortError, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
@@ -95,8 +95,11 @@ impl From<AggregateError<BatchError>> for BatchbookError {
 pub trait BatchViews: Send + Sync {
     async fn batch(&self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
     async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
-    /// Batches still Sending whose every recipient has an outcome.
-    async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError>;
+    /// Batches whose current stage has finished (`BatchSummary::is_settled`):
+    /// Sending with every outcome known, or Saving with every record written.
+    async fn settled_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError>;
+    /// Every delivery of a batch, in row order.
+    async fn deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
     /// A batch's deliveries still waiting for a receipt, a read or a
     /// fallback (`DeliveryRow::is_open`).
     async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
@@ -113,6 +116,8 @@ pub struct Ports {
     pub email: Arc<dyn EmailProvider>,
     /// Sends NHS App messages (`nhs_app` says who can receive them).
     pub nhs_app_sender: Arc<dyn NhsAppProvider>,
+    /// The GP clinical system, where sent messages are saved.
+    pub record: Arc<dyn PatientRecord>,
     pub views: Arc<dyn BatchViews>,
     pub idempotency: Arc<dyn IdempotencyRecords>,
     /// PDS, for contact details and the deceased flag. Without it, lists are
@@ -148,6 +153,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     sms: ports.sms.clone(),
                     email: ports.email.clone(),
                     nhs_app: ports.nhs_app_sender.clone(),
+                    record: ports.record.clone(),
                 },
             ),
             ports,

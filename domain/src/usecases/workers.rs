@@ -13,10 +13,12 @@ use futures::future::join_all;
 use super::{Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::{Batch, BatchCommand, DeliveryCommand, DeliveryError, Fallback, Message};
-use crate::jobs::{FanOut, MessageReference, SendMessage, Step};
+use crate::jobs::{FanOut, MessageReference, SaveToRecord, SendMessage, Step};
 use crate::lists::{artifact_rows, Outcome};
 use crate::policies::{nhs_app_fallback_after, stagger_day_of, SendingWindow, RECEIPT_DEADLINE};
-use crate::ports::{recipient_fingerprint, PortError, QueueName, Receipt, Timer, TimerJob};
+use crate::ports::{
+    recipient_fingerprint, PortError, QueueName, Receipt, RecordEntry, Timer, TimerJob,
+};
 use crate::projection::{decode, DeliveryRow, ProjectionError, RecordedEvent};
 use crate::template;
 use crate::values::OrganisationId;
@@ -33,6 +35,9 @@ const FOLLOW_UP_GAP: Duration = Duration::minutes(5);
 const FOLLOW_UP_IDLE: Duration = Duration::hours(1);
 /// How many deliveries one follow-up changes at once.
 const FOLLOW_UP_CONCURRENCY: usize = 32;
+/// A cancelled batch's sent messages are saved to records this long after
+/// the cancel, when any send that was in flight has landed.
+const SAVE_AFTER_CANCEL: Duration = Duration::minutes(15);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -132,6 +137,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         correlation_id: metadata.correlation_id,
                         day: None,
                         skip_email: false,
+                        records: false,
                     };
                     self.ports
                         .queue
@@ -153,6 +159,35 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 }
                 self.schedule_follow_up(&organisation_id, &batch_id, started_at + FIRST_FOLLOW_UP)
                     .await?;
+                Ok(true)
+            }
+            RecordedEvent::Batch(BatchEvent::BatchCompleted { .. }) => {
+                let job = FanOut {
+                    organisation_id,
+                    batch_id,
+                    correlation_id: metadata.correlation_id,
+                    day: None,
+                    skip_email: false,
+                    records: true,
+                };
+                self.ports
+                    .queue
+                    .send(QueueName::FanOut, vec![to_json(&job)])
+                    .await?;
+                Ok(true)
+            }
+            RecordedEvent::Batch(BatchEvent::BatchCancelled { cancelled_at }) => {
+                // What a cancelled batch did send is saved too, once the
+                // sends in flight at the cancel have landed.
+                let timer = Timer {
+                    id: format!("batch:{batch_id}:save-records"),
+                    due_at: cancelled_at + SAVE_AFTER_CANCEL,
+                    job: TimerJob::SaveRecords {
+                        organisation_id,
+                        batch_id,
+                    },
+                };
+                self.ports.timers.schedule(timer).await?;
                 Ok(true)
             }
             RecordedEvent::Batch(BatchEvent::SendScheduled { send_at, .. }) => {
@@ -236,6 +271,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.send_one(serde_json::from_str(body).map_err(malformed)?)
                     .await
             }
+            QueueName::Record => {
+                self.save_one(serde_json::from_str(body).map_err(malformed)?)
+                    .await
+            }
         }
     }
 
@@ -260,6 +299,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, day = ?job.day))]
     async fn fan_out(&self, job: FanOut) -> Result<JobOutcome, JobError> {
         let batch = self.load_batch(&job.batch_id).await?;
+        if job.records {
+            return self.fan_out_records(job, batch).await;
+        }
         if batch.status() != BatchStatus::Sending || batch.organisation_id() != job.organisation_id
         {
             return Ok(JobOutcome::Skipped);
@@ -517,6 +559,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         correlation_id: timer.id.clone(),
                         day: *day,
                         skip_email: *skip_email,
+                        records: false,
                     };
                     self.ports
                         .queue
@@ -527,6 +570,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     organisation_id,
                     batch_id,
                 } => self.follow_up(organisation_id, batch_id, now).await?,
+                TimerJob::SaveRecords {
+                    organisation_id,
+                    batch_id,
+                } => {
+                    let job = FanOut {
+                        organisation_id: organisation_id.clone(),
+                        batch_id: batch_id.clone(),
+                        correlation_id: timer.id.clone(),
+                        day: None,
+                        skip_email: false,
+                        records: true,
+                    };
+                    self.ports
+                        .queue
+                        .send(QueueName::FanOut, vec![to_json(&job)])
+                        .await?;
+                }
                 TimerJob::ReleaseSend { body } => {
                     self.ports
                         .queue
@@ -648,25 +708,136 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
-    /// Marks Done every Sending batch whose recipients all have an outcome.
-    /// Derived from the read model each time, so a crash loses nothing.
+    /// Moves on every batch whose stage has finished: a Sending batch whose
+    /// recipients all have an outcome is Done; a Saving batch whose records
+    /// are all written is Saved. Derived from the read model each time, so
+    /// a crash loses nothing.
     pub async fn complete_settled_batches(&self, limit: usize) -> Result<usize, JobError> {
-        let settled = self.ports.views.settled_sending_batches(limit).await?;
+        let settled = self.ports.views.settled_batches(limit).await?;
         for summary in &settled {
             let caller = Caller::system(
                 organisation(&summary.organisation_id)?,
                 "completion",
                 &summary.batch_id,
             );
-            let command = BatchCommand::Complete {
-                now: self.ports.clock.now(),
+            let now = self.ports.clock.now();
+            let command = match summary.status {
+                BatchStatus::Saving => BatchCommand::FinishSaving { now },
+                _ => BatchCommand::Complete { now },
             };
             self.batches
                 .execute_with_metadata(&summary.batch_id, command, self.metadata(&caller))
                 .await
                 .map_err(BatchbookError::from)?;
-            tracing::info!(batch_id = %summary.batch_id, "batch done");
+            tracing::info!(batch_id = %summary.batch_id, from = summary.status.label(), "batch moved on");
         }
         Ok(settled.len())
+    }
+
+    /// Saving to the record begins: one [`SaveToRecord`] job per patient the
+    /// batch sent a message to, read from the delivery view (final once the
+    /// batch is Done) and the list (for NHS numbers and names). A Done batch
+    /// becomes Saving; a cancelled one saves what it sent and stays
+    /// Cancelled. Repeating it repeats jobs, which the Delivery aggregate
+    /// makes harmless.
+    #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id))]
+    async fn fan_out_records(&self, job: FanOut, batch: Batch) -> Result<JobOutcome, JobError> {
+        if batch.organisation_id() != job.organisation_id
+            || !matches!(
+                batch.status(),
+                BatchStatus::Done | BatchStatus::Saving | BatchStatus::Cancelled
+            )
+        {
+            return Ok(JobOutcome::Skipped);
+        }
+        let sent: HashMap<u64, DeliveryRow> = self
+            .ports
+            .views
+            .deliveries(&job.batch_id)
+            .await?
+            .into_iter()
+            .filter(|row| row.sent_at.is_some())
+            .map(|row| (row.row, row))
+            .collect();
+        if batch.status() == BatchStatus::Done {
+            let caller = Caller::system(
+                organisation(&job.organisation_id)?,
+                "records",
+                &job.correlation_id,
+            );
+            let command = BatchCommand::StartSaving {
+                records: sent.len() as u64,
+                now: self.ports.clock.now(),
+            };
+            self.batches
+                .execute_with_metadata(&job.batch_id, command, self.metadata(&caller))
+                .await
+                .map_err(BatchbookError::from)?;
+        }
+        let template = template::Template::parse(batch.template())
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let artifact = self.list_rows(&batch).await?;
+        let mut jobs = Vec::with_capacity(sent.len());
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| unreadable("a list artifact line", &e))?;
+            let (Some(delivery), Some(nhs_number)) = (sent.get(&row.row), row.nhs_number.clone())
+            else {
+                continue;
+            };
+            if delivery.record.is_some() {
+                continue;
+            }
+            jobs.push(to_json(&SaveToRecord {
+                organisation_id: job.organisation_id.clone(),
+                batch_id: job.batch_id.clone(),
+                row: row.row,
+                nhs_number,
+                channel: delivery.channel,
+                text: template.render(row.given_name.as_deref(), None),
+                snomed_code: batch.snomed_code().map(str::to_owned),
+                sent_at: delivery.sent_at.unwrap_or_default(),
+                correlation_id: job.correlation_id.clone(),
+            }));
+        }
+        for chunk in jobs.chunks(FAN_OUT_CHUNK) {
+            self.ports
+                .queue
+                .send(QueueName::Record, chunk.to_vec())
+                .await?;
+        }
+        tracing::info!(records = jobs.len(), "records queued");
+        Ok(JobOutcome::Done)
+    }
+
+    #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, row = job.row))]
+    async fn save_one(&self, job: SaveToRecord) -> Result<JobOutcome, JobError> {
+        let caller = Caller::system(
+            organisation(&job.organisation_id)?,
+            "record-writer",
+            &job.correlation_id,
+        );
+        let entry = RecordEntry {
+            idempotency_key: job.idempotency_key(),
+            organisation_id: job.organisation_id.clone(),
+            nhs_number: job.nhs_number,
+            snomed_code: job.snomed_code,
+            text: job.text,
+            channel: job.channel,
+            sent_at: job.sent_at,
+        };
+        let command = DeliveryCommand::SaveToRecord {
+            entry: Box::new(entry),
+            now: self.ports.clock.now(),
+        };
+        let id = crate::jobs::delivery_id(&job.batch_id, job.row);
+        match self
+            .deliveries
+            .execute_with_metadata(&id, command, self.metadata(&caller))
+            .await
+        {
+            Ok(()) => Ok(JobOutcome::Done),
+            Err(AggregateError::UserError(e)) => Err(JobError::Retry(e.to_string())),
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
     }
 }

@@ -96,13 +96,16 @@ pub struct SendRequest {
 pub struct BatchResponse {
     pub batch_id: String,
     pub name: String,
-    /// Draft, Scheduled, Sending, Done or Cancelled.
+    /// Draft, Scheduled, Sending, Done, Cancelled, Saving (sent messages
+    /// are being saved to patients' records) or Saved.
     pub status: String,
     pub list_id: String,
     pub counts: BatchCounts,
     pub send_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// When the last record was saved.
+    pub saved_at: Option<DateTime<Utc>>,
     pub email_subject: Option<String>,
     pub snomed_code: Option<String>,
     /// The days of a staggered send.
@@ -125,6 +128,11 @@ pub struct BatchCounts {
     pub without_valid_mobile: u64,
     /// Messages that failed to deliver.
     pub failed_to_deliver: u64,
+    /// Messages saved to the patient's record, with the SNOMED CT code.
+    pub saved_to_record: u64,
+    /// Messages the clinical system would not take (for example, the
+    /// patient is no longer registered).
+    pub not_saved_to_record: u64,
 }
 
 impl From<BatchSummary> for BatchResponse {
@@ -138,6 +146,8 @@ impl From<BatchSummary> for BatchResponse {
                 emails_delivered: s.email_delivered_count,
                 without_valid_mobile: s.without_valid_mobile_count,
                 failed_to_deliver: s.failed_count,
+                saved_to_record: s.saved_to_record_count,
+                not_saved_to_record: s.not_saved_to_record_count,
             },
             batch_id: s.batch_id,
             name: s.name,
@@ -146,6 +156,7 @@ impl From<BatchSummary> for BatchResponse {
             send_at: s.send_at,
             started_at: s.started_at,
             completed_at: s.completed_at,
+            saved_at: s.saved_at,
             email_subject: s.email_subject,
             snomed_code: s.snomed_code,
             stagger: stagger_days(s.stagger),

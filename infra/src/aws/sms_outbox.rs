@@ -7,20 +7,22 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use domain::ports::{
     Clock, EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PortError, ProviderError,
-    Receipt, SmsProvider, SmsRequest,
+    Receipt, RecordEntry, SmsProvider, SmsRequest,
 };
 use events::Channel;
 
 use super::dynamo::{get_n, get_s, n, s, scan_all, sdk_error, Item};
-use crate::simulators::{outcome_for, OutboxMessage, ReceiptSource};
+use crate::simulators::{outcome_for, OutboxMessage, ReceiptSource, RecordStore, SavedEntry};
 
 /// How long a sandbox stack keeps simulated messages (the table's TTL).
 const OUTBOX_RETENTION: chrono::Duration = chrono::Duration::days(30);
 /// Marks an entry whose receipt has not been handed over yet.
 const PENDING: &str = "PENDING";
+/// The `channel` of the simulated clinical system's record entries.
+const RECORD: &str = "record";
 
 pub struct DynamoSmsOutbox {
     client: Client,
@@ -43,7 +45,9 @@ impl DynamoSmsOutbox {
             .client
             .scan()
             .table_name(&self.table)
-            .consistent_read(true);
+            .consistent_read(true)
+            .filter_expression("attribute_not_exists(channel) OR channel <> :record")
+            .expression_attribute_values(":record", s(RECORD));
         let items = scan_all(scan, "outbox").await?;
         let mut messages = items
             .iter()
@@ -215,5 +219,81 @@ impl NhsAppProvider for DynamoSmsOutbox {
             &request.body,
         )
         .await
+    }
+}
+
+/// The simulated clinical system's entries, beside the messages: one item
+/// per idempotency key, `channel` "record".
+#[async_trait::async_trait]
+impl RecordStore for DynamoSmsOutbox {
+    async fn put_once(
+        &self,
+        entry: &RecordEntry,
+        saved_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let mut item = Item::from([
+            ("idempotency_key".into(), s(&entry.idempotency_key)),
+            ("reference".into(), s(&entry.idempotency_key)),
+            ("channel".into(), s(RECORD)),
+            ("organisation_id".into(), s(&entry.organisation_id)),
+            ("to_number".into(), s(&entry.nhs_number)),
+            ("body".into(), s(&entry.text)),
+            ("sent_on".into(), s(entry.channel.as_str())),
+            ("accepted_at".into(), n(saved_at.timestamp_millis())),
+            (
+                "expires_at".into(),
+                n((saved_at + OUTBOX_RETENTION).timestamp()),
+            ),
+        ]);
+        if let Some(code) = &entry.snomed_code {
+            item.insert("snomed_code".into(), s(code));
+        }
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(idempotency_key)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                // Saved before: one entry per key.
+                PutItemError::ConditionalCheckFailedException(_) => Ok(()),
+                other => Err(sdk_error("record entries")(other)),
+            },
+        }
+    }
+}
+
+impl DynamoSmsOutbox {
+    /// Every entry the simulated clinical system saved.
+    pub async fn record_entries(&self) -> Result<Vec<SavedEntry>, PortError> {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("channel = :record")
+            .expression_attribute_values(":record", s(RECORD));
+        let items = scan_all(scan, "record entries").await?;
+        let mut entries = items
+            .iter()
+            .map(|item| {
+                Ok(SavedEntry {
+                    idempotency_key: get_s(item, "idempotency_key")?.to_owned(),
+                    organisation_id: get_s(item, "organisation_id")?.to_owned(),
+                    nhs_number: get_s(item, "to_number")?.to_owned(),
+                    snomed_code: item.get("snomed_code").and_then(|v| v.as_s().ok()).cloned(),
+                    channel: get_s(item, "sent_on")?.to_owned(),
+                    text: get_s(item, "body")?.to_owned(),
+                    saved_at: DateTime::from_timestamp_millis(get_n(item, "accepted_at")?)
+                        .unwrap_or_default(),
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        entries.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+        Ok(entries)
     }
 }

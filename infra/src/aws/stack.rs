@@ -11,7 +11,9 @@ use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
 use crate::pds::{PdsClient, PdsSettings};
-use crate::simulators::{deliver_receipts, SimulatedPds};
+use crate::simulators::{
+    deliver_receipts, ClinicalSystemPace, SimulatedClinicalSystem, SimulatedPds,
+};
 
 use super::{
     DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews,
@@ -29,6 +31,9 @@ pub struct AwsSettings {
     pub bucket: String,
     pub fan_out_queue_url: String,
     pub send_queue_url: String,
+    pub record_queue_url: String,
+    /// How the simulated clinical system paces record writes.
+    pub clinical_system: ClinicalSystemPace,
     /// The real PDS; without it, the simulated PDS over the bundled
     /// synthetic patients (a sandbox stack, like the simulated SMS outbox).
     pub pds: Option<PdsSettings>,
@@ -36,9 +41,11 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// Reads `EVENTS_TABLE`, `VIEWS_TABLE`, `TIMERS_TABLE`,
-    /// `SMS_OUTBOX_TABLE`, `IDEMPOTENCY_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL`
-    /// and `SEND_QUEUE_URL`; `PDS_BASE_URL` and `PDS_ACCESS_TOKEN` when the
-    /// stack uses the real PDS.
+    /// `SMS_OUTBOX_TABLE`, `IDEMPOTENCY_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL`,
+    /// `SEND_QUEUE_URL` and `RECORD_QUEUE_URL`; `PDS_BASE_URL` and
+    /// `PDS_ACCESS_TOKEN` when the stack uses the real PDS;
+    /// `RECORD_SIMULATOR_DELAY_MS` (default 2000) for the simulated clinical
+    /// system.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
@@ -52,6 +59,16 @@ impl AwsSettings {
             bucket: var("BUCKET")?,
             fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
             send_queue_url: var("SEND_QUEUE_URL")?,
+            record_queue_url: var("RECORD_QUEUE_URL")?,
+            clinical_system: ClinicalSystemPace {
+                delay: match std::env::var("RECORD_SIMULATOR_DELAY_MS") {
+                    Ok(ms) => std::time::Duration::from_millis(ms.parse().map_err(|_| {
+                        format!("RECORD_SIMULATOR_DELAY_MS is not a number of milliseconds: {ms}")
+                    })?),
+                    Err(_) => ClinicalSystemPace::default().delay,
+                },
+                ..ClinicalSystemPace::default()
+            },
             pds: match std::env::var("PDS_BASE_URL") {
                 Ok(base_url) if !base_url.is_empty() => {
                     Some(PdsSettings::new(base_url, var("PDS_ACCESS_TOKEN")?))
@@ -91,16 +108,24 @@ impl AwsStack {
             HashMap::from([
                 (QueueName::FanOut, settings.fan_out_queue_url.clone()),
                 (QueueName::Send, settings.send_queue_url.clone()),
+                (QueueName::Record, settings.record_queue_url.clone()),
             ]),
         ));
         let ports = Ports {
             blobs: Arc::new(S3BlobStore::new(s3, &settings.bucket)),
             queue: queue.clone(),
             timers: Arc::new(DynamoTimers::new(dynamo.clone(), &settings.timers_table)),
-            clock,
+            clock: clock.clone(),
             sms: sms.clone(),
             email: sms.clone(),
             nhs_app_sender: sms.clone(),
+            // Sandbox stacks keep the simulated clinical system's entries in
+            // the simulator outbox table.
+            record: Arc::new(SimulatedClinicalSystem::new(
+                sms.clone(),
+                settings.clinical_system,
+                clock.clone(),
+            )),
             views: views.clone(),
             idempotency: Arc::new(DynamoIdempotency::new(
                 dynamo.clone(),

@@ -162,7 +162,15 @@ impl BatchViews for DynamoViews {
             .collect()
     }
 
-    async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
+    async fn deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
+        self.query_partition(&batch_pk(batch_id), "ROW#", None)
+            .await?
+            .iter()
+            .map(body)
+            .collect()
+    }
+
+    async fn settled_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
         let page = self
             .client
             .query()

@@ -29,6 +29,11 @@ impl QueueSettings {
                 visibility_timeout: Duration::from_secs(60),
                 max_receives: 5,
             },
+            // The clinical system is slow and may be down for a while.
+            QueueName::Record => Self {
+                visibility_timeout: Duration::from_secs(120),
+                max_receives: 10,
+            },
         }
     }
 }

@@ -19,7 +19,8 @@ use super::{
     SqliteWorkQueue,
 };
 use crate::simulators::{
-    deliver_receipts, ProviderSimulatorSettings, SimulatedPds, SimulatedProviders,
+    deliver_receipts, ClinicalSystemPace, ProviderSimulatorSettings, SimulatedClinicalSystem,
+    SimulatedPds, SimulatedProviders, SqliteRecordStore,
 };
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
@@ -39,6 +40,8 @@ pub struct EmbeddedConfig {
     pub providers: ProviderSimulatorSettings,
     /// The simulated PDS and NHS App reachability.
     pub pds: Arc<SimulatedPds>,
+    /// How fast the simulated clinical system saves records.
+    pub clinical_system: ClinicalSystemPace,
     pub queue_layer: Option<QueueLayer>,
 }
 
@@ -49,6 +52,7 @@ impl EmbeddedConfig {
             clock: Arc::new(SystemClock),
             providers: ProviderSimulatorSettings::default(),
             pds: Arc::new(SimulatedPds::bundled()),
+            clinical_system: ClinicalSystemPace::default(),
             queue_layer: None,
         }
     }
@@ -57,8 +61,13 @@ impl EmbeddedConfig {
 pub struct EmbeddedStack {
     pub app: Arc<Batchbook<SqliteEventRepository>>,
     pub providers: Arc<SimulatedProviders>,
+    /// What the simulated clinical system has saved to patients' records.
+    pub records: Arc<SqliteRecordStore>,
     pub queue: Arc<SqliteWorkQueue>,
     pub views: Arc<SqliteViews>,
+    /// How many record writes a round takes on: as many as the clinical
+    /// system takes at once.
+    record_batch: usize,
     log: EventLog,
     work: SqlitePool,
 }
@@ -82,6 +91,12 @@ impl EmbeddedStack {
             )
             .await?,
         );
+        let records = Arc::new(SqliteRecordStore::open(dir).await?);
+        let clinical_system = Arc::new(SimulatedClinicalSystem::new(
+            records.clone(),
+            config.clinical_system,
+            config.clock.clone(),
+        ));
         let queue = Arc::new(SqliteWorkQueue::new(work.clone(), config.clock.clone()));
         let released = queue.release_in_flight().await?;
         if released > 0 {
@@ -102,6 +117,7 @@ impl EmbeddedStack {
             sms: providers.clone(),
             email: providers.clone(),
             nhs_app_sender: providers.clone(),
+            record: clinical_system,
             views: views.clone(),
             idempotency: Arc::new(SqliteIdempotency::new(work.clone())),
             demographics: Some(config.pds.clone()),
@@ -115,6 +131,8 @@ impl EmbeddedStack {
         Ok(Self {
             app,
             providers,
+            records,
+            record_batch: config.clinical_system.concurrency.max(1),
             queue,
             views,
             log: EventLog::new(events),
@@ -125,6 +143,12 @@ impl EmbeddedStack {
     /// One round of every background step. Returns how much it did; zero
     /// means there was nothing to do.
     pub async fn tick(&self) -> Result<usize, JobError> {
+        let done = self.send_tick().await?;
+        Ok(done + self.record_tick().await?)
+    }
+
+    /// Every background step but record writes.
+    async fn send_tick(&self) -> Result<usize, JobError> {
         let mut done = self.views.catch_up(&self.log, PAGE).await?;
         done += self.react_catch_up().await?;
         done += self.app.fire_due_timers(PAGE).await?;
@@ -137,6 +161,15 @@ impl EmbeddedStack {
         Ok(done)
     }
 
+    /// One round of record writes. They take seconds each, so `run` gives
+    /// them a loop of their own and they never hold up sending.
+    async fn record_tick(&self) -> Result<usize, JobError> {
+        Ok(self
+            .app
+            .process_queue(QueueName::Record, self.record_batch)
+            .await?)
+    }
+
     /// Runs background steps until there is nothing left to do now. Work
     /// waiting on a timer or a visibility timeout is left for later.
     pub async fn run_pending_work(&self) -> Result<(), JobError> {
@@ -146,20 +179,31 @@ impl EmbeddedStack {
 
     /// The background loop of `batchbook serve`: runs until `shutdown`.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let sending = Self::keep_running("background step", || self.send_tick());
+        let records = Self::keep_running("record write", || self.record_tick());
+        tokio::select! {
+            _ = shutdown => {}
+            _ = sending => {}
+            _ = records => {}
+        }
+    }
+
+    /// Runs `step` forever, pausing when it had nothing to do or failed.
+    async fn keep_running<F, Fut>(what: &'static str, step: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<usize, JobError>>,
+    {
         loop {
-            let pause = match self.tick().await {
+            let pause = match step().await {
                 Ok(0) => Duration::from_millis(200),
                 Ok(_) => Duration::ZERO,
                 Err(e) => {
-                    tracing::warn!(error = %e, "background step failed; retrying");
+                    tracing::warn!(error = %e, what, "background step failed; retrying");
                     Duration::from_secs(1)
                 }
             };
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tokio::time::sleep(pause) => {}
-            }
+            tokio::time::sleep(pause).await;
         }
     }
 

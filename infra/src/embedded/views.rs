@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::EventUpcaster;
-use domain::aggregates::batch::BatchStatus;
 use domain::ports::{FailureHistory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
@@ -137,15 +136,23 @@ impl BatchViews for SqliteViews {
         decode_all(bodies)
     }
 
-    async fn settled_sending_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
-            "SELECT body FROM batch_summaries WHERE settled = 1 AND status = ? LIMIT ?",
-        )
-        .bind(BatchStatus::Sending.label())
-        .bind(limit as i64)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error("batch view"))?;
+    async fn deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM deliveries WHERE batch_id = ? ORDER BY row")
+                .bind(batch_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("delivery view"))?;
+        decode_all(bodies)
+    }
+
+    async fn settled_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError> {
+        let bodies: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM batch_summaries WHERE settled = 1 LIMIT ?")
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("batch view"))?;
         decode_all(bodies)
     }
 }

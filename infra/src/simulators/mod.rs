@@ -1,9 +1,13 @@
 //! Simulators for the outside services we cannot reach here. Each sits
 //! behind the same port as the real client and behaves deterministically.
 
+mod clinical_system;
 mod pds;
 mod providers;
 
+pub use clinical_system::{
+    ClinicalSystemPace, RecordStore, SavedEntry, SimulatedClinicalSystem, SqliteRecordStore,
+};
 pub use pds::{SimulatedPds, SyntheticPatient};
 pub use providers::{OutboxMessage, ProviderSimulatorSettings, SimulatedProviders};
 

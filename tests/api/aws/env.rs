@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use domain::ports::{Clock, SystemClock};
 use infra::aws::{AwsSettings, AwsStack};
+use infra::simulators::ClinicalSystemPace;
 
 /// moto, started on a free loopback port by a shell that stops it when this
 /// test binary's end of the pipe closes, so no server outlives the tests.
@@ -209,6 +210,7 @@ impl AwsTestEnv {
         };
         let fan_out_queue_url = queue(name("fan-out")).await;
         let send_queue_url = queue(name("send")).await;
+        let record_queue_url = queue(name("record")).await;
         let ingest_queue_url = queue(name("ingest")).await;
         let ingest_queue_arn = queue_arn(&sqs, &ingest_queue_url).await;
 
@@ -273,6 +275,8 @@ impl AwsTestEnv {
             bucket,
             fan_out_queue_url,
             send_queue_url,
+            record_queue_url,
+            clinical_system: ClinicalSystemPace::instant(),
             pds: None,
         };
         let stack = Arc::new(AwsStack::new(&sdk, &settings, clock));

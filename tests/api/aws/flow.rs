@@ -97,6 +97,7 @@ pub async fn run_functions(env: &AwsTestEnv, poller: &mut StreamPoller) -> usize
     for (queue, url) in [
         (QueueName::FanOut, &env.settings.fan_out_queue_url),
         (QueueName::Send, &env.settings.send_queue_url),
+        (QueueName::Record, &env.settings.record_queue_url),
     ] {
         loop {
             let (event, receipts) = receive_sqs_event(&env.sqs, url).await;
@@ -188,7 +189,7 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
             None,
         )
         .await;
-        if batch["status"] == "Done" {
+        if batch["status"] == "Saved" {
             break batch;
         }
     };
@@ -196,8 +197,13 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
         batch["counts"],
         json!({"patient_list": PATIENTS, "recipients": PATIENTS, "awaiting_receipt": 0,
                "delivered": PATIENTS, "emails_delivered": 0,
-               "without_valid_mobile": 0, "failed_to_deliver": 0})
+               "without_valid_mobile": 0, "failed_to_deliver": 0,
+               "saved_to_record": PATIENTS, "not_saved_to_record": 0})
     );
+    // Each message is in its patient's record once.
+    let entries = env.stack.sms.record_entries().await.unwrap();
+    assert_eq!(entries.len(), PATIENTS);
+    assert!(entries.iter().all(|e| e.text == "Dear Pat, book now."));
     let outbox: Vec<Value> = env
         .stack
         .sms
@@ -250,5 +256,10 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
         env.stack.sms.outbox().await.unwrap().len(),
         PATIENTS,
         "a replay sent a message"
+    );
+    assert_eq!(
+        env.stack.sms.record_entries().await.unwrap().len(),
+        PATIENTS,
+        "a replay saved a record again"
     );
 }

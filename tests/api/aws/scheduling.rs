@@ -76,6 +76,6 @@ async fn the_timer_sweeper_starts_a_scheduled_batch_when_it_falls_due() {
         .batch(&caller("A12345"), &batch_id)
         .await
         .unwrap();
-    assert_eq!((batch.status.label(), batch.delivered_count), ("Done", 3));
+    assert_eq!((batch.status.label(), batch.delivered_count), ("Saved", 3));
     assert_eq!(env.stack.sms.outbox().await.unwrap().len(), 3);
 }
