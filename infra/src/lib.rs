@@ -7,10 +7,13 @@
 //! - [`simulators`]: stand-ins for the outside services we cannot reach here
 //!   (SMS provider, PDS, NHS App reachability), behind the same ports as
 //!   the real clients.
-//! - [`pds`]: the real PDS FHIR R4 client.
+//! - [`pds`]: the real PDS FHIR R4 client; [`notify`]: the real GOV.UK
+//!   Notify client (SMS and email); [`http`]: their shared retries.
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod embedded;
+pub mod http;
+pub mod notify;
 pub mod pds;
 pub mod simulators;

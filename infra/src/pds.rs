@@ -20,7 +20,9 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use domain::ports::{Demographics, DemographicsError, DemographicsRecord};
 use domain::values::NhsNumber;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
+
+use crate::http::{even_limiter, send_with_retries, Exhausted, RetryPolicy};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -60,11 +62,10 @@ impl PdsClient {
             .build()
             .expect("the HTTP client builds");
         Self {
-            // No burst: requests are spaced evenly, so no one-second window
-            // ever holds more than the limit.
-            limiter: RateLimiter::direct(
-                Quota::per_second(settings.requests_per_second)
-                    .allow_burst(NonZeroU32::new(1).expect("1 is not zero")),
+            limiter: even_limiter(
+                settings
+                    .requests_per_second
+                    .saturating_mul(NonZeroU32::new(60).expect("60 is not zero")),
             ),
             http,
             settings,
@@ -77,73 +78,43 @@ impl PdsClient {
             self.settings.base_url.trim_end_matches('/'),
             nhs_number.as_ref()
         );
-        let mut wait = self.settings.backoff;
-        let mut last = String::new();
-        for attempt in 1..=self.settings.attempts {
-            if attempt > 1 {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            self.limiter.until_ready().await;
-            let response = self
-                .http
+        let policy = RetryPolicy {
+            attempts: self.settings.attempts,
+            backoff: self.settings.backoff,
+        };
+        let response = send_with_retries(&self.limiter, policy, || {
+            self.http
                 .get(&url)
                 .bearer_auth(&self.settings.access_token)
                 .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
                 .header("Accept", "application/fhir+json")
-                .send()
-                .await;
-            let response = match response {
-                Ok(response) => response,
-                Err(e) => {
-                    // The error names the URL, and so the NHS number: say
-                    // only what kind of failure it was.
-                    last = if e.is_timeout() {
-                        "timed out".into()
-                    } else {
-                        "connection failed".into()
-                    };
-                    continue;
+        })
+        .await
+        .map_err(|e| {
+            DemographicsError::Unavailable(match e {
+                Exhausted::RateLimited { .. } => format!(
+                    "PDS failed {} times, last with HTTP 429",
+                    self.settings.attempts
+                ),
+                Exhausted::Unavailable { attempts, last } => {
+                    format!("PDS failed {attempts} times, last with {last}")
                 }
-            };
-            let status = response.status();
-            if status.is_success() {
-                return response.json::<Patient>().await.map_err(|_| {
-                    DemographicsError::Unavailable("PDS sent an unreadable Patient".into())
-                });
-            }
-            if status == reqwest::StatusCode::NOT_FOUND {
-                return Err(DemographicsError::NotFound);
-            }
-            if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-                if let Some(after) = retry_after(&response) {
-                    wait = wait.max(after);
-                }
-                last = format!("HTTP {}", status.as_u16());
-                continue;
-            }
-            return Err(DemographicsError::Unavailable(format!(
-                "PDS answered HTTP {}",
-                status.as_u16()
-            )));
+            })
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<Patient>().await.map_err(|_| {
+                DemographicsError::Unavailable("PDS sent an unreadable Patient".into())
+            });
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(DemographicsError::NotFound);
         }
         Err(DemographicsError::Unavailable(format!(
-            "PDS failed {} times, last with {last}",
-            self.settings.attempts
+            "PDS answered HTTP {}",
+            status.as_u16()
         )))
     }
-}
-
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: u64 = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds.min(60)))
 }
 
 #[async_trait::async_trait]

@@ -9,5 +9,6 @@ mod idempotency;
 mod lambda;
 mod lists;
 mod messages;
+mod notify;
 mod pds;
 mod scheduling;

@@ -10,6 +10,7 @@ use domain::ports::{Clock, QueueName, SystemClock};
 use domain::usecases::{JobError, Ports};
 use domain::Batchbook;
 
+use crate::notify::{NotifyApiKey, NotifyClient, NotifySettings};
 use crate::pds::{PdsClient, PdsSettings};
 use crate::simulators::{
     deliver_receipts, ClinicalSystemPace, SimulatedClinicalSystem, SimulatedPds,
@@ -34,6 +35,9 @@ pub struct AwsSettings {
     pub record_queue_url: String,
     /// How the simulated clinical system paces record writes.
     pub clinical_system: ClinicalSystemPace,
+    /// Real GOV.UK Notify for SMS and email; without it, the simulated
+    /// providers over the outbox table (a sandbox stack).
+    pub notify: Option<NotifySettings>,
     /// The real PDS; without it, the simulated PDS over the bundled
     /// synthetic patients (a sandbox stack, like the simulated SMS outbox).
     pub pds: Option<PdsSettings>,
@@ -45,7 +49,10 @@ impl AwsSettings {
     /// `SEND_QUEUE_URL` and `RECORD_QUEUE_URL`; `PDS_BASE_URL` and
     /// `PDS_ACCESS_TOKEN` when the stack uses the real PDS;
     /// `RECORD_SIMULATOR_DELAY_MS` (default 2000) for the simulated clinical
-    /// system.
+    /// system; `GOVUK_NOTIFY_API_KEY` (with `GOVUK_NOTIFY_SMS_TEMPLATE_ID`,
+    /// `GOVUK_NOTIFY_EMAIL_TEMPLATE_ID`, and optionally
+    /// `GOVUK_NOTIFY_BASE_URL` and `GOVUK_NOTIFY_REQUESTS_PER_MINUTE`) when
+    /// the stack sends through GOV.UK Notify.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
@@ -68,6 +75,27 @@ impl AwsSettings {
                     Err(_) => ClinicalSystemPace::default().delay,
                 },
                 ..ClinicalSystemPace::default()
+            },
+            notify: match std::env::var("GOVUK_NOTIFY_API_KEY") {
+                Ok(key) if !key.is_empty() => {
+                    let key = NotifyApiKey::parse(&key)
+                        .map_err(|e| format!("GOVUK_NOTIFY_API_KEY: {e}"))?;
+                    let base_url = std::env::var("GOVUK_NOTIFY_BASE_URL")
+                        .unwrap_or_else(|_| "https://api.notifications.service.gov.uk".into());
+                    let mut notify = NotifySettings::new(
+                        base_url,
+                        key,
+                        var("GOVUK_NOTIFY_SMS_TEMPLATE_ID")?,
+                        var("GOVUK_NOTIFY_EMAIL_TEMPLATE_ID")?,
+                    );
+                    if let Ok(per_minute) = std::env::var("GOVUK_NOTIFY_REQUESTS_PER_MINUTE") {
+                        notify.requests_per_minute = per_minute.parse().map_err(|_| {
+                            format!("GOVUK_NOTIFY_REQUESTS_PER_MINUTE is not a positive number: {per_minute}")
+                        })?;
+                    }
+                    Some(notify)
+                }
+                _ => None,
             },
             pds: match std::env::var("PDS_BASE_URL") {
                 Ok(base_url) if !base_url.is_empty() => {
@@ -103,6 +131,10 @@ impl AwsStack {
             &settings.sms_outbox_table,
             clock.clone(),
         ));
+        let notify = settings
+            .notify
+            .clone()
+            .map(|settings| Arc::new(NotifyClient::new(settings)));
         let queue = Arc::new(SqsWorkQueue::new(
             sqs,
             HashMap::from([
@@ -116,8 +148,14 @@ impl AwsStack {
             queue: queue.clone(),
             timers: Arc::new(DynamoTimers::new(dynamo.clone(), &settings.timers_table)),
             clock: clock.clone(),
-            sms: sms.clone(),
-            email: sms.clone(),
+            sms: match &notify {
+                Some(notify) => notify.clone(),
+                None => sms.clone(),
+            },
+            email: match &notify {
+                Some(notify) => notify.clone(),
+                None => sms.clone(),
+            },
             nhs_app_sender: sms.clone(),
             // Sandbox stacks keep the simulated clinical system's entries in
             // the simulator outbox table.

@@ -277,6 +277,7 @@ impl AwsTestEnv {
             send_queue_url,
             record_queue_url,
             clinical_system: ClinicalSystemPace::instant(),
+            notify: None,
             pds: None,
         };
         let stack = Arc::new(AwsStack::new(&sdk, &settings, clock));
