@@ -39,16 +39,26 @@ impl DynamoSmsOutbox {
         }
     }
 
-    /// Every accepted message.
-    pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortError> {
+    /// Every item of the table that `filter` (over `:record`) keeps.
+    async fn scan_where(&self, filter: &str, what: &'static str) -> Result<Vec<Item>, PortError> {
         let scan = self
             .client
             .scan()
             .table_name(&self.table)
             .consistent_read(true)
-            .filter_expression("attribute_not_exists(channel) OR channel <> :record")
+            .filter_expression(filter)
             .expression_attribute_values(":record", s(RECORD));
-        let items = scan_all(scan, "outbox").await?;
+        scan_all(scan, what).await
+    }
+
+    /// Every accepted message.
+    pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortError> {
+        let items = self
+            .scan_where(
+                "attribute_not_exists(channel) OR channel <> :record",
+                "outbox",
+            )
+            .await?;
         let mut messages = items
             .iter()
             .map(|item| {
@@ -270,14 +280,9 @@ impl RecordStore for DynamoSmsOutbox {
 impl DynamoSmsOutbox {
     /// Every entry the simulated clinical system saved.
     pub async fn record_entries(&self) -> Result<Vec<SavedEntry>, PortError> {
-        let scan = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression("channel = :record")
-            .expression_attribute_values(":record", s(RECORD));
-        let items = scan_all(scan, "record entries").await?;
+        let items = self
+            .scan_where("channel = :record", "record entries")
+            .await?;
         let mut entries = items
             .iter()
             .map(|item| {
