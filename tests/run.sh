@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A clean clone gains nothing from incremental caches; they only cost disk.
+export CARGO_INCREMENTAL=0
+
 echo "== tools"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true

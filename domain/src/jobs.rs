@@ -60,6 +60,8 @@ pub enum Step {
     First,
     /// The SMS sent when an NHS App message was not read in time.
     Fallback,
+    /// A reminder to answer the questionnaire: 1 for the first.
+    Reminder(u32),
 }
 
 /// Send one patient's message. The message is transient (deleted once
@@ -107,6 +109,8 @@ pub struct MessageReference {
     pub batch_id: String,
     pub row: u64,
     pub channel: Channel,
+    /// A reminder's number; `None` for the message itself.
+    pub reminder: Option<u32>,
 }
 
 impl MessageReference {
@@ -114,6 +118,10 @@ impl MessageReference {
         let mut parts = raw.split(':');
         let (org, batch, row, channel) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let reminder = match parts.next() {
+            None => None,
+            Some(step) => Some(step.strip_prefix("reminder-")?.parse().ok()?),
+        };
         if parts.next().is_some() || org.is_empty() || batch.is_empty() {
             return None;
         }
@@ -125,6 +133,7 @@ impl MessageReference {
             batch_id: batch.to_owned(),
             row: row.parse().ok()?,
             channel,
+            reminder,
         })
     }
 
@@ -142,7 +151,11 @@ impl std::fmt::Display for MessageReference {
             self.batch_id,
             self.row,
             self.channel.as_str()
-        )
+        )?;
+        match self.reminder {
+            Some(number) => write!(f, ":reminder-{number}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -157,11 +170,21 @@ mod tests {
             batch_id: "6f1c-22".into(),
             row: 17,
             channel: Channel::NhsApp,
+            reminder: None,
         };
         assert_eq!(reference.to_string(), "A12345:6f1c-22:17:nhs_app");
         assert_eq!(
             MessageReference::parse("A12345:6f1c-22:17:nhs_app"),
-            Some(reference)
+            Some(reference.clone())
+        );
+        let reminder = MessageReference {
+            reminder: Some(2),
+            ..reference
+        };
+        assert_eq!(reminder.to_string(), "A12345:6f1c-22:17:nhs_app:reminder-2");
+        assert_eq!(
+            MessageReference::parse("A12345:6f1c-22:17:nhs_app:reminder-2"),
+            Some(reminder)
         );
         for bad in [
             "",
@@ -169,6 +192,8 @@ mod tests {
             "A12345:b:x:sms",
             "A12345:b:1:fax",
             "A12345:b:1:sms:extra",
+            "A12345:b:1:sms:reminder-x",
+            "A12345:b:1:sms:reminder-1:x",
             ":b:1:sms",
         ] {
             assert_eq!(MessageReference::parse(bad), None, "{bad}");

@@ -4,7 +4,9 @@
 //! through a port, and every time comes from the [`ports::Clock`].
 
 pub mod aggregates;
+pub mod florey;
 pub mod jobs;
+pub mod links;
 pub mod lists;
 pub mod policies;
 pub mod ports;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Days, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use events::{BatchKind, StaggerDay};
+use events::{BatchKind, Questionnaire, StaggerDay};
 use serde::{Deserialize, Serialize};
 
 /// A message the provider accepted but never confirmed counts as failed
@@ -15,9 +15,14 @@ pub const MAX_STAGGER_DAYS: u32 = 28;
 
 /// How long an unread NHS App message waits before the patient is sent the
 /// same message by SMS.
-pub fn nhs_app_fallback_after(kind: BatchKind) -> Duration {
-    match kind {
-        BatchKind::SimpleMessage => Duration::hours(24),
+/// The blood-pressure questionnaires wait 3 hours: their readings are timely.
+pub fn nhs_app_fallback_after(kind: BatchKind, questionnaire: Option<Questionnaire>) -> Duration {
+    match (kind, questionnaire) {
+        (
+            BatchKind::FloreyQuestionnaire,
+            Some(Questionnaire::BloodPressure4Day | Questionnaire::BloodPressure7Day),
+        ) => Duration::hours(3),
+        _ => Duration::hours(24),
     }
 }
 

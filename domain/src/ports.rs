@@ -165,6 +165,11 @@ pub enum TimerJob {
         organisation_id: String,
         batch_id: String,
     },
+    /// Questionnaire reminders due for one batch (days 3 and 6).
+    Reminders {
+        organisation_id: String,
+        batch_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +277,16 @@ pub enum RecordError {
 #[async_trait::async_trait]
 pub trait PatientRecord: Send + Sync {
     async fn save(&self, entry: &RecordEntry) -> Result<(), RecordError>;
+}
+
+/// Where patient links are registered (by token hash) and found again.
+#[async_trait::async_trait]
+pub trait LinkDirectory: Send + Sync {
+    /// Registers links. Registering one again changes nothing: a link's
+    /// record is fixed by its token.
+    async fn register(&self, links: Vec<crate::links::LinkRecord>) -> Result<(), PortError>;
+    async fn find(&self, token_sha256: &str)
+        -> Result<Option<crate::links::LinkRecord>, PortError>;
 }
 
 /// What a provider's receipt says happened to a message.

@@ -10,7 +10,9 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
-use events::{BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata};
+use std::collections::BTreeMap;
+
+use events::{BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata, Questionnaire};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::batch::BatchStatus;
@@ -55,6 +57,12 @@ pub struct BatchSummary {
     /// Records the clinical system refused for good.
     pub not_saved_to_record_count: u64,
     pub saved_at: Option<DateTime<Utc>>,
+    /// The questionnaire a Florey batch links to.
+    pub questionnaire: Option<Questionnaire>,
+    /// Patients who answered the questionnaire.
+    pub answered_count: u64,
+    /// When staff withdrew every link the batch sent.
+    pub links_revoked_at: Option<DateTime<Utc>>,
     /// The last Batch aggregate sequence applied.
     pub last_sequence: u64,
 }
@@ -120,6 +128,19 @@ pub struct DeliveryRow {
     /// Whether the message is in the patient's record yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordState>,
+    /// When the first message went (a link's validity runs from here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_sent_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at: Option<DateTime<Utc>>,
+    /// The questionnaire answers, by question id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub answers: BTreeMap<String, String>,
+    /// Reminders sent, or refused for good, by number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub link_revoked: bool,
     /// The last Delivery aggregate sequence applied.
     pub last_sequence: u64,
 }
@@ -301,6 +322,10 @@ pub async fn project(
                 summary.count(previous, -1);
             }
             summary.count(&next, 1);
+            let answered_before = previous.as_ref().is_some_and(|p| p.answered_at.is_some());
+            if !answered_before && next.answered_at.is_some() {
+                summary.answered_count += 1;
+            }
             if previous.as_ref().and_then(|p| p.record.as_ref()).is_none() {
                 match next.record {
                     Some(RecordState::Saved) => summary.saved_to_record_count += 1,
@@ -325,8 +350,10 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             kind,
             email_subject,
             snomed_code,
+            questionnaire,
             ..
         } => {
+            summary.questionnaire = questionnaire;
             summary.batch_id = batch_id;
             summary.organisation_id = organisation_id;
             summary.name = name;
@@ -375,6 +402,7 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             summary.status = BatchStatus::Saved;
             summary.saved_at = Some(saved_at);
         }
+        BatchEvent::LinksRevoked { revoked_at } => summary.links_revoked_at = Some(revoked_at),
     }
 }
 
@@ -392,6 +420,11 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         sent_at: None,
         fallback_due_at: None,
         record: None,
+        first_sent_at: None,
+        answered_at: None,
+        answers: BTreeMap::new(),
+        reminders: Vec::new(),
+        link_revoked: false,
         last_sequence: 0,
     });
     next.last_sequence = sequence;
@@ -408,6 +441,7 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
             next.reason = None;
             next.provider_reference = Some(provider_reference);
             next.sent_at = Some(sent_at);
+            next.first_sent_at.get_or_insert(sent_at);
             next.fallback_due_at = fallback_due_at;
         }
         DeliveryEvent::SendFailed {
@@ -432,6 +466,18 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         }
         DeliveryEvent::SavedToRecord { .. } => next.record = Some(RecordState::Saved),
         DeliveryEvent::RecordNotSaved { .. } => next.record = Some(RecordState::NotSaved),
+        DeliveryEvent::LinkRevoked { .. } => next.link_revoked = true,
+        DeliveryEvent::IdentityVerified { .. } | DeliveryEvent::IdentityCheckFailed { .. } => {}
+        DeliveryEvent::QuestionnaireAnswered {
+            answers,
+            answered_at,
+            ..
+        } => {
+            next.answers = answers;
+            next.answered_at = Some(answered_at);
+        }
+        DeliveryEvent::ReminderSent { reminder, .. }
+        | DeliveryEvent::ReminderNotSent { reminder, .. } => next.reminders.push(reminder),
     }
     next
 }
@@ -546,6 +592,7 @@ mod tests {
             template: "t".into(),
             email_subject: None,
             snomed_code: None,
+            questionnaire: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();

@@ -4,12 +4,29 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-/// What kind of batch message this is. Later kinds (Florey questionnaire,
-/// inhaler series, Self-Book) extend this enum.
+/// What kind of batch message this is. Later kinds (inhaler series,
+/// Self-Book) extend this enum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchKind {
     SimpleMessage,
+    /// A link to a Florey questionnaire (which one is on `BatchDrafted`).
+    FloreyQuestionnaire,
+}
+
+/// The Florey questionnaires a batch can send. Their questions live in
+/// `domain::florey`; the event names only which one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Questionnaire {
+    /// Home blood-pressure readings over 4 days.
+    #[serde(rename = "blood_pressure_4_day")]
+    BloodPressure4Day,
+    /// Home blood-pressure readings over 7 days.
+    #[serde(rename = "blood_pressure_7_day")]
+    BloodPressure7Day,
+    SmokingStatus,
+    HeightAndWeight,
 }
 
 /// The checked patient list a batch sends to. The list itself stays in the
@@ -52,6 +69,9 @@ pub enum BatchEvent {
         /// The SNOMED CT concept saved to each patient's record.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snomed_code: Option<String>,
+        /// For a Florey questionnaire batch: which questionnaire.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        questionnaire: Option<Questionnaire>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {
@@ -84,6 +104,11 @@ pub enum BatchEvent {
     RecordsSaved {
         saved_at: DateTime<Utc>,
     },
+    /// Staff withdrew every link the batch sent. Final: nothing re-activates
+    /// them.
+    LinksRevoked {
+        revoked_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for BatchEvent {
@@ -97,6 +122,7 @@ impl DomainEvent for BatchEvent {
             Self::BatchCancelled { .. } => "BatchCancelled",
             Self::SavingStarted { .. } => "SavingStarted",
             Self::RecordsSaved { .. } => "RecordsSaved",
+            Self::LinksRevoked { .. } => "LinksRevoked",
         }
         .to_owned()
     }

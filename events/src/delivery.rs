@@ -3,9 +3,13 @@
 //! A delivery names its patient by `row`, the 1-based patient row of the
 //! checked list artifact; contact details are read from the artifact.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
+
+use crate::batch::Questionnaire;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -152,6 +156,56 @@ pub enum DeliveryEvent {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// Staff withdrew this patient's link. Final: nothing re-activates it.
+    LinkRevoked {
+        batch_id: String,
+        row: u64,
+        revoked_at: DateTime<Utc>,
+    },
+    /// Someone holding the link gave the patient's date of birth.
+    IdentityVerified {
+        batch_id: String,
+        row: u64,
+        at: DateTime<Utc>,
+    },
+    /// Someone holding the link gave a wrong date of birth: the `attempts`th
+    /// wrong answer. `locked` once there have been too many.
+    IdentityCheckFailed {
+        batch_id: String,
+        row: u64,
+        attempts: u32,
+        locked: bool,
+        at: DateTime<Utc>,
+    },
+    /// The patient answered the questionnaire. Answers are keyed by question
+    /// id (`domain::florey`); they are clinical answers, not identifiers.
+    QuestionnaireAnswered {
+        batch_id: String,
+        row: u64,
+        questionnaire: Questionnaire,
+        answers: BTreeMap<String, String>,
+        answered_at: DateTime<Utc>,
+    },
+    /// A reminder to answer went out (`reminder` is 1 for the first). The
+    /// step's status is unchanged: a reminder is not the message.
+    ReminderSent {
+        batch_id: String,
+        row: u64,
+        reminder: u32,
+        channel: Channel,
+        provider_reference: String,
+        idempotency_key: String,
+        sent_at: DateTime<Utc>,
+    },
+    /// The provider refused the reminder for good; it is not tried again.
+    ReminderNotSent {
+        batch_id: String,
+        row: u64,
+        reminder: u32,
+        channel: Channel,
+        reason: SendFailureReason,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DeliveryEvent {
@@ -164,7 +218,13 @@ impl DeliveryEvent {
             | Self::MessageRead { batch_id, row, .. }
             | Self::DeliveryFailed { batch_id, row, .. }
             | Self::SavedToRecord { batch_id, row, .. }
-            | Self::RecordNotSaved { batch_id, row, .. } => (batch_id, *row),
+            | Self::RecordNotSaved { batch_id, row, .. }
+            | Self::LinkRevoked { batch_id, row, .. }
+            | Self::IdentityVerified { batch_id, row, .. }
+            | Self::IdentityCheckFailed { batch_id, row, .. }
+            | Self::QuestionnaireAnswered { batch_id, row, .. }
+            | Self::ReminderSent { batch_id, row, .. }
+            | Self::ReminderNotSent { batch_id, row, .. } => (batch_id, *row),
         }
     }
 }
@@ -179,6 +239,12 @@ impl DomainEvent for DeliveryEvent {
             Self::DeliveryFailed { .. } => "DeliveryFailed",
             Self::SavedToRecord { .. } => "SavedToRecord",
             Self::RecordNotSaved { .. } => "RecordNotSaved",
+            Self::LinkRevoked { .. } => "LinkRevoked",
+            Self::IdentityVerified { .. } => "IdentityVerified",
+            Self::IdentityCheckFailed { .. } => "IdentityCheckFailed",
+            Self::QuestionnaireAnswered { .. } => "QuestionnaireAnswered",
+            Self::ReminderSent { .. } => "ReminderSent",
+            Self::ReminderNotSent { .. } => "ReminderNotSent",
         }
         .to_owned()
     }

@@ -84,6 +84,7 @@ mod tests {
                 template: "Dear ((name)), book now".into(),
                 email_subject: None,
                 snomed_code: None,
+                questionnaire: None,
             }
         );
     }

@@ -72,6 +72,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         template: "Dear ((name)), your flu jab is due. Call us to book.".into(),
         email_subject: Some("Your flu jab".into()),
         snomed_code: None,
+        questionnaire: None,
     };
     let batch_id = stack.app.create_batch(&caller, batch, None).await?;
 

@@ -38,6 +38,10 @@ enum Command {
         /// Make the simulated SMS provider take this long per message.
         #[arg(long, default_value_t = 0)]
         sms_delay_ms: u64,
+        /// Where patients' links point: the patient-facing link page. By
+        /// default this server's own `/v1/links`, which answers in JSON.
+        #[arg(long, env = "BATCHBOOK_LINK_BASE_URL")]
+        link_base_url: Option<String>,
     },
     /// Generate a synthetic SystmOne list, send it as an SMS batch and wait until it is Saved.
     Demo {
@@ -82,7 +86,8 @@ async fn main() -> ExitCode {
             data,
             dev_org,
             sms_delay_ms,
-        } => serve(addr, data, dev_org, sms_delay_ms).await,
+            link_base_url,
+        } => serve(addr, data, dev_org, sms_delay_ms, link_base_url).await,
         Command::Demo { patients, data } => demo(data, patients).await,
         Command::RebuildViews { data } => rebuild(data).await,
         Command::Lists {
@@ -110,10 +115,12 @@ async fn serve(
     data: PathBuf,
     dev_org: String,
     sms_delay_ms: u64,
+    link_base_url: Option<String>,
 ) -> Result<(), AnyError> {
     let default_organisation =
         OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
     let mut config = EmbeddedConfig::new(&data);
+    config.link_base_url = link_base_url.unwrap_or_else(|| format!("http://{addr}/v1/links"));
     config.providers = ProviderSimulatorSettings {
         delay: Duration::from_millis(sms_delay_ms),
         // Receipts come a few seconds after sending, as from a real network.

@@ -74,6 +74,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     template: "Hello ((name))".into(),
                     email_subject: None,
                     snomed_code: None,
+                    questionnaire: None,
                 },
                 None,
             )

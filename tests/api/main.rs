@@ -4,6 +4,7 @@
 mod aws;
 mod batches;
 mod crash;
+mod florey;
 mod helpers;
 mod idempotency;
 mod lambda;

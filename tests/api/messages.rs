@@ -123,7 +123,7 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
         batch["counts"],
         json!({"patient_list": 4, "recipients": 4, "awaiting_receipt": 1, "delivered": 2,
                "emails_delivered": 1, "without_valid_mobile": 0, "failed_to_deliver": 0,
-               "saved_to_record": 0, "not_saved_to_record": 0})
+               "saved_to_record": 0, "not_saved_to_record": 0, "answered": 0})
     );
 
     // A minute before 24 hours: no fallback yet.

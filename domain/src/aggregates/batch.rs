@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{BatchEvent, BatchKind, ListAttached, StaggerDay};
+use events::{BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 use serde::{Deserialize, Serialize};
 
 use crate::policies::{stagger, PolicyError, SendingWindow};
@@ -49,9 +49,14 @@ pub struct Batch {
     template: String,
     email_subject: Option<String>,
     snomed_code: Option<String>,
+    #[serde(default)]
+    questionnaire: Option<Questionnaire>,
     artifact_key: String,
     contactable_count: u64,
     stagger: Vec<StaggerDay>,
+    /// Every link the batch sent is withdrawn, for good.
+    #[serde(default)]
+    links_revoked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +68,8 @@ pub enum BatchCommand {
         template: String,
         email_subject: Option<String>,
         snomed_code: Option<String>,
+        /// A Florey questionnaire batch sends a link to this questionnaire.
+        questionnaire: Option<Questionnaire>,
         list: ListAttached,
     },
     /// Send now, or at `send_at` when that is in the future; all at once, or
@@ -84,6 +91,11 @@ pub enum BatchCommand {
     /// Every record is written (or refused for good). Repeats are harmless.
     FinishSaving { now: DateTime<Utc> },
     Cancel {
+        organisation_id: String,
+        now: DateTime<Utc>,
+    },
+    /// Withdraw every link the batch sent. Final; repeats are harmless.
+    RevokeLinks {
         organisation_id: String,
         now: DateTime<Utc>,
     },
@@ -109,6 +121,12 @@ pub enum BatchError {
         "every day of this staggered batch has started sending, so it can no longer be cancelled; its links can be revoked instead"
     )]
     StaggerFinished,
+    #[error("this batch's messages have no links to revoke")]
+    NoLinks,
+    #[error(
+        "this batch has not sent anything yet, so it has no links to revoke; cancel it instead"
+    )]
+    NothingSentYet,
     #[error(transparent)]
     Policy(#[from] PolicyError),
 }
@@ -132,6 +150,16 @@ impl Batch {
 
     pub fn email_subject(&self) -> Option<&str> {
         self.email_subject.as_deref()
+    }
+
+    /// The questionnaire a Florey batch links to.
+    pub fn questionnaire(&self) -> Option<Questionnaire> {
+        self.questionnaire
+    }
+
+    /// Whether staff withdrew every link the batch sent.
+    pub fn links_revoked(&self) -> bool {
+        self.links_revoked
     }
 
     /// The SNOMED CT concept saved to each patient's record with the message.
@@ -188,6 +216,7 @@ impl Aggregate for Batch {
                 template,
                 email_subject,
                 snomed_code,
+                questionnaire,
                 list,
             } => {
                 if self.status != BatchStatus::Absent {
@@ -200,10 +229,14 @@ impl Aggregate for Batch {
                     batch_id,
                     organisation_id,
                     name,
-                    kind: BatchKind::SimpleMessage,
+                    kind: match questionnaire {
+                        Some(_) => BatchKind::FloreyQuestionnaire,
+                        None => BatchKind::SimpleMessage,
+                    },
                     template,
                     email_subject,
                     snomed_code,
+                    questionnaire,
                 };
                 sink.write(drafted, self).await;
                 sink.write(BatchEvent::PatientListAttached(list), self)
@@ -284,6 +317,22 @@ impl Aggregate for Batch {
                     _ => return Err(BatchError::CannotCancelWhileSending),
                 }
             }
+            BatchCommand::RevokeLinks {
+                organisation_id,
+                now,
+            } => {
+                self.owned_by(&organisation_id)?;
+                if self.questionnaire.is_none() {
+                    return Err(BatchError::NoLinks);
+                }
+                if matches!(self.status, BatchStatus::Draft | BatchStatus::Scheduled) {
+                    return Err(BatchError::NothingSentYet);
+                }
+                if !self.links_revoked {
+                    let event = BatchEvent::LinksRevoked { revoked_at: now };
+                    sink.write(event, self).await;
+                }
+            }
         }
         Ok(())
     }
@@ -296,9 +345,11 @@ impl Aggregate for Batch {
                 template,
                 email_subject,
                 snomed_code,
+                questionnaire,
                 ..
             } => {
                 self.status = BatchStatus::Draft;
+                self.questionnaire = questionnaire;
                 self.organisation_id = organisation_id;
                 self.kind = Some(kind);
                 self.template = template;
@@ -321,6 +372,7 @@ impl Aggregate for Batch {
             BatchEvent::BatchCancelled { .. } => self.status = BatchStatus::Cancelled,
             BatchEvent::SavingStarted { .. } => self.status = BatchStatus::Saving,
             BatchEvent::RecordsSaved { .. } => self.status = BatchStatus::Saved,
+            BatchEvent::LinksRevoked { .. } => self.links_revoked = true,
         }
     }
 }
@@ -359,6 +411,7 @@ mod tests {
                 template: "Hi ((name))".into(),
                 email_subject: None,
                 snomed_code: Some("73211009".into()),
+                questionnaire: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -385,6 +438,7 @@ mod tests {
                 template: "Hi ((name))".into(),
                 email_subject: None,
                 snomed_code: Some("73211009".into()),
+                questionnaire: None,
                 list: list(3),
             })
             .then_expect_events(drafted());
@@ -401,6 +455,7 @@ mod tests {
                 template: "Hi".into(),
                 email_subject: None,
                 snomed_code: None,
+                questionnaire: None,
                 list: list(0),
             })
             .then_expect_error(BatchError::NobodyToContact);
@@ -693,5 +748,77 @@ mod tests {
                 window: SendingWindow::default(),
             })
             .then_expect_error(BatchError::Policy(PolicyError::StaggerDays(29)));
+    }
+
+    fn florey_drafted() -> Vec<BatchEvent> {
+        vec![
+            BatchEvent::BatchDrafted {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "BP".into(),
+                kind: BatchKind::FloreyQuestionnaire,
+                template: "Please send your readings: ((link))".into(),
+                email_subject: None,
+                snomed_code: None,
+                questionnaire: Some(Questionnaire::BloodPressure7Day),
+            },
+            BatchEvent::PatientListAttached(list(3)),
+        ]
+    }
+
+    #[test]
+    fn a_batch_with_a_questionnaire_is_a_florey_batch() {
+        BatchTest::with(())
+            .given_no_previous_events()
+            .when(BatchCommand::Create {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "BP".into(),
+                template: "Please send your readings: ((link))".into(),
+                email_subject: None,
+                snomed_code: None,
+                questionnaire: Some(Questionnaire::BloodPressure7Day),
+                list: list(3),
+            })
+            .then_expect_events(florey_drafted());
+    }
+
+    #[test]
+    fn links_are_revoked_once_for_good_and_only_where_some_were_sent() {
+        let revoke = |org: &str| BatchCommand::RevokeLinks {
+            organisation_id: org.into(),
+            now: now(),
+        };
+        let sending = || {
+            let mut events = florey_drafted();
+            events.push(BatchEvent::SendingStarted {
+                recipient_count: 3,
+                started_at: now(),
+                stagger: vec![],
+            });
+            events
+        };
+        BatchTest::with(())
+            .given(sending())
+            .when(revoke("A12345"))
+            .then_expect_events(vec![BatchEvent::LinksRevoked { revoked_at: now() }]);
+        let mut revoked = sending();
+        revoked.push(BatchEvent::LinksRevoked { revoked_at: now() });
+        BatchTest::with(())
+            .given(revoked)
+            .when(revoke("A12345"))
+            .then_expect_events(vec![]);
+        BatchTest::with(())
+            .given(sending())
+            .when(revoke("B99999"))
+            .then_expect_error(BatchError::NotFound);
+        BatchTest::with(())
+            .given(florey_drafted())
+            .when(revoke("A12345"))
+            .then_expect_error(BatchError::NothingSentYet);
+        BatchTest::with(())
+            .given(drafted())
+            .when(revoke("A12345"))
+            .then_expect_error(BatchError::NoLinks);
     }
 }

@@ -4,14 +4,16 @@
 //! idempotency key (one per step) together make each step happen once,
 //! however often the queue delivers the work.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
+use events::{Channel, DeliveryEvent, DeliveryFailure, Questionnaire, SendFailureReason};
 use serde::{Deserialize, Serialize};
 
+use crate::links::MAX_IDENTITY_ATTEMPTS;
 use crate::policies::RECEIPT_DEADLINE;
 use crate::ports::{
     EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PatientRecord, ProviderError,
@@ -30,7 +32,7 @@ pub enum DeliveryStatus {
     Failed,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Delivery {
     batch_id: String,
     row: u64,
@@ -45,6 +47,19 @@ pub struct Delivery {
     /// Saved to the patient's record, or refused for good by the clinical
     /// system: either way, never written again.
     record_written: bool,
+    /// When the first message went: a link's validity runs from here.
+    #[serde(default)]
+    first_sent_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    link_revoked: bool,
+    /// Wrong dates of birth given so far.
+    #[serde(default)]
+    failed_identity_checks: u32,
+    #[serde(default)]
+    answered: bool,
+    /// Reminders sent or refused for good, by number.
+    #[serde(default)]
+    reminders: Vec<u32>,
 }
 
 /// The SMS an NHS App message falls back to.
@@ -100,6 +115,25 @@ pub enum DeliveryCommand {
         entry: Box<RecordEntry>,
         now: DateTime<Utc>,
     },
+    /// Staff withdrew the patient's link. Final; repeats are harmless.
+    RevokeLink { now: DateTime<Utc> },
+    /// Someone holding the link gave a date of birth; `matches` says whether
+    /// it was the patient's. Refused once the link is locked.
+    CheckIdentity { matches: bool, now: DateTime<Utc> },
+    /// The patient's answers, already checked against the questionnaire.
+    AnswerQuestionnaire {
+        questionnaire: Questionnaire,
+        answers: BTreeMap<String, String>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    /// Remind the patient to answer. Does nothing once answered, revoked or
+    /// locked, or if this reminder went already.
+    SendReminder {
+        reminder: u32,
+        message: Box<Message>,
+        now: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,6 +146,16 @@ pub enum DeliveryError {
     /// Worth retrying later: the job stays on the queue.
     #[error("the clinical system could not take the record now: {0}")]
     RecordUnavailable(String),
+    #[error("this link was withdrawn")]
+    LinkWithdrawn,
+    #[error("this link has expired")]
+    LinkExpired,
+    #[error("this link is locked after too many wrong dates of birth")]
+    LinkLocked,
+    #[error("this questionnaire has already been answered")]
+    AlreadyAnswered,
+    #[error("no message with this link was ever sent")]
+    NeverSent,
 }
 
 /// What the Delivery aggregate calls out to.
@@ -139,9 +183,89 @@ fn answer(result: Result<String, ProviderError>) -> Result<Answer, DeliveryError
     }
 }
 
+/// Calls the provider of `channel` with one message.
+async fn call_provider(
+    services: &DeliveryServices,
+    channel: Channel,
+    reference: &str,
+    to: String,
+    subject: Option<String>,
+    body: String,
+) -> Result<Answer, DeliveryError> {
+    let idempotency_key = reference.to_owned();
+    let result = match channel {
+        Channel::Sms => {
+            let request = SmsRequest {
+                idempotency_key,
+                to,
+                body,
+            };
+            services.sms.send_sms(&request).await
+        }
+        Channel::Email => {
+            let request = EmailRequest {
+                idempotency_key,
+                to,
+                subject: subject.ok_or(DeliveryError::EmailWithoutSubject)?,
+                body,
+            };
+            services.email.send_email(&request).await
+        }
+        Channel::NhsApp => {
+            let request = NhsAppRequest {
+                idempotency_key,
+                nhs_number: to,
+                body,
+            };
+            services.nhs_app.send_nhs_app(&request).await
+        }
+    };
+    answer(result)
+}
+
 impl Delivery {
     pub fn status(&self) -> DeliveryStatus {
         self.status
+    }
+
+    /// When the first message went, if it did.
+    pub fn first_sent_at(&self) -> Option<DateTime<Utc>> {
+        self.first_sent_at
+    }
+
+    pub fn link_revoked(&self) -> bool {
+        self.link_revoked
+    }
+
+    /// Wrong dates of birth given so far.
+    pub fn failed_checks(&self) -> u32 {
+        self.failed_identity_checks
+    }
+
+    pub fn locked(&self) -> bool {
+        self.failed_identity_checks >= MAX_IDENTITY_ATTEMPTS
+    }
+
+    pub fn answered(&self) -> bool {
+        self.answered
+    }
+
+    /// Why the link cannot be used now, if it cannot: withdrawn, expired
+    /// (at `expires_at`), or never sent.
+    fn link_refusal(
+        &self,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<DeliveryError> {
+        if self.link_revoked {
+            Some(DeliveryError::LinkWithdrawn)
+        } else if self.first_sent_at.is_none() {
+            Some(DeliveryError::NeverSent)
+        } else if expires_at.is_some_and(|at| now >= at) {
+            Some(DeliveryError::LinkExpired)
+        } else {
+            None
+        }
     }
 
     async fn send_sms(
@@ -237,34 +361,7 @@ impl Aggregate for Delivery {
                 // The key is fixed per step, so a retry after a crash between
                 // the provider's answer and our commit reaches the provider
                 // as a repeat, not a second message.
-                let result = match channel {
-                    Channel::Sms => {
-                        let request = SmsRequest {
-                            idempotency_key: reference.clone(),
-                            to,
-                            body,
-                        };
-                        services.sms.send_sms(&request).await
-                    }
-                    Channel::Email => {
-                        let request = EmailRequest {
-                            idempotency_key: reference.clone(),
-                            to,
-                            subject: subject.ok_or(DeliveryError::EmailWithoutSubject)?,
-                            body,
-                        };
-                        services.email.send_email(&request).await
-                    }
-                    Channel::NhsApp => {
-                        let request = NhsAppRequest {
-                            idempotency_key: reference.clone(),
-                            nhs_number: to,
-                            body,
-                        };
-                        services.nhs_app.send_nhs_app(&request).await
-                    }
-                };
-                let first = answer(result)?;
+                let first = call_provider(services, channel, &reference, to, subject, body).await?;
                 let refused = matches!(first, Answer::Refused(_));
                 let due = fallback.as_ref().map(|(_, due)| *due);
                 let event = self.outcome(
@@ -404,6 +501,106 @@ impl Aggregate for Delivery {
                 };
                 sink.write(event, self).await;
             }
+            DeliveryCommand::RevokeLink { now } => {
+                if !self.link_revoked {
+                    let event = DeliveryEvent::LinkRevoked {
+                        batch_id: self.batch_id.clone(),
+                        row: self.row,
+                        revoked_at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
+            DeliveryCommand::CheckIdentity { matches, now } => {
+                if self.locked() {
+                    return Err(DeliveryError::LinkLocked);
+                }
+                let (batch_id, row) = (self.batch_id.clone(), self.row);
+                let event = if matches {
+                    DeliveryEvent::IdentityVerified {
+                        batch_id,
+                        row,
+                        at: now,
+                    }
+                } else {
+                    let attempts = self.failed_identity_checks + 1;
+                    DeliveryEvent::IdentityCheckFailed {
+                        batch_id,
+                        row,
+                        attempts,
+                        locked: attempts >= MAX_IDENTITY_ATTEMPTS,
+                        at: now,
+                    }
+                };
+                sink.write(event, self).await;
+            }
+            DeliveryCommand::AnswerQuestionnaire {
+                questionnaire,
+                answers,
+                expires_at,
+                now,
+            } => {
+                if let Some(refusal) = self.link_refusal(Some(expires_at), now) {
+                    return Err(refusal);
+                }
+                if self.locked() {
+                    return Err(DeliveryError::LinkLocked);
+                }
+                if self.answered {
+                    return Err(DeliveryError::AlreadyAnswered);
+                }
+                let event = DeliveryEvent::QuestionnaireAnswered {
+                    batch_id: self.batch_id.clone(),
+                    row: self.row,
+                    questionnaire,
+                    answers,
+                    answered_at: now,
+                };
+                sink.write(event, self).await;
+            }
+            DeliveryCommand::SendReminder {
+                reminder,
+                message,
+                now,
+            } => {
+                if self.link_refusal(None, now).is_some()
+                    || self.locked()
+                    || self.answered
+                    || self.reminders.iter().any(|sent| *sent >= reminder)
+                {
+                    return Ok(());
+                }
+                let Message {
+                    channel,
+                    reference,
+                    to,
+                    subject,
+                    body,
+                    ..
+                } = *message;
+                let (batch_id, row) = (self.batch_id.clone(), self.row);
+                let event =
+                    match call_provider(services, channel, &reference, to, subject, body).await? {
+                        Answer::Sent(provider_reference) => DeliveryEvent::ReminderSent {
+                            batch_id,
+                            row,
+                            reminder,
+                            channel,
+                            provider_reference,
+                            idempotency_key: reference,
+                            sent_at: now,
+                        },
+                        Answer::Refused(reason) => DeliveryEvent::ReminderNotSent {
+                            batch_id,
+                            row,
+                            reminder,
+                            channel,
+                            reason,
+                            at: now,
+                        },
+                    };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -423,6 +620,7 @@ impl Aggregate for Delivery {
                 self.status = DeliveryStatus::Sent;
                 self.channel = Some(channel);
                 self.sent_at = Some(sent_at);
+                self.first_sent_at.get_or_insert(sent_at);
                 self.fallback_due_at = fallback_due_at;
                 self.recipient_fingerprint = recipient_fingerprint;
             }
@@ -438,6 +636,14 @@ impl Aggregate for Delivery {
             DeliveryEvent::SavedToRecord { .. } | DeliveryEvent::RecordNotSaved { .. } => {
                 self.record_written = true
             }
+            DeliveryEvent::LinkRevoked { .. } => self.link_revoked = true,
+            DeliveryEvent::IdentityVerified { .. } => {}
+            DeliveryEvent::IdentityCheckFailed { attempts, .. } => {
+                self.failed_identity_checks = attempts
+            }
+            DeliveryEvent::QuestionnaireAnswered { .. } => self.answered = true,
+            DeliveryEvent::ReminderSent { reminder, .. }
+            | DeliveryEvent::ReminderNotSent { reminder, .. } => self.reminders.push(reminder),
         }
     }
 }
@@ -447,6 +653,8 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
     use cqrs_es::test::TestFramework;
+
+    type DeliveryTest = TestFramework<Delivery>;
     use std::sync::Mutex;
 
     /// Answers each send with a scripted result per channel and records the
@@ -951,5 +1159,182 @@ mod tests {
             .given(vec![sent(Channel::Sms, now(), None)])
             .when(save_to_record())
             .then_expect_error(DeliveryError::RecordUnavailable("timeout".into()));
+    }
+
+    fn checked(attempts: u32) -> DeliveryEvent {
+        DeliveryEvent::IdentityCheckFailed {
+            batch_id: "b-1".into(),
+            row: 7,
+            attempts,
+            locked: attempts >= MAX_IDENTITY_ATTEMPTS,
+            at: now(),
+        }
+    }
+
+    #[test]
+    fn wrong_dates_of_birth_count_up_and_the_fifth_locks_the_link() {
+        let check = |matches| DeliveryCommand::CheckIdentity {
+            matches,
+            now: now(),
+        };
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), checked(1)])
+            .when(check(false))
+            .then_expect_events(vec![checked(2)]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), checked(1)])
+            .when(check(true))
+            .then_expect_events(vec![DeliveryEvent::IdentityVerified {
+                batch_id: "b-1".into(),
+                row: 7,
+                at: now(),
+            }]);
+        let four: Vec<DeliveryEvent> = std::iter::once(sent(Channel::Sms, now(), None))
+            .chain((1..=4).map(checked))
+            .collect();
+        DeliveryTest::with(sms_ok().0)
+            .given(four.clone())
+            .when(check(false))
+            .then_expect_events(vec![checked(5)]);
+        let mut five = four;
+        five.push(checked(5));
+        DeliveryTest::with(sms_ok().0)
+            .given(five)
+            .when(check(true))
+            .then_expect_error(DeliveryError::LinkLocked);
+    }
+
+    fn answer(expires_at: DateTime<Utc>) -> DeliveryCommand {
+        DeliveryCommand::AnswerQuestionnaire {
+            questionnaire: Questionnaire::SmokingStatus,
+            answers: BTreeMap::from([("smoking_status".to_owned(), "ex_smoker".to_owned())]),
+            expires_at,
+            now: now(),
+        }
+    }
+
+    fn answered() -> DeliveryEvent {
+        DeliveryEvent::QuestionnaireAnswered {
+            batch_id: "b-1".into(),
+            row: 7,
+            questionnaire: Questionnaire::SmokingStatus,
+            answers: BTreeMap::from([("smoking_status".to_owned(), "ex_smoker".to_owned())]),
+            answered_at: now(),
+        }
+    }
+
+    fn revoked() -> DeliveryEvent {
+        DeliveryEvent::LinkRevoked {
+            batch_id: "b-1".into(),
+            row: 7,
+            revoked_at: now(),
+        }
+    }
+
+    #[test]
+    fn a_questionnaire_is_answered_once_and_never_on_a_dead_link() {
+        let later = now() + Duration::days(7);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(answer(later))
+            .then_expect_events(vec![answered()]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), answered()])
+            .when(answer(later))
+            .then_expect_error(DeliveryError::AlreadyAnswered);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), revoked()])
+            .when(answer(later))
+            .then_expect_error(DeliveryError::LinkWithdrawn);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(answer(now()))
+            .then_expect_error(DeliveryError::LinkExpired);
+        DeliveryTest::with(sms_ok().0)
+            .given_no_previous_events()
+            .when(answer(later))
+            .then_expect_error(DeliveryError::NeverSent);
+        let locked: Vec<DeliveryEvent> = std::iter::once(sent(Channel::Sms, now(), None))
+            .chain((1..=5).map(checked))
+            .collect();
+        DeliveryTest::with(sms_ok().0)
+            .given(locked)
+            .when(answer(later))
+            .then_expect_error(DeliveryError::LinkLocked);
+    }
+
+    #[test]
+    fn a_link_is_revoked_once() {
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(DeliveryCommand::RevokeLink { now: now() })
+            .then_expect_events(vec![revoked()]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), revoked()])
+            .when(DeliveryCommand::RevokeLink { now: now() })
+            .then_expect_events(vec![]);
+    }
+
+    fn remind(number: u32) -> DeliveryCommand {
+        DeliveryCommand::SendReminder {
+            reminder: number,
+            message: Box::new(Message {
+                reference: format!("A12345:b-1:7:sms:reminder-{number}"),
+                body: "Reminder: Hello".into(),
+                ..message(Channel::Sms)
+            }),
+            now: now(),
+        }
+    }
+
+    fn reminded(number: u32) -> DeliveryEvent {
+        DeliveryEvent::ReminderSent {
+            batch_id: "b-1".into(),
+            row: 7,
+            reminder: number,
+            channel: Channel::Sms,
+            provider_reference: "ref-1".into(),
+            idempotency_key: format!("A12345:b-1:7:sms:reminder-{number}"),
+            sent_at: now(),
+        }
+    }
+
+    #[test]
+    fn each_reminder_goes_once_with_its_own_key_and_never_after_an_answer_or_a_revoke() {
+        let (services, scripted) = sms_ok();
+        DeliveryTest::with(services)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(remind(1))
+            .then_expect_events(vec![reminded(1)]);
+        assert_eq!(
+            *scripted.keys.lock().unwrap(),
+            ["A12345:b-1:7:sms:reminder-1"]
+        );
+        for given in [
+            vec![sent(Channel::Sms, now(), None), reminded(1)],
+            vec![sent(Channel::Sms, now(), None), reminded(2)],
+            vec![sent(Channel::Sms, now(), None), answered()],
+            vec![sent(Channel::Sms, now(), None), revoked()],
+            vec![],
+        ] {
+            let (services, scripted) = sms_ok();
+            DeliveryTest::with(services)
+                .given(given)
+                .when(remind(1))
+                .then_expect_events(vec![]);
+            assert!(scripted.keys.lock().unwrap().is_empty());
+        }
+        let (services, _) = providers(Err(ProviderError::PermanentFailure), Ok("x".into()));
+        DeliveryTest::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), reminded(1)])
+            .when(remind(2))
+            .then_expect_events(vec![DeliveryEvent::ReminderNotSent {
+                batch_id: "b-1".into(),
+                row: 7,
+                reminder: 2,
+                channel: Channel::Sms,
+                reason: SendFailureReason::PermanentFailure,
+                at: now(),
+            }]);
     }
 }

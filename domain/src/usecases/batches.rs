@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use events::{ListAttached, StaggerDay};
+use events::{ListAttached, Questionnaire, StaggerDay};
 use serde::Serialize;
 
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
@@ -21,6 +21,17 @@ pub struct CreateBatch {
     pub email_subject: Option<String>,
     /// The SNOMED CT concept saved to each patient's record.
     pub snomed_code: Option<String>,
+    /// A Florey questionnaire batch: each patient's message carries a link
+    /// (`((link))`) to this questionnaire.
+    pub questionnaire: Option<Questionnaire>,
+}
+
+/// A message's content, as staff write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Content<'a> {
+    pub template: &'a str,
+    pub email_subject: Option<&'a str>,
+    pub questionnaire: Option<Questionnaire>,
 }
 
 /// What staff see before they send: how long the message is, who gets it
@@ -41,18 +52,32 @@ fn invalid(e: impl ToString) -> BatchbookError {
 }
 
 /// Checks a template against the list it goes to: placeholders Batchbook
-/// fills, a length the SMS networks take, a subject if anyone gets an email.
+/// fills (`((link))` exactly when the batch has links), a length the SMS
+/// networks take with the longest name and the link filled in, a subject if
+/// anyone gets an email.
 fn check_content(
-    template: &str,
-    email_subject: Option<&str>,
+    content: Content<'_>,
     list: &ListSummary,
+    link_base_url: &str,
 ) -> Result<(Template, SmsLength), BatchbookError> {
+    let Content {
+        template,
+        email_subject,
+        questionnaire,
+    } = content;
     let template = Template::parse(template).map_err(invalid)?;
-    if template.has_link() {
-        return Err(invalid(crate::template::TemplateError::NothingToLinkTo));
-    }
+    let link_length = match (questionnaire, template.has_link()) {
+        (None, true) => return Err(invalid(crate::template::TemplateError::NothingToLinkTo)),
+        (Some(_), false) => return Err(invalid(crate::template::TemplateError::LinkMissing)),
+        (None, false) => 0,
+        (Some(_), true) => {
+            crate::links::url(link_base_url, &"x".repeat(crate::links::TOKEN_LENGTH))
+                .chars()
+                .count()
+        }
+    };
     let sms = template
-        .worst_case(list.longest_given_name as usize, 0)
+        .worst_case(list.longest_given_name as usize, link_length)
         .check(None)
         .map_err(invalid)?;
     let emails = list.email_only_count;
@@ -75,12 +100,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
         let fingerprint = format!(
-            "create-batch\n{}\n{}\n{}\n{:?}\n{:?}",
+            "create-batch\n{}\n{}\n{}\n{:?}\n{:?}\n{:?}",
             request.name,
             request.list_id,
             request.template,
             request.email_subject,
-            request.snomed_code
+            request.snomed_code,
+            request.questionnaire
         );
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
@@ -109,7 +135,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .email_subject
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
-        check_content(&request.template, email_subject.as_deref(), &list)?;
+        let content = Content {
+            template: &request.template,
+            email_subject: email_subject.as_deref(),
+            questionnaire: request.questionnaire,
+        };
+        check_content(content, &list, &self.ports.links.base_url)?;
         let batch_id = match key {
             Some(key) => key.derived_id(caller, "batch"),
             None => uuid::Uuid::new_v4().to_string(),
@@ -121,6 +152,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             template: request.template,
             email_subject,
             snomed_code: snomed_code.map(String::from),
+            questionnaire: request.questionnaire,
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
@@ -151,13 +183,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         caller: &Caller,
         list_id: &str,
-        template: &str,
-        email_subject: Option<&str>,
+        content: Content<'_>,
         stagger_days: Option<u32>,
         send_at: Option<DateTime<Utc>>,
     ) -> Result<BatchPreview, BatchbookError> {
         let list = self.list_summary(caller, list_id).await?;
-        let (_, sms) = check_content(template, email_subject, &list)?;
+        let (_, sms) = check_content(content, &list, &self.ports.links.base_url)?;
         let plan = match stagger_days {
             Some(days) => {
                 let window = self

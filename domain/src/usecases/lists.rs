@@ -39,6 +39,21 @@ pub struct OrganisationSettings {
     /// Europe/London unless changed).
     #[serde(default)]
     pub sending_window: SendingWindow,
+    /// How patients reach the practice: shown on a link that was withdrawn,
+    /// has expired or is locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<PracticeContact>,
+}
+
+/// How patients reach the practice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PracticeContact {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +381,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .sending_window
             .check()
             .map_err(|e| BatchbookError::InvalidRequest(e.to_string()))?;
+        if settings
+            .contact
+            .as_ref()
+            .is_some_and(|c| c.name.trim().is_empty())
+        {
+            return Err(BatchbookError::InvalidRequest(
+                "contact.name: give the name patients know the practice by".into(),
+            ));
+        }
         self.put_json(&keys::settings(&caller.organisation_id), &settings)
             .await?;
         tracing::info!(

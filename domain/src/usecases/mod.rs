@@ -3,6 +3,7 @@
 
 mod batches;
 mod idempotency;
+mod links;
 mod lists;
 mod reports;
 mod workers;
@@ -17,14 +18,18 @@ use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
 use crate::ports::{
     BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
-    NhsAppProvider, NhsAppReachability, PatientRecord, PortError, SmsProvider, Timers, WorkQueue,
+    LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord, PortError, SmsProvider,
+    Timers, WorkQueue,
 };
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
-pub use batches::{BatchPreview, CreateBatch};
+pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
-pub use lists::{Ingested, ListProgress, ListState, OrganisationSettings, UploadSlot};
+pub use links::{LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
+pub use lists::{
+    Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,
+};
 pub use reports::Download;
 pub use workers::{JobError, JobOutcome, ReceiptError};
 
@@ -126,6 +131,18 @@ pub struct Ports {
     /// Who can receive NHS App messages. Without it, nobody is sent one.
     pub nhs_app: Option<Arc<dyn NhsAppReachability>>,
     pub failures: Arc<dyn FailureHistory>,
+    /// Patient links: where they are registered, the key their tokens come
+    /// from and the page they open.
+    pub links: Links,
+}
+
+/// What patient links need.
+#[derive(Clone)]
+pub struct Links {
+    pub directory: Arc<dyn LinkDirectory>,
+    pub key: crate::links::LinkKey,
+    /// The patient-facing page links open, e.g. `https://example.nhs.uk/l`.
+    pub base_url: String,
 }
 
 type Framework<A, R> = CqrsFramework<A, PersistedEventStore<R, A>>;
@@ -136,6 +153,7 @@ pub struct Batchbook<R: PersistedEventRepository> {
     batches: Framework<Batch, R>,
     batch_store: PersistedEventStore<R, Batch>,
     deliveries: Framework<Delivery, R>,
+    delivery_store: PersistedEventStore<R, Delivery>,
     ports: Ports,
 }
 
@@ -146,6 +164,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Self {
             batches: CqrsFramework::new(event_store(repository()), vec![], ()),
             batch_store: event_store(repository()),
+            delivery_store: event_store(repository()),
             deliveries: CqrsFramework::new(
                 event_store(repository()),
                 vec![],

@@ -10,11 +10,14 @@ use cqrs_es::{AggregateContext, AggregateError, EventStore};
 use events::{BatchEvent, Channel};
 use futures::future::join_all;
 
+use super::links::link_record;
 use super::{Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::{Batch, BatchCommand, DeliveryCommand, DeliveryError, Fallback, Message};
+use crate::florey;
 use crate::jobs::{FanOut, MessageReference, SaveToRecord, SendMessage, Step};
-use crate::lists::{artifact_rows, Outcome};
+use crate::links::{self, LinkRecord};
+use crate::lists::{artifact_rows, CheckedRow, Outcome};
 use crate::policies::{nhs_app_fallback_after, stagger_day_of, SendingWindow, RECEIPT_DEADLINE};
 use crate::ports::{
     recipient_fingerprint, PortError, QueueName, Receipt, RecordEntry, Timer, TimerJob,
@@ -38,6 +41,11 @@ const FOLLOW_UP_CONCURRENCY: usize = 32;
 /// A cancelled batch's sent messages are saved to records this long after
 /// the cancel, when any send that was in flight has landed.
 const SAVE_AFTER_CANCEL: Duration = Duration::minutes(15);
+/// While a questionnaire batch is still sending (a stagger, a held
+/// window), its reminders are looked at least this often.
+const REMINDERS_IDLE: Duration = Duration::hours(6);
+/// What a reminder says before the message itself.
+const REMINDER_PREFIX: &str = "Reminder: ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -159,6 +167,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 }
                 self.schedule_follow_up(&organisation_id, &batch_id, started_at + FIRST_FOLLOW_UP)
                     .await?;
+                let batch = self.load_batch(&batch_id).await?;
+                if let Some(first) = batch
+                    .questionnaire()
+                    .and_then(|q| florey::reminders_after(q).first().copied())
+                {
+                    self.schedule_reminders(&organisation_id, &batch_id, started_at + first)
+                        .await?;
+                }
                 Ok(true)
             }
             RecordedEvent::Batch(BatchEvent::BatchCompleted { .. }) => {
@@ -224,6 +240,58 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 },
             })
             .await
+    }
+
+    async fn schedule_reminders(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        due_at: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        self.ports
+            .timers
+            .schedule(Timer {
+                id: format!("batch:{batch_id}:reminders:{}", due_at.timestamp()),
+                due_at,
+                job: TimerJob::Reminders {
+                    organisation_id: organisation_id.to_owned(),
+                    batch_id: batch_id.to_owned(),
+                },
+            })
+            .await
+    }
+
+    /// The link in one patient's message, for a batch that sends links: its
+    /// URL and what the link directory keeps about it. The same every time
+    /// (see `links`), so the first message, its fallback, its reminders and
+    /// the record all carry one link.
+    fn patient_link(
+        &self,
+        batch: &Batch,
+        batch_id: &str,
+        row: &CheckedRow,
+    ) -> Option<(String, LinkRecord)> {
+        batch.questionnaire()?;
+        let (token, record) = link_record(
+            &self.ports.links.key,
+            batch.organisation_id(),
+            batch_id,
+            row.row,
+            row.date_of_birth.as_deref(),
+        );
+        Some((links::url(&self.ports.links.base_url, &token), record))
+    }
+
+    /// One patient's message, as the template renders it for them.
+    fn message_for(
+        &self,
+        template: &template::Template,
+        batch: &Batch,
+        batch_id: &str,
+        row: &CheckedRow,
+    ) -> String {
+        let link = self.patient_link(batch, batch_id, row).map(|(url, _)| url);
+        template.render(row.given_name.as_deref(), link.as_deref())
     }
 
     /// Receives up to `max` messages from `queue`, handles them concurrently
@@ -333,6 +401,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map_err(|e| JobError::Malformed(e.to_string()))?;
         let artifact = self.list_rows(&batch).await?;
         let mut chunk = Vec::with_capacity(FAN_OUT_CHUNK);
+        let mut link_chunk = Vec::new();
         let mut queued = 0usize;
         let mut index = 0u64;
         for row in artifact_rows(&artifact) {
@@ -362,13 +431,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     row.row
                 )));
             };
+            let link = self.patient_link(&batch, &job.batch_id, &row);
+            let url = link.as_ref().map(|(url, _)| url.as_str());
+            let body = template.render(row.given_name.as_deref(), url);
+            link_chunk.extend(link.map(|(_, record)| record));
             let message = SendMessage {
                 organisation_id: job.organisation_id.clone(),
                 batch_id: job.batch_id.clone(),
                 row: row.row,
                 channel,
                 to,
-                body: template.render(row.given_name.as_deref(), None),
+                body,
                 correlation_id: job.correlation_id.clone(),
                 subject: batch
                     .email_subject()
@@ -381,6 +454,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             chunk.push(to_json(&message));
             if chunk.len() == FAN_OUT_CHUNK {
                 queued += chunk.len();
+                // Links are registered before the messages carrying them go.
+                self.ports
+                    .links
+                    .directory
+                    .register(std::mem::take(&mut link_chunk))
+                    .await?;
                 self.ports
                     .queue
                     .send(QueueName::Send, std::mem::take(&mut chunk))
@@ -388,6 +467,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
         }
         queued += chunk.len();
+        if !link_chunk.is_empty() {
+            self.ports.links.directory.register(link_chunk).await?;
+        }
         if !chunk.is_empty() {
             self.ports.queue.send(QueueName::Send, chunk).await?;
         }
@@ -403,9 +485,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             &job.correlation_id,
         );
         let batch = self.load_batch(&job.batch_id).await?;
-        if batch.organisation_id() != job.organisation_id
-            || !matches!(batch.status(), BatchStatus::Sending | BatchStatus::Done)
-        {
+        let wanted = match job.step {
+            Step::First | Step::Fallback => {
+                matches!(batch.status(), BatchStatus::Sending | BatchStatus::Done)
+            }
+            // Reminders run on after the batch is Done and saved.
+            Step::Reminder(_) => {
+                !batch.links_revoked()
+                    && matches!(
+                        batch.status(),
+                        BatchStatus::Sending
+                            | BatchStatus::Done
+                            | BatchStatus::Saving
+                            | BatchStatus::Saved
+                    )
+            }
+        };
+        if batch.organisation_id() != job.organisation_id || !wanted {
             // Cancelled: what was not sent is never sent.
             return Ok(JobOutcome::Skipped);
         }
@@ -421,6 +517,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 batch_id: job.batch_id.clone(),
                 row: job.row,
                 channel,
+                reminder: None,
             }
             .to_string()
         };
@@ -437,7 +534,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                             recipient_fingerprint: recipient_fingerprint(org, mobile),
                             body: job.body.clone(),
                         };
-                        (fallback, now + nhs_app_fallback_after(batch.kind()))
+                        let after = nhs_app_fallback_after(batch.kind(), batch.questionnaire());
+                        (fallback, now + after)
                     });
                 DeliveryCommand::Send {
                     message: Box::new(Message {
@@ -460,6 +558,28 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     recipient_fingerprint: recipient_fingerprint(org, &job.to),
                     to: job.to,
                     body: job.body,
+                }),
+                now,
+            },
+            Step::Reminder(number) => DeliveryCommand::SendReminder {
+                reminder: number,
+                message: Box::new(Message {
+                    batch_id: job.batch_id.clone(),
+                    row: job.row,
+                    channel: job.channel,
+                    reference: MessageReference {
+                        organisation_id: org.to_owned(),
+                        batch_id: job.batch_id.clone(),
+                        row: job.row,
+                        channel: job.channel,
+                        reminder: Some(number),
+                    }
+                    .to_string(),
+                    recipient_fingerprint: recipient_fingerprint(org, &job.to),
+                    to: job.to,
+                    subject: job.subject,
+                    body: job.body,
+                    fallback: None,
                 }),
                 now,
             },
@@ -493,8 +613,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<JobOutcome, JobError> {
         let opens = window.next_open(now);
         let step = match job.step {
-            Step::First => job.channel.as_str(),
-            Step::Fallback => "fallback",
+            Step::First => job.channel.as_str().to_owned(),
+            Step::Fallback => "fallback".to_owned(),
+            Step::Reminder(number) => format!("reminder-{number}"),
         };
         let timer = Timer {
             id: format!("send:{}:{step}:{}", job.delivery_id(), opens.timestamp()),
@@ -512,6 +633,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
         let reference =
             MessageReference::parse(&receipt.reference).ok_or(ReceiptError::UnknownReference)?;
+        if reference.reminder.is_some() {
+            // A reminder's receipt changes nothing: the message's own does.
+            return Ok(());
+        }
         let org = OrganisationId::parse(&reference.organisation_id)
             .map_err(|_| ReceiptError::UnknownReference)?;
         let caller = Caller::system(org, "receipts", &receipt.reference);
@@ -587,6 +712,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         .send(QueueName::FanOut, vec![to_json(&job)])
                         .await?;
                 }
+                TimerJob::Reminders {
+                    organisation_id,
+                    batch_id,
+                } => self.remind(organisation_id, batch_id, now).await?,
                 TimerJob::ReleaseSend { body } => {
                     self.ports
                         .queue
@@ -691,12 +820,129 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 row: row.row,
                 channel: Channel::Sms,
                 to: mobile,
-                body: template.render(row.given_name.as_deref(), None),
+                body: self.message_for(&template, batch, &delivery.batch_id, &row),
                 correlation_id: format!("fallback:{}", delivery.batch_id),
                 subject: None,
                 fallback_to: None,
                 step: Step::Fallback,
                 window: Some(window),
+            }));
+        }
+        for chunk in messages.chunks(FAN_OUT_CHUNK) {
+            self.ports
+                .queue
+                .send(QueueName::Send, chunk.to_vec())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the questionnaire reminders that are due: days 3 and 6 after
+    /// each patient's first message, while the link is valid, not revoked
+    /// and the questionnaire unanswered. A reminder missed (the sweeper was
+    /// down) gives way to the next one rather than both going. Then books
+    /// the next look.
+    #[tracing::instrument(skip_all, fields(batch_id))]
+    async fn remind(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let batch = self.load_batch(batch_id).await?;
+        let Some(questionnaire) = batch.questionnaire() else {
+            return Ok(());
+        };
+        if batch.links_revoked()
+            || batch.status() == BatchStatus::Cancelled
+            || batch.organisation_id() != organisation_id
+        {
+            return Ok(());
+        }
+        let schedule = florey::reminders_after(questionnaire);
+        let valid_for = florey::valid_for(questionnaire);
+        let mut due: HashMap<u64, (u32, DeliveryRow)> = HashMap::new();
+        let mut next = (batch.status() == BatchStatus::Sending).then(|| now + REMINDERS_IDLE);
+        for row in self.ports.views.deliveries(batch_id).await? {
+            let Some(first) = row.first_sent_at else {
+                continue;
+            };
+            let unreachable = row.status == crate::aggregates::delivery::DeliveryStatus::Failed;
+            if row.answered_at.is_some() || row.link_revoked || unreachable {
+                continue;
+            }
+            let latest_sent = row.reminders.iter().max().copied().unwrap_or(0);
+            for (number, after) in (1u32..).zip(&schedule) {
+                let at = first + *after;
+                if number <= latest_sent || at >= first + valid_for {
+                    continue;
+                }
+                if at <= now {
+                    due.insert(row.row, (number, row.clone()));
+                } else {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+            }
+        }
+        if !due.is_empty() {
+            self.queue_reminders(organisation_id, &batch, batch_id, &due)
+                .await?;
+        }
+        if let Some(at) = next {
+            self.schedule_reminders(organisation_id, batch_id, at)
+                .await?;
+        }
+        tracing::info!(reminders = due.len(), "questionnaire reminders queued");
+        Ok(())
+    }
+
+    /// Queues one reminder per row, on the channel its message reached the
+    /// patient by, reading the list once for addresses and names.
+    async fn queue_reminders(
+        &self,
+        organisation_id: &str,
+        batch: &Batch,
+        batch_id: &str,
+        due: &HashMap<u64, (u32, DeliveryRow)>,
+    ) -> Result<(), JobError> {
+        let org = organisation(organisation_id)?;
+        let window = self.settings_of(&org).await?.sending_window;
+        let template = template::Template::parse(batch.template())
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let artifact = self.list_rows(batch).await?;
+        let mut messages = Vec::with_capacity(due.len());
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| unreadable("a list artifact line", &e))?;
+            let Some((number, delivery)) = due.get(&row.row) else {
+                continue;
+            };
+            let to = match delivery.channel {
+                Channel::Email => row.email.clone(),
+                Channel::NhsApp => row.nhs_number.clone(),
+                Channel::Sms => row.mobile.clone(),
+            };
+            let Some(to) = to else {
+                continue;
+            };
+            let is_email = delivery.channel == Channel::Email;
+            messages.push(to_json(&SendMessage {
+                organisation_id: organisation_id.to_owned(),
+                batch_id: batch_id.to_owned(),
+                row: row.row,
+                channel: delivery.channel,
+                to,
+                body: format!(
+                    "{REMINDER_PREFIX}{}",
+                    self.message_for(&template, batch, batch_id, &row)
+                ),
+                correlation_id: format!("reminder:{batch_id}:{number}"),
+                subject: batch
+                    .email_subject()
+                    .filter(|_| is_email)
+                    .map(|s| format!("{REMINDER_PREFIX}{s}")),
+                fallback_to: None,
+                step: Step::Reminder(*number),
+                window: (!is_email).then_some(window),
             }));
         }
         for chunk in messages.chunks(FAN_OUT_CHUNK) {
@@ -793,7 +1039,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 row: row.row,
                 nhs_number,
                 channel: delivery.channel,
-                text: template.render(row.given_name.as_deref(), None),
+                text: self.message_for(&template, &batch, &job.batch_id, &row),
                 snomed_code: batch.snomed_code().map(str::to_owned),
                 sent_at: delivery.sent_at.unwrap_or_default(),
                 correlation_id: job.correlation_id.clone(),

@@ -8,7 +8,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::projection::BatchSummary;
-use domain::usecases::CreateBatch;
+use domain::usecases::{Content, CreateBatch};
+use events::Questionnaire;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,6 +31,13 @@ pub struct CreateBatchRequest {
     /// The SNOMED CT concept saved to each patient's record, e.g. `73211009`.
     #[serde(default)]
     pub snomed_code: Option<String>,
+    /// Makes this a Florey questionnaire batch: each patient's message
+    /// carries their own link (`((link))`, which the message must contain)
+    /// to this questionnaire, valid 7 days (4 for `blood_pressure_4_day`),
+    /// with reminders on days 3 and 6 while unanswered.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "blood_pressure_7_day")]
+    pub questionnaire: Option<Questionnaire>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,6 +46,10 @@ pub struct PreviewRequest {
     pub message: String,
     #[serde(default)]
     pub email_subject: Option<String>,
+    /// As for creating: the length counts the link in.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "smoking_status")]
+    pub questionnaire: Option<Questionnaire>,
     /// Show how a stagger over this many days would split the patients.
     #[serde(default)]
     pub stagger_days: Option<u32>,
@@ -110,6 +122,11 @@ pub struct BatchResponse {
     pub snomed_code: Option<String>,
     /// The days of a staggered send.
     pub stagger: Vec<StaggerDayResponse>,
+    /// The Florey questionnaire the batch links to, if any.
+    #[schema(value_type = Option<String>)]
+    pub questionnaire: Option<Questionnaire>,
+    /// When staff revoked every link of the batch.
+    pub links_revoked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -133,6 +150,8 @@ pub struct BatchCounts {
     /// Messages the clinical system would not take (for example, the
     /// patient is no longer registered).
     pub not_saved_to_record: u64,
+    /// Patients who answered the questionnaire.
+    pub answered: u64,
 }
 
 impl From<BatchSummary> for BatchResponse {
@@ -148,6 +167,7 @@ impl From<BatchSummary> for BatchResponse {
                 failed_to_deliver: s.failed_count,
                 saved_to_record: s.saved_to_record_count,
                 not_saved_to_record: s.not_saved_to_record_count,
+                answered: s.answered_count,
             },
             batch_id: s.batch_id,
             name: s.name,
@@ -160,8 +180,25 @@ impl From<BatchSummary> for BatchResponse {
             email_subject: s.email_subject,
             snomed_code: s.snomed_code,
             stagger: stagger_days(s.stagger),
+            questionnaire: s.questionnaire,
+            links_revoked_at: s.links_revoked_at,
         }
     }
+}
+
+/// A JSON body that may be left out: empty means the defaults.
+fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "Check your request",
+            e.to_string(),
+        )
+    })
 }
 
 fn json_problem(e: JsonRejection) -> Problem {
@@ -201,6 +238,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 template: request.message,
                 email_subject: request.email_subject,
                 snomed_code: request.snomed_code,
+                questionnaire: request.questionnaire,
             },
             key.as_ref(),
         )
@@ -230,8 +268,11 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
         .preview_batch(
             &caller,
             &request.list_id,
-            &request.message,
-            request.email_subject.as_deref(),
+            Content {
+                template: &request.message,
+                email_subject: request.email_subject.as_deref(),
+                questionnaire: request.questionnaire,
+            },
             request.stagger_days,
             request.send_at,
         )
@@ -286,18 +327,7 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Problem> {
-    let request: SendRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        SendRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                "Check your request",
-                e.to_string(),
-            )
-        })?
-    };
+    let request: SendRequest = optional_json(&body)?;
     state
         .app
         .send_batch(
@@ -354,4 +384,39 @@ pub async fn failed_to_deliver<R: PersistedEventRepository + 'static>(
         download,
         &format!("failed-to-deliver-{batch_id}.csv"),
     ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// Revoke only this patient's link. Without it, every link the batch
+    /// sent is revoked.
+    pub nhs_number: Option<String>,
+}
+
+/// Revoke links for good: every link a batch sent, or one patient's. A
+/// revoked link shows that it was withdrawn and how to contact the
+/// practice; nothing re-activates it.
+#[utoipa::path(
+    post, path = "/v1/batches/{batch_id}/links/revoke", tag = "batches",
+    params(("batch_id" = String, Path)),
+    request_body(content = Option<RevokeRequest>, description = "Empty to revoke every link of the batch"),
+    responses(
+        (status = 204, description = "Revoked (revoking again changes nothing)"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The batch has no links, or has sent none yet", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad NHS number, or one not in the batch", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_links<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(batch_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Problem> {
+    let request: RevokeRequest = optional_json(&body)?;
+    state
+        .app
+        .revoke_links(&caller, &batch_id, request.nhs_number.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

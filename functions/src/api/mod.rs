@@ -5,6 +5,7 @@
 mod batches;
 mod callbacks;
 mod dev;
+mod links;
 mod lists;
 mod problem;
 mod settings;
@@ -90,6 +91,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         batches::send_batch,
         batches::cancel_batch,
         batches::failed_to_deliver,
+        batches::revoke_links,
+        links::open_link,
+        links::verify_link,
+        links::get_questionnaire,
+        links::answer_questionnaire,
         callbacks::govuk_notify,
         callbacks::nhs_notify,
         dev::sms_outbox,
@@ -181,6 +187,16 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             get(batches::failed_to_deliver::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/links/revoke",
+            post(batches::revoke_links::<R>),
+        )
+        .route("/v1/links/{token}", get(links::open_link::<R>))
+        .route("/v1/links/{token}/verify", post(links::verify_link::<R>))
+        .route(
+            "/v1/links/{token}/questionnaire",
+            get(links::get_questionnaire::<R>).post(links::answer_questionnaire::<R>),
         )
         .route(
             "/v1/callbacks/govuk-notify",

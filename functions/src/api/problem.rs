@@ -78,6 +78,8 @@ fn batch_code(e: &BatchError) -> &'static str {
         BatchError::Cancelled => "batch_cancelled",
         BatchError::CannotCancelWhileSending => "cannot_cancel_while_sending",
         BatchError::StaggerFinished => "stagger_finished",
+        BatchError::NoLinks => "no_links",
+        BatchError::NothingSentYet => "nothing_sent_yet",
         BatchError::Policy(_) => "invalid_request",
     }
 }

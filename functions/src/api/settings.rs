@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
 use domain::policies::SendingWindow;
-use domain::usecases::OrganisationSettings;
+use domain::usecases::{OrganisationSettings, PracticeContact};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -25,6 +25,13 @@ pub struct SettingsBody {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub sending_window: SendingWindow,
+    /// How patients reach the practice, shown on a link that was withdrawn,
+    /// has expired or is locked: `{"name": "Riverside Surgery", "phone":
+    /// "01632 960000", "website": "https://riverside.example"}`; `phone`
+    /// and `website` are optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub contact: Option<PracticeContact>,
 }
 
 impl From<OrganisationSettings> for SettingsBody {
@@ -32,6 +39,7 @@ impl From<OrganisationSettings> for SettingsBody {
         Self {
             flag_mobiles_likely_to_fail: s.flag_mobiles_likely_to_fail,
             sending_window: s.sending_window,
+            contact: s.contact,
         }
     }
 }
@@ -71,6 +79,7 @@ pub async fn put_settings<R: PersistedEventRepository + 'static>(
     let settings = OrganisationSettings {
         flag_mobiles_likely_to_fail: body.flag_mobiles_likely_to_fail,
         sending_window: body.sending_window,
+        contact: body.contact,
     };
     Ok(Json(
         state.app.update_settings(&caller, settings).await?.into(),

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use cqrs_es::persist::SerializedEvent;
+use domain::links::LinkKey;
 use domain::ports::{Clock, QueueName, SystemClock};
-use domain::usecases::{JobError, Ports};
+use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 
 use crate::notify::{NotifyApiKey, NotifyClient, NotifySettings};
@@ -41,6 +42,10 @@ pub struct AwsSettings {
     /// The real PDS; without it, the simulated PDS over the bundled
     /// synthetic patients (a sandbox stack, like the simulated SMS outbox).
     pub pds: Option<PdsSettings>,
+    /// The key patient link tokens come from.
+    pub link_key: LinkKey,
+    /// The patient-facing page links open.
+    pub link_base_url: String,
 }
 
 impl AwsSettings {
@@ -52,7 +57,9 @@ impl AwsSettings {
     /// system; `GOVUK_NOTIFY_API_KEY` (with `GOVUK_NOTIFY_SMS_TEMPLATE_ID`,
     /// `GOVUK_NOTIFY_EMAIL_TEMPLATE_ID`, and optionally
     /// `GOVUK_NOTIFY_BASE_URL` and `GOVUK_NOTIFY_REQUESTS_PER_MINUTE`) when
-    /// the stack sends through GOV.UK Notify.
+    /// the stack sends through GOV.UK Notify; `LINK_KEY_SECRET` (at least
+    /// 32 characters, from Secrets Manager) and `LINK_BASE_URL` for patient
+    /// links.
     pub fn from_env() -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
@@ -67,6 +74,9 @@ impl AwsSettings {
             fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
             send_queue_url: var("SEND_QUEUE_URL")?,
             record_queue_url: var("RECORD_QUEUE_URL")?,
+            link_key: LinkKey::from_secret(&var("LINK_KEY_SECRET")?)
+                .map_err(|e| format!("LINK_KEY_SECRET: {e}"))?,
+            link_base_url: var("LINK_BASE_URL")?,
             clinical_system: ClinicalSystemPace {
                 delay: match std::env::var("RECORD_SIMULATOR_DELAY_MS") {
                     Ok(ms) => std::time::Duration::from_millis(ms.parse().map_err(|_| {
@@ -175,6 +185,11 @@ impl AwsStack {
             }),
             nhs_app: Some(simulated),
             failures: views.clone(),
+            links: Links {
+                directory: views.clone(),
+                key: settings.link_key.clone(),
+                base_url: settings.link_base_url.clone(),
+            },
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

@@ -13,11 +13,12 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
-use domain::ports::{FailureHistory, PortError};
+use domain::links::LinkRecord;
+use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 
@@ -341,6 +342,68 @@ impl FailureHistory for DynamoViews {
         self.get(&pk, &sk)
             .await?
             .map(|item| failed_at_of(&item))
+            .transpose()
+    }
+}
+
+/// Links live in the views table under their own partitions (`LINK#<token
+/// hash>`), written by fan-out rather than projected; the stream projector
+/// never touches them.
+fn link_pk(token_sha256: &str) -> String {
+    format!("LINK#{token_sha256}")
+}
+const LINK_SK: &str = "#LINK";
+/// BatchWriteItem takes at most 25 items.
+const WRITE_BATCH: usize = 25;
+
+#[async_trait::async_trait]
+impl LinkDirectory for DynamoViews {
+    async fn register(&self, links: Vec<LinkRecord>) -> Result<(), PortError> {
+        for chunk in links.chunks(WRITE_BATCH) {
+            let mut requests = chunk
+                .iter()
+                .map(|link| {
+                    let body = serde_json::to_string(link)
+                        .map_err(|e| PortError::new("link record", e))?;
+                    let put = PutRequest::builder()
+                        .item("pk", s(link_pk(&link.token_sha256)))
+                        .item("sk", s(LINK_SK))
+                        .item("body", s(body))
+                        .build()
+                        .map_err(|e| PortError::new("link record", e))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, PortError>>()?;
+            // A link's item is fixed by its token, so writing it again is
+            // harmless; items DynamoDB left unprocessed are sent again.
+            for attempt in 0u32.. {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error("link register"))?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 8 {
+                    return Err(PortError("DynamoDB kept links unprocessed".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn find(&self, token_sha256: &str) -> Result<Option<LinkRecord>, PortError> {
+        self.get(&link_pk(token_sha256), LINK_SK)
+            .await?
+            .map(|item| body(&item))
             .transpose()
     }
 }

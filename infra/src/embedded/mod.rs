@@ -25,6 +25,6 @@ pub use db::{open_pool, Database};
 pub use event_log::EventLog;
 pub use idempotency::SqliteIdempotency;
 pub use queue::{QueueSettings, SqliteWorkQueue};
-pub use stack::{EmbeddedConfig, EmbeddedStack, QueueLayer};
+pub use stack::{link_key, EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL};
 pub use timers::SqliteTimers;
 pub use views::SqliteViews;

@@ -3,12 +3,13 @@
 //! batch completion) that `batchbook serve` runs in a loop and tests drive
 //! step by step.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::links::LinkKey;
 use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
-use domain::usecases::{JobError, Ports};
+use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 use sqlite_es::SqliteEventRepository;
 use sqlx::SqlitePool;
@@ -43,6 +44,11 @@ pub struct EmbeddedConfig {
     /// How fast the simulated clinical system saves records.
     pub clinical_system: ClinicalSystemPace,
     pub queue_layer: Option<QueueLayer>,
+    /// The page patients' links open, e.g. `https://example.nhs.uk/l`.
+    pub link_base_url: String,
+    /// The key link tokens come from; by default `link.key` in the data
+    /// directory, made at first start.
+    pub link_key: Option<LinkKey>,
 }
 
 impl EmbeddedConfig {
@@ -54,6 +60,49 @@ impl EmbeddedConfig {
             pds: Arc::new(SimulatedPds::bundled()),
             clinical_system: ClinicalSystemPace::default(),
             queue_layer: None,
+            link_base_url: DEFAULT_LINK_BASE_URL.to_owned(),
+            link_key: None,
+        }
+    }
+}
+
+/// Where links point when nothing else is said: the local server's own
+/// link API (`batchbook serve` on its default address).
+pub const DEFAULT_LINK_BASE_URL: &str = "http://127.0.0.1:8080/v1/links";
+
+/// The deployment's link key: `link.key` in the data directory (64 hex
+/// characters, readable by its owner only), made at first start from the
+/// operating system's random source.
+pub async fn link_key(dir: &Path) -> Result<LinkKey, PortError> {
+    let path = dir.join("link.key");
+    let problem = |e: std::io::Error| PortError::new("link key file", e);
+    loop {
+        match tokio::fs::read_to_string(&path).await {
+            Ok(hex) => {
+                return LinkKey::parse_hex(&hex).map_err(|e| PortError::new("link key file", e))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut bytes = [0u8; 32];
+                getrandom::getrandom(&mut bytes).map_err(|e| PortError::new("random source", e))?;
+                let mut options = tokio::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                options.mode(0o600);
+                match options.open(&path).await {
+                    Ok(mut file) => {
+                        use tokio::io::AsyncWriteExt;
+                        file.write_all(hex::encode(bytes).as_bytes())
+                            .await
+                            .map_err(problem)?;
+                        file.sync_all().await.map_err(problem)?;
+                        return Ok(LinkKey::from_bytes(bytes));
+                    }
+                    // Another process made it first: read theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(problem(e)),
+                }
+            }
+            Err(e) => return Err(problem(e)),
         }
     }
 }
@@ -123,6 +172,14 @@ impl EmbeddedStack {
             demographics: Some(config.pds.clone()),
             nhs_app: Some(config.pds.clone()),
             failures: views.clone(),
+            links: Links {
+                directory: views.clone(),
+                key: match config.link_key.clone() {
+                    Some(key) => key,
+                    None => link_key(dir).await?,
+                },
+                base_url: config.link_base_url.clone(),
+            },
         };
         let app = Arc::new(Batchbook::new(
             || SqliteEventRepository::new(events.clone()),

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::EventUpcaster;
-use domain::ports::{FailureHistory, PortError};
+use domain::links::LinkRecord;
+use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
 use domain::usecases::BatchViews;
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -271,5 +272,37 @@ impl FailureHistory for SqliteViews {
                 .map_err(|e| PortError::new("failure history", e))
         })
         .transpose()
+    }
+}
+
+#[async_trait::async_trait]
+impl LinkDirectory for SqliteViews {
+    async fn register(&self, links: Vec<LinkRecord>) -> Result<(), PortError> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_error("links"))?;
+        for link in &links {
+            sqlx::query(
+                "INSERT INTO links (token_sha256, body) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&link.token_sha256)
+            .bind(to_json(link)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("links"))?;
+        }
+        tx.commit().await.map_err(db_error("links"))
+    }
+
+    async fn find(&self, token_sha256: &str) -> Result<Option<LinkRecord>, PortError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM links WHERE token_sha256 = ?")
+                .bind(token_sha256)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error("links"))?;
+        body.map(|b| serde_json::from_str(&b).map_err(|e| PortError::new("link record", e)))
+            .transpose()
     }
 }

@@ -279,6 +279,8 @@ impl AwsTestEnv {
             clinical_system: ClinicalSystemPace::instant(),
             notify: None,
             pds: None,
+            link_key: domain::links::LinkKey::from_secret(TEST_LINK_SECRET).unwrap(),
+            link_base_url: "https://links.test/l".into(),
         };
         let stack = Arc::new(AwsStack::new(&sdk, &settings, clock));
         Self {
@@ -293,6 +295,10 @@ impl AwsTestEnv {
         }
     }
 }
+
+/// The link key secret the moto-backed stack derives its key from, so
+/// tests can work out a patient's link.
+pub const TEST_LINK_SECRET: &str = "test-link-secret-of-at-least-32-characters";
 
 pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
     sqs.get_queue_attributes()

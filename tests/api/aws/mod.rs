@@ -7,6 +7,7 @@ mod env;
 mod event_store;
 mod flow;
 mod ingest;
+mod links;
 mod queues;
 mod scheduling;
 mod streams;

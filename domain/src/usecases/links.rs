@@ -1,0 +1,455 @@
+//! Patient links: opening one, the date-of-birth check, answering the
+//! questionnaire behind it, and staff revoking links.
+//!
+//! Before the date-of-birth check a link says only whether it can be used
+//! (open, or expired, withdrawn or locked, with how to contact the
+//! practice): nothing about the patient or the batch.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use cqrs_es::{AggregateContext, AggregateError, EventStore};
+use events::Questionnaire;
+use serde::Serialize;
+
+use super::{Batchbook, BatchbookError, Caller, PracticeContact};
+use crate::aggregates::{Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError};
+use crate::florey::{self, AnswersRefused, Question};
+use crate::jobs::delivery_id;
+use crate::links::MAX_IDENTITY_ATTEMPTS;
+use crate::links::{is_token_shaped, token_sha256, LinkPurpose, LinkRecord, SESSION_MINUTES};
+use crate::lists::artifact_rows;
+use crate::ports::PortError;
+use crate::values::{NhsNumber, OrganisationId};
+
+/// How often a command on a link is retried when another request changed
+/// the same delivery at the same moment.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Whether a link can be used, as far as anyone holding it may be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Open,
+    Expired,
+    Withdrawn,
+    Locked,
+}
+
+/// What the link page shows before the date-of-birth check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkPage {
+    pub state: LinkState,
+    /// Shown when the link cannot be used.
+    pub contact: Option<PracticeContact>,
+}
+
+/// A questionnaire as the page asks it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuestionnaireForm {
+    pub questionnaire: Questionnaire,
+    pub title: &'static str,
+    pub questions: Vec<Question>,
+    /// Already answered: the page thanks the patient instead.
+    pub answered: bool,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A passed date-of-birth check: the session the page acts with, and what
+/// the link opens.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifiedLink {
+    pub session: String,
+    pub session_expires_at: DateTime<Utc>,
+    pub questionnaire: QuestionnaireForm,
+}
+
+/// Why a link request was refused. Nothing here names the patient.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("there is no such link")]
+    NotFound,
+    /// The link cannot be used: expired, withdrawn or locked.
+    #[error("this link cannot be used")]
+    Unusable(LinkPage),
+    #[error("the date of birth must be a date written as YYYY-MM-DD")]
+    UnreadableDateOfBirth,
+    #[error("that date of birth does not match; {attempts_left} attempt(s) left")]
+    WrongDateOfBirth { attempts_left: u32 },
+    #[error("confirm your date of birth again")]
+    SessionExpired,
+    #[error("this questionnaire has already been answered")]
+    AlreadyAnswered,
+    #[error(transparent)]
+    Answers(#[from] AnswersRefused),
+    #[error("the service is busy; try again shortly")]
+    Unavailable(String),
+}
+
+impl From<PortError> for LinkError {
+    fn from(e: PortError) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+/// One link, found and loaded.
+struct Opened {
+    record: LinkRecord,
+    batch: Batch,
+    delivery: Delivery,
+}
+
+impl Opened {
+    fn questionnaire(&self) -> Result<Questionnaire, LinkError> {
+        self.batch.questionnaire().ok_or(LinkError::NotFound)
+    }
+
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        let valid_for = florey::valid_for(self.batch.questionnaire()?);
+        Some(self.delivery.first_sent_at()? + valid_for)
+    }
+
+    fn state(&self, now: DateTime<Utc>) -> LinkState {
+        if self.batch.links_revoked()
+            || self.delivery.link_revoked()
+            || self.delivery.first_sent_at().is_none()
+        {
+            LinkState::Withdrawn
+        } else if self.expires_at().is_some_and(|at| now >= at) {
+            LinkState::Expired
+        } else if self.delivery.locked() {
+            LinkState::Locked
+        } else {
+            LinkState::Open
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> LinkError {
+    LinkError::Unavailable(e.to_string())
+}
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    async fn open(&self, token: &str) -> Result<Opened, LinkError> {
+        if !is_token_shaped(token) {
+            return Err(LinkError::NotFound);
+        }
+        let record = self
+            .ports
+            .links
+            .directory
+            .find(&token_sha256(token))
+            .await?
+            .ok_or(LinkError::NotFound)?;
+        let batch = self
+            .batch_store
+            .load_aggregate(&record.batch_id)
+            .await
+            .map_err(unavailable)?
+            .aggregate()
+            .clone();
+        let delivery = self.load_delivery(&record.batch_id, record.row).await?;
+        if batch.organisation_id() != record.organisation_id {
+            return Err(LinkError::NotFound);
+        }
+        Ok(Opened {
+            record,
+            batch,
+            delivery,
+        })
+    }
+
+    async fn load_delivery(&self, batch_id: &str, row: u64) -> Result<Delivery, LinkError> {
+        let mut context = self
+            .delivery_store
+            .load_aggregate(&delivery_id(batch_id, row))
+            .await
+            .map_err(unavailable)?;
+        Ok(context.aggregate().clone())
+    }
+
+    async fn page(&self, opened: &Opened, state: LinkState) -> Result<LinkPage, LinkError> {
+        let contact = match state {
+            LinkState::Open => None,
+            _ => {
+                let org = OrganisationId::parse(&opened.record.organisation_id)
+                    .map_err(|_| LinkError::NotFound)?;
+                self.settings_of(&org).await?.contact
+            }
+        };
+        Ok(LinkPage { state, contact })
+    }
+
+    /// Refuses a link that cannot be used now, saying why.
+    async fn usable(&self, opened: &Opened) -> Result<(), LinkError> {
+        match opened.state(self.ports.clock.now()) {
+            LinkState::Open => Ok(()),
+            state => Err(LinkError::Unusable(self.page(opened, state).await?)),
+        }
+    }
+
+    /// What the page may show before the date-of-birth check.
+    pub async fn open_link(&self, token: &str) -> Result<LinkPage, LinkError> {
+        let opened = self.open(token).await?;
+        let state = opened.state(self.ports.clock.now());
+        self.page(&opened, state).await
+    }
+
+    /// The date-of-birth check. A right answer opens a session; a wrong one
+    /// counts, and the fifth locks the link for good. Both do the same work
+    /// (a look-up, a keyed comparison, one event), so neither is quicker.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_link(
+        &self,
+        token: &str,
+        date_of_birth: &str,
+    ) -> Result<VerifiedLink, LinkError> {
+        let given = NaiveDate::parse_from_str(date_of_birth.trim(), "%Y-%m-%d")
+            .map_err(|_| LinkError::UnreadableDateOfBirth)?;
+        let mut opened = self.open(token).await?;
+        for _ in 0..CONFLICT_RETRIES {
+            self.usable(&opened).await?;
+            let key = &self.ports.links.key;
+            let matches = opened
+                .record
+                .date_of_birth_check
+                .as_deref()
+                .is_some_and(|check| {
+                    key.date_of_birth_matches(&opened.record.token_sha256, given, check)
+                });
+            let now = self.ports.clock.now();
+            let caller = self.link_caller(&opened.record)?;
+            let result = self
+                .deliveries
+                .execute_with_metadata(
+                    &delivery_id(&opened.record.batch_id, opened.record.row),
+                    DeliveryCommand::CheckIdentity { matches, now },
+                    self.metadata(&caller),
+                )
+                .await;
+            match result {
+                Ok(()) if matches => {
+                    let session_expires_at = now + Duration::minutes(SESSION_MINUTES);
+                    return Ok(VerifiedLink {
+                        session: key.session(&opened.record.token_sha256, session_expires_at),
+                        session_expires_at,
+                        questionnaire: self.form(&opened)?,
+                    });
+                }
+                Ok(()) => {
+                    tracing::info!("a wrong date of birth was given for a link");
+                    let delivery = self
+                        .load_delivery(&opened.record.batch_id, opened.record.row)
+                        .await?;
+                    opened.delivery = delivery;
+                    if opened.delivery.locked() {
+                        return Err(LinkError::Unusable(
+                            self.page(&opened, LinkState::Locked).await?,
+                        ));
+                    }
+                    return Err(LinkError::WrongDateOfBirth {
+                        attempts_left: MAX_IDENTITY_ATTEMPTS
+                            .saturating_sub(opened.delivery.failed_checks()),
+                    });
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    opened.delivery = self
+                        .load_delivery(&opened.record.batch_id, opened.record.row)
+                        .await?;
+                }
+                Err(AggregateError::UserError(DeliveryError::LinkLocked)) => {
+                    return Err(LinkError::Unusable(
+                        self.page(&opened, LinkState::Locked).await?,
+                    ))
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(LinkError::Unavailable(
+            "the link kept changing under the check".into(),
+        ))
+    }
+
+    fn form(&self, opened: &Opened) -> Result<QuestionnaireForm, LinkError> {
+        let questionnaire = opened.questionnaire()?;
+        Ok(QuestionnaireForm {
+            questionnaire,
+            title: florey::title(questionnaire),
+            questions: florey::questions(questionnaire),
+            answered: opened.delivery.answered(),
+            expires_at: opened.expires_at().ok_or(LinkError::NotFound)?,
+        })
+    }
+
+    fn link_caller(&self, record: &LinkRecord) -> Result<Caller, LinkError> {
+        let org =
+            OrganisationId::parse(&record.organisation_id).map_err(|_| LinkError::NotFound)?;
+        Ok(Caller::system(org, "patient-link", &record.batch_id))
+    }
+
+    async fn open_with_session(&self, token: &str, session: &str) -> Result<Opened, LinkError> {
+        let opened = self.open(token).await?;
+        let now = self.ports.clock.now();
+        if !self
+            .ports
+            .links
+            .key
+            .session_is_valid(&opened.record.token_sha256, session, now)
+        {
+            return Err(LinkError::SessionExpired);
+        }
+        self.usable(&opened).await?;
+        Ok(opened)
+    }
+
+    /// The questionnaire, for a page holding a session.
+    pub async fn link_questionnaire(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<QuestionnaireForm, LinkError> {
+        let opened = self.open_with_session(token, session).await?;
+        self.form(&opened)
+    }
+
+    /// Records the patient's answers, once.
+    #[tracing::instrument(skip_all)]
+    pub async fn answer_questionnaire(
+        &self,
+        token: &str,
+        session: &str,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<QuestionnaireForm, LinkError> {
+        let mut opened = self.open_with_session(token, session).await?;
+        let questionnaire = opened.questionnaire()?;
+        let answers = florey::check_answers(questionnaire, answers)?;
+        let caller = self.link_caller(&opened.record)?;
+        let command = DeliveryCommand::AnswerQuestionnaire {
+            questionnaire,
+            answers,
+            expires_at: opened.expires_at().ok_or(LinkError::NotFound)?,
+            now: self.ports.clock.now(),
+        };
+        let id = delivery_id(&opened.record.batch_id, opened.record.row);
+        match self
+            .deliveries
+            .execute_with_metadata(&id, command, self.metadata(&caller))
+            .await
+        {
+            Ok(()) => {}
+            Err(AggregateError::UserError(DeliveryError::AlreadyAnswered)) => {
+                return Err(LinkError::AlreadyAnswered)
+            }
+            // Revoked, expired or locked since the session began.
+            Err(AggregateError::UserError(_)) => {
+                let state = opened.state(self.ports.clock.now());
+                return Err(LinkError::Unusable(self.page(&opened, state).await?));
+            }
+            Err(e) => return Err(unavailable(e)),
+        }
+        opened.delivery = self
+            .load_delivery(&opened.record.batch_id, opened.record.row)
+            .await?;
+        self.form(&opened)
+    }
+
+    /// Withdraws links for good: every link of the batch, or, given an NHS
+    /// number, that one patient's.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn revoke_links(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        nhs_number: Option<&str>,
+    ) -> Result<(), BatchbookError> {
+        let now = self.ports.clock.now();
+        let org = caller.organisation_id.to_string();
+        let Some(nhs_number) = nhs_number else {
+            let command = BatchCommand::RevokeLinks {
+                organisation_id: org,
+                now,
+            };
+            self.batches
+                .execute_with_metadata(batch_id, command, self.metadata(caller))
+                .await?;
+            tracing::info!("every link of the batch revoked");
+            return Ok(());
+        };
+        let nhs_number = NhsNumber::parse(nhs_number)
+            .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
+        let batch = self
+            .batch_store
+            .load_aggregate(batch_id)
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?
+            .aggregate()
+            .clone();
+        if batch.organisation_id() != org {
+            return Err(BatchbookError::BatchNotFound);
+        }
+        if batch.questionnaire().is_none() {
+            return Err(BatchbookError::Batch(
+                crate::aggregates::BatchError::NoLinks,
+            ));
+        }
+        let artifact = self
+            .ports
+            .blobs
+            .get(batch.artifact_key())
+            .await?
+            .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
+        let wanted = nhs_number.to_string();
+        let mut row = None;
+        for checked in artifact_rows(&artifact) {
+            let checked = checked.map_err(|e| PortError::new("list artifact", e))?;
+            if checked.nhs_number.as_deref() == Some(wanted.as_str()) {
+                row = Some(checked.row);
+                break;
+            }
+        }
+        let row = row.ok_or_else(|| {
+            BatchbookError::InvalidRequest(
+                "nhs_number: no patient with this NHS number is in this batch".into(),
+            )
+        })?;
+        self.deliveries
+            .execute_with_metadata(
+                &delivery_id(batch_id, row),
+                DeliveryCommand::RevokeLink { now },
+                self.metadata(caller),
+            )
+            .await
+            .map_err(|e| match e {
+                AggregateError::AggregateConflict => BatchbookError::Conflict,
+                other => BatchbookError::Unavailable(other.to_string()),
+            })?;
+        tracing::info!(row, "one patient's link revoked");
+        Ok(())
+    }
+}
+
+/// The link record for one row of a batch's list, as fan-out registers it.
+pub(super) fn link_record(
+    key: &crate::links::LinkKey,
+    organisation_id: &str,
+    batch_id: &str,
+    row: u64,
+    date_of_birth: Option<&str>,
+) -> (String, LinkRecord) {
+    let token = key.token(organisation_id, batch_id, row, LinkPurpose::Questionnaire);
+    let hash = token_sha256(&token);
+    let date_of_birth_check = date_of_birth
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .map(|d| key.date_of_birth_check(&hash, d));
+    let record = LinkRecord {
+        token_sha256: hash,
+        organisation_id: organisation_id.to_owned(),
+        batch_id: batch_id.to_owned(),
+        row,
+        purpose: LinkPurpose::Questionnaire,
+        date_of_birth_check,
+    };
+    (token, record)
+}

@@ -1,0 +1,338 @@
+//! The patient's side of a link: what the link page calls. No staff
+//! sign-in: the token in the path is the only key, and before the
+//! date-of-birth check a link says nothing but whether it can be used.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use domain::usecases::{LinkError, LinkPage, LinkState, PracticeContact, QuestionnaireForm};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiState, Problem};
+
+/// Every date-of-birth check takes at least this long, right or wrong, so
+/// its timing says nothing.
+const CHECK_FLOOR: Duration = Duration::from_millis(400);
+/// The header a page sends its session in.
+const SESSION_HEADER: &str = "link-session";
+
+/// Whether a link can be used, and if not, how to reach the practice.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LinkPageResponse {
+    /// `open`, `expired`, `withdrawn` or `locked`.
+    pub state: String,
+    /// The practice's name, phone and website, when the link cannot be used.
+    #[schema(value_type = Option<Object>)]
+    pub contact: Option<PracticeContact>,
+}
+
+fn state_name(state: LinkState) -> &'static str {
+    match state {
+        LinkState::Open => "open",
+        LinkState::Expired => "expired",
+        LinkState::Withdrawn => "withdrawn",
+        LinkState::Locked => "locked",
+    }
+}
+
+impl From<LinkPage> for LinkPageResponse {
+    fn from(page: LinkPage) -> Self {
+        Self {
+            state: state_name(page.state).to_owned(),
+            contact: page.contact,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+}
+
+/// A questionnaire as the page asks it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuestionnaireResponse {
+    /// e.g. `blood_pressure_7_day`.
+    pub questionnaire: String,
+    pub title: String,
+    /// Each with `id`, `text`, `required` and `answer`: a number (`min`,
+    /// `max`, `decimals`, `unit`) or a choice (`options`).
+    #[schema(value_type = Vec<Object>)]
+    pub questions: serde_json::Value,
+    /// Answered already: the page thanks the patient instead.
+    pub answered: bool,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<QuestionnaireForm> for QuestionnaireResponse {
+    fn from(form: QuestionnaireForm) -> Self {
+        Self {
+            questionnaire: serde_json::to_value(form.questionnaire)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            title: form.title.to_owned(),
+            questions: serde_json::to_value(&form.questions).unwrap_or_default(),
+            answered: form.answered,
+            expires_at: form.expires_at,
+        }
+    }
+}
+
+/// A passed check: send `session` in the `Link-Session` header until it
+/// expires.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VerifiedResponse {
+    pub session: String,
+    pub session_expires_at: DateTime<Utc>,
+    pub questionnaire: QuestionnaireResponse,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AnswersRequest {
+    /// Answers by question id, as text: `{"systolic_average": "132"}`.
+    pub answers: BTreeMap<String, String>,
+}
+
+/// A refusal, as problem+json with what the page needs: the link's state
+/// and the practice's contact, the attempts left, or each bad answer.
+#[derive(Debug, Serialize)]
+struct LinkProblem {
+    #[serde(flatten)]
+    problem: Problem,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<PracticeContact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problems: Option<Vec<domain::florey::AnswerProblem>>,
+}
+
+pub struct LinkRefusal(LinkError);
+
+impl From<LinkError> for LinkRefusal {
+    fn from(e: LinkError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for LinkRefusal {
+    fn into_response(self) -> Response {
+        let detail = self.0.to_string();
+        let mut body = LinkProblem {
+            problem: Problem::new(
+                StatusCode::NOT_FOUND,
+                "link_not_found",
+                "Link not found",
+                &detail,
+            ),
+            state: None,
+            contact: None,
+            attempts_left: None,
+            problems: None,
+        };
+        let (status, code, title) = match self.0 {
+            LinkError::NotFound => (StatusCode::NOT_FOUND, "link_not_found", "Link not found"),
+            LinkError::Unusable(page) => {
+                body.state = Some(state_name(page.state));
+                body.contact = page.contact;
+                match page.state {
+                    LinkState::Locked => (StatusCode::LOCKED, "link_locked", "This link is locked"),
+                    LinkState::Expired => {
+                        (StatusCode::GONE, "link_expired", "This link has expired")
+                    }
+                    _ => (
+                        StatusCode::GONE,
+                        "link_withdrawn",
+                        "This link was withdrawn",
+                    ),
+                }
+            }
+            LinkError::UnreadableDateOfBirth => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_date_of_birth",
+                "Check the date",
+            ),
+            LinkError::WrongDateOfBirth { attempts_left } => {
+                body.attempts_left = Some(attempts_left);
+                (
+                    StatusCode::FORBIDDEN,
+                    "date_of_birth_mismatch",
+                    "That date of birth does not match",
+                )
+            }
+            LinkError::SessionExpired => (
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "Confirm your date of birth again",
+            ),
+            LinkError::AlreadyAnswered => {
+                (StatusCode::CONFLICT, "already_answered", "Already answered")
+            }
+            LinkError::Answers(refused) => {
+                body.problems = Some(refused.0);
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_answers",
+                    "Check your answers",
+                )
+            }
+            LinkError::Unavailable(cause) => {
+                tracing::error!(cause, "a link request failed on a dependency");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Try again shortly",
+                )
+            }
+        };
+        body.problem = Problem::new(status, code, title, detail);
+        let json = serde_json::to_vec(&body).expect("a problem serialises");
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            json,
+        )
+            .into_response()
+    }
+}
+
+fn session(headers: &HeaderMap) -> Result<&str, LinkRefusal> {
+    headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(LinkRefusal(LinkError::SessionExpired))
+}
+
+fn unreadable(e: JsonRejection) -> Response {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_request",
+        "Check your request",
+        e.body_text(),
+    )
+    .into_response()
+}
+
+/// Open a link: whether it can be used. Says nothing about the patient.
+#[utoipa::path(
+    get, path = "/v1/links/{token}", tag = "patient links", security(()),
+    params(("token" = String, Path)),
+    responses(
+        (status = 200, body = LinkPageResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn open_link<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+) -> Result<Json<LinkPageResponse>, LinkRefusal> {
+    Ok(Json(state.app.open_link(&token).await?.into()))
+}
+
+/// The date-of-birth check. Five wrong answers lock the link for good.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/verify", tag = "patient links", security(()),
+    params(("token" = String, Path)),
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, body = VerifiedResponse),
+        (status = 403, description = "Wrong date of birth; `attempts_left` says how many remain", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Expired or withdrawn; `contact` says how to reach the practice", body = Problem, content_type = "application/problem+json"),
+        (status = 423, description = "Locked after too many wrong answers", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_link<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    request: Result<Json<VerifyRequest>, JsonRejection>,
+) -> Response {
+    let started = tokio::time::Instant::now();
+    let response = match request {
+        Err(e) => unreadable(e),
+        Ok(Json(request)) => match state.app.verify_link(&token, &request.date_of_birth).await {
+            Ok(verified) => Json(VerifiedResponse {
+                session: verified.session,
+                session_expires_at: verified.session_expires_at,
+                questionnaire: verified.questionnaire.into(),
+            })
+            .into_response(),
+            Err(e) => LinkRefusal(e).into_response(),
+        },
+    };
+    tokio::time::sleep_until(started + CHECK_FLOOR).await;
+    response
+}
+
+/// The questionnaire behind the link, for a page holding a session.
+#[utoipa::path(
+    get, path = "/v1/links/{token}/questionnaire", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, body = QuestionnaireResponse),
+        (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_questionnaire<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<QuestionnaireResponse>, LinkRefusal> {
+    let form = state
+        .app
+        .link_questionnaire(&token, session(&headers)?)
+        .await?;
+    Ok(Json(form.into()))
+}
+
+/// Answer the questionnaire, once.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/questionnaire", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    request_body = AnswersRequest,
+    responses(
+        (status = 200, body = QuestionnaireResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Answered already", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`problems` names each bad answer and why", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn answer_questionnaire<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    request: Result<Json<AnswersRequest>, JsonRejection>,
+) -> Response {
+    let Json(request) = match request {
+        Ok(request) => request,
+        Err(e) => return unreadable(e),
+    };
+    let session = match session(&headers) {
+        Ok(session) => session,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match state
+        .app
+        .answer_questionnaire(&token, session, &request.answers)
+        .await
+    {
+        Ok(form) => Json(QuestionnaireResponse::from(form)).into_response(),
+        Err(e) => LinkRefusal(e).into_response(),
+    }
+}

@@ -1,0 +1,179 @@
+//! A Florey questionnaire batch in AWS mode: links registered in the
+//! DynamoDB views table by the fan-out worker, the date-of-birth check and
+//! answers through the API function, the day-3 reminder from the timer
+//! sweeper (on a fake clock), and revoking every link.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use domain::ports::{Clock, FakeClock};
+use serde_json::{json, Value};
+
+use super::env::AwsTestEnv;
+use super::flow::{call, run_functions};
+use super::ingest::ingest_until_seen;
+use super::streams::StreamPoller;
+use crate::helpers::clean_list;
+
+const BASE: &str = "https://links.test/l/";
+
+async fn bodies(env: &AwsTestEnv) -> Vec<(String, String)> {
+    let mut sent: Vec<(String, String)> = env
+        .stack
+        .sms
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.to, m.body))
+        .collect();
+    sent.sort();
+    sent
+}
+
+fn token(body: &str) -> String {
+    body.split(BASE).nth(1).expect("a link").to_owned()
+}
+
+#[tokio::test]
+async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_reminds_the_silent() {
+    let clock = Arc::new(FakeClock::at(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
+    let mut poller = StreamPoller::new(&env);
+    let list_id = uuid::Uuid::new_v4().to_string();
+    let key = format!("uploads/A12345/{list_id}.csv");
+    env.s3
+        .put_object()
+        .bucket(&env.settings.bucket)
+        .key(&key)
+        .body(clean_list(2).into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    ingest_until_seen(&env, &key).await;
+    let (status, created) = call(
+        &env,
+        "A12345",
+        "POST",
+        "/v1/batches",
+        Some(
+            json!({"name": "Smoking", "list_id": list_id, "questionnaire": "smoking_status",
+                    "message": "Dear ((name)), tell us: ((link))"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/batches/{batch_id}/send"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202);
+    for _ in 0..5 {
+        run_functions(&env, &mut poller).await;
+    }
+    let sent = bodies(&env).await;
+    assert_eq!(sent.len(), 2);
+    let (answering, silent) = (token(&sent[0].1), token(&sent[1].1));
+    assert_ne!(answering, silent);
+    assert_eq!(sent[1].1, format!("Dear Pat, tell us: {BASE}{silent}"));
+
+    // The patient's side: no staff token is involved in what they call.
+    let (status, page) = call(&env, "A12345", "GET", &format!("/v1/links/{silent}"), None).await;
+    assert_eq!(
+        (status, page),
+        (200, json!({"state": "open", "contact": null}))
+    );
+    let (status, wrong) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/links/{silent}/verify"),
+        Some(json!({"date_of_birth": "1950-02-02"})),
+    )
+    .await;
+    assert_eq!((status, &wrong["attempts_left"]), (403, &json!(4)));
+    let (status, verified) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/links/{answering}/verify"),
+        Some(json!({"date_of_birth": "1950-02-01"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    let session = verified["session"].as_str().unwrap();
+    let app = functions::api::router(functions::api::ApiState {
+        app: env.stack.app.clone(),
+        identity: functions::identity::IdentitySource::ApiGatewayJwt {
+            organisation_claim: "ods".into(),
+        },
+        outbox: None,
+        callbacks: functions::api::CallbackTokens::default(),
+    });
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("/v1/links/{answering}/questionnaire"))
+        .header("content-type", "application/json")
+        .header("link-session", session)
+        .body(axum::body::Body::from(
+            json!({"answers": {"smoking_status": "ex_smoker"}}).to_string(),
+        ))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(app, request).await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Day 3: the timer sweeper reminds only the patient who has not answered.
+    clock.advance(Duration::days(3));
+    for _ in 0..3 {
+        env.stack.app.fire_due_timers(1_000).await.unwrap();
+        run_functions(&env, &mut poller).await;
+    }
+    let sent = bodies(&env).await;
+    assert_eq!(sent.len(), 3);
+    let reminders: Vec<&(String, String)> = sent
+        .iter()
+        .filter(|(_, body)| body.starts_with("Reminder: "))
+        .collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(token(&reminders[0].1), silent);
+
+    let (_, batch) = call(
+        &env,
+        "A12345",
+        "GET",
+        &format!("/v1/batches/{batch_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(batch["counts"]["answered"], 1);
+
+    // Revoked for good: the link says so before any check.
+    let (status, _) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/batches/{batch_id}/links/revoke"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, page) = call(&env, "A12345", "GET", &format!("/v1/links/{silent}"), None).await;
+    assert_eq!((status, &page["state"]), (200, &Value::from("withdrawn")));
+    clock.advance(Duration::days(3));
+    for _ in 0..3 {
+        env.stack.app.fire_due_timers(1_000).await.unwrap();
+        run_functions(&env, &mut poller).await;
+    }
+    assert_eq!(
+        bodies(&env).await.len(),
+        3,
+        "no day-6 reminder after the revoke"
+    );
+}
