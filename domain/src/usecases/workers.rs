@@ -115,6 +115,15 @@ pub enum ReceiptError {
     Retry(#[from] JobError),
 }
 
+/// A batch's timers that book themselves again while there is work ahead.
+#[derive(Debug, Clone, Copy)]
+enum Recurring {
+    /// NHS App fallbacks and the 72-hour rule.
+    FollowUp,
+    /// Questionnaire reminders.
+    Reminders,
+}
+
 /// When a delivery row next needs following up: its fallback, or its
 /// 72-hour deadline.
 fn follow_up_due(row: &DeliveryRow) -> Option<DateTime<Utc>> {
@@ -165,15 +174,25 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     };
                     self.ports.timers.schedule(timer).await?;
                 }
-                self.schedule_follow_up(&organisation_id, &batch_id, started_at + FIRST_FOLLOW_UP)
-                    .await?;
+                self.book(
+                    Recurring::FollowUp,
+                    &organisation_id,
+                    &batch_id,
+                    started_at + FIRST_FOLLOW_UP,
+                )
+                .await?;
                 let batch = self.load_batch(&batch_id).await?;
                 if let Some(first) = batch
                     .questionnaire()
                     .and_then(|q| florey::reminders_after(q).first().copied())
                 {
-                    self.schedule_reminders(&organisation_id, &batch_id, started_at + first)
-                        .await?;
+                    self.book(
+                        Recurring::Reminders,
+                        &organisation_id,
+                        &batch_id,
+                        started_at + first,
+                    )
+                    .await?;
                 }
                 Ok(true)
             }
@@ -222,43 +241,38 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    async fn schedule_follow_up(
+    /// Books one of a batch's recurring timers for `due_at`. Timers are
+    /// kept once run, so each booking has its own id.
+    async fn book(
         &self,
+        recurring: Recurring,
         organisation_id: &str,
         batch_id: &str,
         due_at: DateTime<Utc>,
     ) -> Result<(), PortError> {
-        self.ports
-            .timers
-            .schedule(Timer {
-                // Timers are kept once run, so each follow-up has its own id.
-                id: format!("batch:{batch_id}:follow-up:{}", due_at.timestamp()),
-                due_at,
-                job: TimerJob::FollowUp {
-                    organisation_id: organisation_id.to_owned(),
-                    batch_id: batch_id.to_owned(),
+        let (organisation_id, batch_id) = (organisation_id.to_owned(), batch_id.to_owned());
+        let (name, job) = match recurring {
+            Recurring::FollowUp => (
+                "follow-up",
+                TimerJob::FollowUp {
+                    organisation_id,
+                    batch_id: batch_id.clone(),
                 },
-            })
-            .await
-    }
-
-    async fn schedule_reminders(
-        &self,
-        organisation_id: &str,
-        batch_id: &str,
-        due_at: DateTime<Utc>,
-    ) -> Result<(), PortError> {
-        self.ports
-            .timers
-            .schedule(Timer {
-                id: format!("batch:{batch_id}:reminders:{}", due_at.timestamp()),
-                due_at,
-                job: TimerJob::Reminders {
-                    organisation_id: organisation_id.to_owned(),
-                    batch_id: batch_id.to_owned(),
+            ),
+            Recurring::Reminders => (
+                "reminders",
+                TimerJob::Reminders {
+                    organisation_id,
+                    batch_id: batch_id.clone(),
                 },
-            })
-            .await
+            ),
+        };
+        let timer = Timer {
+            id: format!("batch:{batch_id}:{name}:{}", due_at.timestamp()),
+            due_at,
+            job,
+        };
+        self.ports.timers.schedule(timer).await
     }
 
     /// The link in one patient's message, for a batch that sends links: its
@@ -783,7 +797,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         .flatten()
         .min();
         if let Some(at) = next {
-            self.schedule_follow_up(organisation_id, batch_id, at)
+            self.book(Recurring::FollowUp, organisation_id, batch_id, at)
                 .await?;
         }
         tracing::info!(
@@ -889,7 +903,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .await?;
         }
         if let Some(at) = next {
-            self.schedule_reminders(organisation_id, batch_id, at)
+            self.book(Recurring::Reminders, organisation_id, batch_id, at)
                 .await?;
         }
         tracing::info!(reminders = due.len(), "questionnaire reminders queued");

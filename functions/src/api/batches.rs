@@ -191,23 +191,11 @@ fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Resul
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "Check your request",
-            e.to_string(),
-        )
-    })
+    serde_json::from_slice(body).map_err(|e| Problem::invalid_request(e.to_string()))
 }
 
 fn json_problem(e: JsonRejection) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
-        "Check your request",
-        e.body_text(),
-    )
+    Problem::invalid_request(e.body_text())
 }
 
 /// Create an SMS batch from an uploaded list.

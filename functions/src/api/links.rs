@@ -217,13 +217,7 @@ fn session(headers: &HeaderMap) -> Result<&str, LinkRefusal> {
 }
 
 fn unreadable(e: JsonRejection) -> Response {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_request",
-        "Check your request",
-        e.body_text(),
-    )
-    .into_response()
+    Problem::invalid_request(e.body_text()).into_response()
 }
 
 /// Open a link: whether it can be used. Says nothing about the patient.

@@ -51,6 +51,16 @@ pub async fn ingest_until_seen(env: &AwsTestEnv, key: &str) {
     }
 }
 
+/// Puts `csv` where a presigned upload for A12345 would, and runs the ingest
+/// function until it is checked. Returns the list id.
+pub async fn upload_and_ingest(env: &AwsTestEnv, csv: &str) -> String {
+    let list_id = uuid::Uuid::new_v4().to_string();
+    let key = format!("uploads/A12345/{list_id}.csv");
+    put(env, &key, csv).await;
+    ingest_until_seen(env, &key).await;
+    list_id
+}
+
 async fn put(env: &AwsTestEnv, key: &str, csv: &str) {
     env.s3
         .put_object()

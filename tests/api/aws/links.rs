@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::env::AwsTestEnv;
 use super::flow::{call, run_functions};
-use super::ingest::ingest_until_seen;
+use super::ingest::upload_and_ingest;
 use super::streams::StreamPoller;
 use crate::helpers::clean_list;
 
@@ -42,17 +42,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     ));
     let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
     let mut poller = StreamPoller::new(&env);
-    let list_id = uuid::Uuid::new_v4().to_string();
-    let key = format!("uploads/A12345/{list_id}.csv");
-    env.s3
-        .put_object()
-        .bucket(&env.settings.bucket)
-        .key(&key)
-        .body(clean_list(2).into_bytes().into())
-        .send()
-        .await
-        .unwrap();
-    ingest_until_seen(&env, &key).await;
+    let list_id = upload_and_ingest(&env, &clean_list(2)).await;
     let (status, created) = call(
         &env,
         "A12345",

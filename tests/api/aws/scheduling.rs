@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::env::AwsTestEnv;
 use super::flow::{call, run_functions};
-use super::ingest::{caller, ingest_until_seen};
+use super::ingest::{caller, upload_and_ingest};
 use super::streams::StreamPoller;
 use crate::helpers::clean_list;
 
@@ -21,17 +21,7 @@ async fn the_timer_sweeper_starts_a_scheduled_batch_when_it_falls_due() {
     ));
     let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
     let mut poller = StreamPoller::new(&env);
-    let list_id = uuid::Uuid::new_v4().to_string();
-    let key = format!("uploads/A12345/{list_id}.csv");
-    env.s3
-        .put_object()
-        .bucket(&env.settings.bucket)
-        .key(&key)
-        .body(clean_list(3).into_bytes().into())
-        .send()
-        .await
-        .unwrap();
-    ingest_until_seen(&env, &key).await;
+    let list_id = upload_and_ingest(&env, &clean_list(3)).await;
     let (_, created) = call(
         &env,
         "A12345",
