@@ -212,6 +212,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/batches/{batch_id}/cancel",
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             "/v1/batches/{batch_id}/links/revoke",
+            "/v1/batches/{batch_id}/responses.csv",
             "/v1/batches/{batch_id}/send",
             "/v1/callbacks/govuk-notify",
             "/v1/callbacks/nhs-notify",

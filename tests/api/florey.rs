@@ -243,6 +243,58 @@ async fn each_patient_gets_their_own_link_which_opens_after_the_date_of_birth_ch
 
     app.run_pending_work().await;
     assert_eq!(app.batch(&batch_id).await["counts"]["answered"], 1);
+    let csv = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/batches/{batch_id}/responses.csv"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let nhs_of_first = clean_list(1)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        csv,
+        format!(
+            "NHS Number,Answered At,systolic_average,diastolic_average,readings_taken,arm\n\
+             {nhs_of_first},2026-11-23T09:00:00Z,132,84,28,\n"
+        )
+    );
+    // Another organisation cannot read them; a plain batch has none.
+    let other = app
+        .as_org(
+            app.client.get(format!(
+                "{}/v1/batches/{batch_id}/responses.csv",
+                app.address
+            )),
+            "B99999",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+    let plain = app.send_list(&clean_list(1)).await;
+    app.run_pending_work().await;
+    let response = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/batches/{plain}/responses.csv"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["detail"], "this batch sent no questionnaire");
 }
 
 #[tokio::test]

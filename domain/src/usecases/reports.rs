@@ -1,12 +1,13 @@
 //! Reports staff download, built from the read models and the list artifact.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cqrs_es::persist::PersistedEventRepository;
 
 use super::{keys, Batchbook, BatchbookError, Caller};
 use crate::lists::{artifact_rows, CheckedRow};
 use crate::ports::PortError;
+use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::UkMobile;
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe.
@@ -80,6 +81,95 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
+    /// The list's rows for `wanted`, read from the artifact in one pass
+    /// (and not at all when nothing is wanted).
+    async fn patients_by_row(
+        &self,
+        summary: &BatchSummary,
+        wanted: HashSet<u64>,
+    ) -> Result<HashMap<u64, CheckedRow>, PortError> {
+        let mut patients = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(patients);
+        }
+        let artifact = self
+            .ports
+            .blobs
+            .get(&summary.artifact_key)
+            .await?
+            .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| PortError::new("list artifact", e))?;
+            if wanted.contains(&row.row) {
+                patients.insert(row.row, row);
+            }
+        }
+        Ok(patients)
+    }
+
+    /// A questionnaire batch's answers, as a link or inline.
+    pub async fn responses_download(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<Download, BatchbookError> {
+        let csv = self.responses_csv(caller, batch_id).await?;
+        self.offer(caller, &format!("{batch_id}/responses"), csv)
+            .await
+    }
+
+    /// A questionnaire batch's answers: NHS Number, Answered At, then one
+    /// column per question (by id), one row per patient who answered.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn responses_csv(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        let summary = self.batch(caller, batch_id).await?;
+        let questionnaire = summary.questionnaire.ok_or_else(|| {
+            BatchbookError::InvalidRequest("this batch sent no questionnaire".into())
+        })?;
+        let answered: Vec<DeliveryRow> = self
+            .ports
+            .views
+            .deliveries(batch_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.answered_at.is_some())
+            .collect();
+        let patients = self
+            .patients_by_row(&summary, answered.iter().map(|d| d.row).collect())
+            .await?;
+        let questions = crate::florey::questions(questionnaire);
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let write_err = |e: csv::Error| PortError::new("responses report", e);
+        let header = ["NHS Number", "Answered At"]
+            .into_iter()
+            .chain(questions.iter().map(|q| q.id));
+        out.write_record(header).map_err(write_err)?;
+        for delivery in &answered {
+            let nhs = patients
+                .get(&delivery.row)
+                .and_then(|p| p.nhs_number.as_deref())
+                .unwrap_or("");
+            let at = delivery
+                .answered_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            let answers = questions.iter().map(|q| {
+                neutralise_formula(delivery.answers.get(q.id).map_or("", String::as_str))
+                    .into_owned()
+            });
+            let record = [neutralise_formula(nhs).into_owned(), at]
+                .into_iter()
+                .chain(answers);
+            out.write_record(record).map_err(write_err)?;
+        }
+        out.into_inner()
+            .map_err(|e| PortError::new("responses report", e.error()).into())
+    }
+
     /// The batch's failed-to-deliver list: NHS Number, Email Address,
     /// Mobile, Channel, Reason. A patient whose NHS App message fell back
     /// to SMS is listed by the channel that failed last.
@@ -91,22 +181,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<Vec<u8>, BatchbookError> {
         let summary = self.batch(caller, batch_id).await?;
         let failed = self.ports.views.failed_deliveries(batch_id).await?;
-        let mut patients: HashMap<u64, CheckedRow> = HashMap::new();
-        if !failed.is_empty() {
-            let artifact = self
-                .ports
-                .blobs
-                .get(&summary.artifact_key)
-                .await?
-                .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
-            let wanted: std::collections::HashSet<u64> = failed.iter().map(|f| f.row).collect();
-            for row in artifact_rows(&artifact) {
-                let row = row.map_err(|e| PortError::new("list artifact", e))?;
-                if wanted.contains(&row.row) {
-                    patients.insert(row.row, row);
-                }
-            }
-        }
+        let patients = self
+            .patients_by_row(&summary, failed.iter().map(|f| f.row).collect())
+            .await?;
         let mut out = csv::Writer::from_writer(Vec::new());
         let write_err = |e: csv::Error| PortError::new("failed-to-deliver report", e);
         out.write_record(["NHS Number", "Email Address", "Mobile", "Channel", "Reason"])

@@ -408,3 +408,24 @@ pub async fn revoke_links<R: PersistedEventRepository + 'static>(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A questionnaire batch's answers, as CSV: NHS Number, Answered At, then
+/// one column per question id.
+#[utoipa::path(
+    get, path = "/v1/batches/{batch_id}/responses.csv", tag = "batches",
+    params(("batch_id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Answered At, then each question's id"),
+        (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The batch sent no questionnaire", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn responses<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(batch_id): Path<String>,
+) -> Result<impl IntoResponse, Problem> {
+    let download = state.app.responses_download(&caller, &batch_id).await?;
+    Ok(csv_download(download, &format!("responses-{batch_id}.csv")))
+}

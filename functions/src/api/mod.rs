@@ -92,6 +92,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         batches::cancel_batch,
         batches::failed_to_deliver,
         batches::revoke_links,
+        batches::responses,
         links::open_link,
         links::verify_link,
         links::get_questionnaire,
@@ -187,6 +188,10 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             get(batches::failed_to_deliver::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/responses.csv",
+            get(batches::responses::<R>),
         )
         .route(
             "/v1/batches/{batch_id}/links/revoke",
