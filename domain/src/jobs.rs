@@ -60,8 +60,41 @@ pub enum Step {
     First,
     /// The SMS sent when an NHS App message was not read in time.
     Fallback,
-    /// A reminder to answer the questionnaire: 1 for the first.
+    /// A reminder to answer the questionnaire, or a text of a series.
+    FollowOn(FollowOn),
+}
+
+/// A message after the first that leaves the delivery's status alone: a
+/// questionnaire reminder, or the next text of the inhaler series. Each is
+/// numbered from 1 and sent once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowOn {
     Reminder(u32),
+    Series(u32),
+}
+
+impl FollowOn {
+    pub fn number(self) -> u32 {
+        match self {
+            Self::Reminder(n) | Self::Series(n) => n,
+        }
+    }
+
+    /// As it ends an idempotency key: `reminder-2`, `series-14`.
+    pub fn key(self) -> String {
+        match self {
+            Self::Reminder(n) => format!("reminder-{n}"),
+            Self::Series(n) => format!("series-{n}"),
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        if let Some(n) = raw.strip_prefix("reminder-") {
+            return Some(Self::Reminder(n.parse().ok()?));
+        }
+        Some(Self::Series(raw.strip_prefix("series-")?.parse().ok()?))
+    }
 }
 
 /// Send one patient's message. The message is transient (deleted once
@@ -109,8 +142,8 @@ pub struct MessageReference {
     pub batch_id: String,
     pub row: u64,
     pub channel: Channel,
-    /// A reminder's number; `None` for the message itself.
-    pub reminder: Option<u32>,
+    /// A reminder or series text; `None` for the message itself.
+    pub follow_on: Option<FollowOn>,
 }
 
 impl MessageReference {
@@ -118,9 +151,9 @@ impl MessageReference {
         let mut parts = raw.split(':');
         let (org, batch, row, channel) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let reminder = match parts.next() {
+        let follow_on = match parts.next() {
             None => None,
-            Some(step) => Some(step.strip_prefix("reminder-")?.parse().ok()?),
+            Some(step) => Some(FollowOn::parse(step)?),
         };
         if parts.next().is_some() || org.is_empty() || batch.is_empty() {
             return None;
@@ -133,7 +166,7 @@ impl MessageReference {
             batch_id: batch.to_owned(),
             row: row.parse().ok()?,
             channel,
-            reminder,
+            follow_on,
         })
     }
 
@@ -152,8 +185,8 @@ impl std::fmt::Display for MessageReference {
             self.row,
             self.channel.as_str()
         )?;
-        match self.reminder {
-            Some(number) => write!(f, ":reminder-{number}"),
+        match self.follow_on {
+            Some(follow_on) => write!(f, ":{}", follow_on.key()),
             None => Ok(()),
         }
     }
@@ -170,7 +203,7 @@ mod tests {
             batch_id: "6f1c-22".into(),
             row: 17,
             channel: Channel::NhsApp,
-            reminder: None,
+            follow_on: None,
         };
         assert_eq!(reference.to_string(), "A12345:6f1c-22:17:nhs_app");
         assert_eq!(
@@ -178,13 +211,22 @@ mod tests {
             Some(reference.clone())
         );
         let reminder = MessageReference {
-            reminder: Some(2),
-            ..reference
+            follow_on: Some(FollowOn::Reminder(2)),
+            ..reference.clone()
         };
         assert_eq!(reminder.to_string(), "A12345:6f1c-22:17:nhs_app:reminder-2");
         assert_eq!(
             MessageReference::parse("A12345:6f1c-22:17:nhs_app:reminder-2"),
             Some(reminder)
+        );
+        let series = MessageReference {
+            follow_on: Some(FollowOn::Series(14)),
+            ..reference
+        };
+        assert_eq!(series.to_string(), "A12345:6f1c-22:17:nhs_app:series-14");
+        assert_eq!(
+            MessageReference::parse("A12345:6f1c-22:17:nhs_app:series-14"),
+            Some(series)
         );
         for bad in [
             "",
@@ -194,6 +236,8 @@ mod tests {
             "A12345:b:1:sms:extra",
             "A12345:b:1:sms:reminder-x",
             "A12345:b:1:sms:reminder-1:x",
+            "A12345:b:1:sms:series-",
+            "A12345:b:1:sms:other-1",
             ":b:1:sms",
         ] {
             assert_eq!(MessageReference::parse(bad), None, "{bad}");

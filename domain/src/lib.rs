@@ -11,6 +11,7 @@ pub mod lists;
 pub mod policies;
 pub mod ports;
 pub mod projection;
+pub mod series;
 pub mod template;
 pub mod usecases;
 pub mod values;

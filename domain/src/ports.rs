@@ -170,6 +170,11 @@ pub enum TimerJob {
         organisation_id: String,
         batch_id: String,
     },
+    /// The inhaler series' texts due for one batch.
+    Series {
+        organisation_id: String,
+        batch_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

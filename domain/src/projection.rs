@@ -141,6 +141,11 @@ pub struct DeliveryRow {
     pub reminders: Vec<u32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub link_revoked: bool,
+    /// Series texts sent, or refused for good, by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub series_stopped: bool,
     /// The last Delivery aggregate sequence applied.
     pub last_sequence: u64,
 }
@@ -370,6 +375,12 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             summary.contactable_count = list.contactable_count;
             summary.without_valid_mobile_count = list.without_valid_mobile_count;
             summary.not_contactable_count = list.not_contactable_count;
+            // Who the batch will send to: everyone contactable, or for an
+            // SMS-only batch those with a mobile (`Batch::recipients`).
+            summary.recipient_count = match list.mobile_count {
+                Some(with_mobile) if summary.kind == Some(BatchKind::InhalerSeries) => with_mobile,
+                _ => list.contactable_count,
+            };
         }
         BatchEvent::SendScheduled { send_at, stagger } => {
             summary.status = BatchStatus::Scheduled;
@@ -425,6 +436,8 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         answers: BTreeMap::new(),
         reminders: Vec::new(),
         link_revoked: false,
+        series: Vec::new(),
+        series_stopped: false,
         last_sequence: 0,
     });
     next.last_sequence = sequence;
@@ -478,6 +491,9 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         }
         DeliveryEvent::ReminderSent { reminder, .. }
         | DeliveryEvent::ReminderNotSent { reminder, .. } => next.reminders.push(reminder),
+        DeliveryEvent::SeriesTextSent { step, .. }
+        | DeliveryEvent::SeriesTextNotSent { step, .. } => next.series.push(step),
+        DeliveryEvent::SeriesStopped { .. } => next.series_stopped = true,
     }
     next
 }

@@ -12,6 +12,9 @@ pub enum BatchKind {
     SimpleMessage,
     /// A link to a Florey questionnaire (which one is on `BatchDrafted`).
     FloreyQuestionnaire,
+    /// The inhaler-adherence series: the batch's message, then 22 more
+    /// texts over 26 weeks, by SMS only.
+    InhalerSeries,
 }
 
 /// The Florey questionnaires a batch can send. Their questions live in
@@ -41,6 +44,10 @@ pub struct ListAttached {
     pub contactable_count: u64,
     pub without_valid_mobile_count: u64,
     pub not_contactable_count: u64,
+    /// Contactable patients with a valid mobile: the recipients of an
+    /// SMS-only batch. Absent from events written before it was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_count: Option<u64>,
 }
 
 /// One day of a staggered send: when it starts and how many patients it

@@ -197,6 +197,31 @@ pub enum DeliveryEvent {
         idempotency_key: String,
         sent_at: DateTime<Utc>,
     },
+    /// A text of the inhaler series went out (`step` 1 is the first after
+    /// the batch's own message).
+    SeriesTextSent {
+        batch_id: String,
+        row: u64,
+        step: u32,
+        channel: Channel,
+        provider_reference: String,
+        idempotency_key: String,
+        sent_at: DateTime<Utc>,
+    },
+    /// The provider refused a series text for good; the series goes on.
+    SeriesTextNotSent {
+        batch_id: String,
+        row: u64,
+        step: u32,
+        reason: SendFailureReason,
+        at: DateTime<Utc>,
+    },
+    /// Staff stopped the series for this patient: no more texts, for good.
+    SeriesStopped {
+        batch_id: String,
+        row: u64,
+        stopped_at: DateTime<Utc>,
+    },
     /// The provider refused the reminder for good; it is not tried again.
     ReminderNotSent {
         batch_id: String,
@@ -224,7 +249,10 @@ impl DeliveryEvent {
             | Self::IdentityCheckFailed { batch_id, row, .. }
             | Self::QuestionnaireAnswered { batch_id, row, .. }
             | Self::ReminderSent { batch_id, row, .. }
-            | Self::ReminderNotSent { batch_id, row, .. } => (batch_id, *row),
+            | Self::ReminderNotSent { batch_id, row, .. }
+            | Self::SeriesTextSent { batch_id, row, .. }
+            | Self::SeriesTextNotSent { batch_id, row, .. }
+            | Self::SeriesStopped { batch_id, row, .. } => (batch_id, *row),
         }
     }
 }
@@ -245,6 +273,9 @@ impl DomainEvent for DeliveryEvent {
             Self::QuestionnaireAnswered { .. } => "QuestionnaireAnswered",
             Self::ReminderSent { .. } => "ReminderSent",
             Self::ReminderNotSent { .. } => "ReminderNotSent",
+            Self::SeriesTextSent { .. } => "SeriesTextSent",
+            Self::SeriesTextNotSent { .. } => "SeriesTextNotSent",
+            Self::SeriesStopped { .. } => "SeriesStopped",
         }
         .to_owned()
     }

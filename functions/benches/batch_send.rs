@@ -73,6 +73,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         email_subject: Some("Your flu jab".into()),
         snomed_code: None,
         questionnaire: None,
+        inhaler_series: false,
     };
     let batch_id = stack.app.create_batch(&caller, batch, None).await?;
 

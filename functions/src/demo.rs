@@ -65,6 +65,7 @@ pub async fn run(
                 email_subject: Some("Flu clinics at your GP practice".into()),
                 snomed_code: None,
                 questionnaire: None,
+                inhaler_series: false,
             },
             None,
         )

@@ -214,6 +214,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/batches/{batch_id}/links/revoke",
             "/v1/batches/{batch_id}/responses.csv",
             "/v1/batches/{batch_id}/send",
+            "/v1/batches/{batch_id}/series/stop",
             "/v1/callbacks/govuk-notify",
             "/v1/callbacks/nhs-notify",
             "/v1/dev/sms-outbox",

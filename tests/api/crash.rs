@@ -75,6 +75,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     email_subject: None,
                     snomed_code: None,
                     questionnaire: None,
+                    inhaler_series: false,
                 },
                 None,
             )

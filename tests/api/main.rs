@@ -13,3 +13,4 @@ mod messages;
 mod notify;
 mod pds;
 mod scheduling;
+mod series;

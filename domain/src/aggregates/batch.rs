@@ -53,6 +53,9 @@ pub struct Batch {
     questionnaire: Option<Questionnaire>,
     artifact_key: String,
     contactable_count: u64,
+    /// Contactable patients with a mobile: an SMS-only batch's recipients.
+    #[serde(default)]
+    mobile_count: Option<u64>,
     stagger: Vec<StaggerDay>,
     /// Every link the batch sent is withdrawn, for good.
     #[serde(default)]
@@ -70,6 +73,8 @@ pub enum BatchCommand {
         snomed_code: Option<String>,
         /// A Florey questionnaire batch sends a link to this questionnaire.
         questionnaire: Option<Questionnaire>,
+        /// The inhaler-adherence series: SMS only, 22 more texts after this one.
+        inhaler_series: bool,
         list: ListAttached,
     },
     /// Send now, or at `send_at` when that is in the future; all at once, or
@@ -157,6 +162,19 @@ impl Batch {
         self.questionnaire
     }
 
+    /// Sent by SMS only, to the patients with a mobile (the inhaler series).
+    pub fn sms_only(&self) -> bool {
+        self.kind == Some(BatchKind::InhalerSeries)
+    }
+
+    /// How many patients the batch sends to.
+    pub fn recipients(&self) -> u64 {
+        match self.mobile_count {
+            Some(with_mobile) if self.sms_only() => with_mobile,
+            _ => self.contactable_count,
+        }
+    }
+
     /// Whether staff withdrew every link the batch sent.
     pub fn links_revoked(&self) -> bool {
         self.links_revoked
@@ -188,7 +206,7 @@ impl Batch {
 
     fn start_sending(&self, now: DateTime<Utc>, stagger: Vec<StaggerDay>) -> BatchEvent {
         BatchEvent::SendingStarted {
-            recipient_count: self.contactable_count,
+            recipient_count: self.recipients(),
             started_at: now,
             stagger,
         }
@@ -217,21 +235,27 @@ impl Aggregate for Batch {
                 email_subject,
                 snomed_code,
                 questionnaire,
+                inhaler_series,
                 list,
             } => {
                 if self.status != BatchStatus::Absent {
                     return Err(BatchError::AlreadyExists);
                 }
-                if list.contactable_count == 0 {
+                let reached = match list.mobile_count {
+                    Some(with_mobile) if inhaler_series => with_mobile,
+                    _ => list.contactable_count,
+                };
+                if reached == 0 {
                     return Err(BatchError::NobodyToContact);
                 }
                 let drafted = BatchEvent::BatchDrafted {
                     batch_id,
                     organisation_id,
                     name,
-                    kind: match questionnaire {
-                        Some(_) => BatchKind::FloreyQuestionnaire,
-                        None => BatchKind::SimpleMessage,
+                    kind: match (questionnaire, inhaler_series) {
+                        (Some(_), _) => BatchKind::FloreyQuestionnaire,
+                        (None, true) => BatchKind::InhalerSeries,
+                        (None, false) => BatchKind::SimpleMessage,
                     },
                     template,
                     email_subject,
@@ -257,9 +281,7 @@ impl Aggregate for Batch {
                 }
                 let start = send_at.filter(|at| *at > now);
                 let stagger = match stagger_days {
-                    Some(days) => {
-                        stagger(self.contactable_count, days, start.unwrap_or(now), &window)?
-                    }
+                    Some(days) => stagger(self.recipients(), days, start.unwrap_or(now), &window)?,
                     None => vec![],
                 };
                 let event = match start {
@@ -358,6 +380,7 @@ impl Aggregate for Batch {
             }
             BatchEvent::PatientListAttached(list) => {
                 self.contactable_count = list.contactable_count;
+                self.mobile_count = list.mobile_count;
                 self.artifact_key = list.artifact_key;
             }
             BatchEvent::SendScheduled { stagger, .. } => {
@@ -398,6 +421,7 @@ mod tests {
             contactable_count: contactable,
             without_valid_mobile_count: 1,
             not_contactable_count: 1,
+            mobile_count: None,
         }
     }
 
@@ -439,6 +463,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: Some("73211009".into()),
                 questionnaire: None,
+                inhaler_series: false,
                 list: list(3),
             })
             .then_expect_events(drafted());
@@ -456,6 +481,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: None,
+                inhaler_series: false,
                 list: list(0),
             })
             .then_expect_error(BatchError::NobodyToContact);
@@ -778,6 +804,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: Some(Questionnaire::BloodPressure7Day),
+                inhaler_series: false,
                 list: list(3),
             })
             .then_expect_events(florey_drafted());

@@ -13,6 +13,7 @@ use cqrs_es::Aggregate;
 use events::{Channel, DeliveryEvent, DeliveryFailure, Questionnaire, SendFailureReason};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::FollowOn;
 use crate::links::MAX_IDENTITY_ATTEMPTS;
 use crate::policies::RECEIPT_DEADLINE;
 use crate::ports::{
@@ -60,6 +61,11 @@ pub struct Delivery {
     /// Reminders sent or refused for good, by number.
     #[serde(default)]
     reminders: Vec<u32>,
+    /// Series texts sent or refused for good, by step.
+    #[serde(default)]
+    series: Vec<u32>,
+    #[serde(default)]
+    series_stopped: bool,
 }
 
 /// The SMS an NHS App message falls back to.
@@ -127,13 +133,16 @@ pub enum DeliveryCommand {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     },
-    /// Remind the patient to answer. Does nothing once answered, revoked or
-    /// locked, or if this reminder went already.
-    SendReminder {
-        reminder: u32,
+    /// A reminder to answer, or the next series text. A reminder does
+    /// nothing once answered, revoked or locked; a series text once the
+    /// series is stopped; either if it, or a later one, went already.
+    SendFollowOn {
+        follow_on: FollowOn,
         message: Box<Message>,
         now: DateTime<Utc>,
     },
+    /// Staff stopped the series for this patient. Final; repeats are harmless.
+    StopSeries { now: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -558,16 +567,25 @@ impl Aggregate for Delivery {
                 };
                 sink.write(event, self).await;
             }
-            DeliveryCommand::SendReminder {
-                reminder,
+            DeliveryCommand::SendFollowOn {
+                follow_on,
                 message,
                 now,
             } => {
-                if self.link_refusal(None, now).is_some()
-                    || self.locked()
-                    || self.answered
-                    || self.reminders.iter().any(|sent| *sent >= reminder)
-                {
+                let wanted = match follow_on {
+                    FollowOn::Reminder(n) => {
+                        self.link_refusal(None, now).is_none()
+                            && !self.locked()
+                            && !self.answered
+                            && self.reminders.iter().all(|sent| *sent < n)
+                    }
+                    FollowOn::Series(n) => {
+                        self.first_sent_at.is_some()
+                            && !self.series_stopped
+                            && self.series.iter().all(|sent| *sent < n)
+                    }
+                };
+                if !wanted {
                     return Ok(());
                 }
                 let Message {
@@ -579,9 +597,11 @@ impl Aggregate for Delivery {
                     ..
                 } = *message;
                 let (batch_id, row) = (self.batch_id.clone(), self.row);
-                let event =
-                    match call_provider(services, channel, &reference, to, subject, body).await? {
-                        Answer::Sent(provider_reference) => DeliveryEvent::ReminderSent {
+                let answer =
+                    call_provider(services, channel, &reference, to, subject, body).await?;
+                let event = match (follow_on, answer) {
+                    (FollowOn::Reminder(reminder), Answer::Sent(provider_reference)) => {
+                        DeliveryEvent::ReminderSent {
                             batch_id,
                             row,
                             reminder,
@@ -589,17 +609,50 @@ impl Aggregate for Delivery {
                             provider_reference,
                             idempotency_key: reference,
                             sent_at: now,
-                        },
-                        Answer::Refused(reason) => DeliveryEvent::ReminderNotSent {
+                        }
+                    }
+                    (FollowOn::Reminder(reminder), Answer::Refused(reason)) => {
+                        DeliveryEvent::ReminderNotSent {
                             batch_id,
                             row,
                             reminder,
                             channel,
                             reason,
                             at: now,
-                        },
-                    };
+                        }
+                    }
+                    (FollowOn::Series(step), Answer::Sent(provider_reference)) => {
+                        DeliveryEvent::SeriesTextSent {
+                            batch_id,
+                            row,
+                            step,
+                            channel,
+                            provider_reference,
+                            idempotency_key: reference,
+                            sent_at: now,
+                        }
+                    }
+                    (FollowOn::Series(step), Answer::Refused(reason)) => {
+                        DeliveryEvent::SeriesTextNotSent {
+                            batch_id,
+                            row,
+                            step,
+                            reason,
+                            at: now,
+                        }
+                    }
+                };
                 sink.write(event, self).await;
+            }
+            DeliveryCommand::StopSeries { now } => {
+                if !self.series_stopped {
+                    let event = DeliveryEvent::SeriesStopped {
+                        batch_id: self.batch_id.clone(),
+                        row: self.row,
+                        stopped_at: now,
+                    };
+                    sink.write(event, self).await;
+                }
             }
         }
         Ok(())
@@ -644,6 +697,9 @@ impl Aggregate for Delivery {
             DeliveryEvent::QuestionnaireAnswered { .. } => self.answered = true,
             DeliveryEvent::ReminderSent { reminder, .. }
             | DeliveryEvent::ReminderNotSent { reminder, .. } => self.reminders.push(reminder),
+            DeliveryEvent::SeriesTextSent { step, .. }
+            | DeliveryEvent::SeriesTextNotSent { step, .. } => self.series.push(step),
+            DeliveryEvent::SeriesStopped { .. } => self.series_stopped = true,
         }
     }
 }
@@ -1276,8 +1332,8 @@ mod tests {
     }
 
     fn remind(number: u32) -> DeliveryCommand {
-        DeliveryCommand::SendReminder {
-            reminder: number,
+        DeliveryCommand::SendFollowOn {
+            follow_on: FollowOn::Reminder(number),
             message: Box::new(Message {
                 reference: format!("A12345:b-1:7:sms:reminder-{number}"),
                 body: "Reminder: Hello".into(),
@@ -1336,5 +1392,71 @@ mod tests {
                 reason: SendFailureReason::PermanentFailure,
                 at: now(),
             }]);
+    }
+
+    fn series_text(step: u32) -> DeliveryCommand {
+        DeliveryCommand::SendFollowOn {
+            follow_on: FollowOn::Series(step),
+            message: Box::new(Message {
+                reference: format!("A12345:b-1:7:sms:series-{step}"),
+                body: "Series".into(),
+                ..message(Channel::Sms)
+            }),
+            now: now(),
+        }
+    }
+
+    fn series_sent(step: u32) -> DeliveryEvent {
+        DeliveryEvent::SeriesTextSent {
+            batch_id: "b-1".into(),
+            row: 7,
+            step,
+            channel: Channel::Sms,
+            provider_reference: "ref-1".into(),
+            idempotency_key: format!("A12345:b-1:7:sms:series-{step}"),
+            sent_at: now(),
+        }
+    }
+
+    fn stopped() -> DeliveryEvent {
+        DeliveryEvent::SeriesStopped {
+            batch_id: "b-1".into(),
+            row: 7,
+            stopped_at: now(),
+        }
+    }
+
+    #[test]
+    fn each_series_text_goes_once_and_none_after_the_series_is_stopped() {
+        let (services, scripted) = sms_ok();
+        DeliveryTest::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), series_sent(1)])
+            .when(series_text(2))
+            .then_expect_events(vec![series_sent(2)]);
+        assert_eq!(
+            *scripted.keys.lock().unwrap(),
+            ["A12345:b-1:7:sms:series-2"]
+        );
+        for given in [
+            vec![sent(Channel::Sms, now(), None), series_sent(2)],
+            vec![sent(Channel::Sms, now(), None), series_sent(3)],
+            vec![sent(Channel::Sms, now(), None), stopped()],
+            vec![],
+        ] {
+            let (services, scripted) = sms_ok();
+            DeliveryTest::with(services)
+                .given(given)
+                .when(series_text(2))
+                .then_expect_events(vec![]);
+            assert!(scripted.keys.lock().unwrap().is_empty());
+        }
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(DeliveryCommand::StopSeries { now: now() })
+            .then_expect_events(vec![stopped()]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), stopped()])
+            .when(DeliveryCommand::StopSeries { now: now() })
+            .then_expect_events(vec![]);
     }
 }

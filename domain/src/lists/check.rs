@@ -91,6 +91,8 @@ pub struct ListCounts {
     pub nhs_app_only: u64,
     /// Sent by NHS App, with or without a mobile to fall back to.
     pub nhs_app: u64,
+    /// Contactable with a valid mobile: who an SMS-only batch reaches.
+    pub with_mobile: u64,
     /// In characters: how long `((name))` can make a message.
     pub longest_given_name: u64,
 }
@@ -107,6 +109,9 @@ impl ListCounts {
             }
             if row.channel == Some(Channel::NhsApp) {
                 self.nhs_app += 1;
+            }
+            if row.mobile.is_some() {
+                self.with_mobile += 1;
             }
             let name = row.given_name.as_deref().map_or(0, |n| n.chars().count());
             self.longest_given_name = self.longest_given_name.max(name as u64);

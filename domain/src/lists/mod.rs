@@ -126,6 +126,10 @@ pub struct ListSummary {
     /// Everyone sent an NHS App message, with a mobile or without.
     #[serde(default)]
     pub nhs_app_count: u64,
+    /// Contactable patients with a valid mobile: who an SMS-only batch
+    /// (the inhaler series) reaches. Absent from older summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_count: Option<u64>,
     /// The longest given name, in characters, for the worst-case length of
     /// a message that greets patients by name.
     #[serde(default)]

@@ -24,6 +24,9 @@ pub struct CreateBatch {
     /// A Florey questionnaire batch: each patient's message carries a link
     /// (`((link))`) to this questionnaire.
     pub questionnaire: Option<Questionnaire>,
+    /// The inhaler-adherence series: this message, then 22 more texts over
+    /// 26 weeks, by SMS only, to the patients with a mobile.
+    pub inhaler_series: bool,
 }
 
 /// A message's content, as staff write it.
@@ -32,6 +35,8 @@ pub struct Content<'a> {
     pub template: &'a str,
     pub email_subject: Option<&'a str>,
     pub questionnaire: Option<Questionnaire>,
+    /// Sent by SMS only (the inhaler series): nobody gets an email.
+    pub sms_only: bool,
 }
 
 /// What staff see before they send: how long the message is, who gets it
@@ -64,6 +69,7 @@ fn check_content(
         template,
         email_subject,
         questionnaire,
+        sms_only,
     } = content;
     let template = Template::parse(template).map_err(invalid)?;
     let link_length = match (questionnaire, template.has_link()) {
@@ -80,7 +86,7 @@ fn check_content(
         .worst_case(list.longest_given_name as usize, link_length)
         .check(None)
         .map_err(invalid)?;
-    let emails = list.email_only_count;
+    let emails = if sms_only { 0 } else { list.email_only_count };
     if emails > 0 && email_subject.is_none_or(|s| s.trim().is_empty()) {
         return Err(invalid(format!(
             "{emails} patients on this list will get this message by email, so it needs an email subject"
@@ -107,7 +113,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             request.email_subject,
             request.snomed_code,
             request.questionnaire
-        );
+        ) + if request.inhaler_series {
+            "\ninhaler-series"
+        } else {
+            ""
+        };
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
         })
@@ -130,7 +140,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map(SnomedCode::parse)
             .transpose()
             .map_err(invalid)?;
+        if request.inhaler_series && request.questionnaire.is_some() {
+            return Err(invalid(
+                "a batch is a questionnaire or an inhaler series, not both",
+            ));
+        }
         let list = self.list_summary(caller, &request.list_id).await?;
+        if request.inhaler_series && list.mobile_count.is_none() {
+            return Err(invalid(
+                "this list was checked before mobiles were counted for SMS-only batches; upload it again",
+            ));
+        }
         let email_subject = request
             .email_subject
             .map(|s| s.trim().to_owned())
@@ -139,6 +159,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             template: &request.template,
             email_subject: email_subject.as_deref(),
             questionnaire: request.questionnaire,
+            sms_only: request.inhaler_series,
         };
         check_content(content, &list, &self.ports.links.base_url)?;
         let batch_id = match key {
@@ -153,6 +174,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             email_subject,
             snomed_code: snomed_code.map(String::from),
             questionnaire: request.questionnaire,
+            inhaler_series: request.inhaler_series,
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
@@ -161,6 +183,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 contactable_count: list.contactable_count,
                 without_valid_mobile_count: list.without_valid_mobile_count,
                 not_contactable_count: list.not_contactable_count,
+                mobile_count: list.mobile_count,
             },
         };
         match self
@@ -189,6 +212,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<BatchPreview, BatchbookError> {
         let list = self.list_summary(caller, list_id).await?;
         let (_, sms) = check_content(content, &list, &self.ports.links.base_url)?;
+        let (email, nhs_app, texts) = match list.mobile_count {
+            Some(with_mobile) if content.sms_only => (0, 0, with_mobile),
+            _ => (
+                list.email_only_count,
+                list.nhs_app_count,
+                list.contactable_count
+                    .saturating_sub(list.email_only_count + list.nhs_app_count),
+            ),
+        };
+        let recipients = email + nhs_app + texts;
         let plan = match stagger_days {
             Some(days) => {
                 let window = self
@@ -197,17 +230,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     .sending_window;
                 let now = self.ports.clock.now();
                 let start = send_at.filter(|at| *at > now).unwrap_or(now);
-                stagger(list.contactable_count, days, start, &window).map_err(invalid)?
+                stagger(recipients, days, start, &window).map_err(invalid)?
             }
             None => vec![],
         };
         Ok(BatchPreview {
             sms,
-            email_recipients: list.email_only_count,
-            nhs_app_recipients: list.nhs_app_count,
-            sms_recipients: list
-                .contactable_count
-                .saturating_sub(list.email_only_count + list.nhs_app_count),
+            email_recipients: email,
+            nhs_app_recipients: nhs_app,
+            sms_recipients: texts,
             stagger: plan,
         })
     }

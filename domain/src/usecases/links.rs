@@ -377,6 +377,64 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             tracing::info!("every link of the batch revoked");
             return Ok(());
         };
+        let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
+        if batch.questionnaire().is_none() {
+            return Err(BatchbookError::Batch(
+                crate::aggregates::BatchError::NoLinks,
+            ));
+        }
+        self.on_delivery(caller, batch_id, row, DeliveryCommand::RevokeLink { now })
+            .await?;
+        tracing::info!(row, "one patient's link revoked");
+        Ok(())
+    }
+
+    /// Stops the inhaler series for the patient with this NHS number: no
+    /// more texts, for good.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn stop_series(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        nhs_number: &str,
+    ) -> Result<(), BatchbookError> {
+        let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
+        if !batch.sms_only() {
+            return Err(BatchbookError::InvalidRequest(
+                "this batch is not a series, so there is nothing to stop".into(),
+            ));
+        }
+        let now = self.ports.clock.now();
+        self.on_delivery(caller, batch_id, row, DeliveryCommand::StopSeries { now })
+            .await?;
+        tracing::info!(row, "one patient's series stopped");
+        Ok(())
+    }
+
+    async fn on_delivery(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        row: u64,
+        command: DeliveryCommand,
+    ) -> Result<(), BatchbookError> {
+        self.deliveries
+            .execute_with_metadata(&delivery_id(batch_id, row), command, self.metadata(caller))
+            .await
+            .map_err(|e| match e {
+                AggregateError::AggregateConflict => BatchbookError::Conflict,
+                other => BatchbookError::Unavailable(other.to_string()),
+            })
+    }
+
+    /// The caller's batch, and the list row of the patient with this NHS
+    /// number on it.
+    async fn patient_in(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        nhs_number: &str,
+    ) -> Result<(Batch, u64), BatchbookError> {
         let nhs_number = NhsNumber::parse(nhs_number)
             .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
         let batch = self
@@ -386,13 +444,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map_err(|e| BatchbookError::Unavailable(e.to_string()))?
             .aggregate()
             .clone();
-        if batch.organisation_id() != org {
+        if batch.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::BatchNotFound);
-        }
-        if batch.questionnaire().is_none() {
-            return Err(BatchbookError::Batch(
-                crate::aggregates::BatchError::NoLinks,
-            ));
         }
         let artifact = self
             .ports
@@ -401,32 +454,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await?
             .ok_or_else(|| PortError("the batch's list artifact is missing".into()))?;
         let wanted = nhs_number.to_string();
-        let mut row = None;
         for checked in artifact_rows(&artifact) {
             let checked = checked.map_err(|e| PortError::new("list artifact", e))?;
             if checked.nhs_number.as_deref() == Some(wanted.as_str()) {
-                row = Some(checked.row);
-                break;
+                return Ok((batch, checked.row));
             }
         }
-        let row = row.ok_or_else(|| {
-            BatchbookError::InvalidRequest(
-                "nhs_number: no patient with this NHS number is in this batch".into(),
-            )
-        })?;
-        self.deliveries
-            .execute_with_metadata(
-                &delivery_id(batch_id, row),
-                DeliveryCommand::RevokeLink { now },
-                self.metadata(caller),
-            )
-            .await
-            .map_err(|e| match e {
-                AggregateError::AggregateConflict => BatchbookError::Conflict,
-                other => BatchbookError::Unavailable(other.to_string()),
-            })?;
-        tracing::info!(row, "one patient's link revoked");
-        Ok(())
+        Err(BatchbookError::InvalidRequest(
+            "nhs_number: no patient with this NHS number is in this batch".into(),
+        ))
     }
 }
 

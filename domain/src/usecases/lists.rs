@@ -232,6 +232,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             email_only_count: counts.email_only,
             nhs_app_only_count: counts.nhs_app_only,
             nhs_app_count: counts.nhs_app,
+            mobile_count: Some(counts.with_mobile),
             longest_given_name: counts.longest_given_name,
             artifact_sha256: hex::encode(Sha256::digest(&artifact)),
         };

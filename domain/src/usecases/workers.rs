@@ -7,15 +7,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::{AggregateContext, AggregateError, EventStore};
-use events::{BatchEvent, Channel};
+use events::{BatchEvent, BatchKind, Channel};
 use futures::future::join_all;
 
 use super::links::link_record;
 use super::{Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
+use crate::aggregates::delivery::DeliveryStatus;
 use crate::aggregates::{Batch, BatchCommand, DeliveryCommand, DeliveryError, Fallback, Message};
 use crate::florey;
-use crate::jobs::{FanOut, MessageReference, SaveToRecord, SendMessage, Step};
+use crate::jobs::{FanOut, FollowOn, MessageReference, SaveToRecord, SendMessage, Step};
 use crate::links::{self, LinkRecord};
 use crate::lists::{artifact_rows, CheckedRow, Outcome};
 use crate::policies::{nhs_app_fallback_after, stagger_day_of, SendingWindow, RECEIPT_DEADLINE};
@@ -23,6 +24,7 @@ use crate::ports::{
     recipient_fingerprint, PortError, QueueName, Receipt, RecordEntry, Timer, TimerJob,
 };
 use crate::projection::{decode, DeliveryRow, ProjectionError, RecordedEvent};
+use crate::series;
 use crate::template;
 use crate::values::OrganisationId;
 
@@ -41,9 +43,9 @@ const FOLLOW_UP_CONCURRENCY: usize = 32;
 /// A cancelled batch's sent messages are saved to records this long after
 /// the cancel, when any send that was in flight has landed.
 const SAVE_AFTER_CANCEL: Duration = Duration::minutes(15);
-/// While a questionnaire batch is still sending (a stagger, a held
-/// window), its reminders are looked at least this often.
-const REMINDERS_IDLE: Duration = Duration::hours(6);
+/// While a batch with reminders or a series is still sending (a stagger, a
+/// held window), its follow-ons are looked at least this often.
+const FOLLOW_ONS_IDLE: Duration = Duration::hours(6);
 /// What a reminder says before the message itself.
 const REMINDER_PREFIX: &str = "Reminder: ";
 
@@ -122,6 +124,8 @@ enum Recurring {
     FollowUp,
     /// Questionnaire reminders.
     Reminders,
+    /// The inhaler series' texts.
+    Series,
 }
 
 /// When a delivery row next needs following up: its fallback, or its
@@ -188,6 +192,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 {
                     self.book(
                         Recurring::Reminders,
+                        &organisation_id,
+                        &batch_id,
+                        started_at + first,
+                    )
+                    .await?;
+                }
+                if let Some(first) = series::due_after(1).filter(|_| batch.sms_only()) {
+                    self.book(
+                        Recurring::Series,
                         &organisation_id,
                         &batch_id,
                         started_at + first,
@@ -262,6 +275,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             Recurring::Reminders => (
                 "reminders",
                 TimerJob::Reminders {
+                    organisation_id,
+                    batch_id: batch_id.clone(),
+                },
+            ),
+            Recurring::Series => (
+                "series",
+                TimerJob::Series {
                     organisation_id,
                     batch_id: batch_id.clone(),
                 },
@@ -423,6 +443,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             let Some(channel) = row.channel.filter(|_| row.outcome == Outcome::Contactable) else {
                 continue;
             };
+            // An SMS-only batch reaches the patients with a mobile, by SMS.
+            let channel = match (batch.sms_only(), &row.mobile) {
+                (false, _) => channel,
+                (true, Some(_)) => Channel::Sms,
+                (true, None) => continue,
+            };
             let this = index;
             index += 1;
             if let Some(day) = job.day {
@@ -503,9 +529,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             Step::First | Step::Fallback => {
                 matches!(batch.status(), BatchStatus::Sending | BatchStatus::Done)
             }
-            // Reminders run on after the batch is Done and saved.
-            Step::Reminder(_) => {
-                !batch.links_revoked()
+            // Follow-ons run on after the batch is Done and saved.
+            Step::FollowOn(follow_on) => {
+                !(batch.links_revoked() && matches!(follow_on, FollowOn::Reminder(_)))
                     && matches!(
                         batch.status(),
                         BatchStatus::Sending
@@ -531,7 +557,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 batch_id: job.batch_id.clone(),
                 row: job.row,
                 channel,
-                reminder: None,
+                follow_on: None,
             }
             .to_string()
         };
@@ -575,8 +601,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 }),
                 now,
             },
-            Step::Reminder(number) => DeliveryCommand::SendReminder {
-                reminder: number,
+            Step::FollowOn(follow_on) => DeliveryCommand::SendFollowOn {
+                follow_on,
                 message: Box::new(Message {
                     batch_id: job.batch_id.clone(),
                     row: job.row,
@@ -586,7 +612,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         batch_id: job.batch_id.clone(),
                         row: job.row,
                         channel: job.channel,
-                        reminder: Some(number),
+                        follow_on: Some(follow_on),
                     }
                     .to_string(),
                     recipient_fingerprint: recipient_fingerprint(org, &job.to),
@@ -629,7 +655,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let step = match job.step {
             Step::First => job.channel.as_str().to_owned(),
             Step::Fallback => "fallback".to_owned(),
-            Step::Reminder(number) => format!("reminder-{number}"),
+            Step::FollowOn(follow_on) => follow_on.key(),
         };
         let timer = Timer {
             id: format!("send:{}:{step}:{}", job.delivery_id(), opens.timestamp()),
@@ -647,8 +673,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
         let reference =
             MessageReference::parse(&receipt.reference).ok_or(ReceiptError::UnknownReference)?;
-        if reference.reminder.is_some() {
-            // A reminder's receipt changes nothing: the message's own does.
+        if reference.follow_on.is_some() {
+            // A follow-on's receipt changes nothing: the message's own does.
             return Ok(());
         }
         let org = OrganisationId::parse(&reference.organisation_id)
@@ -729,7 +755,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 TimerJob::Reminders {
                     organisation_id,
                     batch_id,
-                } => self.remind(organisation_id, batch_id, now).await?,
+                } => {
+                    self.send_follow_ons(Recurring::Reminders, organisation_id, batch_id, now)
+                        .await?
+                }
+                TimerJob::Series {
+                    organisation_id,
+                    batch_id,
+                } => {
+                    self.send_follow_ons(Recurring::Series, organisation_id, batch_id, now)
+                        .await?
+                }
                 TimerJob::ReleaseSend { body } => {
                     self.ports
                         .queue
@@ -851,73 +887,85 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
-    /// Sends the questionnaire reminders that are due: days 3 and 6 after
-    /// each patient's first message, while the link is valid, not revoked
-    /// and the questionnaire unanswered. A reminder missed (the sweeper was
-    /// down) gives way to the next one rather than both going. Then books
-    /// the next look.
-    #[tracing::instrument(skip_all, fields(batch_id))]
-    async fn remind(
+    /// Sends the follow-on messages that are due: questionnaire reminders
+    /// (days 3 and 6 after each patient's first message, while the link is
+    /// valid, not revoked and the questionnaire unanswered) or the inhaler
+    /// series' texts (until stopped for the patient). One missed while the
+    /// sweeper was down gives way to the next rather than both going. Then
+    /// books the next look.
+    #[tracing::instrument(skip_all, fields(batch_id, ?recurring))]
+    async fn send_follow_ons(
         &self,
+        recurring: Recurring,
         organisation_id: &str,
         batch_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), JobError> {
         let batch = self.load_batch(batch_id).await?;
-        let Some(questionnaire) = batch.questionnaire() else {
-            return Ok(());
-        };
-        if batch.links_revoked()
-            || batch.status() == BatchStatus::Cancelled
-            || batch.organisation_id() != organisation_id
-        {
+        if batch.status() == BatchStatus::Cancelled || batch.organisation_id() != organisation_id {
             return Ok(());
         }
-        let schedule = florey::reminders_after(questionnaire);
-        let valid_for = florey::valid_for(questionnaire);
-        let mut due: HashMap<u64, (u32, DeliveryRow)> = HashMap::new();
-        let mut next = (batch.status() == BatchStatus::Sending).then(|| now + REMINDERS_IDLE);
+        let (schedule, valid_for) = match (recurring, batch.questionnaire()) {
+            (Recurring::Reminders, Some(q)) if !batch.links_revoked() => {
+                (florey::reminders_after(q), Some(florey::valid_for(q)))
+            }
+            (Recurring::Series, _) if batch.kind() == BatchKind::InhalerSeries => {
+                (series::schedule(), None)
+            }
+            _ => return Ok(()),
+        };
+        let mut due: HashMap<u64, (FollowOn, DeliveryRow)> = HashMap::new();
+        let mut next = (batch.status() == BatchStatus::Sending).then(|| now + FOLLOW_ONS_IDLE);
         for row in self.ports.views.deliveries(batch_id).await? {
             let Some(first) = row.first_sent_at else {
                 continue;
             };
-            let unreachable = row.status == crate::aggregates::delivery::DeliveryStatus::Failed;
-            if row.answered_at.is_some() || row.link_revoked || unreachable {
+            let (done, sent) = match recurring {
+                Recurring::Reminders => (
+                    row.answered_at.is_some() || row.link_revoked,
+                    &row.reminders,
+                ),
+                _ => (row.series_stopped, &row.series),
+            };
+            if done || row.status == DeliveryStatus::Failed {
                 continue;
             }
-            let latest_sent = row.reminders.iter().max().copied().unwrap_or(0);
+            let latest_sent = sent.iter().max().copied().unwrap_or(0);
             for (number, after) in (1u32..).zip(&schedule) {
                 let at = first + *after;
-                if number <= latest_sent || at >= first + valid_for {
+                if number <= latest_sent || valid_for.is_some_and(|v| at >= first + v) {
                     continue;
                 }
                 if at <= now {
-                    due.insert(row.row, (number, row.clone()));
+                    let follow_on = match recurring {
+                        Recurring::Reminders => FollowOn::Reminder(number),
+                        _ => FollowOn::Series(number),
+                    };
+                    due.insert(row.row, (follow_on, row.clone()));
                 } else {
                     next = Some(next.map_or(at, |n| n.min(at)));
                 }
             }
         }
         if !due.is_empty() {
-            self.queue_reminders(organisation_id, &batch, batch_id, &due)
+            self.queue_follow_ons(organisation_id, &batch, batch_id, &due)
                 .await?;
         }
         if let Some(at) = next {
-            self.book(Recurring::Reminders, organisation_id, batch_id, at)
-                .await?;
+            self.book(recurring, organisation_id, batch_id, at).await?;
         }
-        tracing::info!(reminders = due.len(), "questionnaire reminders queued");
+        tracing::info!(queued = due.len(), "follow-on messages queued");
         Ok(())
     }
 
-    /// Queues one reminder per row, on the channel its message reached the
+    /// Queues one follow-on per row, on the channel its message reached the
     /// patient by, reading the list once for addresses and names.
-    async fn queue_reminders(
+    async fn queue_follow_ons(
         &self,
         organisation_id: &str,
         batch: &Batch,
         batch_id: &str,
-        due: &HashMap<u64, (u32, DeliveryRow)>,
+        due: &HashMap<u64, (FollowOn, DeliveryRow)>,
     ) -> Result<(), JobError> {
         let org = organisation(organisation_id)?;
         let window = self.settings_of(&org).await?.sending_window;
@@ -927,7 +975,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let mut messages = Vec::with_capacity(due.len());
         for row in artifact_rows(&artifact) {
             let row = row.map_err(|e| unreadable("a list artifact line", &e))?;
-            let Some((number, delivery)) = due.get(&row.row) else {
+            let Some((follow_on, delivery)) = due.get(&row.row) else {
                 continue;
             };
             let to = match delivery.channel {
@@ -939,23 +987,38 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 continue;
             };
             let is_email = delivery.channel == Channel::Email;
+            let (body, subject) = match follow_on {
+                FollowOn::Reminder(_) => (
+                    format!(
+                        "{REMINDER_PREFIX}{}",
+                        self.message_for(&template, batch, batch_id, &row)
+                    ),
+                    batch
+                        .email_subject()
+                        .filter(|_| is_email)
+                        .map(|s| format!("{REMINDER_PREFIX}{s}")),
+                ),
+                FollowOn::Series(step) => {
+                    let text = series::text(*step).ok_or_else(|| {
+                        JobError::Malformed(format!("the series has no step {step}"))
+                    })?;
+                    (
+                        template::render(text, row.given_name.as_deref(), None),
+                        None,
+                    )
+                }
+            };
             messages.push(to_json(&SendMessage {
                 organisation_id: organisation_id.to_owned(),
                 batch_id: batch_id.to_owned(),
                 row: row.row,
                 channel: delivery.channel,
                 to,
-                body: format!(
-                    "{REMINDER_PREFIX}{}",
-                    self.message_for(&template, batch, batch_id, &row)
-                ),
-                correlation_id: format!("reminder:{batch_id}:{number}"),
-                subject: batch
-                    .email_subject()
-                    .filter(|_| is_email)
-                    .map(|s| format!("{REMINDER_PREFIX}{s}")),
+                body,
+                correlation_id: format!("{}:{batch_id}", follow_on.key()),
+                subject,
                 fallback_to: None,
-                step: Step::Reminder(*number),
+                step: Step::FollowOn(*follow_on),
                 window: (!is_email).then_some(window),
             }));
         }

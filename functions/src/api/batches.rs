@@ -38,6 +38,12 @@ pub struct CreateBatchRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "blood_pressure_7_day")]
     pub questionnaire: Option<Questionnaire>,
+    /// Makes this the inhaler-adherence series: this message, then 22 more
+    /// texts over 26 weeks (two or three a week at first, then about two a
+    /// month), by SMS only to the patients with a mobile. Stop it for one
+    /// patient with `POST /v1/batches/{batch_id}/series/stop`.
+    #[serde(default)]
+    pub inhaler_series: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,6 +56,9 @@ pub struct PreviewRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "smoking_status")]
     pub questionnaire: Option<Questionnaire>,
+    /// As for creating: everyone with a mobile gets a text, nobody an email.
+    #[serde(default)]
+    pub inhaler_series: bool,
     /// Show how a stagger over this many days would split the patients.
     #[serde(default)]
     pub stagger_days: Option<u32>,
@@ -159,7 +168,7 @@ impl From<BatchSummary> for BatchResponse {
         Self {
             counts: BatchCounts {
                 patient_list: s.patient_count,
-                recipients: s.contactable_count,
+                recipients: s.recipient_count,
                 awaiting_receipt: s.awaiting_receipt_count,
                 delivered: s.delivered_count,
                 emails_delivered: s.email_delivered_count,
@@ -227,6 +236,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 email_subject: request.email_subject,
                 snomed_code: request.snomed_code,
                 questionnaire: request.questionnaire,
+                inhaler_series: request.inhaler_series,
             },
             key.as_ref(),
         )
@@ -260,6 +270,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
                 template: &request.message,
                 email_subject: request.email_subject.as_deref(),
                 questionnaire: request.questionnaire,
+                sms_only: request.inhaler_series,
             },
             request.stagger_days,
             request.send_at,
@@ -428,4 +439,35 @@ pub async fn responses<R: PersistedEventRepository + 'static>(
 ) -> Result<impl IntoResponse, Problem> {
     let download = state.app.responses_download(&caller, &batch_id).await?;
     Ok(csv_download(download, &format!("responses-{batch_id}.csv")))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StopSeriesRequest {
+    /// The patient whose series stops.
+    pub nhs_number: String,
+}
+
+/// Stop the inhaler series for one patient: no more texts, for good.
+#[utoipa::path(
+    post, path = "/v1/batches/{batch_id}/series/stop", tag = "batches",
+    params(("batch_id" = String, Path)),
+    request_body = StopSeriesRequest,
+    responses(
+        (status = 204, description = "Stopped (stopping again changes nothing)"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad NHS number, one not in the batch, or a batch that is not a series", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stop_series<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(batch_id): Path<String>,
+    request: Result<Json<StopSeriesRequest>, JsonRejection>,
+) -> Result<StatusCode, Problem> {
+    let Json(request) = request.map_err(json_problem)?;
+    state
+        .app
+        .stop_series(&caller, &batch_id, &request.nhs_number)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

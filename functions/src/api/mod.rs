@@ -93,6 +93,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         batches::failed_to_deliver,
         batches::revoke_links,
         batches::responses,
+        batches::stop_series,
         links::open_link,
         links::verify_link,
         links::get_questionnaire,
@@ -188,6 +189,10 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/batches/{batch_id}/failed-to-deliver.csv",
             get(batches::failed_to_deliver::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/series/stop",
+            post(batches::stop_series::<R>),
         )
         .route(
             "/v1/batches/{batch_id}/responses.csv",
