@@ -1,7 +1,8 @@
 //! A Florey questionnaire batch in AWS mode: links registered in the
 //! DynamoDB views table by the fan-out worker, the date-of-birth check and
 //! answers through the API function, the day-3 reminder from the timer
-//! sweeper (on a fake clock), and revoking every link.
+//! sweeper (on a fake clock), and revoking every link; the inhaler
+//! series from the sweeper, stopped for one patient.
 
 use std::sync::Arc;
 
@@ -165,5 +166,76 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
         bodies(&env).await.len(),
         3,
         "no day-6 reminder after the revoke"
+    );
+}
+
+#[tokio::test]
+async fn the_inhaler_series_texts_go_from_the_timer_sweeper_and_stop_when_asked() {
+    let clock = Arc::new(FakeClock::at(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
+    let mut poller = StreamPoller::new(&env);
+    let list_id = upload_and_ingest(&env, &clean_list(2)).await;
+    let (status, created) = call(
+        &env,
+        "A12345",
+        "POST",
+        "/v1/batches",
+        Some(
+            json!({"name": "Inhalers", "list_id": list_id, "inhaler_series": true,
+                    "message": "Hi ((name)), inhaler tips follow."}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+    call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/batches/{batch_id}/send"),
+        None,
+    )
+    .await;
+    for _ in 0..5 {
+        run_functions(&env, &mut poller).await;
+    }
+    assert_eq!(bodies(&env).await.len(), 2);
+    let nhs_of_second = clean_list(2)
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, _) = call(
+        &env,
+        "A12345",
+        "POST",
+        &format!("/v1/batches/{batch_id}/series/stop"),
+        Some(json!({"nhs_number": nhs_of_second})),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Day 2: the first series text, to the patient whose series goes on.
+    clock.advance(Duration::days(2));
+    for _ in 0..3 {
+        env.stack.app.fire_due_timers(1_000).await.unwrap();
+        run_functions(&env, &mut poller).await;
+    }
+    let sent = bodies(&env).await;
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].0, "+447700100001");
+    assert!(sent
+        .iter()
+        .any(|(to, body)| to == "+447700100001"
+            && body.starts_with("Hi Pat, your preventer inhaler")));
+    assert_eq!(
+        sent.iter().filter(|(to, _)| to == "+447700100002").count(),
+        1,
+        "the stopped patient had only the first message"
     );
 }
