@@ -375,12 +375,12 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             summary.contactable_count = list.contactable_count;
             summary.without_valid_mobile_count = list.without_valid_mobile_count;
             summary.not_contactable_count = list.not_contactable_count;
-            // Who the batch will send to: everyone contactable, or for an
-            // SMS-only batch those with a mobile (`Batch::recipients`).
-            summary.recipient_count = match list.mobile_count {
-                Some(with_mobile) if summary.kind == Some(BatchKind::InhalerSeries) => with_mobile,
-                _ => list.contactable_count,
-            };
+            // Who the batch will send to, before it starts sending.
+            summary.recipient_count = crate::aggregates::batch::recipients(
+                summary.kind.unwrap_or(BatchKind::SimpleMessage),
+                list.contactable_count,
+                list.mobile_count,
+            );
         }
         BatchEvent::SendScheduled { send_at, stagger } => {
             summary.status = BatchStatus::Scheduled;

@@ -9,7 +9,7 @@ use chrono::Duration;
 use infra::embedded::DEFAULT_LINK_BASE_URL;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, spawn_app, start_of_test, TestApp, ORG};
+use crate::helpers::{clean_list, problem, spawn_app, start_of_test, TestApp, ORG};
 
 /// Aisha uses the NHS App and never reads it; she has a mobile behind it.
 const AISHA: &str = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
@@ -18,19 +18,11 @@ const AISHA: &str = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
 const BORN: &str = "1950-02-01";
 
 impl TestApp {
-    fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.as_org(
-            self.client
-                .request(method, format!("{}{path}", self.address)),
-            ORG,
-        )
-    }
-
     /// Creates and sends a questionnaire batch, and runs the sends.
     async fn send_questionnaire(&self, csv: &str, questionnaire: &str) -> String {
         let list: Value = self.upload_list(csv).await.json().await.unwrap();
         let created = self
-            .call(reqwest::Method::POST, "/v1/batches")
+            .request(reqwest::Method::POST, "/v1/batches")
             .json(&json!({"name": "Readings", "list_id": list["list_id"],
                           "questionnaire": questionnaire,
                           "message": "Dear ((name)), please answer: ((link))"}))
@@ -93,7 +85,7 @@ impl TestApp {
 
     async fn revoke(&self, batch_id: &str, body: Value) -> (u16, Value) {
         let response = self
-            .call(
+            .request(
                 reqwest::Method::POST,
                 &format!("/v1/batches/{batch_id}/links/revoke"),
             )
@@ -108,7 +100,7 @@ impl TestApp {
 
     async fn set_contact(&self) {
         let response = self
-            .call(reqwest::Method::PUT, "/v1/settings")
+            .request(reqwest::Method::PUT, "/v1/settings")
             .json(&json!({"flag_mobiles_likely_to_fail": false,
                           "contact": {"name": "Riverside Surgery", "phone": "01632 960000"}}))
             .send()
@@ -246,7 +238,7 @@ async fn each_patient_gets_their_own_link_which_opens_after_the_date_of_birth_ch
     app.run_pending_work().await;
     assert_eq!(app.batch(&batch_id).await["counts"]["answered"], 1);
     let csv = app
-        .call(
+        .request(
             reqwest::Method::GET,
             &format!("/v1/batches/{batch_id}/responses.csv"),
         )
@@ -287,16 +279,17 @@ async fn each_patient_gets_their_own_link_which_opens_after_the_date_of_birth_ch
     let plain = app.send_list(&clean_list(1)).await;
     app.run_pending_work().await;
     let response = app
-        .call(
+        .request(
             reqwest::Method::GET,
             &format!("/v1/batches/{plain}/responses.csv"),
         )
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["detail"], "this batch sent no questionnaire");
+    assert_eq!(
+        problem(response).await,
+        (422, "this batch sent no questionnaire".into())
+    );
 }
 
 #[tokio::test]
@@ -582,17 +575,15 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
         ),
     ] {
         let response = app
-            .call(reqwest::Method::POST, "/v1/batches")
+            .request(reqwest::Method::POST, "/v1/batches")
             .json(&body)
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 422);
-        let problem: Value = response.json().await.unwrap();
-        assert_eq!(problem["detail"], detail);
+        assert_eq!(problem(response).await, (422, detail.into()));
     }
     let response = app
-        .call(reqwest::Method::POST, "/v1/batches")
+        .request(reqwest::Method::POST, "/v1/batches")
         .json(
             &json!({"name": "BP", "list_id": list["list_id"], "questionnaire": "blood_pressure",
                       "message": "Readings: ((link))"}),
@@ -600,19 +591,16 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
+    let (status, detail) = problem(response).await;
+    assert_eq!(status, 422);
     assert!(
-        problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("unknown variant `blood_pressure`"),
-        "{problem}"
+        detail.contains("unknown variant `blood_pressure`"),
+        "{detail}"
     );
 
     // The preview counts the link in: 22 characters of token after the base.
     let response = app
-        .call(reqwest::Method::POST, "/v1/batches/preview")
+        .request(reqwest::Method::POST, "/v1/batches/preview")
         .json(
             &json!({"list_id": list["list_id"], "questionnaire": "smoking_status",
                       "message": "((link))"}),

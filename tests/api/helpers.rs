@@ -86,6 +86,15 @@ impl TestApp {
         builder.header("authorization", format!("Bearer dev:{org}"))
     }
 
+    /// A request to `path` on behalf of staff of the test organisation.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.as_org(
+            self.client
+                .request(method, format!("{}{path}", self.address)),
+            ORG,
+        )
+    }
+
     pub async fn upload_list_as(&self, org: &str, csv: &str) -> reqwest::Response {
         self.as_org(self.client.post(format!("{}/v1/lists", self.address)), org)
             .header("content-type", "text/csv")
@@ -167,6 +176,13 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A refusal's status and `detail`.
+pub async fn problem(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["detail"].as_str().unwrap().to_owned())
 }
 
 /// A SystmOne list of `n` contactable patients with distinct mobiles, none

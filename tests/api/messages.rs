@@ -7,7 +7,7 @@
 use chrono::Duration;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, spawn_app, TestApp, NHS_NOTIFY_KEY, NOTIFY_TOKEN, ORG};
+use crate::helpers::{clean_list, problem, spawn_app, TestApp, NHS_NOTIFY_KEY, NOTIFY_TOKEN, ORG};
 
 /// Two NHS App users (Aisha never reads, Priya does; both have a mobile),
 /// one patient with an email address and one with only a mobile.
@@ -81,12 +81,6 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect();
     list.sort();
     list
-}
-
-async fn problem(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    (status, body["detail"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]

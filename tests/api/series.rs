@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::ports::WorkQueue;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, start_of_test, DuplicatingQueue, TestApp, ORG};
+use crate::helpers::{problem, spawn_app_with, start_of_test, DuplicatingQueue, TestApp, ORG};
 
 /// Ann and Bob have mobiles; Joe has only an email address, so an SMS-only
 /// series does not reach him.
@@ -25,8 +25,16 @@ const DAYS: [i64; 23] = [
 ];
 
 impl TestApp {
-    fn staff(&self, path: &str) -> reqwest::RequestBuilder {
-        self.as_org(self.client.post(format!("{}{path}", self.address)), ORG)
+    /// Asks to stop `batch_id`'s series for the patient with `nhs_number`.
+    async fn stop_series(&self, batch_id: &str, nhs_number: &str) -> reqwest::Response {
+        self.request(
+            reqwest::Method::POST,
+            &format!("/v1/batches/{batch_id}/series/stop"),
+        )
+        .json(&json!({ "nhs_number": nhs_number }))
+        .send()
+        .await
+        .unwrap()
     }
 
     /// The days on which each number was sent a text, and every key used.
@@ -52,7 +60,7 @@ async fn the_series_sends_23_texts_over_26_weeks_once_each_and_stops_for_a_patie
     let app = spawn_app_with(Some(twice), tempfile::tempdir().unwrap()).await;
     let list: Value = app.upload_list(LIST).await.json().await.unwrap();
     let created = app
-        .staff("/v1/batches")
+        .request(reqwest::Method::POST, "/v1/batches")
         .json(&json!({"name": "Inhalers", "list_id": list["list_id"], "inhaler_series": true,
                       "message": "Hi ((name)), over the next 6 months we will text you tips on your inhaler."}))
         .send()
@@ -78,12 +86,7 @@ async fn the_series_sends_23_texts_over_26_weeks_once_each_and_stops_for_a_patie
         app.clock.advance(Duration::days(1));
         app.run_pending_work().await;
         if day == 15 {
-            let stop = app
-                .staff(&format!("/v1/batches/{batch_id}/series/stop"))
-                .json(&json!({"nhs_number": "7000000023"}))
-                .send()
-                .await
-                .unwrap();
+            let stop = app.stop_series(&batch_id, "7000000023").await;
             assert_eq!(stop.status(), 204);
         }
     }
@@ -127,17 +130,12 @@ async fn the_series_sends_23_texts_over_26_weeks_once_each_and_stops_for_a_patie
     );
 
     // Stopping needs a patient of this batch, and a series.
-    let unknown = app
-        .staff(&format!("/v1/batches/{batch_id}/series/stop"))
-        .json(&json!({"nhs_number": "9990000026"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 422);
-    let problem: Value = unknown.json().await.unwrap();
     assert_eq!(
-        problem["detail"],
-        "nhs_number: no patient with this NHS number is in this batch"
+        problem(app.stop_series(&batch_id, "9990000026").await).await,
+        (
+            422,
+            "nhs_number: no patient with this NHS number is in this batch".into()
+        )
     );
 }
 
@@ -147,22 +145,17 @@ async fn only_a_series_can_be_stopped_and_a_batch_is_not_both_a_series_and_a_que
     let without_joe: String = LIST.lines().take(3).map(|l| format!("{l}\n")).collect();
     let plain = app.send_list(&without_joe).await;
     app.run_pending_work().await;
-    let response = app
-        .staff(&format!("/v1/batches/{plain}/series/stop"))
-        .json(&json!({"nhs_number": "9434765919"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
     assert_eq!(
-        problem["detail"],
-        "this batch is not a series, so there is nothing to stop"
+        problem(app.stop_series(&plain, "9434765919").await).await,
+        (
+            422,
+            "this batch is not a series, so there is nothing to stop".into()
+        )
     );
 
     let list: Value = app.upload_list(LIST).await.json().await.unwrap();
     let response = app
-        .staff("/v1/batches")
+        .request(reqwest::Method::POST, "/v1/batches")
         .json(
             &json!({"name": "Both", "list_id": list["list_id"], "inhaler_series": true,
                       "questionnaire": "smoking_status", "message": "Hi ((link))"}),
@@ -170,10 +163,11 @@ async fn only_a_series_can_be_stopped_and_a_batch_is_not_both_a_series_and_a_que
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 422);
-    let problem: Value = response.json().await.unwrap();
     assert_eq!(
-        problem["detail"],
-        "a batch is a questionnaire or an inhaler series, not both"
+        problem(response).await,
+        (
+            422,
+            "a batch is a questionnaire or an inhaler series, not both".into()
+        )
     );
 }

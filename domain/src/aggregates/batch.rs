@@ -169,10 +169,7 @@ impl Batch {
 
     /// How many patients the batch sends to.
     pub fn recipients(&self) -> u64 {
-        match self.mobile_count {
-            Some(with_mobile) if self.sms_only() => with_mobile,
-            _ => self.contactable_count,
-        }
+        recipients(self.kind(), self.contactable_count, self.mobile_count)
     }
 
     /// Whether staff withdrew every link the batch sent.
@@ -213,6 +210,16 @@ impl Batch {
     }
 }
 
+/// Who a batch of `kind` sends to: every contactable patient, or for an
+/// SMS-only kind (the inhaler series) those with a mobile. Lists checked
+/// before mobiles were counted give `None`, and count everyone.
+pub fn recipients(kind: BatchKind, contactable: u64, with_mobile: Option<u64>) -> u64 {
+    match with_mobile {
+        Some(with_mobile) if kind == BatchKind::InhalerSeries => with_mobile,
+        _ => contactable,
+    }
+}
+
 impl Aggregate for Batch {
     const TYPE: &'static str = "Batch";
     type Command = BatchCommand;
@@ -241,22 +248,19 @@ impl Aggregate for Batch {
                 if self.status != BatchStatus::Absent {
                     return Err(BatchError::AlreadyExists);
                 }
-                let reached = match list.mobile_count {
-                    Some(with_mobile) if inhaler_series => with_mobile,
-                    _ => list.contactable_count,
+                let kind = match (questionnaire, inhaler_series) {
+                    (Some(_), _) => BatchKind::FloreyQuestionnaire,
+                    (None, true) => BatchKind::InhalerSeries,
+                    (None, false) => BatchKind::SimpleMessage,
                 };
-                if reached == 0 {
+                if recipients(kind, list.contactable_count, list.mobile_count) == 0 {
                     return Err(BatchError::NobodyToContact);
                 }
                 let drafted = BatchEvent::BatchDrafted {
                     batch_id,
                     organisation_id,
                     name,
-                    kind: match (questionnaire, inhaler_series) {
-                        (Some(_), _) => BatchKind::FloreyQuestionnaire,
-                        (None, true) => BatchKind::InhalerSeries,
-                        (None, false) => BatchKind::SimpleMessage,
-                    },
+                    kind,
                     template,
                     email_subject,
                     snomed_code,

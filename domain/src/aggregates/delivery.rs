@@ -261,7 +261,7 @@ impl Delivery {
 
     /// Why the link cannot be used now, if it cannot: withdrawn, expired
     /// (at `expires_at`), or never sent.
-    fn link_refusal(
+    pub fn link_refusal(
         &self,
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
@@ -1331,16 +1331,28 @@ mod tests {
             .then_expect_events(vec![]);
     }
 
-    fn remind(number: u32) -> DeliveryCommand {
+    /// A reminder or series text by SMS, with its own key.
+    fn follow_on(follow_on: FollowOn) -> DeliveryCommand {
         DeliveryCommand::SendFollowOn {
-            follow_on: FollowOn::Reminder(number),
+            follow_on,
             message: Box::new(Message {
-                reference: format!("A12345:b-1:7:sms:reminder-{number}"),
-                body: "Reminder: Hello".into(),
+                reference: format!("A12345:b-1:7:sms:{}", follow_on.key()),
+                body: "Follow-on".into(),
                 ..message(Channel::Sms)
             }),
             now: now(),
         }
+    }
+
+    /// `command` on a delivery with `given` history calls no provider and
+    /// records nothing.
+    fn sends_nothing(given: Vec<DeliveryEvent>, command: DeliveryCommand) {
+        let (services, scripted) = sms_ok();
+        DeliveryTest::with(services)
+            .given(given)
+            .when(command)
+            .then_expect_events(vec![]);
+        assert!(scripted.keys.lock().unwrap().is_empty());
     }
 
     fn reminded(number: u32) -> DeliveryEvent {
@@ -1360,7 +1372,7 @@ mod tests {
         let (services, scripted) = sms_ok();
         DeliveryTest::with(services)
             .given(vec![sent(Channel::Sms, now(), None)])
-            .when(remind(1))
+            .when(follow_on(FollowOn::Reminder(1)))
             .then_expect_events(vec![reminded(1)]);
         assert_eq!(
             *scripted.keys.lock().unwrap(),
@@ -1373,17 +1385,12 @@ mod tests {
             vec![sent(Channel::Sms, now(), None), revoked()],
             vec![],
         ] {
-            let (services, scripted) = sms_ok();
-            DeliveryTest::with(services)
-                .given(given)
-                .when(remind(1))
-                .then_expect_events(vec![]);
-            assert!(scripted.keys.lock().unwrap().is_empty());
+            sends_nothing(given, follow_on(FollowOn::Reminder(1)));
         }
         let (services, _) = providers(Err(ProviderError::PermanentFailure), Ok("x".into()));
         DeliveryTest::with(services)
             .given(vec![sent(Channel::Sms, now(), None), reminded(1)])
-            .when(remind(2))
+            .when(follow_on(FollowOn::Reminder(2)))
             .then_expect_events(vec![DeliveryEvent::ReminderNotSent {
                 batch_id: "b-1".into(),
                 row: 7,
@@ -1392,18 +1399,6 @@ mod tests {
                 reason: SendFailureReason::PermanentFailure,
                 at: now(),
             }]);
-    }
-
-    fn series_text(step: u32) -> DeliveryCommand {
-        DeliveryCommand::SendFollowOn {
-            follow_on: FollowOn::Series(step),
-            message: Box::new(Message {
-                reference: format!("A12345:b-1:7:sms:series-{step}"),
-                body: "Series".into(),
-                ..message(Channel::Sms)
-            }),
-            now: now(),
-        }
     }
 
     fn series_sent(step: u32) -> DeliveryEvent {
@@ -1431,7 +1426,7 @@ mod tests {
         let (services, scripted) = sms_ok();
         DeliveryTest::with(services)
             .given(vec![sent(Channel::Sms, now(), None), series_sent(1)])
-            .when(series_text(2))
+            .when(follow_on(FollowOn::Series(2)))
             .then_expect_events(vec![series_sent(2)]);
         assert_eq!(
             *scripted.keys.lock().unwrap(),
@@ -1443,12 +1438,7 @@ mod tests {
             vec![sent(Channel::Sms, now(), None), stopped()],
             vec![],
         ] {
-            let (services, scripted) = sms_ok();
-            DeliveryTest::with(services)
-                .given(given)
-                .when(series_text(2))
-                .then_expect_events(vec![]);
-            assert!(scripted.keys.lock().unwrap().is_empty());
+            sends_nothing(given, follow_on(FollowOn::Series(2)));
         }
         DeliveryTest::with(sms_ok().0)
             .given(vec![sent(Channel::Sms, now(), None)])

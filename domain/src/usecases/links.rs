@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use cqrs_es::{AggregateContext, AggregateError, EventStore};
+use cqrs_es::AggregateError;
 use events::Questionnaire;
 use serde::Serialize;
 
-use super::{Batchbook, BatchbookError, Caller, PracticeContact};
+use super::{current, Batchbook, BatchbookError, Caller, PracticeContact};
 use crate::aggregates::{Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError};
 use crate::florey::{self, AnswersRefused, Question};
 use crate::jobs::delivery_id;
@@ -111,18 +111,17 @@ impl Opened {
         Some(self.delivery.first_sent_at()? + valid_for)
     }
 
+    /// The rules the Delivery aggregate enforces, plus a batch-wide revoke.
     fn state(&self, now: DateTime<Utc>) -> LinkState {
-        if self.batch.links_revoked()
-            || self.delivery.link_revoked()
-            || self.delivery.first_sent_at().is_none()
-        {
-            LinkState::Withdrawn
-        } else if self.expires_at().is_some_and(|at| now >= at) {
-            LinkState::Expired
-        } else if self.delivery.locked() {
-            LinkState::Locked
-        } else {
-            LinkState::Open
+        if self.batch.links_revoked() {
+            return LinkState::Withdrawn;
+        }
+        match self.delivery.link_refusal(self.expires_at(), now) {
+            Some(DeliveryError::LinkExpired) => LinkState::Expired,
+            // Revoked, or never sent (so nobody holds it).
+            Some(_) => LinkState::Withdrawn,
+            None if self.delivery.locked() => LinkState::Locked,
+            None => LinkState::Open,
         }
     }
 }
@@ -143,13 +142,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .find(&token_sha256(token))
             .await?
             .ok_or(LinkError::NotFound)?;
-        let batch = self
-            .batch_store
-            .load_aggregate(&record.batch_id)
-            .await
-            .map_err(unavailable)?
-            .aggregate()
-            .clone();
+        let batch = current(&self.batch_store, &record.batch_id).await?;
         let delivery = self.load_delivery(&record.batch_id, record.row).await?;
         if batch.organisation_id() != record.organisation_id {
             return Err(LinkError::NotFound);
@@ -162,12 +155,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     async fn load_delivery(&self, batch_id: &str, row: u64) -> Result<Delivery, LinkError> {
-        let mut context = self
-            .delivery_store
-            .load_aggregate(&delivery_id(batch_id, row))
-            .await
-            .map_err(unavailable)?;
-        Ok(context.aggregate().clone())
+        Ok(current(&self.delivery_store, &delivery_id(batch_id, row)).await?)
     }
 
     async fn page(&self, opened: &Opened, state: LinkState) -> Result<LinkPage, LinkError> {
@@ -437,13 +425,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<(Batch, u64), BatchbookError> {
         let nhs_number = NhsNumber::parse(nhs_number)
             .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
-        let batch = self
-            .batch_store
-            .load_aggregate(batch_id)
-            .await
-            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?
-            .aggregate()
-            .clone();
+        let batch = current(&self.batch_store, batch_id).await?;
         if batch.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::BatchNotFound);
         }

@@ -207,6 +207,20 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 }
 
+/// The current state of one aggregate, replayed from its events (the
+/// default state when it has none).
+async fn current<R: PersistedEventRepository, A: cqrs_es::Aggregate + Clone>(
+    store: &PersistedEventStore<R, A>,
+    id: &str,
+) -> Result<A, PortError> {
+    use cqrs_es::{AggregateContext, EventStore};
+    let mut context = store
+        .load_aggregate(id)
+        .await
+        .map_err(|e| PortError::new("event store", e))?;
+    Ok(context.aggregate().clone())
+}
+
 /// Plain event-store mode: cqrs-es's snapshot and aggregate-store modes
 /// apply every event twice in 0.5.
 fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
-use cqrs_es::{AggregateContext, AggregateError, EventStore};
+use cqrs_es::AggregateError;
 use events::{BatchEvent, BatchKind, Channel};
 use futures::future::join_all;
 
@@ -381,12 +381,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     async fn load_batch(&self, batch_id: &str) -> Result<Batch, JobError> {
-        let mut context = self
-            .batch_store
-            .load_aggregate(batch_id)
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))?;
-        Ok(context.aggregate().clone())
+        Ok(super::current(&self.batch_store, batch_id).await?)
     }
 
     /// The checked list of a batch, one row at a time.

@@ -13,6 +13,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::usecases::{LinkError, LinkPage, LinkState, PracticeContact, QuestionnaireForm};
+use events::Questionnaire;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,7 +63,8 @@ pub struct VerifyRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QuestionnaireResponse {
     /// e.g. `blood_pressure_7_day`.
-    pub questionnaire: String,
+    #[schema(value_type = String)]
+    pub questionnaire: Questionnaire,
     pub title: String,
     /// Each with `id`, `text`, `required` and `answer`: a number (`min`,
     /// `max`, `decimals`, `unit`) or a choice (`options`).
@@ -77,10 +79,7 @@ pub struct QuestionnaireResponse {
 impl From<QuestionnaireForm> for QuestionnaireResponse {
     fn from(form: QuestionnaireForm) -> Self {
         Self {
-            questionnaire: serde_json::to_value(form.questionnaire)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            questionnaire: form.questionnaire,
             title: form.title.to_owned(),
             questions: serde_json::to_value(&form.questions).unwrap_or_default(),
             answered: form.answered,
@@ -131,23 +130,12 @@ impl From<LinkError> for LinkRefusal {
 impl IntoResponse for LinkRefusal {
     fn into_response(self) -> Response {
         let detail = self.0.to_string();
-        let mut body = LinkProblem {
-            problem: Problem::new(
-                StatusCode::NOT_FOUND,
-                "link_not_found",
-                "Link not found",
-                &detail,
-            ),
-            state: None,
-            contact: None,
-            attempts_left: None,
-            problems: None,
-        };
+        let (mut state, mut contact, mut attempts_left, mut problems) = (None, None, None, None);
         let (status, code, title) = match self.0 {
             LinkError::NotFound => (StatusCode::NOT_FOUND, "link_not_found", "Link not found"),
             LinkError::Unusable(page) => {
-                body.state = Some(state_name(page.state));
-                body.contact = page.contact;
+                state = Some(state_name(page.state));
+                contact = page.contact;
                 match page.state {
                     LinkState::Locked => (StatusCode::LOCKED, "link_locked", "This link is locked"),
                     LinkState::Expired => {
@@ -165,8 +153,10 @@ impl IntoResponse for LinkRefusal {
                 "invalid_date_of_birth",
                 "Check the date",
             ),
-            LinkError::WrongDateOfBirth { attempts_left } => {
-                body.attempts_left = Some(attempts_left);
+            LinkError::WrongDateOfBirth {
+                attempts_left: left,
+            } => {
+                attempts_left = Some(left);
                 (
                     StatusCode::FORBIDDEN,
                     "date_of_birth_mismatch",
@@ -182,7 +172,7 @@ impl IntoResponse for LinkRefusal {
                 (StatusCode::CONFLICT, "already_answered", "Already answered")
             }
             LinkError::Answers(refused) => {
-                body.problems = Some(refused.0);
+                problems = Some(refused.0);
                 (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_answers",
@@ -198,7 +188,13 @@ impl IntoResponse for LinkRefusal {
                 )
             }
         };
-        body.problem = Problem::new(status, code, title, detail);
+        let body = LinkProblem {
+            problem: Problem::new(status, code, title, detail),
+            state,
+            contact,
+            attempts_left,
+            problems,
+        };
         let json = serde_json::to_vec(&body).expect("a problem serialises");
         (
             status,

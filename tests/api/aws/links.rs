@@ -36,53 +36,83 @@ fn token(body: &str) -> String {
     body.split(BASE).nth(1).expect("a link").to_owned()
 }
 
+/// A batch of two patients sent on the AWS adapters, on a fake clock that
+/// starts on a Monday at 09:00.
+struct Sent {
+    clock: Arc<FakeClock>,
+    env: AwsTestEnv,
+    poller: StreamPoller,
+    batch_id: String,
+}
+
+impl Sent {
+    /// Creates a batch from `fields` (name, message, kind) and sends it, then
+    /// runs the functions until the first messages have gone.
+    async fn batch(fields: Value) -> Self {
+        let clock = Arc::new(FakeClock::at(
+            Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+        ));
+        let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
+        let mut poller = StreamPoller::new(&env);
+        let mut body = json!({ "list_id": upload_and_ingest(&env, &clean_list(2)).await });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let (status, created) = call(&env, "A12345", "POST", "/v1/batches", Some(body)).await;
+        assert_eq!(status, 201, "{created}");
+        let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+        let send = format!("/v1/batches/{batch_id}/send");
+        let (status, _) = call(&env, "A12345", "POST", &send, None).await;
+        assert_eq!(status, 202);
+        for _ in 0..5 {
+            run_functions(&env, &mut poller).await;
+        }
+        Self {
+            clock,
+            env,
+            poller,
+            batch_id,
+        }
+    }
+
+    /// Moves the clock on by `days`, then runs what the timer sweeper and
+    /// the other functions do until the work it started is done.
+    async fn after_days(&mut self, days: i64) {
+        self.clock.advance(Duration::days(days));
+        for _ in 0..3 {
+            self.env.stack.app.fire_due_timers(1_000).await.unwrap();
+            run_functions(&self.env, &mut self.poller).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_reminds_the_silent() {
-    let clock = Arc::new(FakeClock::at(
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-    ));
-    let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
-    let mut poller = StreamPoller::new(&env);
-    let list_id = upload_and_ingest(&env, &clean_list(2)).await;
-    let (status, created) = call(
-        &env,
-        "A12345",
-        "POST",
-        "/v1/batches",
-        Some(
-            json!({"name": "Smoking", "list_id": list_id, "questionnaire": "smoking_status",
-                    "message": "Dear ((name)), tell us: ((link))"}),
-        ),
-    )
+    let mut run = Sent::batch(json!({"name": "Smoking", "questionnaire": "smoking_status",
+                                     "message": "Dear ((name)), tell us: ((link))"}))
     .await;
-    assert_eq!(status, 201, "{created}");
-    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
-    let (status, _) = call(
-        &env,
-        "A12345",
-        "POST",
-        &format!("/v1/batches/{batch_id}/send"),
-        None,
-    )
-    .await;
-    assert_eq!(status, 202);
-    for _ in 0..5 {
-        run_functions(&env, &mut poller).await;
-    }
-    let sent = bodies(&env).await;
+    let batch_id = run.batch_id.clone();
+    let sent = bodies(&run.env).await;
     assert_eq!(sent.len(), 2);
     let (answering, silent) = (token(&sent[0].1), token(&sent[1].1));
     assert_ne!(answering, silent);
     assert_eq!(sent[1].1, format!("Dear Pat, tell us: {BASE}{silent}"));
 
     // The patient's side: no staff token is involved in what they call.
-    let (status, page) = call(&env, "A12345", "GET", &format!("/v1/links/{silent}"), None).await;
+    let (status, page) = call(
+        &run.env,
+        "A12345",
+        "GET",
+        &format!("/v1/links/{silent}"),
+        None,
+    )
+    .await;
     assert_eq!(
         (status, page),
         (200, json!({"state": "open", "contact": null}))
     );
     let (status, wrong) = call(
-        &env,
+        &run.env,
         "A12345",
         "POST",
         &format!("/v1/links/{silent}/verify"),
@@ -91,7 +121,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     .await;
     assert_eq!((status, &wrong["attempts_left"]), (403, &json!(4)));
     let (status, verified) = call(
-        &env,
+        &run.env,
         "A12345",
         "POST",
         &format!("/v1/links/{answering}/verify"),
@@ -101,7 +131,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     assert_eq!(status, 200, "{verified}");
     let session = verified["session"].as_str().unwrap();
     let app = functions::api::router(functions::api::ApiState {
-        app: env.stack.app.clone(),
+        app: run.env.stack.app.clone(),
         identity: functions::identity::IdentitySource::ApiGatewayJwt {
             organisation_claim: "ods".into(),
         },
@@ -121,12 +151,8 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     assert_eq!(response.status(), 200);
 
     // Day 3: the timer sweeper reminds only the patient who has not answered.
-    clock.advance(Duration::days(3));
-    for _ in 0..3 {
-        env.stack.app.fire_due_timers(1_000).await.unwrap();
-        run_functions(&env, &mut poller).await;
-    }
-    let sent = bodies(&env).await;
+    run.after_days(3).await;
+    let sent = bodies(&run.env).await;
     assert_eq!(sent.len(), 3);
     let reminders: Vec<&(String, String)> = sent
         .iter()
@@ -136,7 +162,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     assert_eq!(token(&reminders[0].1), silent);
 
     let (_, batch) = call(
-        &env,
+        &run.env,
         "A12345",
         "GET",
         &format!("/v1/batches/{batch_id}"),
@@ -147,7 +173,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
 
     // Revoked for good: the link says so before any check.
     let (status, _) = call(
-        &env,
+        &run.env,
         "A12345",
         "POST",
         &format!("/v1/batches/{batch_id}/links/revoke"),
@@ -155,15 +181,18 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
     )
     .await;
     assert_eq!(status, 204);
-    let (status, page) = call(&env, "A12345", "GET", &format!("/v1/links/{silent}"), None).await;
+    let (status, page) = call(
+        &run.env,
+        "A12345",
+        "GET",
+        &format!("/v1/links/{silent}"),
+        None,
+    )
+    .await;
     assert_eq!((status, &page["state"]), (200, &Value::from("withdrawn")));
-    clock.advance(Duration::days(3));
-    for _ in 0..3 {
-        env.stack.app.fire_due_timers(1_000).await.unwrap();
-        run_functions(&env, &mut poller).await;
-    }
+    run.after_days(3).await;
     assert_eq!(
-        bodies(&env).await.len(),
+        bodies(&run.env).await.len(),
         3,
         "no day-6 reminder after the revoke"
     );
@@ -171,37 +200,11 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
 
 #[tokio::test]
 async fn the_inhaler_series_texts_go_from_the_timer_sweeper_and_stop_when_asked() {
-    let clock = Arc::new(FakeClock::at(
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-    ));
-    let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
-    let mut poller = StreamPoller::new(&env);
-    let list_id = upload_and_ingest(&env, &clean_list(2)).await;
-    let (status, created) = call(
-        &env,
-        "A12345",
-        "POST",
-        "/v1/batches",
-        Some(
-            json!({"name": "Inhalers", "list_id": list_id, "inhaler_series": true,
-                    "message": "Hi ((name)), inhaler tips follow."}),
-        ),
-    )
+    let mut run = Sent::batch(json!({"name": "Inhalers", "inhaler_series": true,
+                                     "message": "Hi ((name)), inhaler tips follow."}))
     .await;
-    assert_eq!(status, 201, "{created}");
-    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
-    call(
-        &env,
-        "A12345",
-        "POST",
-        &format!("/v1/batches/{batch_id}/send"),
-        None,
-    )
-    .await;
-    for _ in 0..5 {
-        run_functions(&env, &mut poller).await;
-    }
-    assert_eq!(bodies(&env).await.len(), 2);
+    let batch_id = run.batch_id.clone();
+    assert_eq!(bodies(&run.env).await.len(), 2);
     let nhs_of_second = clean_list(2)
         .lines()
         .nth(2)
@@ -211,7 +214,7 @@ async fn the_inhaler_series_texts_go_from_the_timer_sweeper_and_stop_when_asked(
         .unwrap()
         .to_owned();
     let (status, _) = call(
-        &env,
+        &run.env,
         "A12345",
         "POST",
         &format!("/v1/batches/{batch_id}/series/stop"),
@@ -221,12 +224,8 @@ async fn the_inhaler_series_texts_go_from_the_timer_sweeper_and_stop_when_asked(
     assert_eq!(status, 204);
 
     // Day 2: the first series text, to the patient whose series goes on.
-    clock.advance(Duration::days(2));
-    for _ in 0..3 {
-        env.stack.app.fire_due_timers(1_000).await.unwrap();
-        run_functions(&env, &mut poller).await;
-    }
-    let sent = bodies(&env).await;
+    run.after_days(2).await;
+    let sent = bodies(&run.env).await;
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[0].0, "+447700100001");
     assert!(sent
