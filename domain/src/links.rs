@@ -271,6 +271,27 @@ mod tests {
     }
 
     #[test]
+    fn a_key_comes_from_64_hex_characters_or_a_long_enough_secret() {
+        assert_eq!(
+            LinkKey::parse_hex("ab").unwrap_err().to_string(),
+            "the link key must be 64 hexadecimal characters (32 random bytes)"
+        );
+        assert!(LinkKey::parse_hex(&"0f".repeat(32)).is_ok());
+        assert_eq!(
+            LinkKey::from_secret(&"x".repeat(31))
+                .unwrap_err()
+                .to_string(),
+            "the link key secret must be at least 32 characters"
+        );
+        let a = LinkKey::from_secret(&"x".repeat(32)).unwrap();
+        let b = LinkKey::from_secret(&"y".repeat(32)).unwrap();
+        assert_ne!(
+            a.token("A12345", "b", 1, LinkPurpose::Questionnaire),
+            b.token("A12345", "b", 1, LinkPurpose::Questionnaire)
+        );
+    }
+
+    #[test]
     fn only_hashes_and_the_url_show_the_token() {
         assert_eq!(
             token_sha256("abc"),
