@@ -27,17 +27,24 @@ pub const MAX_IDENTITY_ATTEMPTS: u32 = 5;
 /// How long a passed date-of-birth check lets the page act for the patient.
 pub const SESSION_MINUTES: i64 = 30;
 
+/// How long an attachment's link opens it, from the first message: long
+/// enough to come back to a leaflet, short enough not to live for ever.
+pub const ATTACHMENT_LINK_DAYS: i64 = 30;
+
 /// What a link opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkPurpose {
     Questionnaire,
+    /// The batch's attachment: a file every patient of the batch opens.
+    Attachment,
 }
 
 impl LinkPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Questionnaire => "questionnaire",
+            Self::Attachment => "attachment",
         }
     }
 }

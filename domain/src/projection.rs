@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use std::collections::BTreeMap;
 
-use events::{BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata, Questionnaire};
+use events::{
+    Attachment, BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata, Questionnaire,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::batch::BatchStatus;
@@ -61,6 +63,12 @@ pub struct BatchSummary {
     pub questionnaire: Option<Questionnaire>,
     /// Patients who answered the questionnaire.
     pub answered_count: u64,
+    /// The file a batch's links open.
+    #[serde(default)]
+    pub attachment: Option<Attachment>,
+    /// Patients who opened the attachment.
+    #[serde(default)]
+    pub attachment_opened_count: u64,
     /// When staff withdrew every link the batch sent.
     pub links_revoked_at: Option<DateTime<Utc>>,
     /// The last Batch aggregate sequence applied.
@@ -133,6 +141,9 @@ pub struct DeliveryRow {
     pub first_sent_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at: Option<DateTime<Utc>>,
+    /// When the patient first opened the batch's attachment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_opened_at: Option<DateTime<Utc>>,
     /// The questionnaire answers, by question id.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub answers: BTreeMap<String, String>,
@@ -331,6 +342,12 @@ pub async fn project(
             if !answered_before && next.answered_at.is_some() {
                 summary.answered_count += 1;
             }
+            let opened_before = previous
+                .as_ref()
+                .is_some_and(|p| p.attachment_opened_at.is_some());
+            if !opened_before && next.attachment_opened_at.is_some() {
+                summary.attachment_opened_count += 1;
+            }
             if previous.as_ref().and_then(|p| p.record.as_ref()).is_none() {
                 match next.record {
                     Some(RecordState::Saved) => summary.saved_to_record_count += 1,
@@ -356,9 +373,11 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             email_subject,
             snomed_code,
             questionnaire,
+            attachment,
             ..
         } => {
             summary.questionnaire = questionnaire;
+            summary.attachment = attachment;
             summary.batch_id = batch_id;
             summary.organisation_id = organisation_id;
             summary.name = name;
@@ -433,6 +452,7 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         record: None,
         first_sent_at: None,
         answered_at: None,
+        attachment_opened_at: None,
         answers: BTreeMap::new(),
         reminders: Vec::new(),
         link_revoked: false,
@@ -488,6 +508,9 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         } => {
             next.answers = answers;
             next.answered_at = Some(answered_at);
+        }
+        DeliveryEvent::AttachmentOpened { opened_at, .. } => {
+            next.attachment_opened_at = Some(opened_at)
         }
         DeliveryEvent::ReminderSent { reminder, .. }
         | DeliveryEvent::ReminderNotSent { reminder, .. } => next.reminders.push(reminder),
@@ -609,6 +632,7 @@ mod tests {
             email_subject: None,
             snomed_code: None,
             questionnaire: None,
+            attachment: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();

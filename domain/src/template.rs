@@ -26,7 +26,7 @@ pub enum TemplateError {
     UnknownPlaceholder(String),
     #[error("the message has ((link)), but this batch has no link to give (no questionnaire or attachment)")]
     NothingToLinkTo,
-    #[error("a questionnaire batch's message needs ((link)), where each patient's own link goes")]
+    #[error("a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes")]
     LinkMissing,
     #[error(
         "the message is {characters} characters long once filled in; a text message can be at most {MAX_SMS_CHARACTERS}"

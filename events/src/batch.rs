@@ -32,6 +32,21 @@ pub enum Questionnaire {
     HeightAndWeight,
 }
 
+/// A file sent with a batch, kept in the blob store. Every patient opens the
+/// same file through their own link, after a date-of-birth check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub attachment_id: String,
+    pub blob_key: String,
+    /// The name staff gave it, offered to the patient's browser.
+    pub file_name: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`, from the file's bytes.
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 of the file, so an auditor can prove what was sent.
+    pub sha256: String,
+}
+
 /// The checked patient list a batch sends to. The list itself stays in the
 /// blob store; the event holds where it is, its digest and its counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +94,9 @@ pub enum BatchEvent {
         /// For a Florey questionnaire batch: which questionnaire.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         questionnaire: Option<Questionnaire>,
+        /// The file every patient opens through their own link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<Attachment>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {

@@ -186,6 +186,13 @@ pub enum DeliveryEvent {
         answers: BTreeMap<String, String>,
         answered_at: DateTime<Utc>,
     },
+    /// The patient opened the batch's attachment through their link, for
+    /// the first time (later opens are not recorded).
+    AttachmentOpened {
+        batch_id: String,
+        row: u64,
+        opened_at: DateTime<Utc>,
+    },
     /// A reminder to answer went out (`reminder` is 1 for the first). The
     /// step's status is unchanged: a reminder is not the message.
     ReminderSent {
@@ -248,6 +255,7 @@ impl DeliveryEvent {
             | Self::IdentityVerified { batch_id, row, .. }
             | Self::IdentityCheckFailed { batch_id, row, .. }
             | Self::QuestionnaireAnswered { batch_id, row, .. }
+            | Self::AttachmentOpened { batch_id, row, .. }
             | Self::ReminderSent { batch_id, row, .. }
             | Self::ReminderNotSent { batch_id, row, .. }
             | Self::SeriesTextSent { batch_id, row, .. }
@@ -271,6 +279,7 @@ impl DomainEvent for DeliveryEvent {
             Self::IdentityVerified { .. } => "IdentityVerified",
             Self::IdentityCheckFailed { .. } => "IdentityCheckFailed",
             Self::QuestionnaireAnswered { .. } => "QuestionnaireAnswered",
+            Self::AttachmentOpened { .. } => "AttachmentOpened",
             Self::ReminderSent { .. } => "ReminderSent",
             Self::ReminderNotSent { .. } => "ReminderNotSent",
             Self::SeriesTextSent { .. } => "SeriesTextSent",

@@ -13,6 +13,6 @@ pub mod delivery;
 pub mod metadata;
 pub mod upcast;
 
-pub use batch::{BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
+pub use batch::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
 pub use metadata::{EventMetadata, MetadataError};

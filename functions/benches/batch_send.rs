@@ -74,6 +74,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         snomed_code: None,
         questionnaire: None,
         inhaler_series: false,
+        attachment_id: None,
     };
     let batch_id = stack.app.create_batch(&caller, batch, None).await?;
 

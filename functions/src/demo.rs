@@ -66,6 +66,7 @@ pub async fn run(
                 snomed_code: None,
                 questionnaire: None,
                 inhaler_series: false,
+                attachment_id: None,
             },
             None,
         )

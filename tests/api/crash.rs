@@ -76,6 +76,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     snomed_code: None,
                     questionnaire: None,
                     inhaler_series: false,
+                    attachment_id: None,
                 },
                 None,
             )

@@ -9,7 +9,7 @@ use chrono::Duration;
 use infra::embedded::DEFAULT_LINK_BASE_URL;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, problem, spawn_app, start_of_test, TestApp, ORG};
+use crate::helpers::{clean_list, problem, spawn_app, start_of_test, token_in, TestApp, ORG};
 
 /// Aisha uses the NHS App and never reads it; she has a mobile behind it.
 const AISHA: &str = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
@@ -40,37 +40,6 @@ impl TestApp {
         batch_id
     }
 
-    /// The link token in every message sent to `to`, in order.
-    async fn tokens_sent_to(&self, to: &str) -> Vec<String> {
-        self.outbox()
-            .await
-            .iter()
-            .filter(|m| m["to"] == to)
-            .map(|m| token_in(m["body"].as_str().unwrap()))
-            .collect()
-    }
-
-    async fn open_link(&self, token: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}/v1/links/{token}", self.address))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
-    async fn verify(&self, token: &str, date_of_birth: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}/v1/links/{token}/verify", self.address))
-            .json(&json!({ "date_of_birth": date_of_birth }))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
     async fn answer(&self, token: &str, session: &str, answers: Value) -> (u16, Value) {
         let response = self
             .client
@@ -83,21 +52,6 @@ impl TestApp {
         (response.status().as_u16(), response.json().await.unwrap())
     }
 
-    async fn revoke(&self, batch_id: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .request(
-                reqwest::Method::POST,
-                &format!("/v1/batches/{batch_id}/links/revoke"),
-            )
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
     async fn set_contact(&self) {
         let response = self
             .request(reqwest::Method::PUT, "/v1/settings")
@@ -108,13 +62,6 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), 200);
     }
-}
-
-/// The token at the end of a message's link.
-fn token_in(body: &str) -> String {
-    let prefix = format!("{DEFAULT_LINK_BASE_URL}/");
-    let at = body.find(&prefix).expect("the message carries a link") + prefix.len();
-    body[at..].split_whitespace().next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -566,7 +513,7 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
         (
             json!({"name": "BP", "list_id": list["list_id"], "questionnaire": "blood_pressure_4_day",
                    "message": "Please send your readings"}),
-            "a questionnaire batch's message needs ((link)), where each patient's own link goes",
+            "a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes",
         ),
         (
             json!({"name": "Flu", "list_id": list["list_id"], "message": "Book at ((link))"}),

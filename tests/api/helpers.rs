@@ -7,7 +7,7 @@ use domain::ports::{Clock, FakeClock, PortError, QueueName, ReceivedMessage, Wor
 use domain::values::OrganisationId;
 use functions::api::{router, ApiState, CallbackTokens};
 use functions::identity::IdentitySource;
-use infra::embedded::{EmbeddedConfig, EmbeddedStack, QueueLayer};
+use infra::embedded::{EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL};
 use infra::simulators::ClinicalSystemPace;
 use serde_json::{json, Value};
 
@@ -166,6 +166,52 @@ impl TestApp {
         batch_id
     }
 
+    /// The link token in every message sent to `to`, in order.
+    pub async fn tokens_sent_to(&self, to: &str) -> Vec<String> {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|m| m["to"] == to)
+            .map(|m| token_in(m["body"].as_str().unwrap()))
+            .collect()
+    }
+
+    pub async fn open_link(&self, token: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}/v1/links/{token}", self.address))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn verify(&self, token: &str, date_of_birth: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/v1/links/{token}/verify", self.address))
+            .json(&json!({ "date_of_birth": date_of_birth }))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    pub async fn revoke(&self, batch_id: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/batches/{batch_id}/links/revoke"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     pub async fn outbox(&self) -> Vec<Value> {
         self.client
             .get(format!("{}/v1/dev/sms-outbox", self.address))
@@ -176,6 +222,13 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The token at the end of a message's link.
+pub fn token_in(body: &str) -> String {
+    let prefix = format!("{DEFAULT_LINK_BASE_URL}/");
+    let at = body.find(&prefix).expect("the message carries a link") + prefix.len();
+    body[at..].split_whitespace().next().unwrap().to_owned()
 }
 
 /// A refusal's status and `detail`.

@@ -1,6 +1,7 @@
 //! End-to-end tests across crates: the whole app on port 0 with a fresh data
 //! directory per test, background work driven step by step.
 
+mod attachment;
 mod aws;
 mod batches;
 mod crash;

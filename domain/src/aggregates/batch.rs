@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
+use events::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 use serde::{Deserialize, Serialize};
 
+use crate::links::LinkPurpose;
 use crate::policies::{stagger, PolicyError, SendingWindow};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,8 @@ pub struct Batch {
     snomed_code: Option<String>,
     #[serde(default)]
     questionnaire: Option<Questionnaire>,
+    #[serde(default)]
+    attachment: Option<Attachment>,
     artifact_key: String,
     contactable_count: u64,
     /// Contactable patients with a mobile: an SMS-only batch's recipients.
@@ -73,6 +76,8 @@ pub enum BatchCommand {
         snomed_code: Option<String>,
         /// A Florey questionnaire batch sends a link to this questionnaire.
         questionnaire: Option<Questionnaire>,
+        /// Each patient's message links to this file.
+        attachment: Option<Attachment>,
         /// The inhaler-adherence series: SMS only, 22 more texts after this one.
         inhaler_series: bool,
         list: ListAttached,
@@ -126,6 +131,8 @@ pub enum BatchError {
         "every day of this staggered batch has started sending, so it can no longer be cancelled; its links can be revoked instead"
     )]
     StaggerFinished,
+    #[error("a batch can link to a questionnaire or to an attachment, not both, and an inhaler series links to neither")]
+    TwoKindsOfLink,
     #[error("this batch's messages have no links to revoke")]
     NoLinks,
     #[error(
@@ -170,6 +177,22 @@ impl Batch {
     /// How many patients the batch sends to.
     pub fn recipients(&self) -> u64 {
         recipients(self.kind(), self.contactable_count, self.mobile_count)
+    }
+
+    /// The file a batch's links open.
+    pub fn attachment(&self) -> Option<&Attachment> {
+        self.attachment.as_ref()
+    }
+
+    /// What each patient's link opens, for a batch whose messages carry one.
+    pub fn link_purpose(&self) -> Option<LinkPurpose> {
+        if self.questionnaire.is_some() {
+            Some(LinkPurpose::Questionnaire)
+        } else if self.attachment.is_some() {
+            Some(LinkPurpose::Attachment)
+        } else {
+            None
+        }
     }
 
     /// Whether staff withdrew every link the batch sent.
@@ -242,11 +265,15 @@ impl Aggregate for Batch {
                 email_subject,
                 snomed_code,
                 questionnaire,
+                attachment,
                 inhaler_series,
                 list,
             } => {
                 if self.status != BatchStatus::Absent {
                     return Err(BatchError::AlreadyExists);
+                }
+                if attachment.is_some() && (questionnaire.is_some() || inhaler_series) {
+                    return Err(BatchError::TwoKindsOfLink);
                 }
                 let kind = match (questionnaire, inhaler_series) {
                     (Some(_), _) => BatchKind::FloreyQuestionnaire,
@@ -265,6 +292,7 @@ impl Aggregate for Batch {
                     email_subject,
                     snomed_code,
                     questionnaire,
+                    attachment,
                 };
                 sink.write(drafted, self).await;
                 sink.write(BatchEvent::PatientListAttached(list), self)
@@ -348,7 +376,7 @@ impl Aggregate for Batch {
                 now,
             } => {
                 self.owned_by(&organisation_id)?;
-                if self.questionnaire.is_none() {
+                if self.link_purpose().is_none() {
                     return Err(BatchError::NoLinks);
                 }
                 if matches!(self.status, BatchStatus::Draft | BatchStatus::Scheduled) {
@@ -372,10 +400,12 @@ impl Aggregate for Batch {
                 email_subject,
                 snomed_code,
                 questionnaire,
+                attachment,
                 ..
             } => {
                 self.status = BatchStatus::Draft;
                 self.questionnaire = questionnaire;
+                self.attachment = attachment;
                 self.organisation_id = organisation_id;
                 self.kind = Some(kind);
                 self.template = template;
@@ -440,6 +470,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: Some("73211009".into()),
                 questionnaire: None,
+                attachment: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -467,6 +498,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: Some("73211009".into()),
                 questionnaire: None,
+                attachment: None,
                 inhaler_series: false,
                 list: list(3),
             })
@@ -485,6 +517,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: None,
+                attachment: None,
                 inhaler_series: false,
                 list: list(0),
             })
@@ -791,6 +824,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: Some(Questionnaire::BloodPressure7Day),
+                attachment: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -808,10 +842,61 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: Some(Questionnaire::BloodPressure7Day),
+                attachment: None,
                 inhaler_series: false,
                 list: list(3),
             })
             .then_expect_events(florey_drafted());
+    }
+
+    #[test]
+    fn a_batch_links_to_a_questionnaire_or_an_attachment_never_both_and_a_series_to_neither() {
+        let leaflet = Attachment {
+            attachment_id: "a-1".into(),
+            blob_key: "attachments/A12345/a-1".into(),
+            file_name: "Flu leaflet.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 10,
+            sha256: "00".into(),
+        };
+        let create = |questionnaire, inhaler_series| BatchCommand::Create {
+            batch_id: "b-1".into(),
+            organisation_id: "A12345".into(),
+            name: "Leaflet".into(),
+            template: "Our leaflet: ((link))".into(),
+            email_subject: None,
+            snomed_code: None,
+            questionnaire,
+            attachment: Some(leaflet.clone()),
+            inhaler_series,
+            list: list(3),
+        };
+        for (questionnaire, series) in [(Some(Questionnaire::SmokingStatus), false), (None, true)] {
+            BatchTest::with(())
+                .given_no_previous_events()
+                .when(create(questionnaire, series))
+                .then_expect_error(BatchError::TwoKindsOfLink);
+        }
+        let mut batch = Batch::default();
+        for event in [
+            BatchEvent::BatchDrafted {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "Leaflet".into(),
+                kind: BatchKind::SimpleMessage,
+                template: "Our leaflet: ((link))".into(),
+                email_subject: None,
+                snomed_code: None,
+                questionnaire: None,
+                attachment: Some(leaflet.clone()),
+            },
+            BatchEvent::PatientListAttached(list(3)),
+        ] {
+            batch.apply(event);
+        }
+        assert_eq!(batch.link_purpose(), Some(LinkPurpose::Attachment));
+        assert_eq!(batch.attachment(), Some(&leaflet));
+        assert_eq!(Batch::default().link_purpose(), None);
     }
 
     #[test]

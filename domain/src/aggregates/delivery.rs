@@ -58,6 +58,9 @@ pub struct Delivery {
     failed_identity_checks: u32,
     #[serde(default)]
     answered: bool,
+    /// When the patient first opened the batch's attachment.
+    #[serde(default)]
+    attachment_opened_at: Option<DateTime<Utc>>,
     /// Reminders sent or refused for good, by number.
     #[serde(default)]
     reminders: Vec<u32>,
@@ -130,6 +133,12 @@ pub enum DeliveryCommand {
     AnswerQuestionnaire {
         questionnaire: Questionnaire,
         answers: BTreeMap<String, String>,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+    /// The patient opened the batch's attachment. Recorded the first time;
+    /// refused on a link that cannot be used.
+    OpenAttachment {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     },
@@ -257,6 +266,10 @@ impl Delivery {
 
     pub fn answered(&self) -> bool {
         self.answered
+    }
+
+    pub fn attachment_opened_at(&self) -> Option<DateTime<Utc>> {
+        self.attachment_opened_at
     }
 
     /// Why the link cannot be used now, if it cannot: withdrawn, expired
@@ -567,6 +580,22 @@ impl Aggregate for Delivery {
                 };
                 sink.write(event, self).await;
             }
+            DeliveryCommand::OpenAttachment { expires_at, now } => {
+                if let Some(refusal) = self.link_refusal(Some(expires_at), now) {
+                    return Err(refusal);
+                }
+                if self.locked() {
+                    return Err(DeliveryError::LinkLocked);
+                }
+                if self.attachment_opened_at.is_none() {
+                    let event = DeliveryEvent::AttachmentOpened {
+                        batch_id: self.batch_id.clone(),
+                        row: self.row,
+                        opened_at: now,
+                    };
+                    sink.write(event, self).await;
+                }
+            }
             DeliveryCommand::SendFollowOn {
                 follow_on,
                 message,
@@ -695,6 +724,9 @@ impl Aggregate for Delivery {
                 self.failed_identity_checks = attempts
             }
             DeliveryEvent::QuestionnaireAnswered { .. } => self.answered = true,
+            DeliveryEvent::AttachmentOpened { opened_at, .. } => {
+                self.attachment_opened_at = Some(opened_at)
+            }
             DeliveryEvent::ReminderSent { reminder, .. }
             | DeliveryEvent::ReminderNotSent { reminder, .. } => self.reminders.push(reminder),
             DeliveryEvent::SeriesTextSent { step, .. }
@@ -1285,6 +1317,47 @@ mod tests {
             row: 7,
             revoked_at: now(),
         }
+    }
+
+    #[test]
+    fn an_attachment_is_recorded_opened_once_and_never_opens_on_a_dead_link() {
+        let later = now() + Duration::days(30);
+        let open = |expires_at| DeliveryCommand::OpenAttachment {
+            expires_at,
+            now: now(),
+        };
+        let opened = DeliveryEvent::AttachmentOpened {
+            batch_id: "b-1".into(),
+            row: 7,
+            opened_at: now(),
+        };
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(open(later))
+            .then_expect_events(vec![opened.clone()]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), opened])
+            .when(open(later))
+            .then_expect_events(vec![]);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None), revoked()])
+            .when(open(later))
+            .then_expect_error(DeliveryError::LinkWithdrawn);
+        DeliveryTest::with(sms_ok().0)
+            .given(vec![sent(Channel::Sms, now(), None)])
+            .when(open(now()))
+            .then_expect_error(DeliveryError::LinkExpired);
+        DeliveryTest::with(sms_ok().0)
+            .given_no_previous_events()
+            .when(open(later))
+            .then_expect_error(DeliveryError::NeverSent);
+        let locked: Vec<DeliveryEvent> = std::iter::once(sent(Channel::Sms, now(), None))
+            .chain((1..=5).map(checked))
+            .collect();
+        DeliveryTest::with(sms_ok().0)
+            .given(locked)
+            .when(open(later))
+            .then_expect_error(DeliveryError::LinkLocked);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct CreateBatch {
     /// The inhaler-adherence series: this message, then 22 more texts over
     /// 26 weeks, by SMS only, to the patients with a mobile.
     pub inhaler_series: bool,
+    /// An uploaded attachment (`upload_attachment`): each patient's message
+    /// carries a link (`((link))`) that opens it.
+    pub attachment_id: Option<String>,
 }
 
 /// A message's content, as staff write it.
@@ -35,6 +38,8 @@ pub struct Content<'a> {
     pub template: &'a str,
     pub email_subject: Option<&'a str>,
     pub questionnaire: Option<Questionnaire>,
+    /// Each message links to the batch's attachment.
+    pub attachment: bool,
     /// Sent by SMS only (the inhaler series): nobody gets an email.
     pub sms_only: bool,
 }
@@ -69,18 +74,18 @@ fn check_content(
         template,
         email_subject,
         questionnaire,
+        attachment,
         sms_only,
     } = content;
     let template = Template::parse(template).map_err(invalid)?;
-    let link_length = match (questionnaire, template.has_link()) {
-        (None, true) => return Err(invalid(crate::template::TemplateError::NothingToLinkTo)),
-        (Some(_), false) => return Err(invalid(crate::template::TemplateError::LinkMissing)),
-        (None, false) => 0,
-        (Some(_), true) => {
-            crate::links::url(link_base_url, &"x".repeat(crate::links::TOKEN_LENGTH))
-                .chars()
-                .count()
-        }
+    let links = questionnaire.is_some() || attachment;
+    let link_length = match (links, template.has_link()) {
+        (false, true) => return Err(invalid(crate::template::TemplateError::NothingToLinkTo)),
+        (true, false) => return Err(invalid(crate::template::TemplateError::LinkMissing)),
+        (false, false) => 0,
+        (true, true) => crate::links::url(link_base_url, &"x".repeat(crate::links::TOKEN_LENGTH))
+            .chars()
+            .count(),
     };
     let sms = template
         .worst_case(list.longest_given_name as usize, link_length)
@@ -117,7 +122,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "\ninhaler-series"
         } else {
             ""
-        };
+        } + &request
+            .attachment_id
+            .as_deref()
+            .map(|id| format!("\nattachment {id}"))
+            .unwrap_or_default();
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
         })
@@ -145,6 +154,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 "a batch is a questionnaire or an inhaler series, not both",
             ));
         }
+        let attachment = match request.attachment_id.as_deref() {
+            Some(_) if request.questionnaire.is_some() || request.inhaler_series => {
+                return Err(invalid(BatchError::TwoKindsOfLink));
+            }
+            Some(id) => Some(
+                self.attachment_for_batch(&caller.organisation_id, id)
+                    .await?,
+            ),
+            None => None,
+        };
         let list = self.list_summary(caller, &request.list_id).await?;
         if request.inhaler_series && list.mobile_count.is_none() {
             return Err(invalid(
@@ -159,6 +178,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             template: &request.template,
             email_subject: email_subject.as_deref(),
             questionnaire: request.questionnaire,
+            attachment: attachment.is_some(),
             sms_only: request.inhaler_series,
         };
         check_content(content, &list, &self.ports.links.base_url)?;
@@ -174,6 +194,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             email_subject,
             snomed_code: snomed_code.map(String::from),
             questionnaire: request.questionnaire,
+            attachment,
             inhaler_series: request.inhaler_series,
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),

@@ -13,12 +13,12 @@ use cqrs_es::AggregateError;
 use events::Questionnaire;
 use serde::Serialize;
 
-use super::{current, Batchbook, BatchbookError, Caller, PracticeContact};
+use super::{current, AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact};
 use crate::aggregates::{Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError};
 use crate::florey::{self, AnswersRefused, Question};
 use crate::jobs::delivery_id;
-use crate::links::MAX_IDENTITY_ATTEMPTS;
 use crate::links::{is_token_shaped, token_sha256, LinkPurpose, LinkRecord, SESSION_MINUTES};
+use crate::links::{ATTACHMENT_LINK_DAYS, MAX_IDENTITY_ATTEMPTS};
 use crate::lists::artifact_rows;
 use crate::ports::PortError;
 use crate::values::{NhsNumber, OrganisationId};
@@ -57,13 +57,26 @@ pub struct QuestionnaireForm {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The attachment behind a link, as the page offers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentOffer {
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A passed date-of-birth check: the session the page acts with, and what
-/// the link opens.
+/// the link opens (a questionnaire or an attachment).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifiedLink {
     pub session: String,
     pub session_expires_at: DateTime<Utc>,
-    pub questionnaire: QuestionnaireForm,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questionnaire: Option<QuestionnaireForm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentOffer>,
 }
 
 /// Why a link request was refused. Nothing here names the patient.
@@ -107,8 +120,21 @@ impl Opened {
     }
 
     fn expires_at(&self) -> Option<DateTime<Utc>> {
-        let valid_for = florey::valid_for(self.batch.questionnaire()?);
+        let valid_for = match self.batch.link_purpose()? {
+            LinkPurpose::Questionnaire => florey::valid_for(self.batch.questionnaire()?),
+            LinkPurpose::Attachment => Duration::days(ATTACHMENT_LINK_DAYS),
+        };
         Some(self.delivery.first_sent_at()? + valid_for)
+    }
+
+    fn attachment(&self) -> Result<AttachmentOffer, LinkError> {
+        let attachment = self.batch.attachment().ok_or(LinkError::NotFound)?;
+        Ok(AttachmentOffer {
+            file_name: attachment.file_name.clone(),
+            content_type: attachment.content_type.clone(),
+            size: attachment.size,
+            expires_at: self.expires_at().ok_or(LinkError::NotFound)?,
+        })
     }
 
     /// The rules the Delivery aggregate enforces, plus a batch-wide revoke.
@@ -220,10 +246,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             match result {
                 Ok(()) if matches => {
                     let session_expires_at = now + Duration::minutes(SESSION_MINUTES);
+                    let purpose = opened.batch.link_purpose();
                     return Ok(VerifiedLink {
                         session: key.session(&opened.record.token_sha256, session_expires_at),
                         session_expires_at,
-                        questionnaire: self.form(&opened)?,
+                        questionnaire: (purpose == Some(LinkPurpose::Questionnaire))
+                            .then(|| self.form(&opened))
+                            .transpose()?,
+                        attachment: (purpose == Some(LinkPurpose::Attachment))
+                            .then(|| opened.attachment())
+                            .transpose()?,
                     });
                 }
                 Ok(()) => {
@@ -302,6 +334,63 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.form(&opened)
     }
 
+    /// The attachment, for a page holding a session. The first open is
+    /// recorded on the patient's delivery.
+    #[tracing::instrument(skip_all)]
+    pub async fn link_attachment(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<AttachmentFile, LinkError> {
+        let mut opened = self.open_with_session(token, session).await?;
+        let attachment = opened
+            .batch
+            .attachment()
+            .ok_or(LinkError::NotFound)?
+            .clone();
+        let caller = self.link_caller(&opened.record)?;
+        let id = delivery_id(&opened.record.batch_id, opened.record.row);
+        for _ in 0..CONFLICT_RETRIES {
+            let command = DeliveryCommand::OpenAttachment {
+                expires_at: opened.expires_at().ok_or(LinkError::NotFound)?,
+                now: self.ports.clock.now(),
+            };
+            match self
+                .deliveries
+                .execute_with_metadata(&id, command, self.metadata(&caller))
+                .await
+            {
+                Ok(()) => {
+                    let bytes = self
+                        .ports
+                        .blobs
+                        .get(&attachment.blob_key)
+                        .await?
+                        .ok_or_else(|| unavailable("the batch's attachment is missing"))?;
+                    return Ok(AttachmentFile {
+                        file_name: attachment.file_name,
+                        content_type: attachment.content_type,
+                        bytes,
+                    });
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    opened.delivery = self
+                        .load_delivery(&opened.record.batch_id, opened.record.row)
+                        .await?;
+                }
+                // Revoked, expired or locked since the session began.
+                Err(AggregateError::UserError(_)) => {
+                    let state = opened.state(self.ports.clock.now());
+                    return Err(LinkError::Unusable(self.page(&opened, state).await?));
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        Err(LinkError::Unavailable(
+            "the link kept changing while it was opened".into(),
+        ))
+    }
+
     /// Records the patient's answers, once.
     #[tracing::instrument(skip_all)]
     pub async fn answer_questionnaire(
@@ -366,7 +455,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             return Ok(());
         };
         let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
-        if batch.questionnaire().is_none() {
+        if batch.link_purpose().is_none() {
             return Err(BatchbookError::Batch(
                 crate::aggregates::BatchError::NoLinks,
             ));
@@ -454,9 +543,10 @@ pub(super) fn link_record(
     organisation_id: &str,
     batch_id: &str,
     row: u64,
+    purpose: LinkPurpose,
     date_of_birth: Option<&str>,
 ) -> (String, LinkRecord) {
-    let token = key.token(organisation_id, batch_id, row, LinkPurpose::Questionnaire);
+    let token = key.token(organisation_id, batch_id, row, purpose);
     let hash = token_sha256(&token);
     let date_of_birth_check = date_of_birth
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -466,7 +556,7 @@ pub(super) fn link_record(
         organisation_id: organisation_id.to_owned(),
         batch_id: batch_id.to_owned(),
         row,
-        purpose: LinkPurpose::Questionnaire,
+        purpose,
         date_of_birth_check,
     };
     (token, record)

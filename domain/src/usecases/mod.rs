@@ -1,6 +1,7 @@
 //! The use cases, written against the ports. The HTTP API, the CLI, the
 //! Lambda functions and the local runtime all call these and nothing else.
 
+mod attachments;
 mod batches;
 mod idempotency;
 mod links;
@@ -24,9 +25,10 @@ use crate::ports::{
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
 
+pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
-pub use links::{LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
+pub use links::{AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
 pub use lists::{
     Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,
 };
@@ -253,6 +255,13 @@ pub mod keys {
     /// Where a refused upload's reason is kept, for the frontend to show.
     pub fn refusal(org: &OrganisationId, list_id: &str) -> String {
         format!("{}/refusal.json", list_prefix(org, list_id))
+    }
+    /// An attachment's file, and what was said about it at upload.
+    pub fn attachment(org: &OrganisationId, attachment_id: &str) -> String {
+        format!("attachments/{org}/{attachment_id}")
+    }
+    pub fn attachment_summary(org: &OrganisationId, attachment_id: &str) -> String {
+        format!("attachments/{org}/{attachment_id}.json")
     }
     pub fn report(org: &OrganisationId, name: &str) -> String {
         format!("reports/{org}/{name}")

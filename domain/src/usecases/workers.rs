@@ -305,12 +305,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         batch_id: &str,
         row: &CheckedRow,
     ) -> Option<(String, LinkRecord)> {
-        batch.questionnaire()?;
         let (token, record) = link_record(
             &self.ports.links.key,
             batch.organisation_id(),
             batch_id,
             row.row,
+            batch.link_purpose()?,
             row.date_of_birth.as_deref(),
         );
         Some((links::url(&self.ports.links.base_url, &token), record))

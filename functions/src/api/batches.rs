@@ -44,6 +44,12 @@ pub struct CreateBatchRequest {
     /// patient with `POST /v1/batches/{batch_id}/series/stop`.
     #[serde(default)]
     pub inhaler_series: bool,
+    /// An attachment uploaded with `POST /v1/attachments`: each patient's
+    /// message carries their own link (`((link))`, which the message must
+    /// contain) that opens it after a date-of-birth check, for 30 days.
+    /// Not with a questionnaire or the inhaler series.
+    #[serde(default)]
+    pub attachment_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,6 +65,9 @@ pub struct PreviewRequest {
     /// As for creating: everyone with a mobile gets a text, nobody an email.
     #[serde(default)]
     pub inhaler_series: bool,
+    /// As for creating: the length counts the link in.
+    #[serde(default)]
+    pub attachment_id: Option<String>,
     /// Show how a stagger over this many days would split the patients.
     #[serde(default)]
     pub stagger_days: Option<u32>,
@@ -134,8 +143,20 @@ pub struct BatchResponse {
     /// The Florey questionnaire the batch links to, if any.
     #[schema(value_type = Option<String>)]
     pub questionnaire: Option<Questionnaire>,
+    /// The file each patient's link opens, if any.
+    pub attachment: Option<BatchAttachment>,
     /// When staff revoked every link of the batch.
     pub links_revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BatchAttachment {
+    pub attachment_id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -161,6 +182,8 @@ pub struct BatchCounts {
     pub not_saved_to_record: u64,
     /// Patients who answered the questionnaire.
     pub answered: u64,
+    /// Patients who opened the attachment.
+    pub opened_attachment: u64,
 }
 
 impl From<BatchSummary> for BatchResponse {
@@ -177,6 +200,7 @@ impl From<BatchSummary> for BatchResponse {
                 saved_to_record: s.saved_to_record_count,
                 not_saved_to_record: s.not_saved_to_record_count,
                 answered: s.answered_count,
+                opened_attachment: s.attachment_opened_count,
             },
             batch_id: s.batch_id,
             name: s.name,
@@ -190,6 +214,13 @@ impl From<BatchSummary> for BatchResponse {
             snomed_code: s.snomed_code,
             stagger: stagger_days(s.stagger),
             questionnaire: s.questionnaire,
+            attachment: s.attachment.map(|a| BatchAttachment {
+                attachment_id: a.attachment_id,
+                file_name: a.file_name,
+                content_type: a.content_type,
+                size: a.size,
+                sha256: a.sha256,
+            }),
             links_revoked_at: s.links_revoked_at,
         }
     }
@@ -237,6 +268,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 snomed_code: request.snomed_code,
                 questionnaire: request.questionnaire,
                 inhaler_series: request.inhaler_series,
+                attachment_id: request.attachment_id,
             },
             key.as_ref(),
         )
@@ -270,6 +302,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
                 template: &request.message,
                 email_subject: request.email_subject.as_deref(),
                 questionnaire: request.questionnaire,
+                attachment: request.attachment_id.is_some(),
                 sms_only: request.inhaler_series,
             },
             request.stagger_days,

@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use domain::usecases::{LinkError, LinkPage, LinkState, PracticeContact, QuestionnaireForm};
+use domain::usecases::{
+    AttachmentOffer, LinkError, LinkPage, LinkState, PracticeContact, QuestionnaireForm,
+};
 use events::Questionnaire;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -94,7 +96,36 @@ impl From<QuestionnaireForm> for QuestionnaireResponse {
 pub struct VerifiedResponse {
     pub session: String,
     pub session_expires_at: DateTime<Utc>,
-    pub questionnaire: QuestionnaireResponse,
+    /// For a questionnaire link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questionnaire: Option<QuestionnaireResponse>,
+    /// For an attachment link: what `GET /v1/links/{token}/attachment`
+    /// gives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentOfferResponse>,
+}
+
+/// The file behind an attachment link.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentOfferResponse {
+    pub file_name: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`.
+    pub content_type: String,
+    /// In bytes.
+    pub size: u64,
+    /// When the link expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<AttachmentOffer> for AttachmentOfferResponse {
+    fn from(offer: AttachmentOffer) -> Self {
+        Self {
+            file_name: offer.file_name,
+            content_type: offer.content_type,
+            size: offer.size,
+            expires_at: offer.expires_at,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,7 +289,8 @@ pub async fn verify_link<R: PersistedEventRepository + 'static>(
             Ok(verified) => Json(VerifiedResponse {
                 session: verified.session,
                 session_expires_at: verified.session_expires_at,
-                questionnaire: verified.questionnaire.into(),
+                questionnaire: verified.questionnaire.map(Into::into),
+                attachment: verified.attachment.map(Into::into),
             })
             .into_response(),
             Err(e) => LinkRefusal(e).into_response(),
@@ -325,4 +357,41 @@ pub async fn answer_questionnaire<R: PersistedEventRepository + 'static>(
         Ok(form) => Json(QuestionnaireResponse::from(form)).into_response(),
         Err(e) => LinkRefusal(e).into_response(),
     }
+}
+
+/// The attachment behind the link, for a page holding a session. The first
+/// download is recorded on the patient's delivery.
+#[utoipa::path(
+    get, path = "/v1/links/{token}/attachment", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, description = "The file, with its type and name", content_type = "application/octet-stream"),
+        (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such link, or it opens no attachment", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_attachment<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, LinkRefusal> {
+    use axum::http::header;
+    let file = state
+        .app
+        .link_attachment(&token, session(&headers)?)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{}\"", file.file_name),
+            ),
+            // A patient's file: never kept by a shared cache.
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        file.bytes,
+    )
+        .into_response())
 }

@@ -2,6 +2,7 @@
 //! served by `batchbook serve` locally and by the `api` Lambda on AWS.
 //! `/openapi.json` is generated from these handlers.
 
+mod attachments;
 mod batches;
 mod callbacks;
 mod dev;
@@ -98,6 +99,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         links::verify_link,
         links::get_questionnaire,
         links::answer_questionnaire,
+        links::get_attachment,
+        attachments::upload_attachment,
         callbacks::govuk_notify,
         callbacks::nhs_notify,
         dev::sms_outbox,
@@ -207,6 +210,16 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/links/{token}/questionnaire",
             get(links::get_questionnaire::<R>).post(links::answer_questionnaire::<R>),
+        )
+        .route(
+            "/v1/links/{token}/attachment",
+            get(links::get_attachment::<R>),
+        )
+        .route(
+            "/v1/attachments",
+            post(attachments::upload_attachment::<R>).layer(DefaultBodyLimit::max(
+                domain::usecases::MAX_ATTACHMENT_BYTES + 1,
+            )),
         )
         .route(
             "/v1/callbacks/govuk-notify",

@@ -62,6 +62,28 @@ async fn respond(
     uri: &str,
     body: Option<Value>,
 ) -> axum::response::Response {
+    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+    exchange(
+        env,
+        org,
+        method,
+        uri,
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await
+}
+
+/// One request through the API function as API Gateway hands it over,
+/// signed in as a member of `org`.
+pub async fn exchange(
+    env: &AwsTestEnv,
+    org: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> axum::response::Response {
     let app = router(ApiState {
         app: env.stack.app.clone(),
         identity: IdentitySource::ApiGatewayJwt {
@@ -80,13 +102,14 @@ async fn respond(
     authorizer.jwt = Some(jwt);
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.authorizer = Some(authorizer);
-    let request = http::Request::builder()
+    let mut request = http::Request::builder()
         .method(method)
         .uri(uri)
-        .header("content-type", "application/json")
-        .extension(RequestContext::ApiGatewayV2(context))
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
+        .extension(RequestContext::ApiGatewayV2(context));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(body).unwrap();
     app.oneshot(request).await.unwrap()
 }
 

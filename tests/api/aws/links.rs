@@ -11,7 +11,7 @@ use domain::ports::{Clock, FakeClock};
 use serde_json::{json, Value};
 
 use super::env::AwsTestEnv;
-use super::flow::{call, run_functions};
+use super::flow::{call, exchange, run_functions};
 use super::ingest::upload_and_ingest;
 use super::streams::StreamPoller;
 use crate::helpers::clean_list;
@@ -53,6 +53,10 @@ impl Sent {
             Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
         ));
         let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
+        Self::send(clock, env, fields).await
+    }
+
+    async fn send(clock: Arc<FakeClock>, env: AwsTestEnv, fields: Value) -> Self {
         let mut poller = StreamPoller::new(&env);
         let mut body = json!({ "list_id": upload_and_ingest(&env, &clean_list(2)).await });
         body.as_object_mut()
@@ -237,4 +241,66 @@ async fn the_inhaler_series_texts_go_from_the_timer_sweeper_and_stop_when_asked(
         1,
         "the stopped patient had only the first message"
     );
+}
+
+#[tokio::test]
+async fn an_attachment_kept_in_s3_opens_through_each_patients_link_after_the_check() {
+    let clock = Arc::new(FakeClock::at(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let env = AwsTestEnv::with_clock(clock.clone() as Arc<dyn Clock>).await;
+    let leaflet = b"%PDF-1.4\n%%EOF\n".to_vec();
+    let response = exchange(
+        &env,
+        "A12345",
+        "POST",
+        "/v1/attachments?file_name=Leaflet.pdf",
+        &[("content-type", "application/pdf")],
+        leaflet.clone().into(),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let uploaded: Value = serde_json::from_slice(
+        &axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let run = Sent::send(
+        clock,
+        env,
+        json!({"name": "Leaflet", "attachment_id": uploaded["attachment_id"],
+               "message": "Dear ((name)), read: ((link))"}),
+    )
+    .await;
+    let sent = bodies(&run.env).await;
+    assert_eq!(sent.len(), 2);
+    let link = token(&sent[0].1);
+
+    let (status, verified) = call(
+        &run.env,
+        "A12345",
+        "POST",
+        &format!("/v1/links/{link}/verify"),
+        Some(json!({"date_of_birth": "1950-02-01"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["attachment"]["file_name"], "Leaflet.pdf");
+    let session = verified["session"].as_str().unwrap();
+    let file = exchange(
+        &run.env,
+        "A12345",
+        "GET",
+        &format!("/v1/links/{link}/attachment"),
+        &[("link-session", session)],
+        axum::body::Body::empty(),
+    )
+    .await;
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.headers()["content-type"], "application/pdf");
+    let bytes = axum::body::to_bytes(file.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), leaflet.as_slice());
 }
