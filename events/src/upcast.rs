@@ -85,6 +85,7 @@ mod tests {
                 email_subject: None,
                 snomed_code: None,
                 questionnaire: None,
+                attachment: None,
             }
         );
     }
