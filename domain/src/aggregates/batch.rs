@@ -77,7 +77,7 @@ pub enum BatchCommand {
         /// A Florey questionnaire batch sends a link to this questionnaire.
         questionnaire: Option<Questionnaire>,
         /// Each patient's message links to this file.
-        attachment: Option<Attachment>,
+        attachment: Option<Box<Attachment>>,
         /// The inhaler-adherence series: SMS only, 22 more texts after this one.
         inhaler_series: bool,
         list: ListAttached,
@@ -292,7 +292,7 @@ impl Aggregate for Batch {
                     email_subject,
                     snomed_code,
                     questionnaire,
-                    attachment,
+                    attachment: attachment.map(|a| *a),
                 };
                 sink.write(drafted, self).await;
                 sink.write(BatchEvent::PatientListAttached(list), self)
@@ -867,7 +867,7 @@ mod tests {
             email_subject: None,
             snomed_code: None,
             questionnaire,
-            attachment: Some(leaflet.clone()),
+            attachment: Some(Box::new(leaflet.clone())),
             inhaler_series,
             list: list(3),
         };

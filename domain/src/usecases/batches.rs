@@ -194,7 +194,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             email_subject,
             snomed_code: snomed_code.map(String::from),
             questionnaire: request.questionnaire,
-            attachment,
+            attachment: attachment.map(Box::new),
             inhaler_series: request.inhaler_series,
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
