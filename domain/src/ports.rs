@@ -367,6 +367,19 @@ pub fn recipient_fingerprint(organisation_id: &str, address: &str) -> String {
     ))
 }
 
+/// References a provider made up for Batchbook's messages: NHS Notify takes
+/// only a UUID as a message's reference, so its client sends one derived
+/// from Batchbook's and remembers which, and receipts quoting it are
+/// mapped back. Kept beside the idempotency records, so a views rebuild
+/// never loses them.
+#[async_trait::async_trait]
+pub trait ProviderReferences: Send + Sync {
+    /// Remembers that `provider_reference` stands for `reference`. Repeats
+    /// are harmless.
+    async fn remember(&self, provider_reference: &str, reference: &str) -> Result<(), PortError>;
+    async fn recall(&self, provider_reference: &str) -> Result<Option<String>, PortError>;
+}
+
 /// What claiming an idempotency key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {

@@ -8,12 +8,16 @@
 //!   (SMS provider, PDS, NHS App reachability), behind the same ports as
 //!   the real clients.
 //! - [`pds`]: the real PDS FHIR R4 client; [`notify`]: the real GOV.UK
-//!   Notify client (SMS and email); [`http`]: their shared retries.
+//!   Notify client (SMS and email); [`nhs_notify`]: the real NHS Notify
+//!   client (NHS App), signed in through [`nhs_auth`]; [`http`]: their
+//!   shared retries.
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod embedded;
 pub mod http;
+pub mod nhs_auth;
+pub mod nhs_notify;
 pub mod notify;
 pub mod pds;
 pub mod simulators;

@@ -20,7 +20,7 @@ async fn every_patient_gets_exactly_one_sms_and_the_batch_is_done() {
         json!({"patient_list": 300, "recipients": 300, "awaiting_receipt": 0,
                "delivered": 300, "emails_delivered": 0,
                "without_valid_mobile": 0, "failed_to_deliver": 0,
-               "saved_to_record": 300, "not_saved_to_record": 0, "answered": 0})
+               "saved_to_record": 300, "not_saved_to_record": 0, "answered": 0, "opened_attachment": 0})
     );
     let outbox = app.outbox().await;
     assert_one_message_each(&outbox, 300);
@@ -47,7 +47,7 @@ async fn counts_and_the_failed_to_deliver_csv_match_the_list() {
         json!({"patient_list": 4, "recipients": 2, "awaiting_receipt": 0,
                "delivered": 1, "emails_delivered": 0,
                "without_valid_mobile": 1, "failed_to_deliver": 1,
-               "saved_to_record": 1, "not_saved_to_record": 0, "answered": 0})
+               "saved_to_record": 1, "not_saved_to_record": 0, "answered": 0, "opened_attachment": 0})
     );
     let report = app
         .client
@@ -206,6 +206,7 @@ async fn the_openapi_document_describes_every_endpoint() {
     assert_eq!(
         paths,
         [
+            "/v1/attachments",
             "/v1/batches",
             "/v1/batches/preview",
             "/v1/batches/{batch_id}",
@@ -219,6 +220,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/callbacks/nhs-notify",
             "/v1/dev/sms-outbox",
             "/v1/links/{token}",
+            "/v1/links/{token}/attachment",
             "/v1/links/{token}/questionnaire",
             "/v1/links/{token}/verify",
             "/v1/lists",

@@ -16,6 +16,14 @@ pub const ORG: &str = "A12345";
 pub const NOTIFY_TOKEN: &str = "notify-callback-token-for-tests";
 pub const NHS_NOTIFY_KEY: &str = "nhs-notify-api-key-for-tests";
 
+/// The keys NHS Notify signs the test app's callbacks with.
+pub fn nhs_notify_keys() -> functions::api::NhsNotifyCallbackKeys {
+    functions::api::NhsNotifyCallbackKeys {
+        api_key: NHS_NOTIFY_KEY.into(),
+        application_id: "nhs-notify-application-for-tests".into(),
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -56,7 +64,7 @@ pub async fn spawn_app_with(layer: Option<QueueLayer>, data: tempfile::TempDir) 
         outbox: Some(stack.providers.clone()),
         callbacks: CallbackTokens {
             govuk_notify: Some(NOTIFY_TOKEN.into()),
-            nhs_notify: Some(NHS_NOTIFY_KEY.into()),
+            nhs_notify: Some(nhs_notify_keys()),
         },
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,6 +11,7 @@ mod idempotency;
 mod lambda;
 mod lists;
 mod messages;
+mod nhs_notify;
 mod notify;
 mod pds;
 mod scheduling;

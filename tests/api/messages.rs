@@ -7,7 +7,9 @@
 use chrono::Duration;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, problem, spawn_app, TestApp, NHS_NOTIFY_KEY, NOTIFY_TOKEN, ORG};
+use crate::helpers::{
+    clean_list, nhs_notify_keys, problem, spawn_app, TestApp, NHS_NOTIFY_KEY, NOTIFY_TOKEN, ORG,
+};
 
 /// Two NHS App users (Aisha never reads, Priya does; both have a mobile),
 /// one patient with an email address and one with only a mobile.
@@ -117,7 +119,7 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
         batch["counts"],
         json!({"patient_list": 4, "recipients": 4, "awaiting_receipt": 1, "delivered": 2,
                "emails_delivered": 1, "without_valid_mobile": 0, "failed_to_deliver": 0,
-               "saved_to_record": 0, "not_saved_to_record": 0, "answered": 0})
+               "saved_to_record": 0, "not_saved_to_record": 0, "answered": 0, "opened_attachment": 0})
     );
 
     // A minute before 24 hours: no fallback yet.
@@ -161,28 +163,58 @@ async fn a_read_receipt_from_nhs_notify_cancels_the_fallback() {
         .as_str()
         .unwrap()
         .to_owned();
-    let callback = json!({"data": [{"type": "ChannelStatus", "attributes": {
-        "messageReference": reference, "channel": "nhsapp", "channelStatus": "delivered",
-        "supplierStatus": "read", "timestamp": "2026-11-23T10:00:00Z"}}]});
-    let url = format!("{}/v1/callbacks/nhs-notify", app.address);
-    let refused = app
-        .client
-        .post(&url)
-        .header("x-api-key", "wrong")
-        .json(&callback)
-        .send()
+    // NHS Notify knows the message by the UUID its client derived and
+    // remembered (as the real client does before sending).
+    let uuid = infra::nhs_notify::message_reference(&reference);
+    let work = infra::embedded::open_pool(app.data.path(), infra::embedded::Database::Work)
         .await
         .unwrap();
+    domain::ports::ProviderReferences::remember(
+        &infra::embedded::SqliteIdempotency::new(work),
+        &uuid,
+        &reference,
+    )
+    .await
+    .unwrap();
+    let callback = json!({"data": [{"type": "ChannelStatus", "attributes": {
+        "messageReference": uuid, "channel": "nhsapp", "channelStatus": "delivered",
+        "supplierStatus": "read", "timestamp": "2026-11-23T10:00:00Z"}}]})
+    .to_string();
+    let signature = nhs_notify_keys().signature(callback.as_bytes());
+    let url = format!("{}/v1/callbacks/nhs-notify", app.address);
+    let post = |key: &str, signature: Option<&str>, body: &str| {
+        let mut request = app
+            .client
+            .post(&url)
+            .header("x-api-key", key)
+            .header("content-type", "application/vnd.api+json")
+            .body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("x-hmac-sha256-signature", signature);
+        }
+        request.send()
+    };
     assert_eq!(
-        problem(refused).await,
+        problem(post("wrong", Some(&signature), &callback).await.unwrap()).await,
         (401, "the callback's token is missing or wrong".into())
     );
-    let accepted = app
-        .client
-        .post(&url)
-        .header("x-api-key", NHS_NOTIFY_KEY)
-        .json(&callback)
-        .send()
+    let not_signed = "the callback's x-hmac-sha256-signature does not match its body";
+    assert_eq!(
+        problem(post(NHS_NOTIFY_KEY, None, &callback).await.unwrap()).await,
+        (403, not_signed.into())
+    );
+    // Signed, but not this body: a tampered callback.
+    let tampered = callback.replace("read", "unread");
+    assert_eq!(
+        problem(
+            post(NHS_NOTIFY_KEY, Some(&signature), &tampered)
+                .await
+                .unwrap()
+        )
+        .await,
+        (403, not_signed.into())
+    );
+    let accepted = post(NHS_NOTIFY_KEY, Some(&signature), &callback)
         .await
         .unwrap();
     assert_eq!(accepted.status(), 204);

@@ -19,8 +19,8 @@ use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
 use crate::lists::ListError;
 use crate::ports::{
     BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
-    LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord, PortError, SmsProvider,
-    Timers, WorkQueue,
+    LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord, PortError,
+    ProviderReferences, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::{BatchSummary, DeliveryRow};
 use crate::values::OrganisationId;
@@ -127,6 +127,9 @@ pub struct Ports {
     pub record: Arc<dyn PatientRecord>,
     pub views: Arc<dyn BatchViews>,
     pub idempotency: Arc<dyn IdempotencyRecords>,
+    /// Receipts that quote a provider's own reference (NHS Notify's UUIDs)
+    /// are mapped back to Batchbook's through this.
+    pub references: Arc<dyn ProviderReferences>,
     /// PDS, for contact details and the deceased flag. Without it, lists are
     /// checked on what they say alone.
     pub demographics: Option<Arc<dyn Demographics>>,

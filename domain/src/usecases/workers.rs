@@ -666,8 +666,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// names. Repeated and late receipts change nothing.
     #[tracing::instrument(skip_all)]
     pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
-        let reference =
-            MessageReference::parse(&receipt.reference).ok_or(ReceiptError::UnknownReference)?;
+        let reference = match MessageReference::parse(&receipt.reference) {
+            Some(reference) => reference,
+            None => self
+                .ports
+                .references
+                .recall(&receipt.reference)
+                .await
+                .map_err(JobError::from)?
+                .as_deref()
+                .and_then(MessageReference::parse)
+                .ok_or(ReceiptError::UnknownReference)?,
+        };
         if reference.follow_on.is_some() {
             // A follow-on's receipt changes nothing: the message's own does.
             return Ok(());

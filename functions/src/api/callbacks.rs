@@ -11,6 +11,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use domain::ports::{Receipt, ReceiptOutcome};
 use domain::usecases::ReceiptError;
 use events::DeliveryFailure;
+use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -23,17 +24,55 @@ use super::{ApiState, Problem};
 pub struct CallbackTokens {
     /// The bearer token set on the GOV.UK Notify service's callbacks.
     pub govuk_notify: Option<String>,
-    /// The API key NHS Notify sends in `x-api-key`.
-    pub nhs_notify: Option<String>,
+    /// What NHS Notify signs its callbacks with.
+    pub nhs_notify: Option<NhsNotifyCallbackKeys>,
+}
+
+/// NHS Notify sends the agreed API key in `x-api-key`, and signs the body:
+/// `x-hmac-sha256-signature` is hex HMAC-SHA256 of the body under
+/// `{application id}.{API key}`.
+#[derive(Debug, Clone)]
+pub struct NhsNotifyCallbackKeys {
+    pub api_key: String,
+    /// The NHS API platform application's id.
+    pub application_id: String,
+}
+
+impl NhsNotifyCallbackKeys {
+    /// The signature NHS Notify puts on `body`.
+    pub fn signature(&self, body: &[u8]) -> String {
+        hex::encode(self.mac(body).finalize().into_bytes())
+    }
+
+    fn mac(&self, body: &[u8]) -> Hmac<Sha256> {
+        let secret = format!("{}.{}", self.application_id, self.api_key);
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(body);
+        mac
+    }
+
+    /// Checks a signature in constant time.
+    fn signed(&self, body: &[u8], signature: Option<&str>) -> bool {
+        signature
+            .and_then(|s| hex::decode(s.trim()).ok())
+            .is_some_and(|given| self.mac(body).verify_slice(&given).is_ok())
+    }
 }
 
 impl CallbackTokens {
-    /// `GOVUK_NOTIFY_CALLBACK_TOKEN` and `NHS_NOTIFY_CALLBACK_API_KEY`.
+    /// `GOVUK_NOTIFY_CALLBACK_TOKEN`; `NHS_NOTIFY_CALLBACK_API_KEY` with
+    /// `NHS_NOTIFY_APPLICATION_ID`.
     pub fn from_env() -> Self {
         let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
         Self {
             govuk_notify: var("GOVUK_NOTIFY_CALLBACK_TOKEN"),
-            nhs_notify: var("NHS_NOTIFY_CALLBACK_API_KEY"),
+            nhs_notify: var("NHS_NOTIFY_CALLBACK_API_KEY")
+                .zip(var("NHS_NOTIFY_APPLICATION_ID"))
+                .map(|(api_key, application_id)| NhsNotifyCallbackKeys {
+                    api_key,
+                    application_id,
+                }),
         }
     }
 }
@@ -171,11 +210,15 @@ pub struct NhsNotifyAttributes {
 #[utoipa::path(
     post, path = "/v1/callbacks/nhs-notify", tag = "callbacks",
     request_body = NhsNotifyCallback,
-    params(("x-api-key" = String, Header, description = "The API key agreed with NHS Notify")),
+    params(
+        ("x-api-key" = String, Header, description = "The API key agreed with NHS Notify"),
+        ("x-hmac-sha256-signature" = String, Header, description = "Hex HMAC-SHA256 of the body under `{application id}.{API key}`"),
+    ),
     security(()),
     responses(
         (status = 204, description = "Recorded, or of no use to Batchbook"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No API key, or the wrong one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature does not match the body", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -185,8 +228,24 @@ pub async fn nhs_notify<R: PersistedEventRepository + 'static>(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Problem> {
     let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    if !matches(key, state.callbacks.nhs_notify.as_ref()) {
+    let Some(keys) = state
+        .callbacks
+        .nhs_notify
+        .as_ref()
+        .filter(|keys| matches(key, Some(&keys.api_key)))
+    else {
         return Err(unauthorised());
+    };
+    let signature = headers
+        .get("x-hmac-sha256-signature")
+        .and_then(|v| v.to_str().ok());
+    if !keys.signed(&body, signature) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "bad_signature",
+            "Not signed by NHS Notify",
+            "the callback's x-hmac-sha256-signature does not match its body",
+        ));
     }
     let callback: NhsNotifyCallback = serde_json::from_slice(&body)
         .map_err(|e| bad_callback(&format!("not an NHS Notify callback: {e}")))?;

@@ -24,7 +24,7 @@ use infra::simulators::SimulatedProviders;
 use utoipa::OpenApi;
 
 use crate::identity::IdentitySource;
-pub use callbacks::CallbackTokens;
+pub use callbacks::{CallbackTokens, NhsNotifyCallbackKeys};
 pub use problem::Problem;
 
 pub struct ApiState<R: PersistedEventRepository> {

@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use domain::ports::{IdempotencyClaim, IdempotencyRecords, PortError};
+use domain::ports::{IdempotencyClaim, IdempotencyRecords, PortError, ProviderReferences};
 
 use super::dynamo::{get_s, n, s, sdk_error};
 
@@ -116,5 +116,40 @@ impl IdempotencyRecords for DynamoIdempotency {
                 aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(_) => Ok(()),
                 other => Err(sdk_error("idempotency release")(other)),
             })
+    }
+}
+
+/// Provider references live in the idempotency table under their own
+/// prefix, kept 90 days (receipts come within days).
+const PROVIDER_REFERENCE_DAYS: i64 = 90;
+
+#[async_trait::async_trait]
+impl ProviderReferences for DynamoIdempotency {
+    async fn remember(&self, provider_reference: &str, reference: &str) -> Result<(), PortError> {
+        let expires_at = Utc::now() + chrono::Duration::days(PROVIDER_REFERENCE_DAYS);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("id", s(id("provider-reference", provider_reference)))
+            .item("reference", s(reference))
+            .item("expires_at", n(expires_at.timestamp()))
+            .send()
+            .await
+            .map_err(sdk_error("provider reference"))?;
+        Ok(())
+    }
+
+    async fn recall(&self, provider_reference: &str) -> Result<Option<String>, PortError> {
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("id", s(id("provider-reference", provider_reference)))
+            .send()
+            .await
+            .map_err(sdk_error("provider reference"))?
+            .item;
+        item.map(|item| get_s(&item, "reference").map(str::to_owned))
+            .transpose()
     }
 }

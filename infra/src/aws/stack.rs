@@ -7,10 +7,12 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use cqrs_es::persist::SerializedEvent;
 use domain::links::LinkKey;
-use domain::ports::{Clock, QueueName, SystemClock};
+use domain::ports::{Clock, NhsAppProvider, QueueName, SystemClock};
 use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 
+use crate::nhs_auth::NhsAuthSettings;
+use crate::nhs_notify::{NhsNotifyClient, NhsNotifySettings};
 use crate::notify::{NotifyApiKey, NotifyClient, NotifySettings};
 use crate::pds::{PdsClient, PdsSettings};
 use crate::simulators::{
@@ -39,6 +41,9 @@ pub struct AwsSettings {
     /// Real GOV.UK Notify for SMS and email; without it, the simulated
     /// providers over the outbox table (a sandbox stack).
     pub notify: Option<NotifySettings>,
+    /// Real NHS Notify for NHS App messages; without it, the simulated
+    /// NHS App over the outbox table.
+    pub nhs_notify: Option<NhsNotifySettings>,
     /// The real PDS; without it, the simulated PDS over the bundled
     /// synthetic patients (a sandbox stack, like the simulated SMS outbox).
     pub pds: Option<PdsSettings>,
@@ -107,6 +112,7 @@ impl AwsSettings {
                 }
                 _ => None,
             },
+            nhs_notify: nhs_notify_from_env()?,
             pds: match std::env::var("PDS_BASE_URL") {
                 Ok(base_url) if !base_url.is_empty() => {
                     Some(PdsSettings::new(base_url, var("PDS_ACCESS_TOKEN")?))
@@ -145,6 +151,17 @@ impl AwsStack {
             .notify
             .clone()
             .map(|settings| Arc::new(NotifyClient::new(settings)));
+        let idempotency = Arc::new(DynamoIdempotency::new(
+            dynamo.clone(),
+            &settings.idempotency_table,
+        ));
+        let nhs_app_sender: Arc<dyn NhsAppProvider> = match &settings.nhs_notify {
+            Some(nhs_notify) => Arc::new(
+                NhsNotifyClient::new(nhs_notify.clone(), idempotency.clone())
+                    .expect("the NHS API key was checked when the settings were read"),
+            ),
+            None => sms.clone(),
+        };
         let queue = Arc::new(SqsWorkQueue::new(
             sqs,
             HashMap::from([
@@ -166,7 +183,7 @@ impl AwsStack {
                 Some(notify) => notify.clone(),
                 None => sms.clone(),
             },
-            nhs_app_sender: sms.clone(),
+            nhs_app_sender,
             // Sandbox stacks keep the simulated clinical system's entries in
             // the simulator outbox table.
             record: Arc::new(SimulatedClinicalSystem::new(
@@ -175,10 +192,8 @@ impl AwsStack {
                 clock.clone(),
             )),
             views: views.clone(),
-            idempotency: Arc::new(DynamoIdempotency::new(
-                dynamo.clone(),
-                &settings.idempotency_table,
-            )),
+            idempotency: idempotency.clone(),
+            references: idempotency,
             demographics: Some(match &settings.pds {
                 Some(pds) => Arc::new(PdsClient::new(pds.clone())),
                 None => simulated.clone(),
@@ -225,4 +240,34 @@ impl AwsStack {
         self.app.react(event).await?;
         Ok(())
     }
+}
+
+/// `NHS_NOTIFY_BASE_URL` turns on the real NHS Notify, with
+/// `NHS_NOTIFY_ROUTING_PLAN_ID`, the NHS API platform's `NHS_API_TOKEN_URL`,
+/// `NHS_API_KEY`, `NHS_API_KEY_ID` and `NHS_API_PRIVATE_KEY` (PEM), and
+/// optionally `NHS_NOTIFY_REQUESTS_PER_MINUTE` (default 300, its 5 a
+/// second).
+fn nhs_notify_from_env() -> Result<Option<NhsNotifySettings>, String> {
+    let base_url = match std::env::var("NHS_NOTIFY_BASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => return Ok(None),
+    };
+    let var = |name: &str| {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    };
+    let auth = NhsAuthSettings {
+        token_url: var("NHS_API_TOKEN_URL")?,
+        api_key: var("NHS_API_KEY")?,
+        key_id: var("NHS_API_KEY_ID")?,
+        private_key_pem: var("NHS_API_PRIVATE_KEY")?,
+    };
+    auth.check()
+        .map_err(|e| format!("NHS_API_PRIVATE_KEY: {e}"))?;
+    let mut settings = NhsNotifySettings::new(base_url, auth, var("NHS_NOTIFY_ROUTING_PLAN_ID")?);
+    if let Ok(per_minute) = std::env::var("NHS_NOTIFY_REQUESTS_PER_MINUTE") {
+        settings.requests_per_minute = per_minute.parse().map_err(|_| {
+            format!("NHS_NOTIFY_REQUESTS_PER_MINUTE is not a positive number: {per_minute}")
+        })?;
+    }
+    Ok(Some(settings))
 }

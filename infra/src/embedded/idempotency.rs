@@ -2,7 +2,7 @@
 //! with the same key never both win.
 
 use chrono::{DateTime, Utc};
-use domain::ports::{IdempotencyClaim, IdempotencyRecords, PortError};
+use domain::ports::{IdempotencyClaim, IdempotencyRecords, PortError, ProviderReferences};
 use sqlx::{Row, SqlitePool};
 
 use super::db::db_error;
@@ -90,5 +90,29 @@ impl IdempotencyRecords for SqliteIdempotency {
             .await
             .map_err(db_error("idempotency release"))?;
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderReferences for SqliteIdempotency {
+    async fn remember(&self, provider_reference: &str, reference: &str) -> Result<(), PortError> {
+        sqlx::query(
+            "INSERT INTO provider_references (provider_reference, reference) VALUES (?, ?)
+             ON CONFLICT (provider_reference) DO NOTHING",
+        )
+        .bind(provider_reference)
+        .bind(reference)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error("provider reference"))?;
+        Ok(())
+    }
+
+    async fn recall(&self, provider_reference: &str) -> Result<Option<String>, PortError> {
+        sqlx::query_scalar("SELECT reference FROM provider_references WHERE provider_reference = ?")
+            .bind(provider_reference)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("provider reference"))
     }
 }

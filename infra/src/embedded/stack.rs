@@ -154,6 +154,7 @@ impl EmbeddedStack {
                 "work left in flight by an earlier run is visible again"
             );
         }
+        let idempotency = Arc::new(SqliteIdempotency::new(work.clone()));
         let app_queue: Arc<dyn WorkQueue> = match &config.queue_layer {
             Some(layer) => layer(queue.clone()),
             None => queue.clone(),
@@ -168,7 +169,8 @@ impl EmbeddedStack {
             nhs_app_sender: providers.clone(),
             record: clinical_system,
             views: views.clone(),
-            idempotency: Arc::new(SqliteIdempotency::new(work.clone())),
+            idempotency: idempotency.clone(),
+            references: idempotency,
             demographics: Some(config.pds.clone()),
             nhs_app: Some(config.pds.clone()),
             failures: views.clone(),

@@ -2,7 +2,9 @@
 //! runs against both.
 
 use chrono::{Duration, TimeZone, Utc};
-use domain::ports::{BlobStore, IdempotencyClaim, IdempotencyRecords, Timer, TimerJob, Timers};
+use domain::ports::{
+    BlobStore, IdempotencyClaim, IdempotencyRecords, ProviderReferences, Timer, TimerJob, Timers,
+};
 use infra::aws::{DynamoIdempotency, DynamoTimers, S3BlobStore};
 use infra::embedded::{open_pool, Database, FsBlobStore, SqliteIdempotency, SqliteTimers};
 
@@ -139,6 +141,49 @@ async fn dynamodb_idempotency_records_keep_the_contract() {
         &env.settings.idempotency_table,
     ))
     .await;
+}
+
+async fn references_contract(references: &dyn ProviderReferences) {
+    let uuid = infra::nhs_notify::message_reference("A12345:b-1:7:nhs_app");
+    assert_eq!(references.recall(&uuid).await.unwrap(), None);
+    references
+        .remember(&uuid, "A12345:b-1:7:nhs_app")
+        .await
+        .unwrap();
+    references
+        .remember(&uuid, "A12345:b-1:7:nhs_app")
+        .await
+        .unwrap(); // repeats are harmless
+    assert_eq!(
+        references.recall(&uuid).await.unwrap().as_deref(),
+        Some("A12345:b-1:7:nhs_app")
+    );
+}
+
+#[tokio::test]
+async fn provider_references_are_remembered_alike_on_sqlite_and_dynamodb() {
+    let dir = tempfile::tempdir().unwrap();
+    references_contract(&SqliteIdempotency::new(
+        open_pool(dir.path(), Database::Work).await.unwrap(),
+    ))
+    .await;
+    let env = AwsTestEnv::new().await;
+    let dynamo = DynamoIdempotency::new(env.dynamo.clone(), &env.settings.idempotency_table);
+    references_contract(&dynamo).await;
+
+    // A receipt quoting NHS Notify's UUID finds the delivery Batchbook's
+    // own reference names; one quoting a UUID nobody gave is refused.
+    use domain::ports::{Receipt, ReceiptOutcome};
+    use domain::usecases::ReceiptError;
+    let unknown = Receipt {
+        reference: uuid::Uuid::new_v4().to_string(),
+        outcome: ReceiptOutcome::Read,
+        at: Utc::now(),
+    };
+    assert!(matches!(
+        env.stack.app.record_receipt(unknown).await,
+        Err(ReceiptError::UnknownReference)
+    ));
 }
 
 async fn blob_contract(blobs: &dyn BlobStore) {

@@ -279,6 +279,7 @@ impl AwsTestEnv {
             clinical_system: ClinicalSystemPace::instant(),
             notify: None,
             pds: None,
+            nhs_notify: None,
             link_key: domain::links::LinkKey::from_secret(TEST_LINK_SECRET).unwrap(),
             link_base_url: "https://links.test/l".into(),
         };

@@ -221,7 +221,7 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
         json!({"patient_list": PATIENTS, "recipients": PATIENTS, "awaiting_receipt": 0,
                "delivered": PATIENTS, "emails_delivered": 0,
                "without_valid_mobile": 0, "failed_to_deliver": 0,
-               "saved_to_record": PATIENTS, "not_saved_to_record": 0, "answered": 0})
+               "saved_to_record": PATIENTS, "not_saved_to_record": 0, "answered": 0, "opened_attachment": 0})
     );
     // Each message is in its patient's record once.
     let entries = env.stack.sms.record_entries().await.unwrap();
