@@ -133,6 +133,12 @@ pub fn delivery_id(batch_id: &str, row: u64) -> String {
     format!("{batch_id}:{row}")
 }
 
+/// The batch and row a delivery id names.
+pub fn parse_delivery_id(id: &str) -> Option<(&str, u64)> {
+    let (batch_id, row) = id.rsplit_once(':')?;
+    Some((batch_id, row.parse().ok()?))
+}
+
 /// One channel step of one patient's delivery, as written in the
 /// idempotency key Batchbook gives the provider. Providers quote it back in
 /// their receipts, so a receipt leads straight to its delivery.

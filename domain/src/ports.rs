@@ -131,6 +131,13 @@ pub trait WorkQueue: Send + Sync {
         max: usize,
     ) -> Result<Vec<ReceivedMessage>, PortError>;
     async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), PortError>;
+    /// Acknowledges many at once; adapters that can do it in one call do.
+    async fn ack_many(&self, queue: QueueName, receipts: &[String]) -> Result<(), PortError> {
+        for receipt in receipts {
+            self.ack(queue, receipt).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A job the timer sweeper runs when it falls due.

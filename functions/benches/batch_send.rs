@@ -61,7 +61,13 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         .app
         .upload_list(
             &caller,
-            synthetic_systmone_csv(patients).into_bytes(),
+            // The synthetic list reaches the simulator's fault numbers
+            // (07700 1900xx) past 90,000 patients; one of them never gets
+            // a receipt, which would hold the batch off Done for 72 hours.
+            // The benchmark gives every message an instant receipt.
+            synthetic_systmone_csv(patients)
+                .replace("07700 1900", "07700 1800")
+                .into_bytes(),
             None,
             None,
         )

@@ -3,6 +3,7 @@
 //! least once and processes die.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
@@ -126,6 +127,34 @@ enum Recurring {
     Reminders,
     /// The inhaler series' texts.
     Series,
+}
+
+/// What the jobs of one queue round share: each batch, loaded once. A round
+/// is a moment's work, so a batch cancelled during it stops the sends of
+/// the next round (as a cancel landing just after a send would).
+#[derive(Default)]
+struct Round {
+    batches: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Batch>>>>,
+}
+
+impl Round {
+    async fn batch<R: PersistedEventRepository>(
+        &self,
+        app: &Batchbook<R>,
+        batch_id: &str,
+    ) -> Result<Batch, JobError> {
+        let cell = self
+            .batches
+            .lock()
+            .expect("the round's batch cache is never poisoned")
+            .entry(batch_id.to_owned())
+            .or_default()
+            .clone();
+        Ok(cell
+            .get_or_try_init(|| app.load_batch(batch_id))
+            .await?
+            .clone())
+    }
 }
 
 /// When a delivery row next needs following up: its fallback, or its
@@ -333,14 +362,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn process_queue(&self, queue: QueueName, max: usize) -> Result<usize, PortError> {
         let messages = self.ports.queue.receive(queue, max).await?;
         let received = messages.len();
-        let handled = join_all(messages.into_iter().map(|message| async move {
-            let result = self.handle_job(queue, &message.body).await;
-            (message, result)
+        let round = Round::default();
+        let handled = join_all(messages.into_iter().map(|message| {
+            let round = &round;
+            async move {
+                let result = self.handle_job_in(queue, &message.body, round).await;
+                (message, result)
+            }
         }))
         .await;
+        let mut done = Vec::with_capacity(handled.len());
         for (message, result) in handled {
             match result {
-                Ok(_) => self.ports.queue.ack(queue, &message.receipt).await?,
+                Ok(_) => done.push(message.receipt),
                 Err(JobError::Malformed(reason)) => {
                     tracing::error!(
                         queue = queue.as_str(),
@@ -358,11 +392,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 }
             }
         }
+        self.ports.queue.ack_many(queue, &done).await?;
         Ok(received)
     }
 
     /// Handles one queue message body: the entry point of the queue Lambdas.
     pub async fn handle_job(&self, queue: QueueName, body: &str) -> Result<JobOutcome, JobError> {
+        self.handle_job_in(queue, body, &Round::default()).await
+    }
+
+    async fn handle_job_in(
+        &self,
+        queue: QueueName,
+        body: &str,
+        round: &Round,
+    ) -> Result<JobOutcome, JobError> {
         let malformed = |e: serde_json::Error| unreadable("the job", &e);
         match queue {
             QueueName::FanOut => {
@@ -370,8 +414,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     .await
             }
             QueueName::Send => {
-                self.send_one(serde_json::from_str(body).map_err(malformed)?)
-                    .await
+                let job: SendMessage = serde_json::from_str(body).map_err(malformed)?;
+                let batch = round.batch(self, &job.batch_id).await?;
+                self.send_one(job, &batch).await
             }
             QueueName::Record => {
                 self.save_one(serde_json::from_str(body).map_err(malformed)?)
@@ -513,13 +558,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, row = job.row))]
-    async fn send_one(&self, job: SendMessage) -> Result<JobOutcome, JobError> {
+    async fn send_one(&self, job: SendMessage, batch: &Batch) -> Result<JobOutcome, JobError> {
         let caller = Caller::system(
             organisation(&job.organisation_id)?,
             "send-worker",
             &job.correlation_id,
         );
-        let batch = self.load_batch(&job.batch_id).await?;
         let wanted = match job.step {
             Step::First | Step::Fallback => {
                 matches!(batch.status(), BatchStatus::Sending | BatchStatus::Done)

@@ -14,6 +14,8 @@
 mod blobs;
 mod db;
 mod event_log;
+mod event_store;
+pub(crate) mod grouped;
 mod idempotency;
 mod queue;
 mod stack;
@@ -23,6 +25,7 @@ mod views;
 pub use blobs::FsBlobStore;
 pub use db::{open_pool, Database};
 pub use event_log::EventLog;
+pub use event_store::{EmbeddedEventRepository, GroupWriter};
 pub use idempotency::SqliteIdempotency;
 pub use queue::{QueueSettings, SqliteWorkQueue};
 pub use stack::{link_key, EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL};

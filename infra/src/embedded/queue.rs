@@ -100,12 +100,18 @@ impl WorkQueue for SqliteWorkQueue {
         }
         let now = self.now_ms();
         let mut tx = self.pool.begin().await.map_err(db_error("queue send"))?;
-        for body in bodies {
-            sqlx::query("INSERT INTO queue_messages (queue, body, visible_at, created_at) VALUES (?, ?, ?, ?)")
-                .bind(queue.as_str())
-                .bind(body)
-                .bind(now)
-                .bind(now)
+        for chunk in bodies.chunks(500) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO queue_messages (queue, body, visible_at, created_at) ",
+            );
+            query.push_values(chunk, |mut row, body| {
+                row.push_bind(queue.as_str())
+                    .push_bind(body)
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            query
+                .build()
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error("queue send"))?;
@@ -166,18 +172,46 @@ impl WorkQueue for SqliteWorkQueue {
         Ok(messages)
     }
 
-    async fn ack(&self, _queue: QueueName, receipt: &str) -> Result<(), PortError> {
-        let (id, count) = receipt
-            .split_once(':')
-            .and_then(|(id, count)| Some((id.parse::<i64>().ok()?, count.parse::<i64>().ok()?)))
-            .ok_or_else(|| PortError(format!("invalid receipt {receipt:?}")))?;
+    async fn ack(&self, queue: QueueName, receipt: &str) -> Result<(), PortError> {
+        self.ack_many(queue, &[receipt.to_owned()]).await
+    }
+
+    async fn ack_many(&self, _queue: QueueName, receipts: &[String]) -> Result<(), PortError> {
+        let parsed = receipts
+            .iter()
+            .map(|receipt| {
+                receipt
+                    .split_once(':')
+                    .and_then(|(id, count)| {
+                        Some((id.parse::<i64>().ok()?, count.parse::<i64>().ok()?))
+                    })
+                    .ok_or_else(|| PortError(format!("invalid receipt {receipt:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // A receipt from an earlier receive no longer owns the message.
-        sqlx::query("DELETE FROM queue_messages WHERE id = ? AND receive_count = ?")
-            .bind(id)
-            .bind(count)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error("queue ack"))?;
+        for chunk in parsed.chunks(500) {
+            // `id IN (…)` finds the rows by rowid; the pairs then check that
+            // each receipt still owns its message.
+            let mut query = sqlx::QueryBuilder::new("DELETE FROM queue_messages WHERE id IN ");
+            query.push_tuples(chunk, |mut tuple, (id, _)| {
+                tuple.push_bind(*id);
+            });
+            query.push(" AND (id, receive_count) IN (VALUES ");
+            let mut values = query.separated(", ");
+            for (id, count) in chunk {
+                values.push("(");
+                values.push_bind_unseparated(*id);
+                values.push_unseparated(", ");
+                values.push_bind_unseparated(*count);
+                values.push_unseparated(")");
+            }
+            query.push(")");
+            query
+                .build()
+                .execute(&self.pool)
+                .await
+                .map_err(db_error("queue ack"))?;
+        }
         Ok(())
     }
 }

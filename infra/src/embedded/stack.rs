@@ -11,13 +11,12 @@ use domain::links::LinkKey;
 use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
 use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
-use sqlite_es::SqliteEventRepository;
 use sqlx::SqlitePool;
 
 use super::db::db_error;
 use super::{
-    open_pool, Database, EventLog, FsBlobStore, SqliteIdempotency, SqliteTimers, SqliteViews,
-    SqliteWorkQueue,
+    open_pool, Database, EmbeddedEventRepository, EventLog, FsBlobStore, GroupWriter,
+    SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
 };
 use crate::simulators::{
     deliver_receipts, ClinicalSystemPace, ProviderSimulatorSettings, SimulatedClinicalSystem,
@@ -30,8 +29,8 @@ pub type QueueLayer = Box<dyn Fn(Arc<dyn WorkQueue>) -> Arc<dyn WorkQueue> + Sen
 
 const REACTOR: &str = "reactor";
 const PAGE: usize = 1_000;
-const SEND_BATCH: usize = 200;
-const RECEIPTS: usize = 500;
+const SEND_BATCH: usize = 1_000;
+const RECEIPTS: usize = 2_000;
 
 pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
@@ -108,7 +107,7 @@ pub async fn link_key(dir: &Path) -> Result<LinkKey, PortError> {
 }
 
 pub struct EmbeddedStack {
-    pub app: Arc<Batchbook<SqliteEventRepository>>,
+    pub app: Arc<Batchbook<EmbeddedEventRepository>>,
     pub providers: Arc<SimulatedProviders>,
     /// What the simulated clinical system has saved to patients' records.
     pub records: Arc<SqliteRecordStore>,
@@ -183,8 +182,9 @@ impl EmbeddedStack {
                 base_url: config.link_base_url.clone(),
             },
         };
+        let writer = GroupWriter::start(events.clone());
         let app = Arc::new(Batchbook::new(
-            || SqliteEventRepository::new(events.clone()),
+            || EmbeddedEventRepository::new(events.clone(), writer.clone()),
             ports,
         ));
         Ok(Self {

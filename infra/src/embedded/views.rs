@@ -3,8 +3,11 @@
 //! transaction: a crash leaves both as they were, so each event is applied
 //! exactly once, and a rebuild from position 0 gives the same rows.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::EventUpcaster;
+use domain::jobs::parse_delivery_id;
 use domain::links::LinkRecord;
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
@@ -47,10 +50,20 @@ impl SqliteViews {
             read += events.len();
             let mut tx = SqliteViewTx {
                 tx: self.pool.begin().await.map_err(db_error("projector"))?,
+                batches: HashMap::new(),
+                deliveries: HashMap::new(),
             };
+            tx.prefetch(
+                events
+                    .iter()
+                    .filter(|(_, e)| e.aggregate_type == DELIVERY)
+                    .filter_map(|(_, e)| parse_delivery_id(&e.aggregate_id)),
+            )
+            .await?;
             for (_, event) in events {
                 project(&mut tx, event, &self.upcasters).await?;
             }
+            tx.flush().await?;
             sqlx::query("INSERT INTO positions (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position")
                 .bind(PROJECTOR)
                 .bind(last)
@@ -158,8 +171,129 @@ impl BatchViews for SqliteViews {
     }
 }
 
+/// The projector's transaction over one page of events. Rows it reads or
+/// writes are kept in memory and written once, at the end of the page, in
+/// multi-row statements: a page touches each batch summary and delivery
+/// row many times, and every statement is a round trip to SQLite's thread.
+/// The Delivery aggregate's type, as events name it.
+const DELIVERY: &str = <domain::aggregates::Delivery as cqrs_es::Aggregate>::TYPE;
+
 struct SqliteViewTx {
     tx: Transaction<'static, Sqlite>,
+    /// Each row as the page left it; `true` once it changed.
+    batches: HashMap<String, (Option<BatchSummary>, bool)>,
+    deliveries: HashMap<(String, u64), (Option<DeliveryRow>, bool)>,
+}
+
+/// Rows per multi-row statement: under SQLite's 32,766 bound parameters.
+const ROWS_PER_STATEMENT: usize = 500;
+
+impl SqliteViewTx {
+    /// Reads every delivery row a page will touch, in one query per 500.
+    async fn prefetch<'a>(
+        &mut self,
+        keys: impl Iterator<Item = (&'a str, u64)>,
+    ) -> Result<(), PortError> {
+        let mut by_batch: HashMap<&str, Vec<u64>> = HashMap::new();
+        for (batch_id, row) in keys {
+            by_batch.entry(batch_id).or_default().push(row);
+        }
+        for (batch_id, mut rows) in by_batch {
+            rows.sort_unstable();
+            rows.dedup();
+            for row in &rows {
+                self.deliveries
+                    .insert((batch_id.to_owned(), *row), (None, false));
+            }
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                // `batch_id = ? AND row IN (…)` searches the primary key.
+                let mut query =
+                    sqlx::QueryBuilder::new("SELECT body FROM deliveries WHERE batch_id = ");
+                query.push_bind(batch_id).push(" AND row IN ");
+                query.push_tuples(chunk, |mut tuple, row| {
+                    tuple.push_bind(*row as i64);
+                });
+                let bodies: Vec<String> = query
+                    .build_query_scalar()
+                    .fetch_all(&mut *self.tx)
+                    .await
+                    .map_err(db_error("delivery view"))?;
+                for found in decode_all::<DeliveryRow>(bodies)? {
+                    self.deliveries
+                        .insert((found.batch_id.clone(), found.row), (Some(found), false));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the changed rows.
+    async fn flush(&mut self) -> Result<(), PortError> {
+        let batches: Vec<BatchSummary> = self
+            .batches
+            .drain()
+            .filter_map(|(_, (row, changed))| row.filter(|_| changed))
+            .collect();
+        for chunk in batches.chunks(ROWS_PER_STATEMENT) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO batch_summaries (batch_id, organisation_id, status, settled, body, last_sequence) ",
+            );
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for summary in chunk {
+                bodies.push(to_json(summary)?);
+            }
+            query.push_values(chunk.iter().zip(bodies), |mut row, (summary, body)| {
+                row.push_bind(&summary.batch_id)
+                    .push_bind(&summary.organisation_id)
+                    .push_bind(summary.status.label())
+                    .push_bind(summary.is_settled())
+                    .push_bind(body)
+                    .push_bind(summary.last_sequence as i64);
+            });
+            query.push(
+                " ON CONFLICT (batch_id) DO UPDATE SET organisation_id = excluded.organisation_id,
+                  status = excluded.status, settled = excluded.settled, body = excluded.body,
+                  last_sequence = excluded.last_sequence",
+            );
+            query
+                .build()
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error("batch view"))?;
+        }
+        let deliveries: Vec<DeliveryRow> = self
+            .deliveries
+            .drain()
+            .filter_map(|(_, (row, changed))| row.filter(|_| changed))
+            .collect();
+        for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
+            let mut bodies = Vec::with_capacity(chunk.len());
+            for row in chunk {
+                bodies.push(to_json(row)?);
+            }
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO deliveries (batch_id, row, status, body, last_sequence) ",
+            );
+            query.push_values(chunk.iter().zip(bodies), |mut values, (row, body)| {
+                values
+                    .push_bind(&row.batch_id)
+                    .push_bind(row.row as i64)
+                    .push_bind(row.view_status())
+                    .push_bind(body)
+                    .push_bind(row.last_sequence as i64);
+            });
+            query.push(
+                " ON CONFLICT (batch_id, row) DO UPDATE SET status = excluded.status,
+                  body = excluded.body, last_sequence = excluded.last_sequence",
+            );
+            query
+                .build()
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error("delivery view"))?;
+        }
+        Ok(())
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
@@ -169,32 +303,24 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
 #[async_trait::async_trait]
 impl ViewTransaction for SqliteViewTx {
     async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
+        if let Some((row, _)) = self.batches.get(batch_id) {
+            return Ok(row.clone());
+        }
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM batch_summaries WHERE batch_id = ?")
                 .bind(batch_id)
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(db_error("batch view"))?;
-        Ok(decode_all(body.into_iter().collect())?.pop())
+        let row = decode_all(body.into_iter().collect())?.pop();
+        self.batches
+            .insert(batch_id.to_owned(), (row.clone(), false));
+        Ok(row)
     }
 
     async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
-        sqlx::query(
-            "INSERT INTO batch_summaries (batch_id, organisation_id, status, settled, body, last_sequence)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (batch_id) DO UPDATE SET organisation_id = excluded.organisation_id,
-               status = excluded.status, settled = excluded.settled, body = excluded.body,
-               last_sequence = excluded.last_sequence",
-        )
-        .bind(&summary.batch_id)
-        .bind(&summary.organisation_id)
-        .bind(summary.status.label())
-        .bind(summary.is_settled())
-        .bind(to_json(summary)?)
-        .bind(summary.last_sequence as i64)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_error("batch view"))?;
+        self.batches
+            .insert(summary.batch_id.clone(), (Some(summary.clone()), true));
         Ok(())
     }
 
@@ -203,6 +329,10 @@ impl ViewTransaction for SqliteViewTx {
         batch_id: &str,
         row: u64,
     ) -> Result<Option<DeliveryRow>, PortError> {
+        let key = (batch_id.to_owned(), row);
+        if let Some((cached, _)) = self.deliveries.get(&key) {
+            return Ok(cached.clone());
+        }
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM deliveries WHERE batch_id = ? AND row = ?")
                 .bind(batch_id)
@@ -210,23 +340,14 @@ impl ViewTransaction for SqliteViewTx {
                 .fetch_optional(&mut *self.tx)
                 .await
                 .map_err(db_error("delivery view"))?;
-        Ok(decode_all(body.into_iter().collect())?.pop())
+        let found = decode_all(body.into_iter().collect())?.pop();
+        self.deliveries.insert(key, (found.clone(), false));
+        Ok(found)
     }
 
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
-        sqlx::query(
-            "INSERT INTO deliveries (batch_id, row, status, body, last_sequence) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (batch_id, row) DO UPDATE SET status = excluded.status, body = excluded.body,
-               last_sequence = excluded.last_sequence",
-        )
-        .bind(&row.batch_id)
-        .bind(row.row as i64)
-        .bind(row.view_status())
-        .bind(to_json(row)?)
-        .bind(row.last_sequence as i64)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_error("delivery view"))?;
+        self.deliveries
+            .insert((row.batch_id.clone(), row.row), (Some(row.clone()), true));
         Ok(())
     }
 

@@ -19,7 +19,7 @@ use events::{Channel, DeliveryFailure};
 use futures::future::join_all;
 
 /// How many receipts are recorded at once.
-const RECEIPT_CONCURRENCY: usize = 16;
+const RECEIPT_CONCURRENCY: usize = 2_000;
 
 /// What the simulated providers do with a message, shared by every
 /// simulator backend: refuse it (`Err`), or take it and later give this

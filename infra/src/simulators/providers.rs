@@ -9,6 +9,7 @@
 //! [`SimulatedProviders::take_due_receipts`] as a provider's callback
 //! would be.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,75 @@ impl Default for ProviderSimulatorSettings {
 pub struct SimulatedProviders {
     pool: SqlitePool,
     settings: ProviderSimulatorSettings,
+    /// Accepted messages, written to the outbox in groups.
+    accepted: tokio::sync::mpsc::UnboundedSender<Accepted>,
+}
+
+/// One message the simulator took, waiting for its outbox row.
+struct Accepted {
+    idempotency_key: String,
+    channel: Channel,
+    to: String,
+    subject: Option<String>,
+    body: String,
+    accepted_at: i64,
+    receipt: Option<String>,
+    receipt_due_at: Option<i64>,
+    reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+}
+
+/// Writes a group of accepted messages in one statement per 500 and
+/// answers each with its outbox reference: the first one's, for a key
+/// accepted before (in this group or earlier).
+async fn write_accepted(pool: &SqlitePool, group: Vec<Accepted>) {
+    let mut first_of_key: HashMap<String, usize> = HashMap::new();
+    let mut unique = Vec::new();
+    for (i, message) in group.iter().enumerate() {
+        if !first_of_key.contains_key(&message.idempotency_key) {
+            first_of_key.insert(message.idempotency_key.clone(), i);
+            unique.push(message);
+        }
+    }
+    let mut references: HashMap<String, String> = HashMap::new();
+    let mut failure = None;
+    for chunk in unique.chunks(500) {
+        let mut query = sqlx::QueryBuilder::new(
+            "INSERT INTO sms_outbox (idempotency_key, reference, channel, to_number, subject, body,
+                                     accepted_at, receipt, receipt_due_at) ",
+        );
+        query.push_values(chunk, |mut row, m| {
+            row.push_bind(&m.idempotency_key)
+                .push_bind(uuid::Uuid::new_v4().to_string())
+                .push_bind(m.channel.as_str())
+                .push_bind(&m.to)
+                .push_bind(&m.subject)
+                .push_bind(&m.body)
+                .push_bind(m.accepted_at)
+                .push_bind(&m.receipt)
+                .push_bind(m.receipt_due_at);
+        });
+        // A repeated key changes nothing and answers the first reference.
+        query.push(
+            " ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = idempotency_key
+             RETURNING idempotency_key, reference",
+        );
+        match query
+            .build_query_as::<(String, String)>()
+            .fetch_all(pool)
+            .await
+        {
+            Ok(rows) => references.extend(rows),
+            Err(e) => failure = Some(format!("simulator outbox: {e}")),
+        }
+    }
+    for message in group {
+        let answer = match (references.get(&message.idempotency_key), &failure) {
+            (Some(reference), _) => Ok(reference.clone()),
+            (None, Some(failure)) => Err(failure.clone()),
+            (None, None) => Err("simulator outbox: no row for the message".into()),
+        };
+        let _ = message.reply.send(answer);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -75,7 +145,16 @@ impl SimulatedProviders {
         settings: ProviderSimulatorSettings,
     ) -> Result<Self, PortError> {
         let pool = crate::embedded::open_pool(data_dir, Database::Simulators).await?;
-        Ok(Self { pool, settings })
+        let writes = pool.clone();
+        let accepted = crate::embedded::grouped::spawn_grouped(move |group| {
+            let pool = writes.clone();
+            async move { write_accepted(&pool, group).await }
+        });
+        Ok(Self {
+            pool,
+            settings,
+            accepted,
+        })
     }
 
     /// Every accepted message, oldest first.
@@ -122,34 +201,28 @@ impl SimulatedProviders {
             tokio::time::sleep(self.settings.delay).await;
         }
         let receipt = outcome_for(channel, to)?;
-        let unavailable =
-            |e: sqlx::Error| ProviderError::Unavailable(format!("simulator outbox: {e}"));
         let now = self.settings.clock.now();
         let receipt_json = receipt.map(|r| serde_json::to_string(&r).expect("receipts serialise"));
         let due = receipt.map(|_| (now + self.settings.receipt_delay).timestamp_millis());
-        sqlx::query(
-            "INSERT INTO sms_outbox (idempotency_key, reference, channel, to_number, subject, body,
-                                     accepted_at, receipt, receipt_due_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(idempotency_key)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(channel.as_str())
-        .bind(to)
-        .bind(subject)
-        .bind(body)
-        .bind(now.timestamp_millis())
-        .bind(receipt_json)
-        .bind(due)
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        sqlx::query_scalar("SELECT reference FROM sms_outbox WHERE idempotency_key = ?")
-            .bind(idempotency_key)
-            .fetch_one(&self.pool)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || ProviderError::Unavailable("simulator outbox: its writer stopped".into());
+        self.accepted
+            .send(Accepted {
+                idempotency_key: idempotency_key.to_owned(),
+                channel,
+                to: to.to_owned(),
+                subject: subject.map(str::to_owned),
+                body: body.to_owned(),
+                accepted_at: now.timestamp_millis(),
+                receipt: receipt_json,
+                receipt_due_at: due,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        answer
             .await
-            .map_err(unavailable)
+            .map_err(|_| stopped())?
+            .map_err(ProviderError::Unavailable)
     }
 }
 
@@ -183,21 +256,20 @@ impl ReceiptSource for SimulatedProviders {
     }
 
     async fn mark_reported(&self, references: &[String]) -> Result<(), PortError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| PortError::new("outbox receipts", e))?;
-        for reference in references {
-            sqlx::query("UPDATE sms_outbox SET receipt_reported = 1 WHERE idempotency_key = ?")
-                .bind(reference)
-                .execute(&mut *tx)
+        for chunk in references.chunks(500) {
+            let mut query = sqlx::QueryBuilder::new(
+                "UPDATE sms_outbox SET receipt_reported = 1 WHERE idempotency_key IN ",
+            );
+            query.push_tuples(chunk, |mut tuple, reference| {
+                tuple.push_bind(reference);
+            });
+            query
+                .build()
+                .execute(&self.pool)
                 .await
                 .map_err(|e| PortError::new("outbox receipts", e))?;
         }
-        tx.commit()
-            .await
-            .map_err(|e| PortError::new("outbox receipts", e))
+        Ok(())
     }
 }
 
