@@ -1339,24 +1339,33 @@ mod tests {
             .given(vec![sent(Channel::Sms, now(), None), opened])
             .when(open(later))
             .then_expect_events(vec![]);
+        refused_on_dead_links(open, later);
+    }
+
+    /// `command` (given when the link expires) is refused, with the reason,
+    /// on a revoked, expired, never-sent and locked link.
+    fn refused_on_dead_links(
+        command: impl Fn(DateTime<Utc>) -> DeliveryCommand,
+        later: DateTime<Utc>,
+    ) {
         DeliveryTest::with(sms_ok().0)
             .given(vec![sent(Channel::Sms, now(), None), revoked()])
-            .when(open(later))
+            .when(command(later))
             .then_expect_error(DeliveryError::LinkWithdrawn);
         DeliveryTest::with(sms_ok().0)
             .given(vec![sent(Channel::Sms, now(), None)])
-            .when(open(now()))
+            .when(command(now()))
             .then_expect_error(DeliveryError::LinkExpired);
         DeliveryTest::with(sms_ok().0)
             .given_no_previous_events()
-            .when(open(later))
+            .when(command(later))
             .then_expect_error(DeliveryError::NeverSent);
         let locked: Vec<DeliveryEvent> = std::iter::once(sent(Channel::Sms, now(), None))
             .chain((1..=5).map(checked))
             .collect();
         DeliveryTest::with(sms_ok().0)
             .given(locked)
-            .when(open(later))
+            .when(command(later))
             .then_expect_error(DeliveryError::LinkLocked);
     }
 
@@ -1371,25 +1380,7 @@ mod tests {
             .given(vec![sent(Channel::Sms, now(), None), answered()])
             .when(answer(later))
             .then_expect_error(DeliveryError::AlreadyAnswered);
-        DeliveryTest::with(sms_ok().0)
-            .given(vec![sent(Channel::Sms, now(), None), revoked()])
-            .when(answer(later))
-            .then_expect_error(DeliveryError::LinkWithdrawn);
-        DeliveryTest::with(sms_ok().0)
-            .given(vec![sent(Channel::Sms, now(), None)])
-            .when(answer(now()))
-            .then_expect_error(DeliveryError::LinkExpired);
-        DeliveryTest::with(sms_ok().0)
-            .given_no_previous_events()
-            .when(answer(later))
-            .then_expect_error(DeliveryError::NeverSent);
-        let locked: Vec<DeliveryEvent> = std::iter::once(sent(Channel::Sms, now(), None))
-            .chain((1..=5).map(checked))
-            .collect();
-        DeliveryTest::with(sms_ok().0)
-            .given(locked)
-            .when(answer(later))
-            .then_expect_error(DeliveryError::LinkLocked);
+        refused_on_dead_links(answer, later);
     }
 
     #[test]
