@@ -12,6 +12,8 @@ pub const NAME: &str = "((name))";
 pub const LINK: &str = "((link))";
 /// The longest text message Batchbook sends: six fragments of 153.
 pub const MAX_SMS_CHARACTERS: usize = 918;
+/// What a questionnaire's reminder says before the message itself.
+pub const REMINDER_PREFIX: &str = "Reminder: ";
 /// What `((name))` becomes when the list gives no name, so a message never
 /// reads "Dear ,".
 const NO_NAME: &str = "patient";
@@ -28,6 +30,10 @@ pub enum TemplateError {
     NothingToLinkTo,
     #[error("a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes")]
     LinkMissing,
+    #[error(
+        "with \"{REMINDER_PREFIX}\" in front, this questionnaire's reminders would be {characters} characters long once filled in; a text message can be at most {MAX_SMS_CHARACTERS}"
+    )]
+    ReminderTooLong { characters: usize },
     #[error(
         "the message is {characters} characters long once filled in; a text message can be at most {MAX_SMS_CHARACTERS}"
     )]
@@ -74,9 +80,30 @@ impl Template {
     /// longest given name has `longest_name` characters and links of
     /// `link_length` characters: what staff are shown before sending.
     pub fn worst_case(&self, longest_name: usize, link_length: usize) -> SmsLength {
+        SmsLength::of(&self.worst_text(longest_name, link_length))
+    }
+
+    /// The longest a questionnaire's reminder (the message with
+    /// [`REMINDER_PREFIX`] in front) can be, refused if over the limit.
+    pub fn check_reminder(
+        &self,
+        longest_name: usize,
+        link_length: usize,
+    ) -> Result<SmsLength, TemplateError> {
+        let reminder = format!(
+            "{REMINDER_PREFIX}{}",
+            self.worst_text(longest_name, link_length)
+        );
+        SmsLength::of(&reminder).check(None).map_err(|e| match e {
+            TemplateError::TooLong { characters } => TemplateError::ReminderTooLong { characters },
+            other => other,
+        })
+    }
+
+    fn worst_text(&self, longest_name: usize, link_length: usize) -> String {
         let name = "x".repeat(longest_name.max(NO_NAME.len()));
         let link = "x".repeat(link_length);
-        SmsLength::of(&self.render(Some(&name), Some(&link)))
+        self.render(Some(&name), Some(&link))
     }
 }
 

@@ -528,6 +528,25 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
             .unwrap();
         assert_eq!(problem(response).await, (422, detail.into()));
     }
+    // Reminders put "Reminder: " (10 characters) in front of the message,
+    // so they too must fit in 918 once filled in.
+    let link = DEFAULT_LINK_BASE_URL.len() + 1 + 22;
+    let message = |length: usize| format!("((link)) {}", "a".repeat(length - link - 1));
+    let create = |message: String| {
+        app.request(reqwest::Method::POST, "/v1/batches")
+            .json(&json!({"name": "BP", "list_id": list["list_id"],
+                          "questionnaire": "smoking_status", "message": message}))
+            .send()
+    };
+    assert_eq!(
+        problem(create(message(909)).await.unwrap()).await,
+        (
+            422,
+            "with \"Reminder: \" in front, this questionnaire's reminders would be 919 characters long once filled in; a text message can be at most 918".into()
+        )
+    );
+    assert_eq!(create(message(908)).await.unwrap().status(), 201);
+
     let response = app
         .request(reqwest::Method::POST, "/v1/batches")
         .json(

@@ -87,10 +87,16 @@ fn check_content(
             .chars()
             .count(),
     };
+    let longest_name = list.longest_given_name as usize;
     let sms = template
-        .worst_case(list.longest_given_name as usize, link_length)
+        .worst_case(longest_name, link_length)
         .check(None)
         .map_err(invalid)?;
+    if questionnaire.is_some() {
+        template
+            .check_reminder(longest_name, link_length)
+            .map_err(invalid)?;
+    }
     let emails = if sms_only { 0 } else { list.email_only_count };
     if emails > 0 && email_subject.is_none_or(|s| s.trim().is_empty()) {
         return Err(invalid(format!(

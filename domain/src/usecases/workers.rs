@@ -26,7 +26,7 @@ use crate::ports::{
 };
 use crate::projection::{decode, DeliveryRow, ProjectionError, RecordedEvent};
 use crate::series;
-use crate::template;
+use crate::template::{self, REMINDER_PREFIX};
 use crate::values::OrganisationId;
 
 /// How many send messages go to the queue in one call.
@@ -47,8 +47,6 @@ const SAVE_AFTER_CANCEL: Duration = Duration::minutes(15);
 /// While a batch with reminders or a series is still sending (a stagger, a
 /// held window), its follow-ons are looked at least this often.
 const FOLLOW_ONS_IDLE: Duration = Duration::hours(6);
-/// What a reminder says before the message itself.
-const REMINDER_PREFIX: &str = "Reminder: ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
