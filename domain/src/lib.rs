@@ -4,6 +4,7 @@
 //! through a port, and every time comes from the [`ports::Clock`].
 
 pub mod aggregates;
+pub mod appointments;
 pub mod florey;
 pub mod jobs;
 pub mod links;

@@ -1,10 +1,12 @@
 //! Simulators for the outside services we cannot reach here. Each sits
 //! behind the same port as the real client and behaves deterministically.
 
+mod appointment_book;
 mod clinical_system;
 mod pds;
 mod providers;
 
+pub use appointment_book::{BookConfig, SimulatedAppointmentBook, BUNDLED_BOOK};
 pub use clinical_system::{
     ClinicalSystemPace, RecordStore, SavedEntry, SimulatedClinicalSystem, SqliteRecordStore,
 };

@@ -1,0 +1,221 @@
+//! The appointment book (issue 6), modelled on GP Connect Appointment
+//! Management: slots a practice offers, and booking or cancelling one.
+//! Patients book through Self-Book links; the port has a simulated book
+//! locally and a GP Connect client in production.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the patient and clinician meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentChannel {
+    InPerson,
+    Telephone,
+    Video,
+}
+
+/// Why a slot cannot be booked, when it cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotRestriction {
+    /// Held back by the practice (a clinician's admin time, say).
+    Blocked,
+    /// Released for booking only nearer the day.
+    Embargoed,
+}
+
+/// One slot in the book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub slot_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub slot_type: String,
+    pub clinician: String,
+    pub location: String,
+    pub channel: AppointmentChannel,
+    /// Someone is booked into it.
+    pub busy: bool,
+    /// Blocked or embargoed slots are in the book but cannot be booked.
+    pub restriction: Option<SlotRestriction>,
+}
+
+impl Slot {
+    pub fn bookable(&self) -> bool {
+        !self.busy && self.restriction.is_none()
+    }
+}
+
+/// Which slots a search wants: of one type, starting within a window,
+/// optionally with given clinicians or by one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotSearch {
+    pub slot_type: String,
+    pub from: DateTime<Utc>,
+    /// Slots starting before this.
+    pub to: DateTime<Utc>,
+    /// Empty for any clinician.
+    pub clinicians: Vec<String>,
+    pub channel: Option<AppointmentChannel>,
+}
+
+impl SlotSearch {
+    /// Whether `slot` is one this search wants and anyone may book now.
+    pub fn offers(&self, slot: &Slot) -> bool {
+        slot.bookable()
+            && slot.slot_type == self.slot_type
+            && slot.start >= self.from
+            && slot.start < self.to
+            && (self.clinicians.is_empty() || self.clinicians.contains(&slot.clinician))
+            && self.channel.is_none_or(|c| c == slot.channel)
+    }
+}
+
+/// How many bookable slots a search finds, in all and per clinician: what
+/// staff check before sending a Self-Book batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Availability {
+    pub bookable: u64,
+    pub by_clinician: BTreeMap<String, u64>,
+}
+
+pub fn availability<'a>(
+    slots: impl IntoIterator<Item = &'a Slot>,
+    search: &SlotSearch,
+) -> Availability {
+    let mut found = Availability::default();
+    for slot in slots.into_iter().filter(|s| search.offers(s)) {
+        found.bookable += 1;
+        *found
+            .by_clinician
+            .entry(slot.clinician.clone())
+            .or_default() += 1;
+    }
+    found
+}
+
+/// A booking request, for a slot a search found (GP Connect books by the
+/// slot's reference, start and end). The key is the same for every attempt
+/// at one booking, so a retried request finds the first appointment
+/// instead of a second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingRequest {
+    pub slot: Slot,
+    pub nhs_number: String,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedAppointment {
+    pub appointment_id: String,
+    pub slot: Slot,
+}
+
+/// Why the book refused. Nothing here names the patient.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    #[error("that slot was just taken")]
+    SlotTaken,
+    #[error("that slot cannot be booked")]
+    NotBookable,
+    #[error("there is no such slot")]
+    UnknownSlot,
+    #[error("there is no such appointment")]
+    UnknownAppointment,
+    #[error("the appointment book is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The practice's appointment book.
+#[async_trait::async_trait]
+pub trait AppointmentBook: Send + Sync {
+    /// Every slot of the search's type starting in its window, bookable or
+    /// not (callers filter with [`SlotSearch::offers`]).
+    async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError>;
+    async fn book(&self, request: &BookingRequest) -> Result<BookedAppointment, BookError>;
+    /// Frees the slot. Cancelling a cancelled appointment changes nothing.
+    async fn cancel(&self, appointment_id: &str) -> Result<(), BookError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, hour, 0, 0).unwrap()
+    }
+
+    fn slot(id: &str, hour: u32, clinician: &str) -> Slot {
+        Slot {
+            slot_id: id.into(),
+            start: at(hour),
+            end: at(hour) + chrono::Duration::minutes(10),
+            slot_type: "flu".into(),
+            clinician: clinician.into(),
+            location: "main".into(),
+            channel: AppointmentChannel::InPerson,
+            busy: false,
+            restriction: None,
+        }
+    }
+
+    #[test]
+    fn availability_counts_bookable_slots_of_the_type_in_the_window_per_clinician() {
+        let mut slots = vec![
+            slot("a", 9, "dr-a"),
+            slot("b", 10, "dr-a"),
+            slot("c", 10, "nurse-b"),
+            slot("d", 12, "nurse-b"),
+        ];
+        slots.push(Slot {
+            busy: true,
+            ..slot("busy", 9, "dr-a")
+        });
+        slots.push(Slot {
+            restriction: Some(SlotRestriction::Blocked),
+            ..slot("blocked", 9, "dr-a")
+        });
+        slots.push(Slot {
+            restriction: Some(SlotRestriction::Embargoed),
+            ..slot("embargoed", 9, "dr-a")
+        });
+        slots.push(Slot {
+            slot_type: "smear".into(),
+            ..slot("smear", 9, "dr-a")
+        });
+        slots.push(Slot {
+            channel: AppointmentChannel::Telephone,
+            ..slot("phone", 9, "dr-a")
+        });
+        let mut search = SlotSearch {
+            slot_type: "flu".into(),
+            from: at(9),
+            to: at(12),
+            clinicians: vec![],
+            channel: Some(AppointmentChannel::InPerson),
+        };
+        assert_eq!(
+            availability(&slots, &search),
+            Availability {
+                bookable: 3,
+                by_clinician: BTreeMap::from([("dr-a".into(), 2), ("nurse-b".into(), 1)]),
+            }
+        );
+        search.clinicians = vec!["nurse-b".into()];
+        search.to = at(13);
+        assert_eq!(
+            availability(&slots, &search),
+            Availability {
+                bookable: 2,
+                by_clinician: BTreeMap::from([("nurse-b".into(), 2)]),
+            }
+        );
+        search.channel = None;
+        search.clinicians = vec![];
+        assert_eq!(availability(&slots, &search).bookable, 5);
+    }
+}
