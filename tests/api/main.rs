@@ -6,6 +6,7 @@ mod aws;
 mod batches;
 mod crash;
 mod florey;
+mod gp_connect;
 mod helpers;
 mod idempotency;
 mod lambda;
