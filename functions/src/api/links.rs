@@ -386,7 +386,7 @@ pub async fn get_attachment<R: PersistedEventRepository + 'static>(
             (header::CONTENT_TYPE, file.content_type),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", file.file_name),
+                content_disposition(&file.file_name),
             ),
             // A patient's file: never kept by a shared cache.
             (header::CACHE_CONTROL, "private, no-store".to_owned()),
@@ -394,4 +394,57 @@ pub async fn get_attachment<R: PersistedEventRepository + 'static>(
         file.bytes,
     )
         .into_response())
+}
+
+/// `attachment` with the file's name: plain ASCII in `filename` (anything
+/// else becomes `_`) and the whole name in `filename*` (RFC 6266), so a
+/// Welsh or accented name reaches the patient's browser intact.
+fn content_disposition(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if ascii == file_name {
+        return format!("attachment; filename=\"{file_name}\"");
+    }
+    let encoded = percent_encoding::utf8_percent_encode(file_name, RFC5987);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// What RFC 5987 lets through unencoded in `filename*`.
+const RFC5987: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn a_file_name_outside_ascii_goes_in_filename_star_with_an_ascii_fallback() {
+        assert_eq!(
+            content_disposition("Flu leaflet.pdf"),
+            "attachment; filename=\"Flu leaflet.pdf\""
+        );
+        assert_eq!(
+            content_disposition("Taflen ŵ.pdf"),
+            "attachment; filename=\"Taflen _.pdf\"; filename*=UTF-8''Taflen%20%C5%B5.pdf"
+        );
+    }
 }
