@@ -174,18 +174,11 @@ async fn each_patient_opens_the_file_after_the_date_of_birth_check_until_revoked
     let app = spawn_app().await;
     let list: Value = app.upload_list(&clean_list(2)).await.json().await.unwrap();
     let attachment_id = app.leaflet(ORG).await;
-    let created: Value = app
-        .create_with(&list["list_id"], json!({"attachment_id": attachment_id}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.send_batch_as(ORG, &batch_id, json!({})).await.status(),
-        202
-    );
-    app.run_pending_work().await;
+    let batch_id = app
+        .send_batch_from(json!({"name": "Flu leaflet", "list_id": list["list_id"],
+                                "attachment_id": attachment_id,
+                                "message": "Dear ((name)), our flu leaflet: ((link))"}))
+        .await;
     assert_eq!(app.outbox().await.len(), 2);
     // Sends run concurrently, so each patient's link is found by number.
     let first = app.tokens_sent_to("+447700100001").await.remove(0);

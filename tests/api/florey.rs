@@ -9,7 +9,7 @@ use chrono::Duration;
 use infra::embedded::DEFAULT_LINK_BASE_URL;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, problem, spawn_app, start_of_test, token_in, TestApp, ORG};
+use crate::helpers::{clean_list, problem, spawn_app, start_of_test, token_in, TestApp};
 
 /// Aisha uses the NHS App and never reads it; she has a mobile behind it.
 const AISHA: &str = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
@@ -21,23 +21,10 @@ impl TestApp {
     /// Creates and sends a questionnaire batch, and runs the sends.
     async fn send_questionnaire(&self, csv: &str, questionnaire: &str) -> String {
         let list: Value = self.upload_list(csv).await.json().await.unwrap();
-        let created = self
-            .request(reqwest::Method::POST, "/v1/batches")
-            .json(&json!({"name": "Readings", "list_id": list["list_id"],
-                          "questionnaire": questionnaire,
-                          "message": "Dear ((name)), please answer: ((link))"}))
-            .send()
+        self.send_batch_from(json!({"name": "Readings", "list_id": list["list_id"],
+                                    "questionnaire": questionnaire,
+                                    "message": "Dear ((name)), please answer: ((link))"}))
             .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let created: Value = created.json().await.unwrap();
-        let batch_id = created["batch_id"].as_str().unwrap().to_owned();
-        assert_eq!(
-            self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
-            202
-        );
-        self.run_pending_work().await;
-        batch_id
     }
 
     async fn answer(&self, token: &str, session: &str, answers: Value) -> (u16, Value) {

@@ -164,6 +164,26 @@ impl TestApp {
         created["batch_id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a batch from `body` (its name, list, message and kind), sends
+    /// it now and runs the sends.
+    pub async fn send_batch_from(&self, body: Value) -> String {
+        let created = self
+            .request(reqwest::Method::POST, "/v1/batches")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().await.unwrap();
+        let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
+            202
+        );
+        self.run_pending_work().await;
+        batch_id
+    }
+
     /// Uploads `csv`, creates a batch from it and sends it now.
     pub async fn send_list(&self, csv: &str) -> String {
         let batch_id = self.create_batch_from(csv).await;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use domain::ports::WorkQueue;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app_with, start_of_test, DuplicatingQueue, TestApp, ORG};
+use crate::helpers::{problem, spawn_app_with, start_of_test, DuplicatingQueue, TestApp};
 
 /// Ann and Bob have mobiles; Joe has only an email address, so an SMS-only
 /// series does not reach him.
@@ -59,21 +59,10 @@ async fn the_series_sends_23_texts_over_26_weeks_once_each_and_stops_for_a_patie
         Box::new(|queue| Arc::new(DuplicatingQueue(queue)) as Arc<dyn WorkQueue>);
     let app = spawn_app_with(Some(twice), tempfile::tempdir().unwrap()).await;
     let list: Value = app.upload_list(LIST).await.json().await.unwrap();
-    let created = app
-        .request(reqwest::Method::POST, "/v1/batches")
-        .json(&json!({"name": "Inhalers", "list_id": list["list_id"], "inhaler_series": true,
+    let batch_id = app
+        .send_batch_from(json!({"name": "Inhalers", "list_id": list["list_id"], "inhaler_series": true,
                       "message": "Hi ((name)), over the next 6 months we will text you tips on your inhaler."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let created: Value = created.json().await.unwrap();
-    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.send_batch_as(ORG, &batch_id, json!({})).await.status(),
-        202
-    );
-    app.run_pending_work().await;
+        .await;
 
     let batch = app.batch(&batch_id).await;
     assert_eq!(

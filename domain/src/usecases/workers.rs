@@ -925,6 +925,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 window: Some(window),
             }));
         }
+        self.queue_sends(messages).await
+    }
+
+    /// Queues send jobs, `FAN_OUT_CHUNK` to a call.
+    async fn queue_sends(&self, messages: Vec<String>) -> Result<(), JobError> {
         for chunk in messages.chunks(FAN_OUT_CHUNK) {
             self.ports
                 .queue
@@ -1069,13 +1074,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 window: (!is_email).then_some(window),
             }));
         }
-        for chunk in messages.chunks(FAN_OUT_CHUNK) {
-            self.ports
-                .queue
-                .send(QueueName::Send, chunk.to_vec())
-                .await?;
-        }
-        Ok(())
+        self.queue_sends(messages).await
     }
 
     /// Moves on every batch whose stage has finished: a Sending batch whose
