@@ -229,6 +229,10 @@ mod tests {
             token,
             key(2).token("A12345", "b1", 7, LinkPurpose::Questionnaire)
         );
+        assert_ne!(
+            token,
+            key(1).token("A12345", "b1", 7, LinkPurpose::Attachment)
+        );
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len() * 8, 128);
     }
 
