@@ -8,14 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How the patient and clinician meet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AppointmentChannel {
-    InPerson,
-    Telephone,
-    Video,
-}
+pub use events::AppointmentChannel;
 
 /// Why a slot cannot be booked, when it cannot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,8 +27,14 @@ pub struct Slot {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub slot_type: String,
+    /// The clinician's id in the book.
     pub clinician: String,
+    /// As the patient is told: "Nurse Patel".
+    pub clinician_name: String,
+    /// The location's id in the book.
     pub location: String,
+    /// As the patient is told: "Riverside Surgery, 1 High Street".
+    pub location_name: String,
     pub channel: AppointmentChannel,
     /// Someone is booked into it.
     pub busy: bool,
@@ -156,7 +155,9 @@ mod tests {
             end: at(hour) + chrono::Duration::minutes(10),
             slot_type: "flu".into(),
             clinician: clinician.into(),
+            clinician_name: clinician.into(),
             location: "main".into(),
+            location_name: "Main Surgery".into(),
             channel: AppointmentChannel::InPerson,
             busy: false,
             restriction: None,

@@ -65,33 +65,33 @@ pub enum Step {
 }
 
 /// A message after the first that leaves the delivery's status alone: a
-/// questionnaire reminder, or the next text of the inhaler series. Each is
-/// numbered from 1 and sent once.
+/// questionnaire reminder, the next text of the inhaler series, or a
+/// Self-Book notice. Each is numbered and sent once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FollowOn {
     Reminder(u32),
     Series(u32),
+    /// A Self-Book notice: the invite event (by sequence) it tells of.
+    Notice(u64),
 }
 
 impl FollowOn {
-    pub fn number(self) -> u32 {
-        match self {
-            Self::Reminder(n) | Self::Series(n) => n,
-        }
-    }
-
     /// As it ends an idempotency key: `reminder-2`, `series-14`.
     pub fn key(self) -> String {
         match self {
             Self::Reminder(n) => format!("reminder-{n}"),
             Self::Series(n) => format!("series-{n}"),
+            Self::Notice(n) => format!("notice-{n}"),
         }
     }
 
     fn parse(raw: &str) -> Option<Self> {
         if let Some(n) = raw.strip_prefix("reminder-") {
             return Some(Self::Reminder(n.parse().ok()?));
+        }
+        if let Some(n) = raw.strip_prefix("notice-") {
+            return Some(Self::Notice(n.parse().ok()?));
         }
         Some(Self::Series(raw.strip_prefix("series-")?.parse().ok()?))
     }
@@ -119,6 +119,39 @@ pub struct SendMessage {
     /// When SMS and NHS App messages may leave; `None` for email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<SendingWindow>,
+}
+
+/// What a booking job does with an invite's appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingAction {
+    /// Book the slot the invite claimed (booking attempt `attempt`).
+    Book,
+    /// Cancel the appointment in the book and free the slot.
+    Cancel,
+}
+
+/// Work for the appointment book on one invite, queued from the invite's
+/// own events so a crash after the patient's choice loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingJob {
+    pub organisation_id: String,
+    pub batch_id: String,
+    pub row: u64,
+    pub attempt: u32,
+    pub action: BookingAction,
+    pub correlation_id: String,
+}
+
+impl BookingJob {
+    /// The key every try of one booking attempt is made with, so the book
+    /// gives a retried request the first appointment back.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "{}:{}:{}:booking-{}",
+            self.organisation_id, self.batch_id, self.row, self.attempt
+        )
+    }
 }
 
 impl SendMessage {

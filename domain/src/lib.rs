@@ -12,6 +12,7 @@ pub mod lists;
 pub mod policies;
 pub mod ports;
 pub mod projection;
+pub mod selfbook;
 pub mod series;
 pub mod template;
 pub mod usecases;

@@ -38,6 +38,8 @@ pub enum LinkPurpose {
     Questionnaire,
     /// The batch's attachment: a file every patient of the batch opens.
     Attachment,
+    /// A Self-Book invite: the patient books (or declines) an appointment.
+    Invite,
 }
 
 impl LinkPurpose {
@@ -45,6 +47,7 @@ impl LinkPurpose {
         match self {
             Self::Questionnaire => "questionnaire",
             Self::Attachment => "attachment",
+            Self::Invite => "invite",
         }
     }
 }

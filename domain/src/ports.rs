@@ -95,16 +95,25 @@ pub enum QueueName {
     /// own queue, because the clinical system is slow (seconds per patient)
     /// and limits concurrency: record writes must never hold up sends.
     Record,
+    /// One message per Self-Book booking or cancellation to make in the
+    /// appointment book: its own queue, so a slow book never holds up sends.
+    Booking,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 3] = [QueueName::FanOut, QueueName::Send, QueueName::Record];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::FanOut,
+        QueueName::Send,
+        QueueName::Record,
+        QueueName::Booking,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FanOut => "fan-out",
             Self::Send => "send",
             Self::Record => "record",
+            Self::Booking => "booking",
         }
     }
 }

@@ -13,13 +13,15 @@ use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use std::collections::BTreeMap;
 
 use events::{
-    Attachment, BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata, Questionnaire,
+    Attachment, BatchEvent, BatchKind, Channel, DeliveryEvent, EventMetadata, InviteEvent,
+    Questionnaire,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::delivery::DeliveryStatus;
-use crate::aggregates::{Batch, Delivery};
+use crate::aggregates::invite::InviteStatus;
+use crate::aggregates::{Batch, Delivery, Invite};
 use crate::ports::PortError;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +73,13 @@ pub struct BatchSummary {
     pub attachment_opened_count: u64,
     /// When staff withdrew every link the batch sent.
     pub links_revoked_at: Option<DateTime<Utc>>,
+    /// Patients whose first message went (whose links can be used).
+    #[serde(default)]
+    pub first_sent_count: u64,
+    /// Self-Book invites by status, every status but Open (see
+    /// [`BatchSummary::invite_counts`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub invites: BTreeMap<InviteStatus, u64>,
     /// The last Batch aggregate sequence applied.
     pub last_sequence: u64,
 }
@@ -85,6 +94,21 @@ impl BatchSummary {
             BatchStatus::Saving => self.records_written() >= self.records_to_save,
             _ => false,
         }
+    }
+
+    /// Self-Book invites by status: Open is every patient sent a link who
+    /// has done nothing with it yet.
+    pub fn invite_counts(&self) -> BTreeMap<InviteStatus, u64> {
+        let mut counts = self.invites.clone();
+        let acted: u64 = counts.values().sum();
+        counts.insert(
+            InviteStatus::Open,
+            self.first_sent_count.saturating_sub(acted),
+        );
+        for status in InviteStatus::ALL {
+            counts.entry(status).or_default();
+        }
+        counts
     }
 
     /// Records saved, or refused for good.
@@ -157,7 +181,24 @@ pub struct DeliveryRow {
     pub series: Vec<u32>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub series_stopped: bool,
+    /// A Self-Book invite's state, once the patient has acted on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<InviteRow>,
     /// The last Delivery aggregate sequence applied.
+    pub last_sequence: u64,
+}
+
+/// A Self-Book invite as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteRow {
+    pub status: InviteStatus,
+    /// The appointment's start while pending or booked (and once cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_at: Option<DateTime<Utc>>,
+    /// The decline's SNOMED CT code, once declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined_code: Option<String>,
+    /// The last Invite aggregate sequence applied.
     pub last_sequence: u64,
 }
 
@@ -245,6 +286,7 @@ pub enum ProjectionError {
 pub enum RecordedEvent {
     Batch(BatchEvent),
     Delivery(DeliveryEvent),
+    Invite(InviteEvent),
     /// An aggregate this release does not project.
     Other,
 }
@@ -270,6 +312,10 @@ pub fn decode(
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
         <Delivery as cqrs_es::Aggregate>::TYPE => RecordedEvent::Delivery(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        <Invite as cqrs_es::Aggregate>::TYPE => RecordedEvent::Invite(
             serde_json::from_value(event.payload.clone())
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
@@ -355,6 +401,39 @@ pub async fn project(
                     None => {}
                 }
             }
+            let sent_before = previous.as_ref().is_some_and(|p| p.first_sent_at.is_some());
+            if !sent_before && next.first_sent_at.is_some() {
+                summary.first_sent_count += 1;
+            }
+            tx.put_delivery(&next).await?;
+            tx.put_batch(&summary).await?;
+        }
+        RecordedEvent::Invite(event) => {
+            let (batch_id, row) = event.recipient();
+            let (batch_id, row) = (batch_id.to_owned(), row);
+            let mut next = tx
+                .delivery(&batch_id, row)
+                .await?
+                .unwrap_or_else(|| DeliveryRow::empty(&batch_id, row));
+            let previous = next.invite.clone();
+            if previous
+                .as_ref()
+                .is_some_and(|p| sequence <= p.last_sequence)
+            {
+                return Ok(false);
+            }
+            let invite = invite_row(previous.clone(), event, sequence);
+            let mut summary = tx.batch(&batch_id).await?.unwrap_or_else(|| BatchSummary {
+                batch_id: batch_id.clone(),
+                organisation_id: metadata.organisation_id.clone(),
+                ..Default::default()
+            });
+            if let Some(previous) = &previous {
+                let count = summary.invites.entry(previous.status).or_default();
+                *count = count.saturating_sub(1);
+            }
+            *summary.invites.entry(invite.status).or_default() += 1;
+            next.invite = Some(invite);
             tx.put_delivery(&next).await?;
             tx.put_batch(&summary).await?;
         }
@@ -436,30 +515,67 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
     }
 }
 
+/// An invite's row after one of its events.
+fn invite_row(previous: Option<InviteRow>, event: InviteEvent, sequence: u64) -> InviteRow {
+    let mut next = previous.unwrap_or(InviteRow {
+        status: InviteStatus::Open,
+        appointment_at: None,
+        declined_code: None,
+        last_sequence: 0,
+    });
+    next.last_sequence = sequence;
+    match event {
+        InviteEvent::BookingRequested { slot, .. } => {
+            next.status = InviteStatus::Pending;
+            next.appointment_at = Some(crate::selfbook::expected_start(&slot));
+        }
+        InviteEvent::BookingConfirmed { .. } => next.status = InviteStatus::Booked,
+        InviteEvent::BookingFailed { .. } => {
+            next.status = InviteStatus::Failed;
+            next.appointment_at = None;
+        }
+        InviteEvent::InviteDeclined { snomed_code, .. } => {
+            next.status = InviteStatus::Declined;
+            next.declined_code = Some(snomed_code);
+        }
+        InviteEvent::BookingCancelled { .. } => next.status = InviteStatus::Cancelled,
+        InviteEvent::InviteTimedOut { .. } => next.status = InviteStatus::TimedOut,
+    }
+    next
+}
+
+impl DeliveryRow {
+    /// The row of a patient nothing has happened to yet.
+    fn empty(batch_id: &str, row: u64) -> Self {
+        Self {
+            batch_id: batch_id.to_owned(),
+            row,
+            channel: Channel::Sms,
+            status: DeliveryStatus::NotSent,
+            reason: None,
+            provider_reference: None,
+            sent_at: None,
+            fallback_due_at: None,
+            record: None,
+            first_sent_at: None,
+            answered_at: None,
+            attachment_opened_at: None,
+            answers: BTreeMap::new(),
+            reminders: Vec::new(),
+            link_revoked: false,
+            series: Vec::new(),
+            series_stopped: false,
+            invite: None,
+            last_sequence: 0,
+        }
+    }
+}
+
 /// The row after one event. Events of one aggregate arrive in order, so
 /// `previous` is the row as the events before this one left it.
 fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u64) -> DeliveryRow {
     let (batch_id, row) = event.recipient();
-    let mut next = previous.unwrap_or_else(|| DeliveryRow {
-        batch_id: batch_id.to_owned(),
-        row,
-        channel: Channel::Sms,
-        status: DeliveryStatus::NotSent,
-        reason: None,
-        provider_reference: None,
-        sent_at: None,
-        fallback_due_at: None,
-        record: None,
-        first_sent_at: None,
-        answered_at: None,
-        attachment_opened_at: None,
-        answers: BTreeMap::new(),
-        reminders: Vec::new(),
-        link_revoked: false,
-        series: Vec::new(),
-        series_stopped: false,
-        last_sequence: 0,
-    });
+    let mut next = previous.unwrap_or_else(|| DeliveryRow::empty(batch_id, row));
     next.last_sequence = sequence;
     match event {
         DeliveryEvent::MessageSent {
@@ -517,6 +633,7 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
         DeliveryEvent::SeriesTextSent { step, .. }
         | DeliveryEvent::SeriesTextNotSent { step, .. } => next.series.push(step),
         DeliveryEvent::SeriesStopped { .. } => next.series_stopped = true,
+        DeliveryEvent::NoticeSent { .. } | DeliveryEvent::NoticeNotSent { .. } => {}
     }
     next
 }
@@ -633,6 +750,7 @@ mod tests {
             snomed_code: None,
             questionnaire: None,
             attachment: None,
+            self_book: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();

@@ -26,9 +26,9 @@ pub enum TemplateError {
         "the message has a placeholder Batchbook cannot fill: (({0})); the placeholders are ((name)) and ((link))"
     )]
     UnknownPlaceholder(String),
-    #[error("the message has ((link)), but this batch has no link to give (no questionnaire or attachment)")]
+    #[error("the message has ((link)), but this batch has no link to give (no questionnaire, attachment or Self-Book invite)")]
     NothingToLinkTo,
-    #[error("a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes")]
+    #[error("a batch with a questionnaire, an attachment or a Self-Book invite needs ((link)) in its message, where each patient's own link goes")]
     LinkMissing,
     #[error(
         "with \"{REMINDER_PREFIX}\" in front, this questionnaire's reminders would be {characters} characters long once filled in; a text message can be at most {MAX_SMS_CHARACTERS}"

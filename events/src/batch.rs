@@ -15,6 +15,9 @@ pub enum BatchKind {
     /// The inhaler-adherence series: the batch's message, then 22 more
     /// texts over 26 weeks, by SMS only.
     InhalerSeries,
+    /// Self-Book: each patient's link books one appointment (what kind is
+    /// on `BatchDrafted`). SMS only.
+    SelfBook,
 }
 
 /// The Florey questionnaires a batch can send. Their questions live in
@@ -97,6 +100,9 @@ pub enum BatchEvent {
         /// The file every patient opens through their own link.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<Attachment>,
+        /// For a Self-Book batch: what each patient's link books.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        self_book: Option<Box<crate::SelfBook>>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {

@@ -238,6 +238,26 @@ pub enum DeliveryEvent {
         reason: SendFailureReason,
         at: DateTime<Utc>,
     },
+    /// A Self-Book notice went out: a booking confirmed or failed, or an
+    /// appointment's reminder. `notice` is the sequence number of the
+    /// invite event it tells of, so each event is told once.
+    NoticeSent {
+        batch_id: String,
+        row: u64,
+        notice: u64,
+        channel: Channel,
+        provider_reference: String,
+        idempotency_key: String,
+        sent_at: DateTime<Utc>,
+    },
+    /// The provider refused a Self-Book notice for good.
+    NoticeNotSent {
+        batch_id: String,
+        row: u64,
+        notice: u64,
+        reason: SendFailureReason,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DeliveryEvent {
@@ -260,7 +280,9 @@ impl DeliveryEvent {
             | Self::ReminderNotSent { batch_id, row, .. }
             | Self::SeriesTextSent { batch_id, row, .. }
             | Self::SeriesTextNotSent { batch_id, row, .. }
-            | Self::SeriesStopped { batch_id, row, .. } => (batch_id, *row),
+            | Self::SeriesStopped { batch_id, row, .. }
+            | Self::NoticeSent { batch_id, row, .. }
+            | Self::NoticeNotSent { batch_id, row, .. } => (batch_id, *row),
         }
     }
 }
@@ -285,6 +307,8 @@ impl DomainEvent for DeliveryEvent {
             Self::SeriesTextSent { .. } => "SeriesTextSent",
             Self::SeriesTextNotSent { .. } => "SeriesTextNotSent",
             Self::SeriesStopped { .. } => "SeriesStopped",
+            Self::NoticeSent { .. } => "NoticeSent",
+            Self::NoticeNotSent { .. } => "NoticeNotSent",
         }
         .to_owned()
     }

@@ -10,9 +10,14 @@
 
 pub mod batch;
 pub mod delivery;
+pub mod invite;
 pub mod metadata;
 pub mod upcast;
 
 pub use batch::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
+pub use invite::{
+    AppointmentChannel, ChosenSlot, DeclineOption, InviteEvent, LinkExpiry, SelfBook,
+    SlotClaimEvent, Timing,
+};
 pub use metadata::{EventMetadata, MetadataError};

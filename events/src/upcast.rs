@@ -86,6 +86,7 @@ mod tests {
                 snomed_code: None,
                 questionnaire: None,
                 attachment: None,
+                self_book: None,
             }
         );
     }

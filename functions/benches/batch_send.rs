@@ -81,6 +81,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         questionnaire: None,
         inhaler_series: false,
         attachment_id: None,
+        self_book: None,
     };
     let batch_id = stack.app.create_batch(&caller, batch, None).await?;
 

@@ -67,6 +67,7 @@ pub async fn run(
                 questionnaire: None,
                 inhaler_series: false,
                 attachment_id: None,
+                self_book: None,
             },
             None,
         )

@@ -234,6 +234,32 @@ fn entries(bundle: &Value) -> impl Iterator<Item = &Value> {
         .map(|e| &e["resource"])
 }
 
+/// A Practitioner's name as a patient is told it: "Dr Ada Okafor".
+fn practitioner_name(practitioner: &Value) -> String {
+    let name = &practitioner["name"][0];
+    let words = |field: &str| -> Vec<String> {
+        name[field]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut parts = words("prefix");
+    parts.extend(words("given"));
+    parts.extend(name["family"].as_str().map(str::to_owned));
+    parts.join(" ")
+}
+
+/// A Location's name, with the first line of its address when it has one.
+fn location_name(location: &Value) -> String {
+    let name = location["name"].as_str().unwrap_or_default();
+    match location["address"]["line"][0].as_str() {
+        Some(line) if !name.is_empty() => format!("{name}, {line}"),
+        _ => name.to_owned(),
+    }
+}
+
 /// The slots in a search bundle, with their schedule's clinician and
 /// location.
 fn slots_in(bundle: &Value) -> Vec<Slot> {
@@ -294,6 +320,14 @@ fn slots_in(bundle: &Value) -> Vec<Slot> {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned(),
+            clinician_name: actor("Practitioner")
+                .and_then(|id| by_reference(&format!("Practitioner/{id}")))
+                .map(practitioner_name)
+                .unwrap_or_default(),
+            location_name: actor("Location")
+                .and_then(|id| by_reference(&format!("Location/{id}")))
+                .map(location_name)
+                .unwrap_or_default(),
             clinician: actor("Practitioner").unwrap_or_default(),
             location: actor("Location").unwrap_or_default(),
             channel,

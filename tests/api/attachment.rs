@@ -139,15 +139,15 @@ async fn a_batch_names_one_attachment_of_its_own_organisation_and_its_message_ca
         ),
         (
             json!({"attachment_id": ours, "questionnaire": "smoking_status"}),
-            "a batch can link to a questionnaire or to an attachment, not both, and an inhaler series links to neither",
+            "a batch is one kind: a questionnaire, an attachment, the inhaler series or Self-Book, never two",
         ),
         (
             json!({"attachment_id": ours, "inhaler_series": true}),
-            "a batch can link to a questionnaire or to an attachment, not both, and an inhaler series links to neither",
+            "a batch is one kind: a questionnaire, an attachment, the inhaler series or Self-Book, never two",
         ),
         (
             json!({"attachment_id": ours, "message": "Dear ((name)), see our leaflet"}),
-            "a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes",
+            "a batch with a questionnaire, an attachment or a Self-Book invite needs ((link)) in its message, where each patient's own link goes",
         ),
     ];
     for (extra, detail) in cases {

@@ -79,6 +79,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
                     questionnaire: None,
                     inhaler_series: false,
                     attachment_id: None,
+                    self_book: None,
                 },
                 None,
             )

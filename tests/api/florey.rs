@@ -500,11 +500,11 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
         (
             json!({"name": "BP", "list_id": list["list_id"], "questionnaire": "blood_pressure_4_day",
                    "message": "Please send your readings"}),
-            "a batch with a questionnaire or an attachment needs ((link)) in its message, where each patient's own link goes",
+            "a batch with a questionnaire, an attachment or a Self-Book invite needs ((link)) in its message, where each patient's own link goes",
         ),
         (
             json!({"name": "Flu", "list_id": list["list_id"], "message": "Book at ((link))"}),
-            "the message has ((link)), but this batch has no link to give (no questionnaire or attachment)",
+            "the message has ((link)), but this batch has no link to give (no questionnaire, attachment or Self-Book invite)",
         ),
     ] {
         let response = app

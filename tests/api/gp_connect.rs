@@ -119,8 +119,10 @@ async fn slots(
     let mut entries = vec![
         json!({"resource": {"resourceType": "Schedule", "id": "s-1",
             "actor": [{"reference": "Practitioner/dr-okafor"}, {"reference": "Location/riverside"}]}}),
-        json!({"resource": {"resourceType": "Practitioner", "id": "dr-okafor"}}),
-        json!({"resource": {"resourceType": "Location", "id": "riverside"}}),
+        json!({"resource": {"resourceType": "Practitioner", "id": "dr-okafor",
+            "name": [{"family": "Okafor", "given": ["Ada"], "prefix": ["Dr"]}]}}),
+        json!({"resource": {"resourceType": "Location", "id": "riverside", "name": "Riverside Surgery",
+            "address": {"line": ["1 High Street", "Riverside"], "postalCode": "RV1 1AA"}}}),
     ];
     for (id, start, booked) in fake.slots.lock().unwrap().iter() {
         if booked.is_none() && *start >= from && *start <= to {
@@ -310,13 +312,17 @@ async fn a_search_over_more_than_two_weeks_goes_in_pages_of_at_most_14_days() {
     assert_eq!(
         (
             first.clinician.as_str(),
+            first.clinician_name.as_str(),
             first.location.as_str(),
+            first.location_name.as_str(),
             first.channel,
             first.busy
         ),
         (
             "dr-okafor",
+            "Dr Ada Okafor",
             "riverside",
+            "Riverside Surgery, 1 High Street",
             AppointmentChannel::Telephone,
             false
         )

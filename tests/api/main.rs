@@ -16,4 +16,5 @@ mod nhs_notify;
 mod notify;
 mod pds;
 mod scheduling;
+mod selfbook;
 mod series;

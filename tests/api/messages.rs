@@ -566,7 +566,7 @@ async fn content_is_checked_with_the_reason_before_a_batch_is_made() {
         ),
         (
             json!({"message": "Answer at ((link))", "email_subject": "Flu"}),
-            "the message has ((link)), but this batch has no link to give (no questionnaire or attachment)",
+            "the message has ((link)), but this batch has no link to give (no questionnaire, attachment or Self-Book invite)",
         ),
     ];
     for (fields, reason) in cases {

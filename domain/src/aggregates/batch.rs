@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use events::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
+use events::{
+    Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::links::LinkPurpose;
@@ -54,6 +56,8 @@ pub struct Batch {
     questionnaire: Option<Questionnaire>,
     #[serde(default)]
     attachment: Option<Attachment>,
+    #[serde(default)]
+    self_book: Option<SelfBook>,
     artifact_key: String,
     contactable_count: u64,
     /// Contactable patients with a mobile: an SMS-only batch's recipients.
@@ -80,7 +84,9 @@ pub enum BatchCommand {
         attachment: Option<Box<Attachment>>,
         /// The inhaler-adherence series: SMS only, 22 more texts after this one.
         inhaler_series: bool,
-        list: ListAttached,
+        /// Self-Book: each patient's link books one appointment like this.
+        self_book: Option<Box<SelfBook>>,
+        list: Box<ListAttached>,
     },
     /// Send now, or at `send_at` when that is in the future; all at once, or
     /// staggered over `stagger_days` days (see `policies::stagger`).
@@ -131,7 +137,7 @@ pub enum BatchError {
         "every day of this staggered batch has started sending, so it can no longer be cancelled; its links can be revoked instead"
     )]
     StaggerFinished,
-    #[error("a batch can link to a questionnaire or to an attachment, not both, and an inhaler series links to neither")]
+    #[error("a batch is one kind: a questionnaire, an attachment, the inhaler series or Self-Book, never two")]
     TwoKindsOfLink,
     #[error("this batch's messages have no links to revoke")]
     NoLinks,
@@ -169,9 +175,18 @@ impl Batch {
         self.questionnaire
     }
 
-    /// Sent by SMS only, to the patients with a mobile (the inhaler series).
+    /// Sent by SMS only, to the patients with a mobile (the inhaler series
+    /// and Self-Book).
     pub fn sms_only(&self) -> bool {
-        self.kind == Some(BatchKind::InhalerSeries)
+        matches!(
+            self.kind,
+            Some(BatchKind::InhalerSeries | BatchKind::SelfBook)
+        )
+    }
+
+    /// What a Self-Book batch's links book.
+    pub fn self_book(&self) -> Option<&SelfBook> {
+        self.self_book.as_ref()
     }
 
     /// How many patients the batch sends to.
@@ -190,6 +205,8 @@ impl Batch {
             Some(LinkPurpose::Questionnaire)
         } else if self.attachment.is_some() {
             Some(LinkPurpose::Attachment)
+        } else if self.self_book.is_some() {
+            Some(LinkPurpose::Invite)
         } else {
             None
         }
@@ -234,11 +251,13 @@ impl Batch {
 }
 
 /// Who a batch of `kind` sends to: every contactable patient, or for an
-/// SMS-only kind (the inhaler series) those with a mobile. Lists checked
-/// before mobiles were counted give `None`, and count everyone.
+/// SMS-only kind (the inhaler series, Self-Book) those with a mobile. Lists
+/// checked before mobiles were counted give `None`, and count everyone.
 pub fn recipients(kind: BatchKind, contactable: u64, with_mobile: Option<u64>) -> u64 {
     match with_mobile {
-        Some(with_mobile) if kind == BatchKind::InhalerSeries => with_mobile,
+        Some(with_mobile) if matches!(kind, BatchKind::InhalerSeries | BatchKind::SelfBook) => {
+            with_mobile
+        }
         _ => contactable,
     }
 }
@@ -267,18 +286,26 @@ impl Aggregate for Batch {
                 questionnaire,
                 attachment,
                 inhaler_series,
+                self_book,
                 list,
             } => {
                 if self.status != BatchStatus::Absent {
                     return Err(BatchError::AlreadyExists);
                 }
-                if attachment.is_some() && (questionnaire.is_some() || inhaler_series) {
+                let kinds = [
+                    questionnaire.is_some(),
+                    attachment.is_some(),
+                    inhaler_series,
+                    self_book.is_some(),
+                ];
+                if kinds.into_iter().filter(|k| *k).count() > 1 {
                     return Err(BatchError::TwoKindsOfLink);
                 }
-                let kind = match (questionnaire, inhaler_series) {
-                    (Some(_), _) => BatchKind::FloreyQuestionnaire,
-                    (None, true) => BatchKind::InhalerSeries,
-                    (None, false) => BatchKind::SimpleMessage,
+                let kind = match (questionnaire, inhaler_series, &self_book) {
+                    (Some(_), _, _) => BatchKind::FloreyQuestionnaire,
+                    (None, true, _) => BatchKind::InhalerSeries,
+                    (None, false, Some(_)) => BatchKind::SelfBook,
+                    (None, false, None) => BatchKind::SimpleMessage,
                 };
                 if recipients(kind, list.contactable_count, list.mobile_count) == 0 {
                     return Err(BatchError::NobodyToContact);
@@ -293,9 +320,10 @@ impl Aggregate for Batch {
                     snomed_code,
                     questionnaire,
                     attachment: attachment.map(|a| *a),
+                    self_book,
                 };
                 sink.write(drafted, self).await;
-                sink.write(BatchEvent::PatientListAttached(list), self)
+                sink.write(BatchEvent::PatientListAttached(*list), self)
                     .await;
             }
             BatchCommand::Send {
@@ -401,9 +429,11 @@ impl Aggregate for Batch {
                 snomed_code,
                 questionnaire,
                 attachment,
+                self_book,
                 ..
             } => {
                 self.status = BatchStatus::Draft;
+                self.self_book = self_book.map(|s| *s);
                 self.questionnaire = questionnaire;
                 self.attachment = attachment;
                 self.organisation_id = organisation_id;
@@ -471,6 +501,7 @@ mod tests {
                 snomed_code: Some("73211009".into()),
                 questionnaire: None,
                 attachment: None,
+                self_book: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -499,8 +530,9 @@ mod tests {
                 snomed_code: Some("73211009".into()),
                 questionnaire: None,
                 attachment: None,
+                self_book: None,
                 inhaler_series: false,
-                list: list(3),
+                list: Box::new(list(3)),
             })
             .then_expect_events(drafted());
     }
@@ -518,8 +550,9 @@ mod tests {
                 snomed_code: None,
                 questionnaire: None,
                 attachment: None,
+                self_book: None,
                 inhaler_series: false,
-                list: list(0),
+                list: Box::new(list(0)),
             })
             .then_expect_error(BatchError::NobodyToContact);
     }
@@ -825,6 +858,7 @@ mod tests {
                 snomed_code: None,
                 questionnaire: Some(Questionnaire::BloodPressure7Day),
                 attachment: None,
+                self_book: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ]
@@ -843,14 +877,15 @@ mod tests {
                 snomed_code: None,
                 questionnaire: Some(Questionnaire::BloodPressure7Day),
                 attachment: None,
+                self_book: None,
                 inhaler_series: false,
-                list: list(3),
+                list: Box::new(list(3)),
             })
             .then_expect_events(florey_drafted());
     }
 
     #[test]
-    fn a_batch_links_to_a_questionnaire_or_an_attachment_never_both_and_a_series_to_neither() {
+    fn a_batch_is_one_kind_of_link_at_most() {
         let leaflet = Attachment {
             attachment_id: "a-1".into(),
             blob_key: "attachments/A12345/a-1".into(),
@@ -859,24 +894,56 @@ mod tests {
             size: 10,
             sha256: "00".into(),
         };
-        let create = |questionnaire, inhaler_series| BatchCommand::Create {
-            batch_id: "b-1".into(),
-            organisation_id: "A12345".into(),
-            name: "Leaflet".into(),
-            template: "Our leaflet: ((link))".into(),
-            email_subject: None,
-            snomed_code: None,
-            questionnaire,
-            attachment: Some(Box::new(leaflet.clone())),
-            inhaler_series,
-            list: list(3),
+        let flu = SelfBook {
+            appointment_type: events::AppointmentChannel::InPerson,
+            slot_type: "flu".into(),
+            timing: events::Timing::ExactTime,
+            clinicians: vec![],
+            within_days: None,
+            decline: None,
+            expiry: events::LinkExpiry::Days14,
         };
-        for (questionnaire, series) in [(Some(Questionnaire::SmokingStatus), false), (None, true)] {
+        let create = |questionnaire, attachment: bool, inhaler_series, self_book: bool| {
+            BatchCommand::Create {
+                batch_id: "b-1".into(),
+                organisation_id: "A12345".into(),
+                name: "Leaflet".into(),
+                template: "Our leaflet: ((link))".into(),
+                email_subject: None,
+                snomed_code: None,
+                questionnaire,
+                attachment: attachment.then(|| Box::new(leaflet.clone())),
+                inhaler_series,
+                self_book: self_book.then(|| Box::new(flu.clone())),
+                list: Box::new(list(3)),
+            }
+        };
+        let smoking = Some(Questionnaire::SmokingStatus);
+        for (questionnaire, attachment, series, self_book) in [
+            (smoking, true, false, false),
+            (None, true, true, false),
+            (None, true, false, true),
+            (smoking, false, false, true),
+            (None, false, true, true),
+        ] {
             BatchTest::with(())
                 .given_no_previous_events()
-                .when(create(questionnaire, series))
+                .when(create(questionnaire, attachment, series, self_book))
                 .then_expect_error(BatchError::TwoKindsOfLink);
         }
+        let mut invites = Batch::default();
+        let drafted = BatchTest::with(())
+            .given_no_previous_events()
+            .when(create(None, false, false, true))
+            .inspect_result()
+            .unwrap();
+        for event in drafted {
+            invites.apply(event);
+        }
+        assert_eq!(invites.kind(), BatchKind::SelfBook);
+        assert_eq!(invites.link_purpose(), Some(LinkPurpose::Invite));
+        assert_eq!(invites.self_book(), Some(&flu));
+        assert!(invites.sms_only());
         let mut batch = Batch::default();
         for event in [
             BatchEvent::BatchDrafted {
@@ -889,6 +956,7 @@ mod tests {
                 snomed_code: None,
                 questionnaire: None,
                 attachment: Some(leaflet.clone()),
+                self_book: None,
             },
             BatchEvent::PatientListAttached(list(3)),
         ] {

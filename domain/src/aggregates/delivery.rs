@@ -69,6 +69,9 @@ pub struct Delivery {
     series: Vec<u32>,
     #[serde(default)]
     series_stopped: bool,
+    /// Self-Book notices sent or refused for good, by invite event.
+    #[serde(default)]
+    notices: Vec<u64>,
 }
 
 /// The SMS an NHS App message falls back to.
@@ -613,6 +616,10 @@ impl Aggregate for Delivery {
                             && !self.series_stopped
                             && self.series.iter().all(|sent| *sent < n)
                     }
+                    // Each tells of its own invite event: none supersedes another.
+                    FollowOn::Notice(n) => {
+                        self.first_sent_at.is_some() && !self.notices.contains(&n)
+                    }
                 };
                 if !wanted {
                     return Ok(());
@@ -666,6 +673,26 @@ impl Aggregate for Delivery {
                             batch_id,
                             row,
                             step,
+                            reason,
+                            at: now,
+                        }
+                    }
+                    (FollowOn::Notice(notice), Answer::Sent(provider_reference)) => {
+                        DeliveryEvent::NoticeSent {
+                            batch_id,
+                            row,
+                            notice,
+                            channel,
+                            provider_reference,
+                            idempotency_key: reference,
+                            sent_at: now,
+                        }
+                    }
+                    (FollowOn::Notice(notice), Answer::Refused(reason)) => {
+                        DeliveryEvent::NoticeNotSent {
+                            batch_id,
+                            row,
+                            notice,
                             reason,
                             at: now,
                         }
@@ -732,6 +759,8 @@ impl Aggregate for Delivery {
             DeliveryEvent::SeriesTextSent { step, .. }
             | DeliveryEvent::SeriesTextNotSent { step, .. } => self.series.push(step),
             DeliveryEvent::SeriesStopped { .. } => self.series_stopped = true,
+            DeliveryEvent::NoticeSent { notice, .. }
+            | DeliveryEvent::NoticeNotSent { notice, .. } => self.notices.push(notice),
         }
     }
 }
@@ -1512,5 +1541,33 @@ mod tests {
             .given(vec![sent(Channel::Sms, now(), None), stopped()])
             .when(DeliveryCommand::StopSeries { now: now() })
             .then_expect_events(vec![]);
+    }
+
+    fn noticed(notice: u64) -> DeliveryEvent {
+        DeliveryEvent::NoticeSent {
+            batch_id: "b-1".into(),
+            row: 7,
+            notice,
+            channel: Channel::Sms,
+            provider_reference: "ref-1".into(),
+            idempotency_key: format!("A12345:b-1:7:sms:notice-{notice}"),
+            sent_at: now(),
+        }
+    }
+
+    #[test]
+    fn each_self_book_notice_goes_once_and_an_earlier_one_is_not_superseded() {
+        let (services, scripted) = sms_ok();
+        DeliveryTest::with(services)
+            .given(vec![sent(Channel::Sms, now(), None), noticed(3)])
+            .when(follow_on(FollowOn::Notice(2)))
+            .then_expect_events(vec![noticed(2)]);
+        assert_eq!(
+            *scripted.keys.lock().unwrap(),
+            ["A12345:b-1:7:sms:notice-2"]
+        );
+        for given in [vec![sent(Channel::Sms, now(), None), noticed(2)], vec![]] {
+            sends_nothing(given, follow_on(FollowOn::Notice(2)));
+        }
     }
 }

@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use events::{ListAttached, Questionnaire, StaggerDay};
+use events::{BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay};
 use serde::Serialize;
 
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
 use crate::aggregates::{BatchCommand, BatchError};
 use crate::lists::ListSummary;
 use crate::policies::stagger;
+use crate::selfbook;
 use crate::template::{SmsLength, Template};
 use crate::values::SnomedCode;
 
@@ -30,6 +31,10 @@ pub struct CreateBatch {
     /// An uploaded attachment (`upload_attachment`): each patient's message
     /// carries a link (`((link))`) that opens it.
     pub attachment_id: Option<String>,
+    /// Self-Book: each patient's message carries a link (`((link))`) that
+    /// books one appointment as configured here. SMS only, at most 2
+    /// fragments.
+    pub self_book: Option<SelfBook>,
 }
 
 /// A message's content, as staff write it.
@@ -40,8 +45,12 @@ pub struct Content<'a> {
     pub questionnaire: Option<Questionnaire>,
     /// Each message links to the batch's attachment.
     pub attachment: bool,
-    /// Sent by SMS only (the inhaler series): nobody gets an email.
+    /// Sent by SMS only (the inhaler series, Self-Book): nobody gets an
+    /// email.
     pub sms_only: bool,
+    /// A Self-Book invite: the message carries a link and must fit in
+    /// [`selfbook::MAX_FRAGMENTS`] fragments.
+    pub self_book: bool,
 }
 
 /// What staff see before they send: how long the message is, who gets it
@@ -76,9 +85,10 @@ fn check_content(
         questionnaire,
         attachment,
         sms_only,
+        self_book,
     } = content;
     let template = Template::parse(template).map_err(invalid)?;
-    let links = questionnaire.is_some() || attachment;
+    let links = questionnaire.is_some() || attachment || self_book;
     let link_length = match (links, template.has_link()) {
         (false, true) => return Err(invalid(crate::template::TemplateError::NothingToLinkTo)),
         (true, false) => return Err(invalid(crate::template::TemplateError::LinkMissing)),
@@ -90,7 +100,7 @@ fn check_content(
     let longest_name = list.longest_given_name as usize;
     let sms = template
         .worst_case(longest_name, link_length)
-        .check(None)
+        .check(self_book.then_some(selfbook::MAX_FRAGMENTS))
         .map_err(invalid)?;
     if questionnaire.is_some() {
         template
@@ -132,7 +142,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .attachment_id
             .as_deref()
             .map(|id| format!("\nattachment {id}"))
-            .unwrap_or_default();
+            .unwrap_or_default()
+            + &request
+                .self_book
+                .as_ref()
+                .map(|s| format!("\nself-book {}", serde_json::json!(s)))
+                .unwrap_or_default();
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
         })
@@ -170,8 +185,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ),
             None => None,
         };
+        if let Some(config) = &request.self_book {
+            if request.questionnaire.is_some() || request.inhaler_series || attachment.is_some() {
+                return Err(invalid(BatchError::TwoKindsOfLink));
+            }
+            selfbook::check(config).map_err(invalid)?;
+        }
         let list = self.list_summary(caller, &request.list_id).await?;
-        if request.inhaler_series && list.mobile_count.is_none() {
+        let sms_only = request.inhaler_series || request.self_book.is_some();
+        if sms_only && list.mobile_count.is_none() {
             return Err(invalid(
                 "this list was checked before mobiles were counted for SMS-only batches; upload it again",
             ));
@@ -185,9 +207,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             email_subject: email_subject.as_deref(),
             questionnaire: request.questionnaire,
             attachment: attachment.is_some(),
-            sms_only: request.inhaler_series,
+            sms_only,
+            self_book: request.self_book.is_some(),
         };
         check_content(content, &list, &self.ports.links.base_url)?;
+        if let Some(config) = &request.self_book {
+            self.bookable_now(config).await?;
+        }
         let batch_id = match key {
             Some(key) => key.derived_id(caller, "batch"),
             None => uuid::Uuid::new_v4().to_string(),
@@ -202,7 +228,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             questionnaire: request.questionnaire,
             attachment: attachment.map(Box::new),
             inhaler_series: request.inhaler_series,
-            list: ListAttached {
+            self_book: request.self_book.map(Box::new),
+            list: Box::new(ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
                 artifact_sha256: list.artifact_sha256,
@@ -211,7 +238,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 without_valid_mobile_count: list.without_valid_mobile_count,
                 not_contactable_count: list.not_contactable_count,
                 mobile_count: list.mobile_count,
-            },
+            }),
         };
         match self
             .batches
@@ -300,6 +327,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .settings_of(&caller.organisation_id)
             .await?
             .sending_window;
+        let batch = super::current(&self.batch_store, batch_id).await?;
+        if batch.kind() == BatchKind::SelfBook
+            && batch.organisation_id() == caller.organisation_id.as_ref()
+        {
+            if let Some(config) = batch.self_book() {
+                self.bookable_now(config).await?;
+            }
+        }
         let command = BatchCommand::Send {
             organisation_id: caller.organisation_id.to_string(),
             now: self.ports.clock.now(),

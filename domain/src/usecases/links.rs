@@ -14,7 +14,10 @@ use events::Questionnaire;
 use serde::Serialize;
 
 use super::{current, AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact};
-use crate::aggregates::{Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError};
+use crate::aggregates::invite::InviteStatus;
+use crate::aggregates::{
+    Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError, Invite, InviteError,
+};
 use crate::florey::{self, AnswersRefused, Question};
 use crate::jobs::delivery_id;
 use crate::links::{is_token_shaped, token_sha256, LinkPurpose, LinkRecord, SESSION_MINUTES};
@@ -77,6 +80,8 @@ pub struct VerifiedLink {
     pub questionnaire: Option<QuestionnaireForm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachment: Option<AttachmentOffer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invite: Option<super::InviteView>,
 }
 
 /// Why a link request was refused. Nothing here names the patient.
@@ -97,6 +102,14 @@ pub enum LinkError {
     AlreadyAnswered,
     #[error(transparent)]
     Answers(#[from] AnswersRefused),
+    #[error("that time was just taken; please choose another")]
+    SlotTaken,
+    #[error("that time is not offered; please choose one of the times offered")]
+    NoSuchOffer,
+    #[error("this invitation cannot be declined online; contact the practice")]
+    DeclineNotOffered,
+    #[error(transparent)]
+    Invite(#[from] InviteError),
     #[error("the service is busy; try again shortly")]
     Unavailable(String),
 }
@@ -108,10 +121,12 @@ impl From<PortError> for LinkError {
 }
 
 /// One link, found and loaded.
-struct Opened {
-    record: LinkRecord,
-    batch: Batch,
+pub(super) struct Opened {
+    pub(super) record: LinkRecord,
+    pub(super) batch: Batch,
     delivery: Delivery,
+    /// For a Self-Book link: its invite.
+    pub(super) invite: Option<Invite>,
 }
 
 impl Opened {
@@ -119,10 +134,24 @@ impl Opened {
         self.batch.questionnaire().ok_or(LinkError::NotFound)
     }
 
-    fn expires_at(&self) -> Option<DateTime<Utc>> {
+    /// When the link stops working; `None` if never (or never sent). A
+    /// Self-Book link with an appointment pending lasts until it is
+    /// decided, and one with an appointment booked until it starts, so the
+    /// patient can always see and cancel it.
+    pub(super) fn expires_at(&self) -> Option<DateTime<Utc>> {
         let valid_for = match self.batch.link_purpose()? {
             LinkPurpose::Questionnaire => florey::valid_for(self.batch.questionnaire()?),
             LinkPurpose::Attachment => Duration::days(ATTACHMENT_LINK_DAYS),
+            LinkPurpose::Invite => {
+                let invite = self.invite.as_ref();
+                match invite.map(Invite::status) {
+                    Some(InviteStatus::Pending) => return None,
+                    Some(InviteStatus::Booked) => {
+                        return invite?.slot().map(crate::selfbook::expected_start)
+                    }
+                    _ => self.batch.self_book()?.expiry.duration()?,
+                }
+            }
         };
         Some(self.delivery.first_sent_at()? + valid_for)
     }
@@ -138,7 +167,7 @@ impl Opened {
     }
 
     /// The rules the Delivery aggregate enforces, plus a batch-wide revoke.
-    fn state(&self, now: DateTime<Utc>) -> LinkState {
+    pub(super) fn state(&self, now: DateTime<Utc>) -> LinkState {
         if self.batch.links_revoked() {
             return LinkState::Withdrawn;
         }
@@ -173,10 +202,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         if batch.organisation_id() != record.organisation_id {
             return Err(LinkError::NotFound);
         }
+        let invite = match record.purpose {
+            LinkPurpose::Invite => Some(self.load_invite(&record.batch_id, record.row).await?),
+            _ => None,
+        };
         Ok(Opened {
             record,
             batch,
             delivery,
+            invite,
         })
     }
 
@@ -184,7 +218,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(current(&self.delivery_store, &delivery_id(batch_id, row)).await?)
     }
 
-    async fn page(&self, opened: &Opened, state: LinkState) -> Result<LinkPage, LinkError> {
+    pub(super) async fn page(
+        &self,
+        opened: &Opened,
+        state: LinkState,
+    ) -> Result<LinkPage, LinkError> {
         let contact = match state {
             LinkState::Open => None,
             _ => {
@@ -256,6 +294,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         attachment: (purpose == Some(LinkPurpose::Attachment))
                             .then(|| opened.attachment())
                             .transpose()?,
+                        invite: (purpose == Some(LinkPurpose::Invite))
+                            .then(|| self.invite_view(&opened))
+                            .transpose()?,
                     });
                 }
                 Ok(()) => {
@@ -303,13 +344,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         })
     }
 
-    fn link_caller(&self, record: &LinkRecord) -> Result<Caller, LinkError> {
+    pub(super) fn link_caller(&self, record: &LinkRecord) -> Result<Caller, LinkError> {
         let org =
             OrganisationId::parse(&record.organisation_id).map_err(|_| LinkError::NotFound)?;
         Ok(Caller::system(org, "patient-link", &record.batch_id))
     }
 
-    async fn open_with_session(&self, token: &str, session: &str) -> Result<Opened, LinkError> {
+    pub(super) async fn open_with_session(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<Opened, LinkError> {
         let opened = self.open(token).await?;
         let now = self.ports.clock.now();
         if !self
@@ -476,7 +521,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         nhs_number: &str,
     ) -> Result<(), BatchbookError> {
         let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
-        if !batch.sms_only() {
+        if batch.kind() != events::BatchKind::InhalerSeries {
             return Err(BatchbookError::InvalidRequest(
                 "this batch is not a series, so there is nothing to stop".into(),
             ));

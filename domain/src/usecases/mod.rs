@@ -4,6 +4,7 @@
 mod attachments;
 mod batches;
 mod idempotency;
+mod invites;
 mod links;
 mod lists;
 mod reports;
@@ -15,7 +16,8 @@ use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
 use cqrs_es::{AggregateError, CqrsFramework};
 use events::EventMetadata;
 
-use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices};
+use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices, Invite, SlotClaim};
+use crate::appointments::AppointmentBook;
 use crate::lists::ListError;
 use crate::ports::{
     BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
@@ -28,6 +30,7 @@ use crate::values::OrganisationId;
 pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
+pub use invites::{AppointmentView, InviteView, BOOKING_DEADLINE};
 pub use links::{AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
 pub use lists::{
     Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,
@@ -78,6 +81,8 @@ pub enum BatchbookError {
     RequestInProgress,
     #[error("a service Batchbook depends on is unavailable; try again shortly")]
     Unavailable(String),
+    #[error("Self-Book needs an appointment book, and none is configured for this deployment")]
+    NoAppointmentBook,
 }
 
 impl From<PortError> for BatchbookError {
@@ -136,6 +141,9 @@ pub struct Ports {
     /// Who can receive NHS App messages. Without it, nobody is sent one.
     pub nhs_app: Option<Arc<dyn NhsAppReachability>>,
     pub failures: Arc<dyn FailureHistory>,
+    /// The practice's appointment book, for Self-Book. Without it, Self-Book
+    /// invites cannot be made.
+    pub appointments: Option<Arc<dyn AppointmentBook>>,
     /// Patient links: where they are registered, the key their tokens come
     /// from and the page they open.
     pub links: Links,
@@ -159,6 +167,10 @@ pub struct Batchbook<R: PersistedEventRepository> {
     batch_store: PersistedEventStore<R, Batch>,
     deliveries: Framework<Delivery, R>,
     delivery_store: PersistedEventStore<R, Delivery>,
+    invites: Framework<Invite, R>,
+    invite_store: PersistedEventStore<R, Invite>,
+    slot_claims: Framework<SlotClaim, R>,
+    slot_claim_store: PersistedEventStore<R, SlotClaim>,
     ports: Ports,
 }
 
@@ -180,6 +192,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     record: ports.record.clone(),
                 },
             ),
+            invites: CqrsFramework::new(event_store(repository()), vec![], ()),
+            invite_store: event_store(repository()),
+            slot_claims: CqrsFramework::new(event_store(repository()), vec![], ()),
+            slot_claim_store: event_store(repository()),
             ports,
         }
     }

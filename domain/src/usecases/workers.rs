@@ -170,6 +170,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// the follow-up; repeats are harmless because the work is idempotent.
     pub async fn react(&self, event: SerializedEvent) -> Result<bool, JobError> {
         let batch_id = event.aggregate_id.clone();
+        let sequence = event.sequence as u64;
         let (decoded, metadata) = decode(event, &events::upcast::all())?;
         let organisation_id = metadata.organisation_id;
         match decoded {
@@ -276,6 +277,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 };
                 self.ports.timers.schedule(timer).await?;
                 Ok(true)
+            }
+            RecordedEvent::Invite(event) => {
+                self.react_to_invite(event, sequence, &organisation_id, &metadata.correlation_id)
+                    .await
             }
             _ => Ok(false),
         }
@@ -420,15 +425,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.save_one(serde_json::from_str(body).map_err(malformed)?)
                     .await
             }
+            QueueName::Booking => {
+                self.handle_booking(serde_json::from_str(body).map_err(malformed)?)
+                    .await
+            }
         }
     }
 
-    async fn load_batch(&self, batch_id: &str) -> Result<Batch, JobError> {
+    pub(super) async fn load_batch(&self, batch_id: &str) -> Result<Batch, JobError> {
         Ok(super::current(&self.batch_store, batch_id).await?)
     }
 
     /// The checked list of a batch, one row at a time.
-    async fn list_rows(&self, batch: &Batch) -> Result<Vec<u8>, JobError> {
+    pub(super) async fn list_rows(&self, batch: &Batch) -> Result<Vec<u8>, JobError> {
         self.ports
             .blobs
             .get(batch.artifact_key())
@@ -1050,6 +1059,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         .filter(|_| is_email)
                         .map(|s| format!("{REMINDER_PREFIX}{s}")),
                 ),
+                FollowOn::Notice(_) => continue,
                 FollowOn::Series(step) => {
                     let text = series::text(*step).ok_or_else(|| {
                         JobError::Malformed(format!("the series has no step {step}"))

@@ -11,6 +11,7 @@ use domain::projection::BatchSummary;
 use domain::usecases::{Content, CreateBatch};
 use events::Questionnaire;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
@@ -50,6 +51,14 @@ pub struct CreateBatchRequest {
     /// Not with a questionnaire or the inhaler series.
     #[serde(default)]
     pub attachment_id: Option<String>,
+    /// Makes this a Batch Self-Book: each patient's message carries their
+    /// own link (`((link))`, which the message must contain) to book one
+    /// appointment as configured here, or decline it. SMS only, to the
+    /// patients with a mobile, in at most 2 text message fragments; check
+    /// availability first (`POST /v1/self-book/availability`): an invite
+    /// with nothing bookable is refused.
+    #[serde(default)]
+    pub self_book: Option<super::invites::SelfBookRequest>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,6 +77,9 @@ pub struct PreviewRequest {
     /// As for creating: the length counts the link in.
     #[serde(default)]
     pub attachment_id: Option<String>,
+    /// As for creating: SMS only, at most 2 fragments, the link counted in.
+    #[serde(default)]
+    pub self_book: Option<super::invites::SelfBookRequest>,
     /// Show how a stagger over this many days would split the patients.
     #[serde(default)]
     pub stagger_days: Option<u32>,
@@ -184,6 +196,10 @@ pub struct BatchCounts {
     pub answered: u64,
     /// Patients who opened the attachment.
     pub opened_attachment: u64,
+    /// For a Self-Book batch, invites by status: `open`, `pending`,
+    /// `booked`, `failed`, `declined`, `cancelled` and `timed_out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invites: Option<BTreeMap<String, u64>>,
 }
 
 impl From<BatchSummary> for BatchResponse {
@@ -201,6 +217,12 @@ impl From<BatchSummary> for BatchResponse {
                 not_saved_to_record: s.not_saved_to_record_count,
                 answered: s.answered_count,
                 opened_attachment: s.attachment_opened_count,
+                invites: (s.kind == Some(events::BatchKind::SelfBook)).then(|| {
+                    s.invite_counts()
+                        .into_iter()
+                        .map(|(status, n)| (status.as_str().to_owned(), n))
+                        .collect()
+                }),
             },
             batch_id: s.batch_id,
             name: s.name,
@@ -269,6 +291,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 questionnaire: request.questionnaire,
                 inhaler_series: request.inhaler_series,
                 attachment_id: request.attachment_id,
+                self_book: request.self_book.map(Into::into),
             },
             key.as_ref(),
         )
@@ -303,7 +326,8 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
                 email_subject: request.email_subject.as_deref(),
                 questionnaire: request.questionnaire,
                 attachment: request.attachment_id.is_some(),
-                sms_only: request.inhaler_series,
+                sms_only: request.inhaler_series || request.self_book.is_some(),
+                self_book: request.self_book.is_some(),
             },
             request.stagger_days,
             request.send_at,

@@ -103,6 +103,10 @@ pub struct VerifiedResponse {
     /// gives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attachment: Option<AttachmentOfferResponse>,
+    /// For a Self-Book link: the invite, as `GET /v1/links/{token}/invite`
+    /// gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<super::invites::InviteResponse>,
 }
 
 /// The file behind an attachment link.
@@ -210,6 +214,22 @@ impl IntoResponse for LinkRefusal {
                     "Check your answers",
                 )
             }
+            LinkError::SlotTaken => (
+                StatusCode::CONFLICT,
+                "slot_taken",
+                "That time was just taken",
+            ),
+            LinkError::NoSuchOffer => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_such_offer",
+                "Choose one of the times offered",
+            ),
+            LinkError::DeclineNotOffered => (
+                StatusCode::CONFLICT,
+                "decline_not_offered",
+                "This invitation cannot be declined online",
+            ),
+            LinkError::Invite(e) => (StatusCode::CONFLICT, invite_code(&e), "Not possible now"),
             LinkError::Unavailable(cause) => {
                 tracing::error!(cause, "a link request failed on a dependency");
                 (
@@ -236,11 +256,27 @@ impl IntoResponse for LinkRefusal {
     }
 }
 
-fn session(headers: &HeaderMap) -> Result<&str, LinkRefusal> {
+pub(super) fn session(headers: &HeaderMap) -> Result<&str, LinkRefusal> {
     headers
         .get(SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(LinkRefusal(LinkError::SessionExpired))
+}
+
+fn invite_code(e: &domain::aggregates::InviteError) -> &'static str {
+    use domain::aggregates::InviteError;
+    match e {
+        InviteError::LinkExpired => "link_expired",
+        InviteError::LinkWithdrawn => "link_withdrawn",
+        InviteError::LinkLocked => "link_locked",
+        InviteError::AlreadyBooked => "already_booked",
+        InviteError::BookingPending => "booking_pending",
+        InviteError::Declined => "declined",
+        InviteError::Cancelled => "cancelled",
+        InviteError::TimedOut => "timed_out",
+        InviteError::NotBooked => "not_booked",
+        InviteError::TooLateToCancel => "too_late_to_cancel",
+    }
 }
 
 fn unreadable(e: JsonRejection) -> Response {
@@ -291,6 +327,7 @@ pub async fn verify_link<R: PersistedEventRepository + 'static>(
                 session_expires_at: verified.session_expires_at,
                 questionnaire: verified.questionnaire.map(Into::into),
                 attachment: verified.attachment.map(Into::into),
+                invite: verified.invite.map(Into::into),
             })
             .into_response(),
             Err(e) => LinkRefusal(e).into_response(),

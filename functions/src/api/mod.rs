@@ -6,6 +6,7 @@ mod attachments;
 mod batches;
 mod callbacks;
 mod dev;
+mod invites;
 mod links;
 mod lists;
 mod problem;
@@ -100,6 +101,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         links::get_questionnaire,
         links::answer_questionnaire,
         links::get_attachment,
+        invites::get_invite,
+        invites::get_offers,
+        invites::book,
+        invites::decline,
+        invites::cancel,
+        invites::check_availability,
         attachments::upload_attachment,
         callbacks::govuk_notify,
         callbacks::nhs_notify,
@@ -214,6 +221,18 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/links/{token}/attachment",
             get(links::get_attachment::<R>),
+        )
+        .route("/v1/links/{token}/invite", get(invites::get_invite::<R>))
+        .route("/v1/links/{token}/slots", get(invites::get_offers::<R>))
+        .route("/v1/links/{token}/booking", post(invites::book::<R>))
+        .route("/v1/links/{token}/decline", post(invites::decline::<R>))
+        .route(
+            "/v1/links/{token}/booking/cancel",
+            post(invites::cancel::<R>),
+        )
+        .route(
+            "/v1/self-book/availability",
+            post(invites::check_availability::<R>),
         )
         .route(
             "/v1/attachments",

@@ -154,6 +154,12 @@ impl From<BatchbookError> for Problem {
                 "Check your request",
                 detail,
             ),
+            BatchbookError::NoAppointmentBook => Problem::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "no_appointment_book",
+                "Self-Book is not available",
+                detail,
+            ),
             BatchbookError::RequestInProgress => Problem::new(
                 StatusCode::CONFLICT,
                 "request_in_progress",

@@ -200,6 +200,9 @@ impl AwsStack {
             }),
             nhs_app: Some(simulated),
             failures: views.clone(),
+            // Self-Book on AWS (the GP Connect client per practice) is not
+            // wired yet: such a stack refuses Self-Book invites.
+            appointments: None,
             links: Links {
                 directory: views.clone(),
                 key: settings.link_key.clone(),

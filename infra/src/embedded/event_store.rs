@@ -71,10 +71,14 @@ impl GroupWriter {
             let pool = reads.clone();
             async move {
                 match read_group(&pool, &group).await {
-                    Ok(mut found) => {
+                    Ok(found) => {
+                        // Two callers may load one aggregate in one group:
+                        // each gets its events.
                         for load in group {
                             let key = (load.aggregate_type, load.aggregate_id);
-                            let _ = load.reply.send(Ok(found.remove(&key).unwrap_or_default()));
+                            let _ = load
+                                .reply
+                                .send(Ok(found.get(&key).cloned().unwrap_or_default()));
                         }
                     }
                     Err(e) => {
@@ -389,7 +393,8 @@ mod tests {
         repo.persist::<Delivery>(&[event("b-1:1", 3)], None)
             .await
             .unwrap();
-        let (one, two, none) = tokio::join!(
+        let (one, again, two, none) = tokio::join!(
+            repo.get_events::<Delivery>("b-1:1"),
             repo.get_events::<Delivery>("b-1:1"),
             repo.get_events::<Delivery>("b-1:2"),
             repo.get_events::<Delivery>("b-1:3"),
@@ -397,6 +402,8 @@ mod tests {
         let sequences =
             |events: Vec<SerializedEvent>| events.iter().map(|e| e.sequence).collect::<Vec<_>>();
         assert_eq!(sequences(one.unwrap()), [1, 2, 3]);
+        // Loaded twice in one group, both callers get every event.
+        assert_eq!(sequences(again.unwrap()), [1, 2, 3]);
         assert_eq!(sequences(two.unwrap()), [1]);
         assert!(none.unwrap().is_empty());
     }

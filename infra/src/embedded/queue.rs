@@ -34,6 +34,12 @@ impl QueueSettings {
                 visibility_timeout: Duration::from_secs(120),
                 max_receives: 10,
             },
+            // A booking waits at most `BOOKING_DEADLINE` (10 minutes) on a
+            // book that does not answer, then fails: retries cover that.
+            QueueName::Booking => Self {
+                visibility_timeout: Duration::from_secs(30),
+                max_receives: 30,
+            },
         }
     }
 }

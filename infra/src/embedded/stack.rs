@@ -19,8 +19,9 @@ use super::{
     SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
 };
 use crate::simulators::{
-    deliver_receipts, ClinicalSystemPace, ProviderSimulatorSettings, SimulatedClinicalSystem,
-    SimulatedPds, SimulatedProviders, SqliteRecordStore,
+    deliver_receipts, BookConfig, ClinicalSystemPace, ProviderSimulatorSettings,
+    SimulatedAppointmentBook, SimulatedClinicalSystem, SimulatedPds, SimulatedProviders,
+    SqliteRecordStore, BUNDLED_BOOK,
 };
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
@@ -31,6 +32,8 @@ const REACTOR: &str = "reactor";
 const PAGE: usize = 1_000;
 const SEND_BATCH: usize = 1_000;
 const RECEIPTS: usize = 2_000;
+/// Bookings a round takes to the appointment book at once.
+const BOOKINGS: usize = 50;
 
 pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
@@ -48,6 +51,9 @@ pub struct EmbeddedConfig {
     /// The key link tokens come from; by default `link.key` in the data
     /// directory, made at first start.
     pub link_key: Option<LinkKey>,
+    /// The simulated appointment book Self-Book books into; by default the
+    /// bundled one (`fixtures/appointment_book.toml`).
+    pub appointment_book: BookConfig,
 }
 
 impl EmbeddedConfig {
@@ -61,6 +67,8 @@ impl EmbeddedConfig {
             queue_layer: None,
             link_base_url: DEFAULT_LINK_BASE_URL.to_owned(),
             link_key: None,
+            appointment_book: BookConfig::parse(BUNDLED_BOOK)
+                .expect("the bundled appointment book is valid"),
         }
     }
 }
@@ -113,6 +121,8 @@ pub struct EmbeddedStack {
     pub records: Arc<SqliteRecordStore>,
     pub queue: Arc<SqliteWorkQueue>,
     pub views: Arc<SqliteViews>,
+    /// The simulated appointment book Self-Book books into.
+    pub appointments: Arc<SimulatedAppointmentBook>,
     /// How many record writes a round takes on: as many as the clinical
     /// system takes at once.
     record_batch: usize,
@@ -154,6 +164,11 @@ impl EmbeddedStack {
             );
         }
         let idempotency = Arc::new(SqliteIdempotency::new(work.clone()));
+        let appointments = Arc::new(SimulatedAppointmentBook::new(
+            providers.pool(),
+            &config.appointment_book,
+            config.clock.clone(),
+        ));
         let app_queue: Arc<dyn WorkQueue> = match &config.queue_layer {
             Some(layer) => layer(queue.clone()),
             None => queue.clone(),
@@ -173,6 +188,7 @@ impl EmbeddedStack {
             demographics: Some(config.pds.clone()),
             nhs_app: Some(config.pds.clone()),
             failures: views.clone(),
+            appointments: Some(appointments.clone()),
             links: Links {
                 directory: views.clone(),
                 key: match config.link_key.clone() {
@@ -194,6 +210,7 @@ impl EmbeddedStack {
             record_batch: config.clinical_system.concurrency.max(1),
             queue,
             views,
+            appointments,
             log: EventLog::new(events),
             work,
         })
@@ -213,6 +230,7 @@ impl EmbeddedStack {
         done += self.app.fire_due_timers(PAGE).await?;
         done += self.app.process_queue(QueueName::FanOut, 1).await?;
         done += self.app.process_queue(QueueName::Send, SEND_BATCH).await?;
+        done += self.app.process_queue(QueueName::Booking, BOOKINGS).await?;
         done += deliver_receipts(&self.app, self.providers.as_ref(), RECEIPTS).await?;
         // Project the sends just made, so completion sees their counts.
         done += self.views.catch_up(&self.log, PAGE).await?;

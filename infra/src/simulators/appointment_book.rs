@@ -22,8 +22,6 @@ use domain::ports::Clock;
 use serde::Deserialize;
 use sqlx::SqlitePool;
 
-use crate::embedded::{open_pool, Database};
-
 /// The bundled book, for `batchbook serve` and tests.
 pub const BUNDLED_BOOK: &str = include_str!("../../fixtures/appointment_book.toml");
 
@@ -139,7 +137,9 @@ impl BookConfig {
                         end: london(date, at + length),
                         slot_type: session.slot_type.clone(),
                         clinician: session.clinician.clone(),
+                        clinician_name: name_of(&self.clinicians, &session.clinician),
                         location: session.location.clone(),
+                        location_name: name_of(&self.locations, &session.location),
                         channel: session.channel,
                         busy: false,
                         restriction: None,
@@ -165,6 +165,14 @@ impl BookConfig {
     }
 }
 
+/// The name the book gives an id (the id itself if it has none).
+fn name_of(named: &[Named], id: &str) -> String {
+    named
+        .iter()
+        .find(|n| n.id == id)
+        .map_or_else(|| id.to_owned(), |n| n.name.clone())
+}
+
 /// A wall-clock time in London as UTC; in the hour the clocks go back, the
 /// first of the two.
 fn london(date: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
@@ -184,18 +192,16 @@ pub struct SimulatedAppointmentBook {
 }
 
 impl SimulatedAppointmentBook {
-    /// Opens the book in `data_dir`, with slots from the week `clock` is in.
-    pub async fn open(
-        data_dir: &std::path::Path,
-        config: &BookConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, domain::ports::PortError> {
+    /// The book on the simulators' database (`pool`, shared with the
+    /// simulated providers: one connection per SQLite file), with slots
+    /// from the week `clock` is in.
+    pub fn new(pool: SqlitePool, config: &BookConfig, clock: Arc<dyn Clock>) -> Self {
         let today = clock.now().with_timezone(&London).date_naive();
         let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-        Ok(Self {
+        Self {
             slots: config.slots(monday),
-            pool: open_pool(data_dir, Database::Simulators).await?,
-        })
+            pool,
+        }
     }
 
     async fn busy(&self) -> Result<HashSet<String>, BookError> {
@@ -204,6 +210,16 @@ impl SimulatedAppointmentBook {
             .await
             .map_err(unavailable)?;
         Ok(booked.into_iter().collect())
+    }
+}
+
+impl SimulatedAppointmentBook {
+    /// Every booking the book holds: its slot and the key it was made with.
+    pub async fn bookings(&self) -> Result<Vec<(String, String)>, BookError> {
+        sqlx::query_as("SELECT slot_id, idempotency_key FROM appointment_bookings ORDER BY slot_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)
     }
 }
 
@@ -376,9 +392,10 @@ mod tests {
         let clock = Arc::new(FakeClock::at(
             Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
         ));
-        let book = SimulatedAppointmentBook::open(dir.path(), &bundled(), clock)
+        let pool = crate::embedded::open_pool(dir.path(), crate::embedded::Database::Simulators)
             .await
             .unwrap();
+        let book = SimulatedAppointmentBook::new(pool, &bundled(), clock);
         let slots = bundled().slots(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         let request = |slot: &str, key: &str| BookingRequest {
             slot: slots

@@ -140,6 +140,11 @@ fn channel_named(name: &str) -> Channel {
 }
 
 impl SimulatedProviders {
+    /// The simulators' database, for the other simulators that keep state.
+    pub fn pool(&self) -> SqlitePool {
+        self.pool.clone()
+    }
+
     pub async fn open(
         data_dir: &std::path::Path,
         settings: ProviderSimulatorSettings,

@@ -1,0 +1,743 @@
+//! Self-Book: checking availability, the patient's side of an invite link
+//! (the offered times, booking, declining, cancelling) and the booking
+//! worker that talks to the appointment book.
+//!
+//! A booking goes: the patient chooses an offer → a slot behind it is
+//! claimed through its SlotClaim aggregate (the optimistic lock decides
+//! between two patients) → the invite records `BookingRequested` (Pending)
+//! → the reactor queues a booking job from that stored event → the worker
+//! books the slot in the appointment book under a key fixed per attempt →
+//! `BookingConfirmed` (Booked), or `BookingFailed` and the claim released.
+//! Each outcome queues a text to the patient from its own stored event.
+
+use chrono::{DateTime, Duration, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use cqrs_es::AggregateError;
+use events::{AppointmentChannel, ChosenSlot, InviteEvent, SelfBook, Timing};
+use serde::Serialize;
+
+use super::links::{LinkError, LinkState, Opened};
+use super::workers::{JobError, JobOutcome};
+use super::{current, Batchbook, BatchbookError, Caller};
+use crate::aggregates::invite::InviteStatus;
+use crate::aggregates::{
+    slot_claim_id, Invite, InviteCommand, InviteError, LinkStanding, SlotClaim, SlotClaimCommand,
+    SlotClaimError,
+};
+use crate::appointments::{availability, AppointmentBook, Availability, BookError, BookingRequest};
+use crate::appointments::{Slot, SlotSearch};
+use crate::jobs::{delivery_id, BookingAction, BookingJob, FollowOn, SendMessage, Step};
+use crate::links::{self, LinkPurpose};
+use crate::lists::artifact_rows;
+use crate::ports::{PortError, QueueName};
+use crate::selfbook::{self, Offer};
+use crate::values::OrganisationId;
+
+/// How often a claim or an invite command is retried when another request
+/// changed the same aggregate at the same moment.
+const CONFLICT_RETRIES: usize = 5;
+/// A booking the appointment book has not answered by this long after the
+/// patient chose is given up as Failed, so nobody is left unsure for long.
+pub const BOOKING_DEADLINE: Duration = Duration::minutes(10);
+
+/// An appointment as the patient's page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppointmentView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// Set when the patient chose a part of the day, not a time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<selfbook::DayWindow>,
+    /// "Tuesday 1 December 2026 at 9:05am", in practice time.
+    pub when: String,
+    pub appointment_type: AppointmentChannel,
+    pub clinician: String,
+    pub location: String,
+    /// Until when it can be cancelled online, while booked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellable_until: Option<DateTime<Utc>>,
+}
+
+/// An invite as the patient's page shows it, after the date-of-birth check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InviteView {
+    pub status: InviteStatus,
+    pub appointment_type: AppointmentChannel,
+    pub slot_type: String,
+    pub timing: Timing,
+    /// The words of "I don't want this", when the patient may decline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline: Option<String>,
+    /// The slot chosen, while pending or booked (and once cancelled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<AppointmentView>,
+    /// Why the last booking failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// When the link stops working; `None` for never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn appointment_view(slot: &ChosenSlot, status: InviteStatus) -> AppointmentView {
+    let window = selfbook::DayWindow::of(slot.start)
+        .filter(|_| slot.as_window)
+        .map(|(_, w)| w);
+    let (start, end) = match selfbook::DayWindow::of(slot.start) {
+        Some((date, w)) if slot.as_window => w.on(date),
+        _ => (slot.start, slot.end),
+    };
+    AppointmentView {
+        start,
+        end,
+        window,
+        when: selfbook::when(slot),
+        appointment_type: slot.channel,
+        clinician: slot.clinician_name.clone(),
+        location: slot.location_name.clone(),
+        cancellable_until: (status == InviteStatus::Booked)
+            .then(|| selfbook::expected_start(slot) - crate::aggregates::invite::CANCEL_CUT_OFF),
+    }
+}
+
+fn standing(state: LinkState) -> LinkStanding {
+    match state {
+        LinkState::Open => LinkStanding::Usable,
+        LinkState::Expired => LinkStanding::Expired,
+        LinkState::Withdrawn => LinkStanding::Withdrawn,
+        LinkState::Locked => LinkStanding::Locked,
+    }
+}
+
+fn book_unavailable(e: BookError) -> LinkError {
+    LinkError::Unavailable(e.to_string())
+}
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    fn appointment_book(&self) -> Result<&std::sync::Arc<dyn AppointmentBook>, BatchbookError> {
+        self.ports
+            .appointments
+            .as_ref()
+            .ok_or(BatchbookError::NoAppointmentBook)
+    }
+
+    /// "Check availability": how many slots an invite configured like this
+    /// would offer now, in all and per clinician.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn check_availability(
+        &self,
+        caller: &Caller,
+        config: &SelfBook,
+    ) -> Result<Availability, BatchbookError> {
+        selfbook::check(config).map_err(BatchbookError::InvalidRequest)?;
+        let search = selfbook::search(config, self.ports.clock.now());
+        let slots = self
+            .appointment_book()?
+            .search(&search)
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        Ok(availability(&slots, &search))
+    }
+
+    /// Refuses an invite that would offer nothing now.
+    pub(super) async fn bookable_now(&self, config: &SelfBook) -> Result<(), BatchbookError> {
+        let search = selfbook::search(config, self.ports.clock.now());
+        let slots = self
+            .appointment_book()?
+            .search(&search)
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        if availability(&slots, &search).bookable == 0 {
+            return Err(BatchbookError::InvalidRequest(format!(
+                "there are no bookable \"{}\" slots for this invite in the next {} days; check availability, or change the invite",
+                config.slot_type,
+                config.within_days.unwrap_or(selfbook::DEFAULT_WITHIN_DAYS)
+            )));
+        }
+        Ok(())
+    }
+
+    pub(super) async fn load_invite(&self, batch_id: &str, row: u64) -> Result<Invite, PortError> {
+        current(&self.invite_store, &delivery_id(batch_id, row)).await
+    }
+
+    /// The Self-Book configuration behind an opened link.
+    fn config_of(opened: &Opened) -> Result<&SelfBook, LinkError> {
+        opened.batch.self_book().ok_or(LinkError::NotFound)
+    }
+
+    pub(super) fn invite_view(&self, opened: &Opened) -> Result<InviteView, LinkError> {
+        let config = Self::config_of(opened)?;
+        let invite = opened.invite.clone().unwrap_or_default();
+        let status = invite.status();
+        let failure = (status == InviteStatus::Failed)
+            .then(|| "we could not book the time you chose; please choose another".to_owned());
+        Ok(InviteView {
+            status,
+            appointment_type: config.appointment_type,
+            slot_type: config.slot_type.clone(),
+            timing: config.timing,
+            decline: config
+                .decline
+                .as_ref()
+                .filter(|_| matches!(status, InviteStatus::Open | InviteStatus::Failed))
+                .map(|d| d.wording.clone()),
+            appointment: invite
+                .slot()
+                .filter(|_| {
+                    matches!(
+                        status,
+                        InviteStatus::Pending | InviteStatus::Booked | InviteStatus::Cancelled
+                    )
+                })
+                .map(|slot| appointment_view(slot, status)),
+            failure,
+            expires_at: opened.expires_at(),
+        })
+    }
+
+    /// Opens an invite link for a page holding a session.
+    async fn open_invite(&self, token: &str, session: &str) -> Result<Opened, LinkError> {
+        let opened = self.open_with_session(token, session).await?;
+        if opened.record.purpose != LinkPurpose::Invite {
+            return Err(LinkError::NotFound);
+        }
+        Ok(opened)
+    }
+
+    /// The invite, for a page holding a session.
+    pub async fn link_invite(&self, token: &str, session: &str) -> Result<InviteView, LinkError> {
+        let opened = self.open_invite(token, session).await?;
+        self.invite_view(&opened)
+    }
+
+    /// The times the patient may choose from now.
+    pub async fn link_offers(&self, token: &str, session: &str) -> Result<Vec<Offer>, LinkError> {
+        let opened = self.open_invite(token, session).await?;
+        let config = Self::config_of(&opened)?;
+        let search = selfbook::search(config, self.ports.clock.now());
+        let slots = self
+            .appointment_book()
+            .map_err(|e| LinkError::Unavailable(e.to_string()))?
+            .search(&search)
+            .await
+            .map_err(book_unavailable)?;
+        Ok(selfbook::offers(config, &slots, &search))
+    }
+
+    /// The patient chooses an offer: a slot behind it is claimed and the
+    /// invite is Pending until the booking worker hears from the book.
+    #[tracing::instrument(skip_all)]
+    pub async fn book_offer(
+        &self,
+        token: &str,
+        session: &str,
+        offer_id: &str,
+    ) -> Result<InviteView, LinkError> {
+        let mut opened = self.open_invite(token, session).await?;
+        let config = Self::config_of(&opened)?.clone();
+        let invite = opened.invite.clone().unwrap_or_default();
+        if !matches!(invite.status(), InviteStatus::Open | InviteStatus::Failed) {
+            // Refuse before claiming anything: the invite would refuse anyway.
+            return Err(self.invite_refusal(&opened, None).await?);
+        }
+        let (batch_id, row) = (opened.record.batch_id.clone(), opened.record.row);
+        let invite_id = delivery_id(&batch_id, row);
+        let now = self.ports.clock.now();
+        let search = selfbook::search(&config, now);
+        let slots = self
+            .appointment_book()
+            .map_err(|e| LinkError::Unavailable(e.to_string()))?
+            .search(&search)
+            .await
+            .map_err(book_unavailable)?;
+        let candidates = selfbook::candidates(&config, &slots, &search, offer_id);
+        if candidates.is_empty() {
+            return Err(Self::gone_or_unknown(&config, &slots, &search, offer_id));
+        }
+        let org = opened.record.organisation_id.clone();
+        let mut claimed = None;
+        for slot in candidates {
+            if self.claim(&org, slot, &invite_id, &opened).await? {
+                claimed = Some(slot);
+                break;
+            }
+        }
+        let Some(slot) = claimed else {
+            tracing::info!("a patient's chosen time was just taken");
+            return Err(LinkError::SlotTaken);
+        };
+        let chosen = selfbook::chosen(slot, config.timing);
+        let caller = self.link_caller(&opened.record)?;
+        for _ in 0..CONFLICT_RETRIES {
+            let command = InviteCommand::RequestBooking {
+                batch_id: batch_id.clone(),
+                row,
+                slot: chosen.clone(),
+                link: standing(opened.state(self.ports.clock.now())),
+                now: self.ports.clock.now(),
+            };
+            match self
+                .invites
+                .execute_with_metadata(&invite_id, command, self.metadata(&caller))
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!("booking requested");
+                    opened.invite = Some(self.load_invite(&batch_id, row).await?);
+                    return self.invite_view(&opened);
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    opened.invite = Some(self.load_invite(&batch_id, row).await?);
+                }
+                Err(AggregateError::UserError(e)) => {
+                    self.release(&org, &chosen.slot_id, &invite_id, &caller)
+                        .await?;
+                    return Err(self.invite_refusal(&opened, Some(e)).await?);
+                }
+                Err(e) => return Err(LinkError::Unavailable(e.to_string())),
+            }
+        }
+        self.release(&org, &chosen.slot_id, &invite_id, &caller)
+            .await?;
+        Err(LinkError::Unavailable(
+            "the invite kept changing while it was booked".into(),
+        ))
+    }
+
+    /// An offer with nothing free behind it: taken if it is still in the
+    /// book (someone booked it since the page loaded), else unknown.
+    fn gone_or_unknown(
+        config: &SelfBook,
+        slots: &[Slot],
+        search: &SlotSearch,
+        offer_id: &str,
+    ) -> LinkError {
+        let any = SlotSearch {
+            from: search.from,
+            ..search.clone()
+        };
+        let all: Vec<Slot> = slots
+            .iter()
+            .map(|s| Slot {
+                busy: false,
+                ..s.clone()
+            })
+            .collect();
+        if selfbook::candidates(config, &all, &any, offer_id).is_empty() {
+            LinkError::NoSuchOffer
+        } else {
+            LinkError::SlotTaken
+        }
+    }
+
+    /// Claims `slot` for `invite_id`; `false` when someone else holds it.
+    async fn claim(
+        &self,
+        org: &str,
+        slot: &Slot,
+        invite_id: &str,
+        opened: &Opened,
+    ) -> Result<bool, LinkError> {
+        let id = slot_claim_id(org, &slot.slot_id);
+        let caller = self.link_caller(&opened.record)?;
+        let mut stale_holder = None;
+        for _ in 0..CONFLICT_RETRIES {
+            let command = SlotClaimCommand::Claim {
+                slot_id: slot.slot_id.clone(),
+                invite_id: invite_id.to_owned(),
+                stale_holder: stale_holder.take(),
+                now: self.ports.clock.now(),
+            };
+            match self
+                .slot_claims
+                .execute_with_metadata(&id, command, self.metadata(&caller))
+                .await
+            {
+                Ok(()) => return Ok(true),
+                // Another patient claimed it at the same moment: look again.
+                Err(AggregateError::AggregateConflict) => {}
+                Err(AggregateError::UserError(SlotClaimError::Taken)) => {
+                    let claim: SlotClaim = current(&self.slot_claim_store, &id).await?;
+                    let Some(holder) = claim.holder().map(str::to_owned) else {
+                        continue;
+                    };
+                    if stale_holder.is_none() && self.abandoned(&holder, &slot.slot_id).await? {
+                        stale_holder = Some(holder);
+                        continue;
+                    }
+                    return Ok(false);
+                }
+                Err(e) => return Err(LinkError::Unavailable(e.to_string())),
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the invite holding a claim on `slot_id` never went on to
+    /// book it (its process died between the claim and the request).
+    async fn abandoned(&self, holder: &str, slot_id: &str) -> Result<bool, PortError> {
+        let Some((batch_id, row)) = crate::jobs::parse_delivery_id(holder) else {
+            return Ok(false);
+        };
+        let invite = self.load_invite(batch_id, row).await?;
+        let holds = matches!(
+            invite.status(),
+            InviteStatus::Pending | InviteStatus::Booked
+        ) && invite.slot().is_some_and(|s| s.slot_id == slot_id);
+        Ok(!holds)
+    }
+
+    async fn release(
+        &self,
+        org: &str,
+        slot_id: &str,
+        invite_id: &str,
+        caller: &Caller,
+    ) -> Result<(), PortError> {
+        let id = slot_claim_id(org, slot_id);
+        for _ in 0..CONFLICT_RETRIES {
+            let command = SlotClaimCommand::Release {
+                invite_id: invite_id.to_owned(),
+                now: self.ports.clock.now(),
+            };
+            match self
+                .slot_claims
+                .execute_with_metadata(&id, command, self.metadata(caller))
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(AggregateError::AggregateConflict) => continue,
+                Err(e) => return Err(PortError(e.to_string())),
+            }
+        }
+        Err(PortError("the slot's claim kept changing".into()))
+    }
+
+    /// Why the invite refused: an unusable link says so as for any link;
+    /// anything else is the invite's own reason.
+    async fn invite_refusal(
+        &self,
+        opened: &Opened,
+        error: Option<InviteError>,
+    ) -> Result<LinkError, LinkError> {
+        let state = opened.state(self.ports.clock.now());
+        if state != LinkState::Open
+            || matches!(
+                error,
+                Some(
+                    InviteError::LinkExpired | InviteError::LinkWithdrawn | InviteError::LinkLocked
+                )
+            )
+        {
+            return Ok(LinkError::Unusable(self.page(opened, state).await?));
+        }
+        let error = match error {
+            Some(e) => e,
+            None => match opened.invite.as_ref().map(Invite::status) {
+                Some(InviteStatus::Pending) => InviteError::BookingPending,
+                Some(InviteStatus::Booked) => InviteError::AlreadyBooked,
+                Some(InviteStatus::Declined) => InviteError::Declined,
+                Some(InviteStatus::Cancelled) => InviteError::Cancelled,
+                Some(InviteStatus::TimedOut) => InviteError::TimedOut,
+                _ => InviteError::NotBooked,
+            },
+        };
+        Ok(LinkError::Invite(error))
+    }
+
+    /// Runs a patient's command on their invite, retrying conflicts.
+    async fn on_invite(
+        &self,
+        opened: &mut Opened,
+        command: impl Fn(LinkStanding, DateTime<Utc>) -> InviteCommand,
+    ) -> Result<InviteView, LinkError> {
+        let (batch_id, row) = (opened.record.batch_id.clone(), opened.record.row);
+        let caller = self.link_caller(&opened.record)?;
+        for _ in 0..CONFLICT_RETRIES {
+            let now = self.ports.clock.now();
+            let link = standing(opened.state(now));
+            match self
+                .invites
+                .execute_with_metadata(
+                    &delivery_id(&batch_id, row),
+                    command(link, now),
+                    self.metadata(&caller),
+                )
+                .await
+            {
+                Ok(()) => {
+                    opened.invite = Some(self.load_invite(&batch_id, row).await?);
+                    return self.invite_view(opened);
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    opened.invite = Some(self.load_invite(&batch_id, row).await?);
+                }
+                Err(AggregateError::UserError(e)) => {
+                    return Err(self.invite_refusal(opened, Some(e)).await?)
+                }
+                Err(e) => return Err(LinkError::Unavailable(e.to_string())),
+            }
+        }
+        Err(LinkError::Unavailable(
+            "the invite kept changing under the request".into(),
+        ))
+    }
+
+    /// "I don't want this": the invite is Declined, with the decline's code.
+    #[tracing::instrument(skip_all)]
+    pub async fn decline_invite(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<InviteView, LinkError> {
+        let mut opened = self.open_invite(token, session).await?;
+        let Some(decline) = Self::config_of(&opened)?.decline.clone() else {
+            return Err(LinkError::DeclineNotOffered);
+        };
+        let (batch_id, row) = (opened.record.batch_id.clone(), opened.record.row);
+        let view = self
+            .on_invite(&mut opened, |link, now| InviteCommand::Decline {
+                batch_id: batch_id.clone(),
+                row,
+                snomed_code: decline.snomed_code.clone(),
+                link,
+                now,
+            })
+            .await?;
+        tracing::info!("invite declined");
+        Ok(view)
+    }
+
+    /// Cancels the patient's booked appointment, up to an hour before it.
+    /// The booking worker frees the slot in the book.
+    #[tracing::instrument(skip_all)]
+    pub async fn cancel_booking(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<InviteView, LinkError> {
+        let mut opened = self.open_invite(token, session).await?;
+        let view = self
+            .on_invite(&mut opened, |link, now| InviteCommand::Cancel { link, now })
+            .await?;
+        tracing::info!("booking cancelled");
+        Ok(view)
+    }
+
+    /// Reacts to a stored invite event: book or cancel in the appointment
+    /// book, or tell the patient the outcome.
+    pub(super) async fn react_to_invite(
+        &self,
+        event: InviteEvent,
+        sequence: u64,
+        organisation_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        let (batch_id, row) = event.recipient();
+        let (batch_id, row) = (batch_id.to_owned(), row);
+        let booking = |attempt, action| BookingJob {
+            organisation_id: organisation_id.to_owned(),
+            batch_id: batch_id.clone(),
+            row,
+            attempt,
+            action,
+            correlation_id: correlation_id.to_owned(),
+        };
+        let job = match &event {
+            InviteEvent::BookingRequested { attempt, .. } => booking(*attempt, BookingAction::Book),
+            InviteEvent::BookingCancelled { attempt, .. } => {
+                booking(*attempt, BookingAction::Cancel)
+            }
+            InviteEvent::BookingConfirmed { .. } | InviteEvent::BookingFailed { .. } => {
+                return self
+                    .queue_notice(&event, sequence, organisation_id, correlation_id)
+                    .await
+            }
+            InviteEvent::InviteDeclined { .. } | InviteEvent::InviteTimedOut { .. } => {
+                return Ok(false)
+            }
+        };
+        self.ports
+            .queue
+            .send(
+                QueueName::Booking,
+                vec![serde_json::to_string(&job).expect("jobs serialise")],
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Queues the text telling the patient a booking's outcome: sent once
+    /// per invite event, keyed by its sequence.
+    async fn queue_notice(
+        &self,
+        event: &InviteEvent,
+        sequence: u64,
+        organisation_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        let (batch_id, row) = event.recipient();
+        let batch = self.load_batch(batch_id).await?;
+        let invite = self.load_invite(batch_id, row).await?;
+        let token = self
+            .ports
+            .links
+            .key
+            .token(organisation_id, batch_id, row, LinkPurpose::Invite);
+        let link = links::url(&self.ports.links.base_url, &token);
+        let body = match (event, invite.slot()) {
+            (InviteEvent::BookingConfirmed { .. }, Some(slot)) => {
+                selfbook::confirmation(slot, &link)
+            }
+            _ => selfbook::failure(&link),
+        };
+        let Some(mobile) = self.mobile_of(&batch, row).await? else {
+            return Ok(false);
+        };
+        let job = SendMessage {
+            organisation_id: organisation_id.to_owned(),
+            batch_id: batch_id.to_owned(),
+            row,
+            channel: events::Channel::Sms,
+            to: mobile,
+            body,
+            correlation_id: correlation_id.to_owned(),
+            subject: None,
+            fallback_to: None,
+            step: Step::FollowOn(FollowOn::Notice(sequence)),
+            window: None,
+        };
+        self.ports
+            .queue
+            .send(
+                QueueName::Send,
+                vec![serde_json::to_string(&job).expect("jobs serialise")],
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// One patient's mobile, from the batch's list.
+    async fn mobile_of(
+        &self,
+        batch: &crate::aggregates::Batch,
+        row: u64,
+    ) -> Result<Option<String>, JobError> {
+        Ok(self.patient_row(batch, row).await?.and_then(|r| r.mobile))
+    }
+
+    async fn patient_row(
+        &self,
+        batch: &crate::aggregates::Batch,
+        row: u64,
+    ) -> Result<Option<crate::lists::CheckedRow>, JobError> {
+        let artifact = self.list_rows(batch).await?;
+        for checked in artifact_rows(&artifact) {
+            let checked = checked.map_err(|e| JobError::Malformed(e.to_string()))?;
+            if checked.row == row {
+                return Ok(Some(checked));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The booking worker: books a claimed slot in the appointment book,
+    /// or cancels a cancelled appointment there and frees its slot.
+    #[tracing::instrument(skip_all, fields(batch_id = %job.batch_id, row = job.row, attempt = job.attempt))]
+    pub(super) async fn handle_booking(&self, job: BookingJob) -> Result<JobOutcome, JobError> {
+        let org = OrganisationId::parse(&job.organisation_id)
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let caller = Caller::system(org, "booking-worker", &job.correlation_id);
+        let invite_id = delivery_id(&job.batch_id, job.row);
+        let invite = self.load_invite(&job.batch_id, job.row).await?;
+        let Some(slot) = invite.slot().cloned() else {
+            return Err(JobError::Malformed("the invite has no slot".into()));
+        };
+        let book = self
+            .appointment_book()
+            .map_err(|e| JobError::Retry(e.to_string()))?
+            .clone();
+        if job.action == BookingAction::Cancel {
+            let Some(appointment_id) = invite.appointment_id() else {
+                return Ok(JobOutcome::Skipped);
+            };
+            book.cancel(appointment_id)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+            self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+                .await?;
+            tracing::info!("appointment cancelled in the book");
+            return Ok(JobOutcome::Done);
+        }
+        if invite.attempt() != job.attempt {
+            return Ok(JobOutcome::Skipped);
+        }
+        match invite.status() {
+            InviteStatus::Pending => {}
+            // Failed before a crash: make sure the slot went back.
+            InviteStatus::Failed => {
+                self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+                    .await?;
+                return Ok(JobOutcome::Skipped);
+            }
+            _ => return Ok(JobOutcome::Skipped),
+        }
+        let batch = self.load_batch(&job.batch_id).await?;
+        let nhs_number = self
+            .patient_row(&batch, job.row)
+            .await?
+            .and_then(|r| r.nhs_number)
+            .ok_or_else(|| JobError::Malformed("the patient's row has no NHS number".into()))?;
+        let request = BookingRequest {
+            slot: Slot {
+                slot_id: slot.slot_id.clone(),
+                start: slot.start,
+                end: slot.end,
+                slot_type: slot.slot_type.clone(),
+                clinician: slot.clinician.clone(),
+                clinician_name: slot.clinician_name.clone(),
+                location: slot.location.clone(),
+                location_name: slot.location_name.clone(),
+                channel: slot.channel,
+                busy: false,
+                restriction: None,
+            },
+            nhs_number,
+            idempotency_key: job.idempotency_key(),
+        };
+        let now = self.ports.clock.now();
+        let command = match book.book(&request).await {
+            Ok(booked) => InviteCommand::ConfirmBooking {
+                attempt: job.attempt,
+                appointment_id: booked.appointment_id,
+                now,
+            },
+            Err(BookError::Unavailable(reason))
+                if invite
+                    .requested_at()
+                    .is_none_or(|at| now < at + BOOKING_DEADLINE) =>
+            {
+                return Err(JobError::Retry(reason));
+            }
+            Err(e) => InviteCommand::FailBooking {
+                attempt: job.attempt,
+                reason: e.to_string(),
+                now,
+            },
+        };
+        let failed = matches!(command, InviteCommand::FailBooking { .. });
+        self.invites
+            .execute_with_metadata(&invite_id, command, self.metadata(&caller))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        if failed {
+            self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+                .await?;
+            tracing::warn!("booking failed; the slot was released");
+        } else {
+            tracing::info!("booking confirmed");
+        }
+        Ok(JobOutcome::Done)
+    }
+}

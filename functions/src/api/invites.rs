@@ -1,0 +1,366 @@
+//! Self-Book: staff check availability and configure invites (the
+//! `self_book` of a batch); patients, through their link, see the times
+//! offered, book one, decline, or cancel.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventRepository;
+use domain::aggregates::InviteStatus;
+use domain::selfbook::{DayWindow, Offer};
+use domain::usecases::{AppointmentView, InviteView};
+use events::{AppointmentChannel, DeclineOption, LinkExpiry, SelfBook, Timing};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+use super::links::{session, LinkRefusal};
+use super::{ApiState, Authenticated, Problem};
+
+/// What a Self-Book invite books.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SelfBookRequest {
+    /// `in_person`, `telephone` or `video`.
+    #[schema(value_type = String, example = "telephone")]
+    pub appointment_type: AppointmentChannel,
+    /// The slot type in the practice's appointment book, e.g. `flu`.
+    pub slot_type: String,
+    /// `exact_time` (the default): the patient picks a slot's time.
+    /// `time_window` (telephone only): the patient picks a morning
+    /// (08:00–13:00) or afternoon (13:00–18:30) and is called within it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "time_window")]
+    pub timing: Timing,
+    /// Only these clinicians' slots (their ids in the book); empty for any.
+    #[serde(default)]
+    pub clinicians: Vec<String>,
+    /// Only slots within this many days (1 to 90) of when the patient
+    /// looks; 28 when left out.
+    #[serde(default)]
+    pub within_days: Option<u32>,
+    /// Let the patient say "I don't want this"; left out, they can only book.
+    #[serde(default)]
+    pub decline: Option<DeclineRequest>,
+    /// How long the link works from the first message: `24h`, `48h`, `7d`,
+    /// `14d` (the default), `30d` or `never`. A booked appointment's link
+    /// works until the appointment, so it can be cancelled.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "14d")]
+    pub expiry: LinkExpiry,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct DeclineRequest {
+    /// Saved when the patient declines, e.g. `73211009`.
+    pub snomed_code: String,
+    /// What the patient chooses, e.g. "I don't want a flu jab".
+    pub wording: String,
+}
+
+impl From<SelfBookRequest> for SelfBook {
+    fn from(r: SelfBookRequest) -> Self {
+        Self {
+            appointment_type: r.appointment_type,
+            slot_type: r.slot_type,
+            timing: r.timing,
+            clinicians: r.clinicians,
+            within_days: r.within_days,
+            decline: r.decline.map(|d| DeclineOption {
+                snomed_code: d.snomed_code,
+                wording: d.wording,
+            }),
+            expiry: r.expiry,
+        }
+    }
+}
+
+/// Bookable slots an invite would offer now.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AvailabilityResponse {
+    /// Free, not blocked and not embargoed.
+    pub bookable: u64,
+    /// The same, per clinician id.
+    pub by_clinician: BTreeMap<String, u64>,
+}
+
+/// "Check availability": how many slots an invite configured like this
+/// would offer patients now, in all and per clinician. Blocked and
+/// embargoed slots never count.
+#[utoipa::path(
+    post, path = "/v1/self-book/availability", tag = "self-book",
+    request_body = SelfBookRequest,
+    responses(
+        (status = 200, body = AvailabilityResponse),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "No appointment book is configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check_availability<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    request: Result<Json<SelfBookRequest>, JsonRejection>,
+) -> Result<Json<AvailabilityResponse>, Problem> {
+    let Json(request) = request.map_err(|e| Problem::invalid_request(e.body_text()))?;
+    let found = state
+        .app
+        .check_availability(&caller, &request.into())
+        .await?;
+    Ok(Json(AvailabilityResponse {
+        bookable: found.bookable,
+        by_clinician: found.by_clinician,
+    }))
+}
+
+/// One time the patient may choose.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OfferResponse {
+    /// Send this back to book it.
+    pub offer_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// `morning` or `afternoon` for a part of the day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// `in_person`, `telephone` or `video`.
+    pub appointment_type: String,
+    /// Who the patient will see; absent for a part of the day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clinician: Option<String>,
+    pub location: String,
+}
+
+fn window_name(w: DayWindow) -> String {
+    match w {
+        DayWindow::Morning => "morning",
+        DayWindow::Afternoon => "afternoon",
+    }
+    .to_owned()
+}
+
+impl From<Offer> for OfferResponse {
+    fn from(o: Offer) -> Self {
+        Self {
+            offer_id: o.offer_id,
+            start: o.start,
+            end: o.end,
+            window: o.window.map(window_name),
+            appointment_type: o.appointment_type.as_str().to_owned(),
+            clinician: o.clinician,
+            location: o.location,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OffersResponse {
+    pub offers: Vec<OfferResponse>,
+}
+
+/// The chosen appointment.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppointmentResponse {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
+    /// e.g. "Tuesday 1 December 2026 at 9:05am", in practice time.
+    pub when: String,
+    pub appointment_type: String,
+    pub clinician: String,
+    pub location: String,
+    /// While booked: the last moment it can be cancelled online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellable_until: Option<DateTime<Utc>>,
+}
+
+impl From<AppointmentView> for AppointmentResponse {
+    fn from(a: AppointmentView) -> Self {
+        Self {
+            start: a.start,
+            end: a.end,
+            window: a.window.map(window_name),
+            when: a.when,
+            appointment_type: a.appointment_type.as_str().to_owned(),
+            clinician: a.clinician,
+            location: a.location,
+            cancellable_until: a.cancellable_until,
+        }
+    }
+}
+
+/// A Self-Book invite as its page shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InviteResponse {
+    /// `open`, `pending` (the booking is being made), `booked`, `failed`
+    /// (choose another time), `declined`, `cancelled` or `timed_out`.
+    pub status: String,
+    pub appointment_type: String,
+    pub slot_type: String,
+    /// `exact_time` or `time_window`.
+    pub timing: String,
+    /// The words of "I don't want this", while the patient may decline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment: Option<AppointmentResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// When the link stops working; absent for never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub fn status_name(status: InviteStatus) -> &'static str {
+    status.as_str()
+}
+
+impl From<InviteView> for InviteResponse {
+    fn from(v: InviteView) -> Self {
+        Self {
+            status: status_name(v.status).to_owned(),
+            appointment_type: v.appointment_type.as_str().to_owned(),
+            slot_type: v.slot_type,
+            timing: match v.timing {
+                Timing::ExactTime => "exact_time",
+                Timing::TimeWindow => "time_window",
+            }
+            .to_owned(),
+            decline: v.decline,
+            appointment: v.appointment.map(Into::into),
+            failure: v.failure,
+            expires_at: v.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BookRequest {
+    /// One of the offers from `GET /v1/links/{token}/slots`.
+    pub offer_id: String,
+}
+
+/// The invite behind the link, for a page holding a session.
+#[utoipa::path(
+    get, path = "/v1/links/{token}/invite", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, body = InviteResponse),
+        (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_invite<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<InviteResponse>, LinkRefusal> {
+    let view = state.app.link_invite(&token, session(&headers)?).await?;
+    Ok(Json(view.into()))
+}
+
+/// The times the patient may choose now, earliest first.
+#[utoipa::path(
+    get, path = "/v1/links/{token}/slots", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, body = OffersResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_offers<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<OffersResponse>, LinkRefusal> {
+    let offers = state.app.link_offers(&token, session(&headers)?).await?;
+    Ok(Json(OffersResponse {
+        offers: offers.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Book the chosen time. The answer is `pending` until the practice's
+/// appointment book confirms; poll `GET /v1/links/{token}/invite`, and a
+/// text confirms it too.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/booking", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    request_body = BookRequest,
+    responses(
+        (status = 202, body = InviteResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`slot_taken`: someone just took it, choose another; or the invite is already pending, booked, declined, cancelled or timed out", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not one of the offered times", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn book<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    request: Result<Json<BookRequest>, JsonRejection>,
+) -> Response {
+    let Json(request) = match request {
+        Ok(request) => request,
+        Err(e) => return Problem::invalid_request(e.body_text()).into_response(),
+    };
+    let session = match session(&headers) {
+        Ok(session) => session,
+        Err(refusal) => return refusal.into_response(),
+    };
+    match state
+        .app
+        .book_offer(&token, session, &request.offer_id)
+        .await
+    {
+        Ok(view) => (
+            axum::http::StatusCode::ACCEPTED,
+            Json(InviteResponse::from(view)),
+        )
+            .into_response(),
+        Err(e) => LinkRefusal::from(e).into_response(),
+    }
+}
+
+/// "I don't want this": the invite is declined, for good.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/decline", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, body = InviteResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Declining is not offered, or the invite is pending or booked", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn decline<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<InviteResponse>, LinkRefusal> {
+    let view = state.app.decline_invite(&token, session(&headers)?).await?;
+    Ok(Json(view.into()))
+}
+
+/// Cancel the booked appointment, up to 1 hour before it starts.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/booking/cancel", tag = "patient links", security(()),
+    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    responses(
+        (status = 200, body = InviteResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Nothing booked, or less than an hour to go", body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<InviteResponse>, LinkRefusal> {
+    let view = state.app.cancel_booking(&token, session(&headers)?).await?;
+    Ok(Json(view.into()))
+}

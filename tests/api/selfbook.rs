@@ -1,0 +1,622 @@
+//! Self-Book on the embedded stack, through the HTTP API: checking
+//! availability, creating and sending an invite batch, and each patient's
+//! way through their link (booking, a time just taken, a booking the book
+//! refuses, declining, cancelling and its cut-off, expiry), with the
+//! counts staff see. The bundled simulated book (`infra/fixtures/
+//! appointment_book.toml`) starts on the Monday the tests start on,
+//! 2026-11-23 09:00 (GMT, so London time too).
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use domain::appointments::{AppointmentBook, BookingRequest, SlotSearch};
+use domain::ports::WorkQueue;
+use domain::usecases::BatchViews;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    clean_list, problem, spawn_app, spawn_app_with, token_in, DuplicatingQueue, TestApp, ORG,
+};
+
+const DOB: &str = "1950-02-01";
+const MESSAGE: &str = "Your flu jab: book a time at ((link))";
+const FIRST: &str = "+447700100001";
+const SECOND: &str = "+447700100002";
+/// The first bookable flu slot an hour or more after the tests start:
+/// 10:00 is the book's 13th slot, which it embargoes.
+const FIRST_FREE: &str = "2026-11-23-1005-nurse-patel-flu";
+
+fn flu(extra: Value) -> Value {
+    let mut config = json!({"appointment_type": "in_person", "slot_type": "flu",
+        "decline": {"snomed_code": "73211009", "wording": "I don't want a flu jab"}});
+    for (k, v) in extra.as_object().unwrap() {
+        config[k] = v.clone();
+    }
+    config
+}
+
+/// Uploads `n` patients and sends them a Self-Book batch.
+async fn invite(app: &TestApp, n: usize, self_book: Value) -> String {
+    let list: Value = app.upload_list(&clean_list(n)).await.json().await.unwrap();
+    app.send_batch_from(
+        json!({"name": "Flu", "list_id": list["list_id"], "message": MESSAGE,
+        "self_book": self_book}),
+    )
+    .await
+}
+
+async fn link_of(app: &TestApp, to: &str) -> String {
+    app.tokens_sent_to(to).await.remove(0)
+}
+
+async fn session(app: &TestApp, token: &str) -> String {
+    let (status, verified) = app.verify(token, DOB).await;
+    assert_eq!(status, 200, "{verified}");
+    verified["session"].as_str().unwrap().to_owned()
+}
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    session: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}/v1/links/{token}{path}", app.address))
+        .header("link-session", session);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn book(app: &TestApp, token: &str, session: &str, offer: &str) -> (u16, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        token,
+        session,
+        "/booking",
+        Some(json!({ "offer_id": offer })),
+    )
+    .await
+}
+
+async fn invite_of(app: &TestApp, token: &str, session: &str) -> Value {
+    let (status, invite) = call(app, reqwest::Method::GET, token, session, "/invite", None).await;
+    assert_eq!(status, 200, "{invite}");
+    invite
+}
+
+async fn counts(app: &TestApp, batch_id: &str) -> Value {
+    app.batch(batch_id).await["counts"]["invites"].clone()
+}
+
+fn invites(
+    open: u64,
+    pending: u64,
+    booked: u64,
+    failed: u64,
+    declined: u64,
+    cancelled: u64,
+) -> Value {
+    json!({"open": open, "pending": pending, "booked": booked, "failed": failed,
+        "declined": declined, "cancelled": cancelled, "timed_out": 0})
+}
+
+async fn availability(app: &TestApp, body: Value) -> reqwest::Response {
+    app.request(reqwest::Method::POST, "/v1/self-book/availability")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn check_availability_counts_bookable_slots_per_clinician() {
+    let app = spawn_app().await;
+    // From an hour ahead for 7 days: Monday 10:00-11:55 (24 slots; the
+    // book blocks its 18th, 27th and 36th and embargoes its 13th and 26th)
+    // and Wednesday 14:00-16:55 (36 slots, its 57th to 92nd: 4 blocked, 3
+    // embargoed). 19 + 29 = 48.
+    let response = availability(&app, flu(json!({"within_days": 7}))).await;
+    assert_eq!(response.status(), 200);
+    let found: Value = response.json().await.unwrap();
+    assert_eq!(
+        found,
+        json!({"bookable": 48, "by_clinician": {"nurse-patel": 48}})
+    );
+    // Naming a clinician with no flu sessions, or a slot type the book does
+    // not have, finds nothing; it is not an error.
+    let none = availability(
+        &app,
+        flu(json!({"within_days": 7, "clinicians": ["dr-okafor"]})),
+    )
+    .await;
+    assert_eq!(none.json::<Value>().await.unwrap()["bookable"], 0);
+    let none = availability(&app, flu(json!({"slot_type": "smear"}))).await;
+    assert_eq!(none.json::<Value>().await.unwrap()["bookable"], 0);
+    // Telephone reviews on Tuesday mornings: 20 a week, over 28 days.
+    let phone = availability(
+        &app,
+        json!({"appointment_type": "telephone", "slot_type": "review", "timing": "time_window"}),
+    )
+    .await;
+    // Four Tuesdays of 20, less the 14 the book blocks or embargoes.
+    let phone: Value = phone.json().await.unwrap();
+    assert_eq!(
+        phone,
+        json!({"bookable": 66, "by_clinician": {"dr-okafor": 66}})
+    );
+    for (body, detail) in [
+        (
+            flu(json!({"timing": "time_window"})),
+            "self_book.timing: a time window is offered only for telephone appointments",
+        ),
+        (
+            flu(json!({"within_days": 0})),
+            "self_book.within_days: must be from 1 to 90",
+        ),
+        (
+            flu(json!({"decline": {"snomed_code": "73211009", "wording": ""}})),
+            "self_book.decline.wording: give the words the patient chooses to decline",
+        ),
+    ] {
+        assert_eq!(
+            problem(availability(&app, body).await).await,
+            (422, detail.to_owned())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_self_book_batch_is_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let list: Value = app.upload_list(&clean_list(2)).await.json().await.unwrap();
+    let create = |body: Value| {
+        app.request(reqwest::Method::POST, "/v1/batches")
+            .json(&body)
+            .send()
+    };
+    let base = json!({"name": "Flu", "list_id": list["list_id"], "message": MESSAGE, "self_book": flu(json!({}))});
+    let with = |field: &str, value: Value| {
+        let mut body = base.clone();
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (
+            with("message", json!(format!("{} ((link))", "x".repeat(300)))),
+            "the message takes 3 text message fragments once filled in; this kind of batch allows at most 2",
+        ),
+        (
+            with("message", json!("Book your flu jab")),
+            "a batch with a questionnaire, an attachment or a Self-Book invite needs ((link)) in its message, where each patient's own link goes",
+        ),
+        (
+            with("self_book", flu(json!({"slot_type": "smear"}))),
+            "there are no bookable \"smear\" slots for this invite in the next 28 days; check availability, or change the invite",
+        ),
+        (
+            with("questionnaire", json!("smoking_status")),
+            "a batch is one kind: a questionnaire, an attachment, the inhaler series or Self-Book, never two",
+        ),
+        (
+            with("self_book", flu(json!({"slot_type": ""}))),
+            "self_book.slot_type: give the slot type to book",
+        ),
+    ];
+    for (body, detail) in cases {
+        assert_eq!(
+            problem(create(body).await.unwrap()).await,
+            (422, detail.to_owned())
+        );
+    }
+    let created = create(base).await.unwrap();
+    assert_eq!(created.status(), 201);
+}
+
+#[tokio::test]
+async fn a_patient_books_a_slot_another_is_told_it_was_taken_and_staff_see_the_counts() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 2, flu(json!({}))).await;
+    assert_eq!(counts(&app, &batch_id).await, invites(2, 0, 0, 0, 0, 0));
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let outbox = app.outbox().await;
+    assert!(outbox[0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Your flu jab: book a time at "));
+
+    // Before the date-of-birth check the link says only that it is open.
+    let (status, page) = app.open_link(&first).await;
+    assert_eq!(
+        (status, page),
+        (200, json!({"state": "open", "contact": null}))
+    );
+    let (status, verified) = app.verify(&first, DOB).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        verified["invite"],
+        json!({"status": "open", "appointment_type": "in_person", "slot_type": "flu",
+            "timing": "exact_time", "decline": "I don't want a flu jab",
+            "expires_at": "2026-12-07T09:00:00Z"})
+    );
+    let one = verified["session"].as_str().unwrap().to_owned();
+    let (status, offers) = call(&app, reqwest::Method::GET, &first, &one, "/slots", None).await;
+    assert_eq!(status, 200);
+    let offers = offers["offers"].as_array().unwrap().clone();
+    assert_eq!(
+        offers[0],
+        json!({"offer_id": FIRST_FREE, "start": "2026-11-23T10:05:00Z", "end": "2026-11-23T10:10:00Z",
+            "appointment_type": "in_person", "clinician": "Nurse Patel",
+            "location": "Riverside Surgery, 1 High Street"})
+    );
+    // No slot before 10:00, none blocked or embargoed.
+    assert!(offers
+        .iter()
+        .all(|o| o["offer_id"] != "2026-11-23-1000-nurse-patel-flu"
+            && o["offer_id"] != "2026-11-23-1025-nurse-patel-flu"));
+
+    let (status, pending) = book(&app, &first, &one, FIRST_FREE).await;
+    assert_eq!(status, 202, "{pending}");
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(
+        pending["appointment"]["when"],
+        "Monday 23 November 2026 at 10:05am"
+    );
+    // The same time for the second patient: taken, and told so plainly.
+    let two = session(&app, &second).await;
+    let taken = app
+        .client
+        .post(format!("{}/v1/links/{second}/booking", app.address))
+        .header("link-session", &two)
+        .json(&json!({"offer_id": FIRST_FREE}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(taken).await,
+        (
+            409,
+            "that time was just taken; please choose another".to_owned()
+        )
+    );
+    // A time never offered.
+    let (status, refused) = book(&app, &second, &two, "2026-11-23-1000-nurse-patel-flu").await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("no_such_offer"))
+    );
+
+    app.run_pending_work().await;
+    let booked = invite_of(&app, &first, &one).await;
+    assert_eq!(booked["status"], "booked");
+    assert_eq!(
+        booked["appointment"]["cancellable_until"],
+        "2026-11-23T09:05:00Z"
+    );
+    assert!(booked.get("decline").is_none());
+    let confirmation = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == FIRST)
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    // The outbox's order is not the sending order: find the notice by its text.
+    let expected = format!("Your appointment is booked for Monday 23 November 2026 at 10:05am, at Riverside Surgery, 1 High Street with Nurse Patel. To cancel, up to 1 hour before: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
+    assert_eq!(confirmation.len(), 2, "{confirmation:?}");
+    assert!(confirmation.contains(&expected), "{confirmation:?}");
+    assert_eq!(token_in(&expected), first);
+    // The book holds it: the slot is no longer offered to anyone.
+    let (_, offers) = call(&app, reqwest::Method::GET, &second, &two, "/slots", None).await;
+    assert!(offers["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["offer_id"] != FIRST_FREE));
+    assert_eq!(counts(&app, &batch_id).await, invites(1, 0, 1, 0, 0, 0));
+
+    // Booked is booked: no second booking, no decline.
+    let (status, again) = book(&app, &first, &one, "2026-11-23-1010-nurse-patel-flu").await;
+    assert_eq!(
+        (status, again["detail"].as_str()),
+        (409, Some("your appointment is already booked"))
+    );
+    let (status, declined) =
+        call(&app, reqwest::Method::POST, &first, &one, "/decline", None).await;
+    assert_eq!(
+        (status, declined["code"].as_str()),
+        (409, Some("already_booked"))
+    );
+}
+
+#[tokio::test]
+async fn a_patient_declines_for_good_and_an_invite_without_decline_refuses_it() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 1, flu(json!({}))).await;
+    let token = link_of(&app, FIRST).await;
+    let s = session(&app, &token).await;
+    let (status, declined) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(declined["status"], "declined");
+    assert!(declined.get("decline").is_none());
+    // Again: nothing changes.
+    let (status, _) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
+    assert_eq!(status, 200);
+    let (status, refused) = book(&app, &token, &s, FIRST_FREE).await;
+    assert_eq!(
+        (status, refused["code"].as_str(), refused["detail"].as_str()),
+        (
+            409,
+            Some("declined"),
+            Some("you said you did not want this appointment")
+        )
+    );
+    app.run_pending_work().await;
+    assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 0, 0, 1, 0));
+    // The decline's code is what the invite recorded.
+    let rows = app.stack.views.deliveries(&batch_id).await.unwrap();
+    assert_eq!(
+        rows[0].invite.as_ref().unwrap().declined_code.as_deref(),
+        Some("73211009")
+    );
+
+    let app = spawn_app().await;
+    invite(
+        &app,
+        1,
+        json!({"appointment_type": "in_person", "slot_type": "flu"}),
+    )
+    .await;
+    let token = link_of(&app, FIRST).await;
+    let s = session(&app, &token).await;
+    let response = app
+        .client
+        .post(format!("{}/v1/links/{token}/decline", app.address))
+        .header("link-session", &s)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(response).await,
+        (
+            409,
+            "this invitation cannot be declined online; contact the practice".to_owned()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_booking_can_be_cancelled_until_an_hour_before_and_the_slot_is_freed() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 2, flu(json!({}))).await;
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let (one, two) = (session(&app, &first).await, session(&app, &second).await);
+    const MONDAY_11: &str = "2026-11-23-1100-nurse-patel-flu";
+    const WEDNESDAY: &str = "2026-11-25-1400-nurse-patel-flu";
+    assert_eq!(book(&app, &first, &one, MONDAY_11).await.0, 202);
+    assert_eq!(book(&app, &second, &two, WEDNESDAY).await.0, 202);
+    app.run_pending_work().await;
+
+    // 10:00:01 is less than an hour before 11:00.
+    app.clock
+        .advance(Duration::minutes(60) + Duration::seconds(1));
+    let one = session(&app, &first).await;
+    let (status, late) = call(
+        &app,
+        reqwest::Method::POST,
+        &first,
+        &one,
+        "/booking/cancel",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, late["detail"].as_str()),
+        (409, Some("appointments can be cancelled online until 1 hour before they start; please contact the practice"))
+    );
+    let two = session(&app, &second).await;
+    let (status, cancelled) = call(
+        &app,
+        reqwest::Method::POST,
+        &second,
+        &two,
+        "/booking/cancel",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    app.run_pending_work().await;
+    // Freed in the book, and the slot claim released: the first patient's
+    // link is booked, so a third patient would be needed to take it; the
+    // book shows it free and offered again.
+    let search = SlotSearch {
+        slot_type: "flu".into(),
+        from: chrono::DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
+            .unwrap()
+            .into(),
+        to: chrono::DateTime::parse_from_rfc3339("2026-11-25T14:01:00Z")
+            .unwrap()
+            .into(),
+        clinicians: vec![],
+        channel: None,
+    };
+    let slots = app.stack.appointments.search(&search).await.unwrap();
+    assert_eq!((slots.len(), slots[0].busy), (1, false));
+    // Cancelled is final.
+    let (status, again) = book(&app, &second, &two, WEDNESDAY).await;
+    assert_eq!((status, again["code"].as_str()), (409, Some("cancelled")));
+    let (status, again) = call(
+        &app,
+        reqwest::Method::POST,
+        &second,
+        &two,
+        "/booking/cancel",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 1, 0, 0, 1));
+}
+
+#[tokio::test]
+async fn a_booking_the_book_refuses_fails_releases_its_slot_and_the_patient_chooses_again() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 2, flu(json!({}))).await;
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let one = session(&app, &first).await;
+    assert_eq!(book(&app, &first, &one, FIRST_FREE).await.0, 202);
+    // Reception books the same slot over the phone before the worker runs.
+    let slot = app
+        .stack
+        .appointments
+        .search(&SlotSearch {
+            slot_type: "flu".into(),
+            from: crate::helpers::start_of_test(),
+            to: crate::helpers::start_of_test() + Duration::hours(2),
+            clinicians: vec![],
+            channel: None,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.slot_id == FIRST_FREE)
+        .unwrap();
+    let phone = app
+        .stack
+        .appointments
+        .book(&BookingRequest {
+            slot,
+            nhs_number: "9434765919".into(),
+            idempotency_key: "reception".into(),
+        })
+        .await
+        .unwrap();
+    app.run_pending_work().await;
+    let failed = invite_of(&app, &first, &one).await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        failed["failure"],
+        "we could not book the time you chose; please choose another"
+    );
+    assert_eq!(failed["decline"], "I don't want a flu jab");
+    let texts: Vec<String> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == FIRST)
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    // The outbox's order is not the sending order: find the notice by its text.
+    let failure = format!("Sorry, we could not book the appointment you chose. Please choose another time: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts.contains(&failure), "{texts:?}");
+    assert_eq!(counts(&app, &batch_id).await, invites(1, 0, 0, 1, 0, 0));
+    // The claim was released: once reception frees the slot, anyone may take it.
+    app.stack
+        .appointments
+        .cancel(&phone.appointment_id)
+        .await
+        .unwrap();
+    let two = session(&app, &second).await;
+    assert_eq!(book(&app, &second, &two, FIRST_FREE).await.0, 202);
+    // The first patient chooses another time and is booked.
+    assert_eq!(
+        book(&app, &first, &one, "2026-11-23-1010-nurse-patel-flu")
+            .await
+            .0,
+        202
+    );
+    app.run_pending_work().await;
+    assert_eq!(invite_of(&app, &first, &one).await["status"], "booked");
+    assert_eq!(invite_of(&app, &second, &two).await["status"], "booked");
+    assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 2, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn an_expired_or_revoked_link_books_nothing_but_a_booking_outlives_the_link() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 3, flu(json!({"expiry": "24h"}))).await;
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let third = link_of(&app, "+447700100003").await;
+    let one = session(&app, &first).await;
+    const WEDNESDAY: &str = "2026-11-25-1400-nurse-patel-flu";
+    assert_eq!(book(&app, &first, &one, WEDNESDAY).await.0, 202);
+    app.run_pending_work().await;
+    // A session opened before staff revoked the link books nothing after.
+    let three = session(&app, &third).await;
+    let (status, _) = app
+        .revoke(&batch_id, json!({"nhs_number": third_nhs_number()}))
+        .await;
+    assert_eq!(status, 204);
+    let (status, refused) = book(&app, &third, &three, FIRST_FREE).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (410, Some("link_withdrawn"))
+    );
+
+    app.clock
+        .advance(Duration::hours(24) - Duration::seconds(1));
+    let (status, _) = app.verify(&second, DOB).await;
+    assert_eq!(status, 200);
+    app.clock.advance(Duration::seconds(1));
+    let (status, page) = app.open_link(&second).await;
+    assert_eq!((status, page["state"].as_str()), (200, Some("expired")));
+    let (status, refused) = app.verify(&second, DOB).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (410, Some("link_expired"))
+    );
+    // The booked patient's link lasts until the appointment, so it can be
+    // seen and cancelled.
+    let one = session(&app, &first).await;
+    let booked = invite_of(&app, &first, &one).await;
+    assert_eq!(
+        (booked["status"].as_str(), booked["expires_at"].as_str()),
+        (Some("booked"), Some("2026-11-25T14:00:00Z"))
+    );
+    assert_eq!(counts(&app, &batch_id).await, invites(2, 0, 1, 0, 0, 0));
+}
+
+/// The third patient's NHS number on `clean_list`.
+fn third_nhs_number() -> String {
+    (600_000_001u32..)
+        .filter_map(domain::values::NhsNumber::from_first_nine)
+        .nth(2)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn delivered_twice_a_booking_is_made_once_and_confirmed_once() {
+    let layer: infra::embedded::QueueLayer =
+        Box::new(|inner| Arc::new(DuplicatingQueue(inner)) as Arc<dyn WorkQueue>);
+    let app = spawn_app_with(Some(layer), tempfile::tempdir().unwrap()).await;
+    invite(&app, 1, flu(json!({}))).await;
+    let token = link_of(&app, FIRST).await;
+    let s = session(&app, &token).await;
+    assert_eq!(book(&app, &token, &s, FIRST_FREE).await.0, 202);
+    app.run_pending_work().await;
+    assert_eq!(invite_of(&app, &token, &s).await["status"], "booked");
+    let texts = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["to"] == FIRST)
+        .count();
+    assert_eq!(texts, 2, "the invite and one confirmation");
+    let booked = app.stack.appointments.bookings().await.unwrap();
+    assert_eq!(booked.len(), 1);
+    assert_eq!(booked[0].0, FIRST_FREE);
+    assert!(
+        booked[0].1.starts_with(&format!("{ORG}:")) && booked[0].1.ends_with(":booking-1"),
+        "{booked:?}"
+    );
+}
