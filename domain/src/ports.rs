@@ -191,6 +191,19 @@ pub enum TimerJob {
         organisation_id: String,
         batch_id: String,
     },
+    /// Self-Book invites of one batch whose links have expired with
+    /// nothing booked: each is Timed Out.
+    InviteExpiry {
+        organisation_id: String,
+        batch_id: String,
+    },
+    /// A day before a booked appointment: remind the patient.
+    AppointmentReminder {
+        organisation_id: String,
+        batch_id: String,
+        row: u64,
+        attempt: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -540,6 +540,7 @@ fn invite_row(previous: Option<InviteRow>, event: InviteEvent, sequence: u64) ->
         }
         InviteEvent::BookingCancelled { .. } => next.status = InviteStatus::Cancelled,
         InviteEvent::InviteTimedOut { .. } => next.status = InviteStatus::TimedOut,
+        InviteEvent::AppointmentReminderDue { .. } => {}
     }
     next
 }

@@ -277,7 +277,25 @@ fn clock(at: DateTime<Utc>) -> String {
 
 /// The text confirming a booking, with the link to cancel it.
 pub fn confirmation(slot: &ChosenSlot, link: &str) -> String {
-    let how = match slot.channel {
+    format!(
+        "Your appointment is booked for {}, {}. To cancel, up to 1 hour before: {link}",
+        when(slot),
+        how(slot)
+    )
+}
+
+/// The reminder a day before, with the link to cancel.
+pub fn reminder(slot: &ChosenSlot, link: &str) -> String {
+    format!(
+        "Reminder: your appointment is on {}, {}. To cancel, up to 1 hour before: {link}",
+        when(slot),
+        how(slot)
+    )
+}
+
+/// How and where the patient will be seen.
+fn how(slot: &ChosenSlot) -> String {
+    match slot.channel {
         AppointmentChannel::InPerson => {
             format!("at {} with {}", slot.location_name, slot.clinician_name)
         }
@@ -286,11 +304,7 @@ pub fn confirmation(slot: &ChosenSlot, link: &str) -> String {
         }
         AppointmentChannel::Telephone => format!("by phone: {} will call you", slot.clinician_name),
         AppointmentChannel::Video => format!("by video with {}", slot.clinician_name),
-    };
-    format!(
-        "Your appointment is booked for {}, {how}. To cancel, up to 1 hour before: {link}",
-        when(slot)
-    )
+    }
 }
 
 /// The text saying a booking could not be made, and that the link still
@@ -517,6 +531,10 @@ mod tests {
         );
         booked.as_window = false;
         assert_eq!(expected_start(&booked), summer);
+        assert_eq!(
+            reminder(&booked, "L"),
+            "Reminder: your appointment is on Thursday 1 July 2027 at 9:05am, by phone: Nurse Patel will call you. To cancel, up to 1 hour before: L"
+        );
         assert_eq!(
             failure("L"),
             "Sorry, we could not book the appointment you chose. Please choose another time: L"

@@ -165,6 +165,14 @@ pub enum InviteEvent {
         appointment_id: String,
         cancelled_at: DateTime<Utc>,
     },
+    /// A day before the booked appointment: the patient is reminded, with
+    /// the link to cancel it.
+    AppointmentReminderDue {
+        batch_id: String,
+        row: u64,
+        attempt: u32,
+        due_at: DateTime<Utc>,
+    },
     /// The link expired with nothing booked. Final.
     InviteTimedOut {
         batch_id: String,
@@ -181,6 +189,7 @@ impl InviteEvent {
             | Self::BookingFailed { batch_id, row, .. }
             | Self::InviteDeclined { batch_id, row, .. }
             | Self::BookingCancelled { batch_id, row, .. }
+            | Self::AppointmentReminderDue { batch_id, row, .. }
             | Self::InviteTimedOut { batch_id, row, .. } => (batch_id, *row),
         }
     }
@@ -194,6 +203,7 @@ impl DomainEvent for InviteEvent {
             Self::BookingFailed { .. } => "BookingFailed",
             Self::InviteDeclined { .. } => "InviteDeclined",
             Self::BookingCancelled { .. } => "BookingCancelled",
+            Self::AppointmentReminderDue { .. } => "AppointmentReminderDue",
             Self::InviteTimedOut { .. } => "InviteTimedOut",
         }
         .to_owned()

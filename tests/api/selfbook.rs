@@ -620,3 +620,95 @@ async fn delivered_twice_a_booking_is_made_once_and_confirmed_once() {
         "{booked:?}"
     );
 }
+
+#[tokio::test]
+async fn an_invite_left_past_its_expiry_times_out_and_a_booked_one_does_not() {
+    let app = spawn_app().await;
+    let batch_id = invite(&app, 2, flu(json!({"expiry": "48h"}))).await;
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let two = session(&app, &second).await;
+    assert_eq!(
+        book(&app, &second, &two, "2026-11-25-1400-nurse-patel-flu")
+            .await
+            .0,
+        202
+    );
+    app.run_pending_work().await;
+    app.clock
+        .advance(Duration::hours(48) - Duration::seconds(1));
+    app.run_pending_work().await;
+    assert_eq!(counts(&app, &batch_id).await, invites(1, 0, 1, 0, 0, 0));
+    app.clock.advance(Duration::seconds(1));
+    app.run_pending_work().await;
+    assert_eq!(
+        counts(&app, &batch_id).await,
+        json!({"open": 0, "pending": 0, "booked": 1, "failed": 0, "declined": 0, "cancelled": 0, "timed_out": 1})
+    );
+    let (status, page) = app.open_link(&first).await;
+    assert_eq!((status, page["state"].as_str()), (200, Some("expired")));
+    let (status, refused) = app.verify(&first, DOB).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (410, Some("link_expired"))
+    );
+    // The booked patient's link still works, until the appointment.
+    let two = session(&app, &second).await;
+    assert_eq!(invite_of(&app, &second, &two).await["status"], "booked");
+}
+
+#[tokio::test]
+async fn a_booked_patient_is_reminded_a_day_before_and_a_cancelled_one_is_not() {
+    let app = spawn_app().await;
+    invite(&app, 2, flu(json!({}))).await;
+    let (first, second) = (link_of(&app, FIRST).await, link_of(&app, SECOND).await);
+    let (one, two) = (session(&app, &first).await, session(&app, &second).await);
+    assert_eq!(
+        book(&app, &first, &one, "2026-11-25-1400-nurse-patel-flu")
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        book(&app, &second, &two, "2026-11-25-1405-nurse-patel-flu")
+            .await
+            .0,
+        202
+    );
+    app.run_pending_work().await;
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        &second,
+        &two,
+        "/booking/cancel",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    app.run_pending_work().await;
+    let texts = |to: &'static str| {
+        let app = &app;
+        async move {
+            app.outbox()
+                .await
+                .into_iter()
+                .filter(|m| m["to"] == to)
+                .map(|m| m["body"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Tuesday 14:00 is a day before; a second earlier, nothing yet.
+    app.clock
+        .advance(Duration::hours(29) - Duration::seconds(1));
+    app.run_pending_work().await;
+    assert_eq!(texts(FIRST).await.len(), 2);
+    app.clock.advance(Duration::seconds(1));
+    app.run_pending_work().await;
+    app.run_pending_work().await;
+    let reminder = format!("Reminder: your appointment is on Wednesday 25 November 2026 at 2pm, at Riverside Surgery, 1 High Street with Nurse Patel. To cancel, up to 1 hour before: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
+    let sent = texts(FIRST).await;
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.contains(&reminder), "{sent:?}");
+    // The cancelled patient had the invite and the confirmation only.
+    assert_eq!(texts(SECOND).await.len(), 2);
+}

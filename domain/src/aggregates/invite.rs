@@ -104,6 +104,9 @@ pub enum InviteCommand {
         link: LinkStanding,
         now: DateTime<Utc>,
     },
+    /// A day before booking `attempt`'s appointment. Only a booked,
+    /// uncancelled appointment still to come is reminded of, once.
+    RemindOfAppointment { attempt: u32, now: DateTime<Utc> },
     /// The link's expiry passed. Only an invite with nothing booked or
     /// pending times out; repeats are harmless.
     TimeOut {
@@ -149,6 +152,8 @@ pub struct Invite {
     appointment_id: Option<String>,
     /// When the current attempt was requested.
     requested_at: Option<DateTime<Utc>>,
+    /// The booking attempt whose appointment was reminded of.
+    reminded: Option<u32>,
     /// When it was Booked, Failed, Declined, Cancelled or Timed Out.
     settled_at: Option<DateTime<Utc>>,
 }
@@ -309,6 +314,25 @@ impl Aggregate for Invite {
                     cancelled_at: now,
                 }
             }
+            InviteCommand::RemindOfAppointment { attempt, now } => {
+                let to_come = self
+                    .slot
+                    .as_ref()
+                    .is_some_and(|s| now < crate::selfbook::expected_start(s));
+                if self.status != InviteStatus::Booked
+                    || attempt != self.attempts
+                    || self.reminded == Some(attempt)
+                    || !to_come
+                {
+                    return Ok(());
+                }
+                InviteEvent::AppointmentReminderDue {
+                    batch_id: self.batch_id.clone(),
+                    row: self.row,
+                    attempt,
+                    due_at: now,
+                }
+            }
             InviteCommand::TimeOut { batch_id, row, now } => {
                 if !matches!(self.status, InviteStatus::Open | InviteStatus::Failed) {
                     return Ok(());
@@ -362,6 +386,7 @@ impl Aggregate for Invite {
                 self.status = InviteStatus::Cancelled;
                 self.settled_at = Some(cancelled_at);
             }
+            InviteEvent::AppointmentReminderDue { attempt, .. } => self.reminded = Some(attempt),
             InviteEvent::InviteTimedOut { timed_out_at, .. } => {
                 self.status = InviteStatus::TimedOut;
                 self.settled_at = Some(timed_out_at);
@@ -639,6 +664,46 @@ mod tests {
         InviteTest::with(())
             .given(vec![requested(1, "s-1"), confirmed(1), cancelled()])
             .when(cancel_at(now(), LinkStanding::Usable))
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_booked_appointment_still_to_come_is_reminded_of_once() {
+        let remind = |at| InviteCommand::RemindOfAppointment {
+            attempt: 1,
+            now: at,
+        };
+        let reminded = InviteEvent::AppointmentReminderDue {
+            batch_id: "b-1".into(),
+            row: 4,
+            attempt: 1,
+            due_at: now() + Duration::days(1),
+        };
+        let booked = vec![requested(1, "s-1"), confirmed(1)];
+        InviteTest::with(())
+            .given(booked.clone())
+            .when(remind(now() + Duration::days(1)))
+            .then_expect_events(vec![reminded.clone()]);
+        let start = slot("s-1").start;
+        for (given, at) in [
+            ([booked.clone(), vec![reminded]].concat(), now()),
+            ([booked.clone(), vec![cancelled()]].concat(), now()),
+            (vec![requested(1, "s-1")], now()),
+            (booked, start),
+        ] {
+            InviteTest::with(())
+                .given(given)
+                .when(remind(at))
+                .then_expect_events(vec![]);
+        }
+        InviteTest::with(())
+            .given(vec![
+                requested(1, "s-1"),
+                failed(1),
+                requested(2, "s-2"),
+                confirmed(2),
+            ])
+            .when(remind(now()))
             .then_expect_events(vec![]);
     }
 

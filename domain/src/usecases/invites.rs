@@ -17,8 +17,9 @@ use events::{AppointmentChannel, ChosenSlot, InviteEvent, SelfBook, Timing};
 use serde::Serialize;
 
 use super::links::{LinkError, LinkState, Opened};
-use super::workers::{JobError, JobOutcome};
+use super::workers::{JobError, JobOutcome, Recurring, FOLLOW_ONS_IDLE};
 use super::{current, Batchbook, BatchbookError, Caller};
+use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::invite::InviteStatus;
 use crate::aggregates::{
     slot_claim_id, Invite, InviteCommand, InviteError, LinkStanding, SlotClaim, SlotClaimCommand,
@@ -29,7 +30,7 @@ use crate::appointments::{Slot, SlotSearch};
 use crate::jobs::{delivery_id, BookingAction, BookingJob, FollowOn, SendMessage, Step};
 use crate::links::{self, LinkPurpose};
 use crate::lists::artifact_rows;
-use crate::ports::{PortError, QueueName};
+use crate::ports::{PortError, QueueName, Timer, TimerJob};
 use crate::selfbook::{self, Offer};
 use crate::values::OrganisationId;
 
@@ -39,6 +40,8 @@ const CONFLICT_RETRIES: usize = 5;
 /// A booking the appointment book has not answered by this long after the
 /// patient chose is given up as Failed, so nobody is left unsure for long.
 pub const BOOKING_DEADLINE: Duration = Duration::minutes(10);
+/// How long before a booked appointment the patient is reminded of it.
+pub const REMINDER_BEFORE: Duration = Duration::hours(24);
 
 /// An appointment as the patient's page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -549,7 +552,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             InviteEvent::BookingCancelled { attempt, .. } => {
                 booking(*attempt, BookingAction::Cancel)
             }
-            InviteEvent::BookingConfirmed { .. } | InviteEvent::BookingFailed { .. } => {
+            InviteEvent::BookingConfirmed {
+                attempt,
+                confirmed_at,
+                ..
+            } => {
+                self.schedule_reminder(organisation_id, &batch_id, row, *attempt, *confirmed_at)
+                    .await?;
+                return self
+                    .queue_notice(&event, sequence, organisation_id, correlation_id)
+                    .await;
+            }
+            InviteEvent::BookingFailed { .. } | InviteEvent::AppointmentReminderDue { .. } => {
                 return self
                     .queue_notice(&event, sequence, organisation_id, correlation_id)
                     .await
@@ -590,6 +604,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             (InviteEvent::BookingConfirmed { .. }, Some(slot)) => {
                 selfbook::confirmation(slot, &link)
             }
+            (InviteEvent::AppointmentReminderDue { .. }, Some(slot)) => {
+                selfbook::reminder(slot, &link)
+            }
             _ => selfbook::failure(&link),
         };
         let Some(mobile) = self.mobile_of(&batch, row).await? else {
@@ -616,6 +633,120 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             )
             .await?;
         Ok(true)
+    }
+
+    /// Books the reminder a day before a confirmed appointment, unless the
+    /// booking came later than that.
+    async fn schedule_reminder(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        row: u64,
+        attempt: u32,
+        confirmed_at: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let invite = self.load_invite(batch_id, row).await?;
+        let Some(slot) = invite.slot().filter(|_| invite.attempt() == attempt) else {
+            return Ok(());
+        };
+        let due_at = selfbook::expected_start(slot) - REMINDER_BEFORE;
+        if due_at <= confirmed_at {
+            return Ok(());
+        }
+        let timer = Timer {
+            id: format!("invite:{batch_id}:{row}:reminder:{attempt}"),
+            due_at,
+            job: TimerJob::AppointmentReminder {
+                organisation_id: organisation_id.to_owned(),
+                batch_id: batch_id.to_owned(),
+                row,
+                attempt,
+            },
+        };
+        Ok(self.ports.timers.schedule(timer).await?)
+    }
+
+    /// The reminder timer fired: the invite records it (once, and only for
+    /// an appointment still booked), and the reactor sends the text.
+    pub(super) async fn remind_of_appointment(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        row: u64,
+        attempt: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let org = OrganisationId::parse(organisation_id)
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let caller = Caller::system(org, "timer", batch_id);
+        self.invites
+            .execute_with_metadata(
+                &delivery_id(batch_id, row),
+                InviteCommand::RemindOfAppointment { attempt, now },
+                self.metadata(&caller),
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))
+    }
+
+    /// Times out the batch's invites whose links expired with nothing
+    /// booked, then books the next look: at the next expiry due, or while
+    /// the batch is still sending, within `FOLLOW_ONS_IDLE`.
+    #[tracing::instrument(skip_all, fields(batch_id))]
+    pub(super) async fn expire_invites(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), JobError> {
+        let batch = self.load_batch(batch_id).await?;
+        let Some(expiry) = batch.self_book().and_then(|s| s.expiry.duration()) else {
+            return Ok(());
+        };
+        if batch.organisation_id() != organisation_id {
+            return Ok(());
+        }
+        let org = OrganisationId::parse(organisation_id)
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let caller = Caller::system(org, "timer", batch_id);
+        let mut next = (batch.status() == BatchStatus::Sending).then(|| now + FOLLOW_ONS_IDLE);
+        let mut timed_out = 0;
+        for row in self.ports.views.deliveries(batch_id).await? {
+            let Some(first) = row.first_sent_at else {
+                continue;
+            };
+            let status = row.invite.as_ref().map_or(InviteStatus::Open, |i| i.status);
+            if row.link_revoked || !matches!(status, InviteStatus::Open | InviteStatus::Failed) {
+                continue;
+            }
+            let at = first + expiry;
+            if at > now {
+                next = Some(next.map_or(at, |n| n.min(at)));
+                continue;
+            }
+            let command = InviteCommand::TimeOut {
+                batch_id: batch_id.to_owned(),
+                row: row.row,
+                now,
+            };
+            // The invite decides: one booked since the read model was
+            // written is left alone.
+            self.invites
+                .execute_with_metadata(
+                    &delivery_id(batch_id, row.row),
+                    command,
+                    self.metadata(&caller),
+                )
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+            timed_out += 1;
+        }
+        if let Some(at) = next {
+            self.book(Recurring::InviteExpiry, organisation_id, batch_id, at)
+                .await?;
+        }
+        tracing::info!(timed_out, "expired invites timed out");
+        Ok(())
     }
 
     /// One patient's mobile, from the batch's list.

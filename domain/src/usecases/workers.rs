@@ -46,7 +46,7 @@ const FOLLOW_UP_CONCURRENCY: usize = 32;
 const SAVE_AFTER_CANCEL: Duration = Duration::minutes(15);
 /// While a batch with reminders or a series is still sending (a stagger, a
 /// held window), its follow-ons are looked at least this often.
-const FOLLOW_ONS_IDLE: Duration = Duration::hours(6);
+pub(super) const FOLLOW_ONS_IDLE: Duration = Duration::hours(6);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -118,13 +118,15 @@ pub enum ReceiptError {
 
 /// A batch's timers that book themselves again while there is work ahead.
 #[derive(Debug, Clone, Copy)]
-enum Recurring {
+pub(super) enum Recurring {
     /// NHS App fallbacks and the 72-hour rule.
     FollowUp,
     /// Questionnaire reminders.
     Reminders,
     /// The inhaler series' texts.
     Series,
+    /// Self-Book links expiring with nothing booked.
+    InviteExpiry,
 }
 
 /// What the jobs of one queue round share: each batch, loaded once. A round
@@ -214,6 +216,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 )
                 .await?;
                 let batch = self.load_batch(&batch_id).await?;
+                if let Some(expiry) = batch.self_book().and_then(|s| s.expiry.duration()) {
+                    self.book(
+                        Recurring::InviteExpiry,
+                        &organisation_id,
+                        &batch_id,
+                        started_at + expiry,
+                    )
+                    .await?;
+                }
                 if let Some(first) = batch
                     .questionnaire()
                     .and_then(|q| florey::reminders_after(q).first().copied())
@@ -288,7 +299,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// Books one of a batch's recurring timers for `due_at`. Timers are
     /// kept once run, so each booking has its own id.
-    async fn book(
+    pub(super) async fn book(
         &self,
         recurring: Recurring,
         organisation_id: &str,
@@ -314,6 +325,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             Recurring::Series => (
                 "series",
                 TimerJob::Series {
+                    organisation_id,
+                    batch_id: batch_id.clone(),
+                },
+            ),
+            Recurring::InviteExpiry => (
+                "invite-expiry",
+                TimerJob::InviteExpiry {
                     organisation_id,
                     batch_id: batch_id.clone(),
                 },
@@ -827,6 +845,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         .queue
                         .send(QueueName::Send, vec![body.clone()])
                         .await?;
+                }
+                TimerJob::InviteExpiry {
+                    organisation_id,
+                    batch_id,
+                } => self.expire_invites(organisation_id, batch_id, now).await?,
+                TimerJob::AppointmentReminder {
+                    organisation_id,
+                    batch_id,
+                    row,
+                    attempt,
+                } => {
+                    self.remind_of_appointment(organisation_id, batch_id, *row, *attempt, now)
+                        .await?
                 }
             }
             self.ports.timers.complete(&timer.id).await?;
