@@ -712,3 +712,97 @@ async fn a_booked_patient_is_reminded_a_day_before_and_a_cancelled_one_is_not() 
     // The cancelled patient had the invite and the confirmation only.
     assert_eq!(texts(SECOND).await.len(), 2);
 }
+
+async fn report(app: &TestApp, batch_id: &str, name: &str) -> String {
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/batches/{batch_id}/{name}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn booked_and_not_booked_reports_keep_the_uploads_columns_and_upload_again_unchanged() {
+    let app = spawn_app().await;
+    let csv = clean_list(4);
+    let patients: Vec<&str> = csv.lines().skip(1).collect();
+    let batch_id = invite(&app, 4, flu(json!({}))).await;
+    let one = link_of(&app, FIRST).await;
+    let s = session(&app, &one).await;
+    assert_eq!(book(&app, &one, &s, FIRST_FREE).await.0, 202);
+    let two = link_of(&app, SECOND).await;
+    let s = session(&app, &two).await;
+    let (status, _) = call(&app, reqwest::Method::POST, &two, &s, "/decline", None).await;
+    assert_eq!(status, 200);
+    app.run_pending_work().await;
+
+    let booked = report(&app, &batch_id, "booked.csv").await;
+    assert_eq!(
+        booked,
+        format!(
+            "NHS Number,Given Name,Telecom Number,Date of Birth,Status,Appointment\n{},Booked,2026-11-23 10:05\n",
+            patients[0]
+        )
+    );
+    let not_booked = report(&app, &batch_id, "not-booked.csv").await;
+    assert_eq!(
+        not_booked,
+        format!(
+            "NHS Number,Given Name,Telecom Number,Date of Birth,Status\n{},Declined\n{},Open\n{},Open\n",
+            patients[1], patients[2], patients[3]
+        )
+    );
+
+    // Uploaded again as they are, each is a list of its patients.
+    for (file, patients) in [(&not_booked, 3), (&booked, 1)] {
+        let list = app.upload_list(file).await;
+        assert_eq!(list.status(), 201);
+        let list: Value = list.json().await.unwrap();
+        assert_eq!(
+            (&list["patient_count"], &list["contactable_count"]),
+            (&json!(patients), &json!(patients))
+        );
+    }
+    // Inviting the not-booked again: its report has one Status column, the
+    // new one.
+    let list: Value = app.upload_list(&not_booked).await.json().await.unwrap();
+    let again = app
+        .send_batch_from(
+            json!({"name": "Flu, again", "list_id": list["list_id"], "message": MESSAGE,
+            "self_book": flu(json!({}))}),
+        )
+        .await;
+    let report_again = report(&app, &again, "not-booked.csv").await;
+    assert_eq!(
+        report_again.lines().next().unwrap(),
+        "NHS Number,Given Name,Telecom Number,Date of Birth,Status"
+    );
+    assert!(
+        report_again.lines().skip(1).all(|l| l.ends_with(",Open")),
+        "{report_again}"
+    );
+    // Other batches have no such report.
+    let plain = app.send_list(&clean_list(1)).await;
+    app.run_pending_work().await;
+    let response = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/batches/{plain}/booked.csv"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(response).await,
+        (422, "this batch sent no Self-Book invites".to_owned())
+    );
+}

@@ -46,6 +46,19 @@ impl InviteStatus {
         }
     }
 
+    /// As reports show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Open => "Open",
+            Self::Pending => "Pending",
+            Self::Booked => "Booked",
+            Self::Failed => "Failed",
+            Self::Declined => "Declined",
+            Self::Cancelled => "Cancelled",
+            Self::TimedOut => "Timed Out",
+        }
+    }
+
     pub const ALL: [Self; 7] = [
         Self::Open,
         Self::Pending,

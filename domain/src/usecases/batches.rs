@@ -213,6 +213,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         check_content(content, &list, &self.ports.links.base_url)?;
         if let Some(config) = &request.self_book {
             self.bookable_now(config).await?;
+            self.keep_upload(&caller.organisation_id, &list.list_id)
+                .await?;
         }
         let batch_id = match key {
             Some(key) => key.derived_id(caller, "batch"),
@@ -252,6 +254,32 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             Err(e) => return Err(e.into()),
         }
         Ok(batch_id)
+    }
+
+    /// Keeps a copy of the list's upload with the list: Self-Book's booked
+    /// and not-booked reports are in its columns for as long as the links
+    /// last, past the upload's own expiry.
+    async fn keep_upload(
+        &self,
+        org: &crate::values::OrganisationId,
+        list_id: &str,
+    ) -> Result<(), BatchbookError> {
+        let kept = keys::kept_upload(org, list_id);
+        if self.ports.blobs.exists(&kept).await? {
+            return Ok(());
+        }
+        let upload = self
+            .ports
+            .blobs
+            .get(&keys::upload(org, list_id))
+            .await?
+            .ok_or_else(|| {
+                BatchbookError::InvalidRequest(
+                    "this list's upload has expired; upload the list again".into(),
+                )
+            })?;
+        self.ports.blobs.put(&kept, upload).await?;
+        Ok(())
     }
 
     /// The length and routing of a message to a list, and the days of a

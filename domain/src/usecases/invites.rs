@@ -749,6 +749,73 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
+    /// The booked patients (`booked`) or the patients invited who have not
+    /// booked, in the columns of the uploaded list plus Status (and, for
+    /// the booked, Appointment, in practice time): a file that can be
+    /// uploaded again, unchanged, as a new list.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn invites_csv(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        booked: bool,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        let summary = self.batch(caller, batch_id).await?;
+        if summary.kind != Some(events::BatchKind::SelfBook) {
+            return Err(BatchbookError::InvalidRequest(
+                "this batch sent no Self-Book invites".into(),
+            ));
+        }
+        let rows: std::collections::HashMap<u64, crate::projection::DeliveryRow> = self
+            .ports
+            .views
+            .deliveries(batch_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.first_sent_at.is_some())
+            .map(|d| (d.row, d))
+            .collect();
+        let extra: &[&str] = if booked {
+            &["Status", "Appointment"]
+        } else {
+            &["Status"]
+        };
+        self.upload_report(
+            &caller.organisation_id,
+            &summary.list_id,
+            extra,
+            |checked| {
+                let invite = rows.get(&checked.row)?.invite.as_ref();
+                let status = invite.map_or(InviteStatus::Open, |i| i.status);
+                if (status == InviteStatus::Booked) != booked {
+                    return None;
+                }
+                let appointment = invite
+                    .and_then(|i| i.appointment_at)
+                    .map(|at| {
+                        at.with_timezone(&chrono_tz::Europe::London)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                Some(vec![status.label().to_owned(), appointment])
+            },
+        )
+        .await
+    }
+
+    /// The booked or not-booked report, as a link or inline.
+    pub async fn invites_download(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        booked: bool,
+    ) -> Result<super::Download, BatchbookError> {
+        let csv = self.invites_csv(caller, batch_id, booked).await?;
+        let name = if booked { "booked" } else { "not-booked" };
+        self.offer(caller, &format!("{batch_id}/{name}"), csv).await
+    }
+
     /// One patient's mobile, from the batch's list.
     async fn mobile_of(
         &self,

@@ -429,9 +429,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     /// The not-contactable patients as staff uploaded them: every uploaded
-    /// column, then Reason. Cells a spreadsheet would run as formulas are
-    /// neutralised. Built by reading the upload and the checked list side
-    /// by side, one row at a time.
+    /// column, then Reason.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
     pub async fn not_contactable_csv(
         &self,
@@ -439,14 +437,40 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         list_id: &str,
     ) -> Result<Vec<u8>, BatchbookError> {
         self.list_summary(caller, list_id).await?;
-        let org = &caller.organisation_id;
+        self.upload_report(&caller.organisation_id, list_id, &["Reason"], |row| {
+            row.reason.map(|reason| vec![reason.as_str().to_owned()])
+        })
+        .await
+    }
+
+    /// A report in the list's own columns, so it can be uploaded again as
+    /// it is: each row `pick` keeps, with the values of `extra` columns
+    /// (which replace columns of the same name, or are added at the end).
+    /// Cells a spreadsheet would run as formulas are neutralised. Built by
+    /// reading the upload and the checked list side by side, one row at a
+    /// time.
+    pub(super) async fn upload_report(
+        &self,
+        org: &OrganisationId,
+        list_id: &str,
+        extra: &[&str],
+        mut pick: impl FnMut(&CheckedRow) -> Option<Vec<String>>,
+    ) -> Result<Vec<u8>, BatchbookError> {
         let missing = || PortError("the list's upload or checked rows are missing".into());
-        let upload = self
+        let upload = match self
             .ports
             .blobs
-            .get(&keys::upload(org, list_id))
+            .get(&keys::kept_upload(org, list_id))
             .await?
-            .ok_or_else(missing)?;
+        {
+            Some(kept) => kept,
+            None => self
+                .ports
+                .blobs
+                .get(&keys::upload(org, list_id))
+                .await?
+                .ok_or_else(missing)?,
+        };
         let checked = self
             .ports
             .blobs
@@ -455,15 +479,29 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .ok_or_else(missing)?;
         let unreadable = |e: ListError| PortError::new("stored upload", e.code());
         let mut reader = ListReader::open(&upload[..]).map_err(unreadable)?;
-        let width = reader.headers().len();
-        let write_err = |e: csv::Error| PortError::new("not-contactable report", e);
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let header = reader
+        let write_err = |e: csv::Error| PortError::new("report", e);
+        let mut header: Vec<String> = reader
             .headers()
             .iter()
-            .map(|h| neutralise_formula(h.trim_start_matches('\u{feff}')).into_owned())
-            .chain(["Reason".to_owned()]);
-        out.write_record(header).map_err(write_err)?;
+            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+            .collect();
+        let width = header.len();
+        // Where each extra column goes: over a column of its name, else at the end.
+        let places: Vec<usize> = extra
+            .iter()
+            .map(|name| {
+                header
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(name))
+                    .unwrap_or_else(|| {
+                        header.push((*name).to_owned());
+                        header.len() - 1
+                    })
+            })
+            .collect();
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(header.iter().map(|h| neutralise_formula(h).into_owned()))
+            .map_err(write_err)?;
         let mut rows = artifact_rows(&checked);
         while let Some(record) = reader.next_record().map_err(unreadable)? {
             let row = rows
@@ -473,17 +511,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             if row.row != record.row {
                 return Err(PortError("the checked rows do not match the upload".into()).into());
             }
-            let Some(reason) = row.reason else { continue };
-            let cells = record
-                .cells(width)
-                .into_iter()
-                .map(|c| neutralise_formula(&c).into_owned())
-                .chain([reason.as_str().to_owned()]);
-            out.write_record(cells).map_err(write_err)?;
+            let Some(values) = pick(&row) else { continue };
+            let mut cells = record.cells(width);
+            cells.resize(header.len(), String::new());
+            for (place, value) in places.iter().zip(values) {
+                cells[*place] = value;
+            }
+            out.write_record(cells.iter().map(|c| neutralise_formula(c).into_owned()))
+                .map_err(write_err)?;
         }
         Ok(out
             .into_inner()
-            .map_err(|e| PortError::new("not-contactable report", e.error()))?)
+            .map_err(|e| PortError::new("report", e.error()))?)
     }
 
     /// The list's summary; its refusal if the ingest function refused it.

@@ -259,6 +259,11 @@ pub mod keys {
     pub fn list_prefix(org: &OrganisationId, list_id: &str) -> String {
         format!("lists/{org}/{list_id}")
     }
+    /// A copy of a list's upload kept with the list, for reports that
+    /// outlive the upload's expiry (Self-Book's, for as long as its links).
+    pub fn kept_upload(org: &OrganisationId, list_id: &str) -> String {
+        format!("{}/upload.csv", list_prefix(org, list_id))
+    }
     /// Where the frontend puts a file for the ingest function to check.
     pub fn upload(org: &OrganisationId, upload_id: &str) -> String {
         format!("uploads/{org}/{upload_id}.csv")

@@ -57,7 +57,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// Stores a report under a fresh name and links to it, where the blob
     /// store gives links; else hands the file over.
-    async fn offer(
+    pub(super) async fn offer(
         &self,
         caller: &Caller,
         name: &str,

@@ -364,3 +364,55 @@ pub async fn cancel<R: PersistedEventRepository + 'static>(
     let view = state.app.cancel_booking(&token, session(&headers)?).await?;
     Ok(Json(view.into()))
 }
+
+/// The booked patients of a Self-Book batch, in the uploaded list's own
+/// columns plus Status and Appointment: it can be uploaded again as a list.
+#[utoipa::path(
+    get, path = "/v1/batches/{batch_id}/booked.csv", tag = "self-book",
+    params(("batch_id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status (Booked) and Appointment (practice time, YYYY-MM-DD HH:MM)"),
+        (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a Self-Book batch", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn booked<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(batch_id): Path<String>,
+) -> Result<Response, Problem> {
+    let download = state.app.invites_download(&caller, &batch_id, true).await?;
+    Ok(super::csv_download(
+        download,
+        &format!("booked-{batch_id}.csv"),
+    ))
+}
+
+/// The patients of a Self-Book batch who were invited and have not booked,
+/// in the uploaded list's own columns plus Status: upload it again to
+/// invite them again.
+#[utoipa::path(
+    get, path = "/v1/batches/{batch_id}/not-booked.csv", tag = "self-book",
+    params(("batch_id" = String, Path)),
+    responses(
+        (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status: Open, Pending, Failed, Declined, Cancelled or Timed Out"),
+        (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a Self-Book batch", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn not_booked<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(batch_id): Path<String>,
+) -> Result<Response, Problem> {
+    let download = state
+        .app
+        .invites_download(&caller, &batch_id, false)
+        .await?;
+    Ok(super::csv_download(
+        download,
+        &format!("not-booked-{batch_id}.csv"),
+    ))
+}

@@ -107,6 +107,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         invites::decline,
         invites::cancel,
         invites::check_availability,
+        invites::booked,
+        invites::not_booked,
         attachments::upload_attachment,
         callbacks::govuk_notify,
         callbacks::nhs_notify,
@@ -229,6 +231,14 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         .route(
             "/v1/links/{token}/booking/cancel",
             post(invites::cancel::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/booked.csv",
+            get(invites::booked::<R>),
+        )
+        .route(
+            "/v1/batches/{batch_id}/not-booked.csv",
+            get(invites::not_booked::<R>),
         )
         .route(
             "/v1/self-book/availability",
