@@ -345,6 +345,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let id = slot_claim_id(org, &slot.slot_id);
         let caller = self.link_caller(&opened.record)?;
         let mut stale_holder = None;
+        let mut asked_stale = false;
         for _ in 0..CONFLICT_RETRIES {
             let command = SlotClaimCommand::Claim {
                 slot_id: slot.slot_id.clone(),
@@ -365,7 +366,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     let Some(holder) = claim.holder().map(str::to_owned) else {
                         continue;
                     };
-                    if stale_holder.is_none() && self.abandoned(&holder, &slot.slot_id).await? {
+                    // Ask once whether the holder abandoned it; if the
+                    // claim is too young to take over, it is taken.
+                    if !asked_stale && self.abandoned(&holder, &slot.slot_id).await? {
+                        asked_stale = true;
                         stale_holder = Some(holder);
                         continue;
                     }

@@ -1,0 +1,281 @@
+//! The Self-Book race benchmark (issue 6): 1,000 patients, each holding a
+//! verified session on their own link, race through the HTTP API for 50
+//! slots. Each looks at the times offered and books one (patient i the
+//! i-th time, modulo 50), all at once. Exactly 50 must be booked, no slot
+//! twice, and every other patient told the time was just taken.
+//!
+//! ```sh
+//! cargo bench -p functions --bench selfbook_race                    # 1,000 patients, 3 runs
+//! BATCHBOOK_BENCH_PATIENTS=200 BATCHBOOK_BENCH_RUNS=1 cargo bench -p functions --bench selfbook_race
+//! ```
+//!
+//! Prints, per run, the booking requests' p50 and p99 latency and the
+//! outcome counts, then the medians. The embedded stack, an axum server on
+//! loopback, and the simulated appointment book (one session of 50
+//! five-minute slots).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use domain::ports::{Clock, FakeClock};
+use domain::usecases::OrganisationSettings;
+use domain::values::OrganisationId;
+use domain::Caller;
+use functions::api::{router, ApiState, CallbackTokens};
+use functions::identity::IdentitySource;
+use infra::embedded::{EmbeddedConfig, EmbeddedStack, DEFAULT_LINK_BASE_URL};
+use infra::simulators::{BookConfig, ClinicalSystemPace};
+use serde_json::{json, Value};
+
+const SLOTS: usize = 50;
+
+/// One session on Tuesday 09:00 to 13:10: 50 five-minute flu slots, none
+/// blocked or embargoed.
+const BOOK: &str = r#"
+weeks = 1
+[[slot_types]]
+id = "flu"
+name = "Flu vaccination"
+minutes = 5
+[[clinicians]]
+id = "nurse-patel"
+name = "Nurse Patel"
+[[locations]]
+id = "riverside"
+name = "Riverside Surgery"
+[[sessions]]
+weekday = "tuesday"
+start = "09:00"
+end = "13:10"
+slot_type = "flu"
+clinician = "nurse-patel"
+location = "riverside"
+channel = "in_person"
+"#;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Patients with distinct mobiles, none of which the simulated SMS
+/// provider fails (it fails numbers ending in 99).
+fn list(patients: usize) -> String {
+    let mut csv = String::from("NHS Number,Given Name,Telecom Number,Date of Birth\n");
+    let numbers = (600_000_001u32..).filter_map(domain::values::NhsNumber::from_first_nine);
+    let mobiles = (100_001u32..).filter(|m| m % 100 != 99);
+    for (nhs, mobile) in numbers.zip(mobiles).take(patients) {
+        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
+    }
+    csv
+}
+
+struct Run {
+    p50: Duration,
+    p99: Duration,
+    booked: usize,
+    taken: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at]
+}
+
+async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
+    let data = tempfile::tempdir()?;
+    // A Monday morning: the slots are the next day's.
+    let clock = Arc::new(FakeClock::at(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let mut config = EmbeddedConfig::new(data.path());
+    config.clock = clock.clone() as Arc<dyn Clock>;
+    config.clinical_system = ClinicalSystemPace::instant();
+    config.appointment_book = BookConfig::parse(BOOK)?;
+    let stack = Arc::new(EmbeddedStack::open(config).await?);
+    let org = OrganisationId::parse("A12345")?;
+    let caller = Caller::system(org.clone(), "bench", "bench");
+    let settings = OrganisationSettings {
+        sending_window: domain::policies::SendingWindow::always(),
+        ..Default::default()
+    };
+    stack.app.update_settings(&caller, settings).await?;
+    let app = router(ApiState {
+        app: stack.app.clone(),
+        identity: IdentitySource::Development {
+            default_organisation: org,
+        },
+        outbox: Some(stack.providers.clone()),
+        callbacks: CallbackTokens {
+            govuk_notify: None,
+            nhs_notify: None,
+        },
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = reqwest::Client::new();
+    let staff = |method, path: &str| {
+        client
+            .request(method, format!("{address}{path}"))
+            .header("authorization", "Bearer dev:A12345")
+    };
+
+    // Invite every patient, and give each a verified session.
+    let uploaded: Value = staff(reqwest::Method::POST, "/v1/lists")
+        .header("content-type", "text/csv")
+        .body(list(patients))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let created: Value = staff(reqwest::Method::POST, "/v1/batches")
+        .json(&json!({"name": "Flu", "list_id": uploaded["list_id"],
+            "message": "Book your flu jab: ((link))",
+            "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let batch_id = created["batch_id"].as_str().ok_or("no batch")?.to_owned();
+    staff(
+        reqwest::Method::POST,
+        &format!("/v1/batches/{batch_id}/send"),
+    )
+    .json(&json!({}))
+    .send()
+    .await?;
+    stack.run_pending_work().await?;
+    let prefix = format!("{DEFAULT_LINK_BASE_URL}/");
+    let tokens: Vec<String> = stack
+        .providers
+        .outbox()
+        .await?
+        .into_iter()
+        .filter_map(|m| m.body.split(&prefix).nth(1).map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), patients, "every patient is invited");
+    let sessions = futures::future::join_all(tokens.iter().map(|token| {
+        let client = client.clone();
+        let url = format!("{address}/v1/links/{token}/verify");
+        async move {
+            let verified: Value = client
+                .post(url)
+                .json(&json!({"date_of_birth": "1950-02-01"}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            Ok::<_, reqwest::Error>(verified["session"].as_str().unwrap_or_default().to_owned())
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+
+    // The race: everyone looks at the times and books one, all at once.
+    let start = Arc::new(tokio::sync::Barrier::new(patients));
+    let raced = futures::future::join_all(tokens.iter().zip(&sessions).enumerate().map(
+        |(i, (token, session))| {
+            let (client, start) = (client.clone(), start.clone());
+            let base = format!("{address}/v1/links/{token}");
+            async move {
+                start.wait().await;
+                let offers: Value = client
+                    .get(format!("{base}/slots"))
+                    .header("link-session", session)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let offers = offers["offers"].as_array().cloned().unwrap_or_default();
+                let offer = offers[i % offers.len()]["offer_id"].clone();
+                let asked = Instant::now();
+                let response = client
+                    .post(format!("{base}/booking"))
+                    .header("link-session", session)
+                    .json(&json!({ "offer_id": offer }))
+                    .send()
+                    .await?;
+                let took = asked.elapsed();
+                let status = response.status().as_u16();
+                let body: Value = response.json().await?;
+                Ok::<_, reqwest::Error>((took, status, body))
+            }
+        },
+    ))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+
+    let mut latencies: Vec<Duration> = raced.iter().map(|(took, _, _)| *took).collect();
+    latencies.sort();
+    let booked = raced.iter().filter(|(_, status, _)| *status == 202).count();
+    let taken = raced
+        .iter()
+        .filter(|(_, status, body)| {
+            *status == 409
+                && body["code"] == "slot_taken"
+                && body["detail"] == "that time was just taken; please choose another"
+        })
+        .count();
+    assert_eq!(booked, SLOTS.min(patients), "exactly one patient per slot");
+    assert_eq!(
+        booked + taken,
+        patients,
+        "every other patient is told it was taken"
+    );
+
+    // The booking worker books each claimed slot once.
+    stack.run_pending_work().await?;
+    let in_book = stack.appointments.bookings().await?;
+    let distinct: HashSet<&String> = in_book.iter().map(|(slot, _)| slot).collect();
+    assert_eq!(
+        (in_book.len(), distinct.len()),
+        (booked, booked),
+        "no slot is booked twice"
+    );
+    server.abort();
+    Ok(Run {
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        booked,
+        taken,
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let patients = env_number("BATCHBOOK_BENCH_PATIENTS", 1_000);
+    let runs = env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!("Self-Book race, embedded stack over HTTP: {patients} patients, {SLOTS} slots, {runs} run(s)");
+    let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let result = runtime.block_on(one_run(patients))?;
+        println!(
+            "  run {run}: {} booked, {} told \"taken\", booking p50 {:.1} ms, p99 {:.1} ms",
+            result.booked,
+            result.taken,
+            result.p50.as_secs_f64() * 1e3,
+            result.p99.as_secs_f64() * 1e3
+        );
+        p50s.push(result.p50);
+        p99s.push(result.p99);
+    }
+    p50s.sort();
+    p99s.sort();
+    println!(
+        "  median of runs: booking p50 {:.1} ms, p99 {:.1} ms",
+        p50s[p50s.len() / 2].as_secs_f64() * 1e3,
+        p99s[p99s.len() / 2].as_secs_f64() * 1e3
+    );
+    Ok(())
+}
