@@ -28,6 +28,8 @@ pub use event_log::EventLog;
 pub use event_store::{EmbeddedEventRepository, GroupWriter};
 pub use idempotency::SqliteIdempotency;
 pub use queue::{QueueSettings, SqliteWorkQueue};
-pub use stack::{link_key, EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL};
+pub use stack::{
+    link_key, BookLayer, EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL,
+};
 pub use timers::SqliteTimers;
 pub use views::SqliteViews;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::appointments::AppointmentBook;
 use domain::links::LinkKey;
 use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
 use domain::usecases::{JobError, Links, Ports};
@@ -27,6 +28,11 @@ use crate::simulators::{
 /// Wraps the work queue the use cases see; tests use it to deliver every
 /// message twice.
 pub type QueueLayer = Box<dyn Fn(Arc<dyn WorkQueue>) -> Arc<dyn WorkQueue> + Send + Sync>;
+
+/// Wraps the appointment book the use cases see; tests use it to slow the
+/// book down or lose its answers.
+pub type BookLayer =
+    Box<dyn Fn(Arc<dyn AppointmentBook>) -> Arc<dyn AppointmentBook> + Send + Sync>;
 
 const REACTOR: &str = "reactor";
 const PAGE: usize = 1_000;
@@ -54,6 +60,7 @@ pub struct EmbeddedConfig {
     /// The simulated appointment book Self-Book books into; by default the
     /// bundled one (`fixtures/appointment_book.toml`).
     pub appointment_book: BookConfig,
+    pub book_layer: Option<BookLayer>,
 }
 
 impl EmbeddedConfig {
@@ -69,6 +76,7 @@ impl EmbeddedConfig {
             link_key: None,
             appointment_book: BookConfig::parse(BUNDLED_BOOK)
                 .expect("the bundled appointment book is valid"),
+            book_layer: None,
         }
     }
 }
@@ -188,7 +196,10 @@ impl EmbeddedStack {
             demographics: Some(config.pds.clone()),
             nhs_app: Some(config.pds.clone()),
             failures: views.clone(),
-            appointments: Some(appointments.clone()),
+            appointments: Some(match &config.book_layer {
+                Some(layer) => layer(appointments.clone()),
+                None => appointments.clone(),
+            }),
             links: Links {
                 directory: views.clone(),
                 key: match config.link_key.clone() {
