@@ -3,6 +3,7 @@
 //! so the tests run them against moto over the same wire protocol.
 
 mod blobs;
+mod booking_rows;
 mod dynamo;
 mod event_store;
 mod idempotency;
@@ -13,6 +14,7 @@ mod timers;
 mod views;
 
 pub use blobs::S3BlobStore;
+pub use booking_rows::DynamoBookingRows;
 pub use event_store::{DynamoEventRepository, MAX_EVENTS_PER_COMMIT};
 pub use idempotency::DynamoIdempotency;
 pub use queue::SqsWorkQueue;

@@ -14,6 +14,7 @@ use domain::ports::{
 };
 use events::Channel;
 
+use super::booking_rows::BOOKING;
 use super::dynamo::{get_n, get_s, n, s, scan_all, sdk_error, Item};
 use crate::simulators::{outcome_for, OutboxMessage, ReceiptSource, RecordStore, SavedEntry};
 
@@ -39,15 +40,21 @@ impl DynamoSmsOutbox {
         }
     }
 
-    /// Every item of the table that `filter` (over `:record`) keeps.
+    /// Every item of the table that `filter` (over `:record` and
+    /// `:booking`) keeps.
     async fn scan_where(&self, filter: &str, what: &'static str) -> Result<Vec<Item>, PortError> {
-        let scan = self
+        let mut scan = self
             .client
             .scan()
             .table_name(&self.table)
             .consistent_read(true)
-            .filter_expression(filter)
-            .expression_attribute_values(":record", s(RECORD));
+            .filter_expression(filter);
+        // DynamoDB refuses values the expression does not use.
+        for (name, value) in [(":record", RECORD), (":booking", BOOKING)] {
+            if filter.contains(name) {
+                scan = scan.expression_attribute_values(name, s(value));
+            }
+        }
         scan_all(scan, what).await
     }
 
@@ -55,7 +62,7 @@ impl DynamoSmsOutbox {
     pub async fn outbox(&self) -> Result<Vec<OutboxMessage>, PortError> {
         let items = self
             .scan_where(
-                "attribute_not_exists(channel) OR channel <> :record",
+                "attribute_not_exists(channel) OR (channel <> :record AND channel <> :booking)",
                 "outbox",
             )
             .await?;

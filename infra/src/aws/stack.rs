@@ -11,17 +11,19 @@ use domain::ports::{Clock, NhsAppProvider, QueueName, SystemClock};
 use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 
+use crate::gp_connect::{GpConnectClient, GpConnectSettings};
 use crate::nhs_auth::NhsAuthSettings;
 use crate::nhs_notify::{NhsNotifyClient, NhsNotifySettings};
 use crate::notify::{NotifyApiKey, NotifyClient, NotifySettings};
 use crate::pds::{PdsClient, PdsSettings};
 use crate::simulators::{
-    deliver_receipts, ClinicalSystemPace, SimulatedClinicalSystem, SimulatedPds,
+    deliver_receipts, BookConfig, ClinicalSystemPace, SimulatedAppointmentBook,
+    SimulatedClinicalSystem, SimulatedPds, BUNDLED_BOOK,
 };
 
 use super::{
-    DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers, DynamoViews,
-    S3BlobStore, SqsWorkQueue,
+    DynamoBookingRows, DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers,
+    DynamoViews, S3BlobStore, SqsWorkQueue,
 };
 
 /// Names of the stack's resources, as the SAM template passes them.
@@ -36,6 +38,11 @@ pub struct AwsSettings {
     pub fan_out_queue_url: String,
     pub send_queue_url: String,
     pub record_queue_url: String,
+    pub booking_queue_url: String,
+    /// The practice's GP Connect Appointment Management endpoint; without
+    /// it, the simulated appointment book (bookings in the outbox table,
+    /// a sandbox stack).
+    pub gp_connect: Option<GpConnectSettings>,
     /// How the simulated clinical system paces record writes.
     pub clinical_system: ClinicalSystemPace,
     /// Real GOV.UK Notify for SMS and email; without it, the simulated
@@ -56,7 +63,11 @@ pub struct AwsSettings {
 impl AwsSettings {
     /// Reads `EVENTS_TABLE`, `VIEWS_TABLE`, `TIMERS_TABLE`,
     /// `SMS_OUTBOX_TABLE`, `IDEMPOTENCY_TABLE`, `BUCKET`, `FAN_OUT_QUEUE_URL`,
-    /// `SEND_QUEUE_URL` and `RECORD_QUEUE_URL`; `PDS_BASE_URL` and
+    /// `SEND_QUEUE_URL`, `RECORD_QUEUE_URL` and `BOOKING_QUEUE_URL`;
+    /// `GP_CONNECT_BASE_URL` (with `GP_CONNECT_FROM_ASID`,
+    /// `GP_CONNECT_TO_ASID`, `GP_CONNECT_ODS_CODE` and
+    /// `GP_CONNECT_CONSUMER_ODS_CODE`) when Self-Book books into the
+    /// practice's clinical system; `PDS_BASE_URL` and
     /// `PDS_ACCESS_TOKEN` when the stack uses the real PDS;
     /// `RECORD_SIMULATOR_DELAY_MS` (default 2000) for the simulated clinical
     /// system; `GOVUK_NOTIFY_API_KEY` (with `GOVUK_NOTIFY_SMS_TEMPLATE_ID`,
@@ -79,6 +90,22 @@ impl AwsSettings {
             fan_out_queue_url: var("FAN_OUT_QUEUE_URL")?,
             send_queue_url: var("SEND_QUEUE_URL")?,
             record_queue_url: var("RECORD_QUEUE_URL")?,
+            booking_queue_url: var("BOOKING_QUEUE_URL")?,
+            gp_connect: match std::env::var("GP_CONNECT_BASE_URL") {
+                Ok(base_url) if !base_url.is_empty() => Some(GpConnectSettings {
+                    base_url,
+                    from_asid: var("GP_CONNECT_FROM_ASID")?,
+                    to_asid: var("GP_CONNECT_TO_ASID")?,
+                    ods_code: var("GP_CONNECT_ODS_CODE")?,
+                    consumer_ods_code: var("GP_CONNECT_CONSUMER_ODS_CODE")?,
+                    retry: crate::http::RetryPolicy {
+                        attempts: 3,
+                        backoff: std::time::Duration::from_millis(500),
+                    },
+                    timeout: std::time::Duration::from_secs(20),
+                }),
+                _ => None,
+            },
             link_key: LinkKey::from_secret(&var("LINK_KEY_SECRET")?)
                 .map_err(|e| format!("LINK_KEY_SECRET: {e}"))?,
             link_base_url: var("LINK_BASE_URL")?,
@@ -168,6 +195,7 @@ impl AwsStack {
                 (QueueName::FanOut, settings.fan_out_queue_url.clone()),
                 (QueueName::Send, settings.send_queue_url.clone()),
                 (QueueName::Record, settings.record_queue_url.clone()),
+                (QueueName::Booking, settings.booking_queue_url.clone()),
             ]),
         ));
         let ports = Ports {
@@ -200,9 +228,18 @@ impl AwsStack {
             }),
             nhs_app: Some(simulated),
             failures: views.clone(),
-            // Self-Book on AWS (the GP Connect client per practice) is not
-            // wired yet: such a stack refuses Self-Book invites.
-            appointments: None,
+            appointments: Some(match &settings.gp_connect {
+                Some(gp_connect) => Arc::new(GpConnectClient::new(gp_connect.clone())),
+                None => Arc::new(SimulatedAppointmentBook::new(
+                    Arc::new(DynamoBookingRows::new(
+                        dynamo.clone(),
+                        &settings.sms_outbox_table,
+                    )),
+                    &BookConfig::parse(BUNDLED_BOOK)
+                        .expect("the bundled appointment book is valid"),
+                    clock.clone(),
+                )),
+            }),
             links: Links {
                 directory: views.clone(),
                 key: settings.link_key.clone(),

@@ -22,7 +22,7 @@ use super::{
 use crate::simulators::{
     deliver_receipts, BookConfig, ClinicalSystemPace, ProviderSimulatorSettings,
     SimulatedAppointmentBook, SimulatedClinicalSystem, SimulatedPds, SimulatedProviders,
-    SqliteRecordStore, BUNDLED_BOOK,
+    SqliteBookingRows, SqliteRecordStore, BUNDLED_BOOK,
 };
 
 /// Wraps the work queue the use cases see; tests use it to deliver every
@@ -173,7 +173,7 @@ impl EmbeddedStack {
         }
         let idempotency = Arc::new(SqliteIdempotency::new(work.clone()));
         let appointments = Arc::new(SimulatedAppointmentBook::new(
-            providers.pool(),
+            Arc::new(SqliteBookingRows::new(providers.pool())),
             &config.appointment_book,
             config.clock.clone(),
         ));

@@ -186,40 +186,117 @@ fn london(date: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-pub struct SimulatedAppointmentBook {
-    slots: Vec<Slot>,
+/// Where a simulated book keeps its bookings: SQLite locally
+/// ([`SqliteBookingRows`]), the sandbox outbox table on AWS.
+#[async_trait::async_trait]
+pub trait BookingRows: Send + Sync {
+    /// The slots booked now.
+    async fn booked(&self) -> Result<HashSet<String>, BookError>;
+    /// Books `slot_id` as `appointment_id` under `key` unless it is booked
+    /// already; answers the slot's booking: its appointment id and key.
+    async fn take(
+        &self,
+        slot_id: &str,
+        appointment_id: &str,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(String, String), BookError>;
+    /// Frees the slot booked as `appointment_id`, if one is.
+    async fn free(&self, appointment_id: &str) -> Result<(), BookError>;
+    /// Every booking: its slot and the key it was made with, by slot.
+    async fn all(&self) -> Result<Vec<(String, String)>, BookError>;
+}
+
+/// Bookings in the simulators' SQLite database (migration 0004), one row
+/// per slot at most.
+pub struct SqliteBookingRows {
     pool: SqlitePool,
 }
 
-impl SimulatedAppointmentBook {
-    /// The book on the simulators' database (`pool`, shared with the
-    /// simulated providers: one connection per SQLite file), with slots
-    /// from the week `clock` is in.
-    pub fn new(pool: SqlitePool, config: &BookConfig, clock: Arc<dyn Clock>) -> Self {
-        let today = clock.now().with_timezone(&London).date_naive();
-        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-        Self {
-            slots: config.slots(monday),
-            pool,
-        }
+impl SqliteBookingRows {
+    /// On the simulators' database, shared with the simulated providers
+    /// (one connection per SQLite file).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
     }
+}
 
-    async fn busy(&self) -> Result<HashSet<String>, BookError> {
+#[async_trait::async_trait]
+impl BookingRows for SqliteBookingRows {
+    async fn booked(&self) -> Result<HashSet<String>, BookError> {
         let booked: Vec<String> = sqlx::query_scalar("SELECT slot_id FROM appointment_bookings")
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?;
         Ok(booked.into_iter().collect())
     }
-}
 
-impl SimulatedAppointmentBook {
-    /// Every booking the book holds: its slot and the key it was made with.
-    pub async fn bookings(&self) -> Result<Vec<(String, String)>, BookError> {
+    async fn take(
+        &self,
+        slot_id: &str,
+        appointment_id: &str,
+        key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(String, String), BookError> {
+        sqlx::query(
+            "INSERT INTO appointment_bookings (slot_id, appointment_id, idempotency_key, booked_at)
+             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(slot_id)
+        .bind(appointment_id)
+        .bind(key)
+        .bind(at.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        sqlx::query_as(
+            "SELECT appointment_id, idempotency_key FROM appointment_bookings WHERE slot_id = ?",
+        )
+        .bind(slot_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)
+    }
+
+    async fn free(&self, appointment_id: &str) -> Result<(), BookError> {
+        sqlx::query("DELETE FROM appointment_bookings WHERE appointment_id = ?")
+            .bind(appointment_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn all(&self) -> Result<Vec<(String, String)>, BookError> {
         sqlx::query_as("SELECT slot_id, idempotency_key FROM appointment_bookings ORDER BY slot_id")
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)
+    }
+}
+
+pub struct SimulatedAppointmentBook {
+    slots: Vec<Slot>,
+    rows: Arc<dyn BookingRows>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SimulatedAppointmentBook {
+    /// The book generated from `config`, with slots from the week `clock`
+    /// is in, keeping its bookings in `rows`.
+    pub fn new(rows: Arc<dyn BookingRows>, config: &BookConfig, clock: Arc<dyn Clock>) -> Self {
+        let today = clock.now().with_timezone(&London).date_naive();
+        let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+        Self {
+            slots: config.slots(monday),
+            rows,
+            clock,
+        }
+    }
+
+    /// Every booking the book holds: its slot and the key it was made with.
+    pub async fn bookings(&self) -> Result<Vec<(String, String)>, BookError> {
+        self.rows.all().await
     }
 }
 
@@ -230,7 +307,7 @@ fn unavailable(e: sqlx::Error) -> BookError {
 #[async_trait::async_trait]
 impl AppointmentBook for SimulatedAppointmentBook {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
-        let busy = self.busy().await?;
+        let busy = self.rows.booked().await?;
         Ok(self
             .slots
             .iter()
@@ -254,46 +331,30 @@ impl AppointmentBook for SimulatedAppointmentBook {
             return Err(BookError::NotBookable);
         }
         let appointment_id = uuid::Uuid::new_v4().to_string();
-        sqlx::query(
-            "INSERT INTO appointment_bookings (slot_id, appointment_id, idempotency_key, booked_at)
-             VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&slot.slot_id)
-        .bind(&appointment_id)
-        .bind(&request.idempotency_key)
-        .bind(Utc::now().timestamp_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let (holder, key) = self
+            .rows
+            .take(
+                &slot.slot_id,
+                &appointment_id,
+                &request.idempotency_key,
+                self.clock.now(),
+            )
+            .await?;
         // Ours if the slot's booking carries our key: first time or a retry.
-        let holder: Option<(String, String)> = sqlx::query_as(
-            "SELECT appointment_id, idempotency_key FROM appointment_bookings WHERE slot_id = ?",
-        )
-        .bind(&slot.slot_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        match holder {
-            Some((appointment_id, key)) if key == request.idempotency_key => {
-                Ok(BookedAppointment {
-                    appointment_id,
-                    slot: Slot {
-                        busy: true,
-                        ..slot.clone()
-                    },
-                })
-            }
-            _ => Err(BookError::SlotTaken),
+        if key != request.idempotency_key {
+            return Err(BookError::SlotTaken);
         }
+        Ok(BookedAppointment {
+            appointment_id: holder,
+            slot: Slot {
+                busy: true,
+                ..slot.clone()
+            },
+        })
     }
 
     async fn cancel(&self, appointment_id: &str) -> Result<(), BookError> {
-        sqlx::query("DELETE FROM appointment_bookings WHERE appointment_id = ?")
-            .bind(appointment_id)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.rows.free(appointment_id).await
     }
 }
 
@@ -395,7 +456,11 @@ mod tests {
         let pool = crate::embedded::open_pool(dir.path(), crate::embedded::Database::Simulators)
             .await
             .unwrap();
-        let book = SimulatedAppointmentBook::new(pool, &bundled(), clock);
+        let book = SimulatedAppointmentBook::new(
+            Arc::new(SqliteBookingRows::new(pool)),
+            &bundled(),
+            clock,
+        );
         let slots = bundled().slots(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         let request = |slot: &str, key: &str| BookingRequest {
             slot: slots

@@ -6,7 +6,9 @@ mod clinical_system;
 mod pds;
 mod providers;
 
-pub use appointment_book::{BookConfig, SimulatedAppointmentBook, BUNDLED_BOOK};
+pub use appointment_book::{
+    BookConfig, BookingRows, SimulatedAppointmentBook, SqliteBookingRows, BUNDLED_BOOK,
+};
 pub use clinical_system::{
     ClinicalSystemPace, RecordStore, SavedEntry, SimulatedClinicalSystem, SqliteRecordStore,
 };

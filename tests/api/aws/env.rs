@@ -211,6 +211,7 @@ impl AwsTestEnv {
         let fan_out_queue_url = queue(name("fan-out")).await;
         let send_queue_url = queue(name("send")).await;
         let record_queue_url = queue(name("record")).await;
+        let booking_queue_url = queue(name("booking")).await;
         let ingest_queue_url = queue(name("ingest")).await;
         let ingest_queue_arn = queue_arn(&sqs, &ingest_queue_url).await;
 
@@ -276,6 +277,8 @@ impl AwsTestEnv {
             fan_out_queue_url,
             send_queue_url,
             record_queue_url,
+            booking_queue_url,
+            gp_connect: None,
             clinical_system: ClinicalSystemPace::instant(),
             notify: None,
             pds: None,

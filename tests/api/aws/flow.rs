@@ -45,7 +45,7 @@ pub async fn call(
 }
 
 /// A GET whose answer is a redirect: its status and `Location`.
-async fn call_raw(env: &AwsTestEnv, org: &str, uri: &str) -> (u16, String) {
+pub(super) async fn call_raw(env: &AwsTestEnv, org: &str, uri: &str) -> (u16, String) {
     let response = respond(env, org, "GET", uri, None).await;
     let location = response
         .headers()
@@ -121,6 +121,7 @@ pub async fn run_functions(env: &AwsTestEnv, poller: &mut StreamPoller) -> usize
         (QueueName::FanOut, &env.settings.fan_out_queue_url),
         (QueueName::Send, &env.settings.send_queue_url),
         (QueueName::Record, &env.settings.record_queue_url),
+        (QueueName::Booking, &env.settings.booking_queue_url),
     ] {
         loop {
             let (event, receipts) = receive_sqs_event(&env.sqs, url).await;

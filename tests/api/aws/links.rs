@@ -18,7 +18,7 @@ use crate::helpers::clean_list;
 
 const BASE: &str = "https://links.test/l/";
 
-async fn bodies(env: &AwsTestEnv) -> Vec<(String, String)> {
+pub(super) async fn bodies(env: &AwsTestEnv) -> Vec<(String, String)> {
     let mut sent: Vec<(String, String)> = env
         .stack
         .sms
@@ -32,23 +32,23 @@ async fn bodies(env: &AwsTestEnv) -> Vec<(String, String)> {
     sent
 }
 
-fn token(body: &str) -> String {
+pub(super) fn token(body: &str) -> String {
     body.split(BASE).nth(1).expect("a link").to_owned()
 }
 
 /// A batch of two patients sent on the AWS adapters, on a fake clock that
 /// starts on a Monday at 09:00.
-struct Sent {
-    clock: Arc<FakeClock>,
-    env: AwsTestEnv,
-    poller: StreamPoller,
-    batch_id: String,
+pub(super) struct Sent {
+    pub(super) clock: Arc<FakeClock>,
+    pub(super) env: AwsTestEnv,
+    pub(super) poller: StreamPoller,
+    pub(super) batch_id: String,
 }
 
 impl Sent {
     /// Creates a batch from `fields` (name, message, kind) and sends it, then
     /// runs the functions until the first messages have gone.
-    async fn batch(fields: Value) -> Self {
+    pub(super) async fn batch(fields: Value) -> Self {
         let clock = Arc::new(FakeClock::at(
             Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
         ));

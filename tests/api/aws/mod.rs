@@ -10,4 +10,5 @@ mod ingest;
 mod links;
 mod queues;
 mod scheduling;
+mod selfbook;
 mod streams;
