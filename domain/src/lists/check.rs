@@ -61,6 +61,40 @@ pub fn artifact_rows(
         .map(serde_json::from_slice)
 }
 
+/// One row of an artifact, found by binary search over its lines (rows are
+/// written in ascending order), so a look-up parses a few lines, not all.
+pub fn artifact_row(artifact: &[u8], row: u64) -> Result<Option<CheckedRow>, serde_json::Error> {
+    // The line starting at or after `at`, and where it ends.
+    let line_from = |at: usize| -> Option<(usize, usize)> {
+        let start = if at == 0 {
+            0
+        } else {
+            at + artifact[at..].iter().position(|&b| b == b'\n')? + 1
+        };
+        let end = start
+            + artifact[start..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(artifact.len() - start);
+        (start < end).then_some((start, end))
+    };
+    let (mut low, mut high) = (0usize, artifact.len());
+    while low < high {
+        let middle = low + (high - low) / 2;
+        let Some((start, end)) = line_from(middle) else {
+            high = middle;
+            continue;
+        };
+        let found: CheckedRow = serde_json::from_slice(&artifact[start..end])?;
+        match found.row.cmp(&row) {
+            std::cmp::Ordering::Equal => return Ok(Some(found)),
+            std::cmp::Ordering::Less => low = end,
+            std::cmp::Ordering::Greater => high = middle,
+        }
+    }
+    Ok(None)
+}
+
 impl CheckedRow {
     /// Makes the row not contactable for `reason`, keeping what was read.
     pub fn refuse(&mut self, reason: NotContactableReason, column: Option<&str>) {
@@ -319,6 +353,39 @@ mod tests {
 
     fn outcome(row: &CheckedRow) -> (u64, Option<NotContactableReason>, Option<&str>) {
         (row.row, row.reason, row.column.as_deref())
+    }
+
+    #[test]
+    fn a_row_is_found_in_the_artifact_by_its_number() {
+        let mut body = String::new();
+        for n in 0..500u32 {
+            let nhs = crate::values::NhsNumber::from_first_nine(600_000_001 + n)
+                .map_or_else(|| "bad".to_owned(), |n| n.to_string());
+            body.push_str(&format!(
+                "{nhs},07700 {:06},Jo{},08-Apr-1947\r\n",
+                100_000 + n,
+                "e".repeat((n % 7) as usize)
+            ));
+        }
+        let list = check(&body).unwrap();
+        let artifact: Vec<u8> = list
+            .rows
+            .iter()
+            .flat_map(|r| {
+                let mut line = serde_json::to_vec(r).unwrap();
+                line.push(b'\n');
+                line
+            })
+            .collect();
+        for row in &list.rows {
+            assert_eq!(
+                artifact_row(&artifact, row.row).unwrap().as_ref(),
+                Some(row)
+            );
+        }
+        assert_eq!(artifact_row(&artifact, 0).unwrap(), None);
+        assert_eq!(artifact_row(&artifact, 501).unwrap(), None);
+        assert_eq!(artifact_row(b"", 1).unwrap(), None);
     }
 
     #[test]

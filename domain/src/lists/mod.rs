@@ -12,7 +12,8 @@ mod reader;
 mod synthetic;
 
 pub use check::{
-    artifact_rows, check_list, CheckedList, CheckedRow, ListChecker, ListCounts, Outcome,
+    artifact_row, artifact_rows, check_list, CheckedList, CheckedRow, ListChecker, ListCounts,
+    Outcome,
 };
 pub use columns::{ClinicalSystem, Column};
 pub use reader::{ListReader, PatientRecord};

@@ -29,7 +29,7 @@ use crate::appointments::{availability, AppointmentBook, Availability, BookError
 use crate::appointments::{Slot, SlotSearch};
 use crate::jobs::{delivery_id, BookingAction, BookingJob, FollowOn, SendMessage, Step};
 use crate::links::{self, LinkPurpose};
-use crate::lists::artifact_rows;
+use crate::lists::artifact_row;
 use crate::ports::{PortError, QueueName, Timer, TimerJob};
 use crate::selfbook::{self, Offer};
 use crate::values::OrganisationId;
@@ -835,13 +835,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         row: u64,
     ) -> Result<Option<crate::lists::CheckedRow>, JobError> {
         let artifact = self.list_rows(batch).await?;
-        for checked in artifact_rows(&artifact) {
-            let checked = checked.map_err(|e| JobError::Malformed(e.to_string()))?;
-            if checked.row == row {
-                return Ok(Some(checked));
-            }
-        }
-        Ok(None)
+        artifact_row(&artifact, row).map_err(|e| JobError::Malformed(e.to_string()))
     }
 
     /// The booking worker: books a claimed slot in the appointment book,
