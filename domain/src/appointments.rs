@@ -35,6 +35,9 @@ pub struct Slot {
     pub location: String,
     /// As the patient is told: "Riverside Surgery, 1 High Street".
     pub location_name: String,
+    /// The ODS code of the organisation the location belongs to, when it is
+    /// not the practice's own (a hub, or a neighbouring practice's site).
+    pub location_organisation: Option<String>,
     pub channel: AppointmentChannel,
     /// Someone is booked into it.
     pub busy: bool,
@@ -59,6 +62,11 @@ pub struct SlotSearch {
     /// Empty for any clinician.
     pub clinicians: Vec<String>,
     pub channel: Option<AppointmentChannel>,
+    /// Only slots at this location.
+    pub location: Option<String>,
+    /// Other organisations' sites this search may offer; the practice's own
+    /// are always offered.
+    pub other_sites: Vec<String>,
 }
 
 impl SlotSearch {
@@ -70,6 +78,8 @@ impl SlotSearch {
             && slot.start < self.to
             && (self.clinicians.is_empty() || self.clinicians.contains(&slot.clinician))
             && self.channel.is_none_or(|c| c == slot.channel)
+            && self.location.as_ref().is_none_or(|l| *l == slot.location)
+            && (slot.location_organisation.is_none() || self.other_sites.contains(&slot.location))
     }
 }
 
@@ -158,6 +168,7 @@ mod tests {
             clinician_name: clinician.into(),
             location: "main".into(),
             location_name: "Main Surgery".into(),
+            location_organisation: None,
             channel: AppointmentChannel::InPerson,
             busy: false,
             restriction: None,
@@ -198,6 +209,8 @@ mod tests {
             to: at(12),
             clinicians: vec![],
             channel: Some(AppointmentChannel::InPerson),
+            location: None,
+            other_sites: vec![],
         };
         assert_eq!(
             availability(&slots, &search),

@@ -40,6 +40,13 @@ pub fn check(config: &SelfBook) -> Result<(), String> {
             "self_book.clinicians: at most {MAX_CLINICIANS} clinicians"
         ));
     }
+    if config
+        .location
+        .as_deref()
+        .is_some_and(|l| l.trim().is_empty())
+    {
+        return Err("self_book.location: give the site's id, or leave it out".into());
+    }
     if let Some(n) = config.clinicians.iter().position(|c| c.trim().is_empty()) {
         return Err(format!(
             "self_book.clinicians[{n}]: give the clinician's id"
@@ -70,9 +77,11 @@ pub fn check(config: &SelfBook) -> Result<(), String> {
     Ok(())
 }
 
-/// The slots an invite offers, looked for at `now`: its type, channel and
-/// clinicians, from an hour ahead to the end of its availability window.
-pub fn search(config: &SelfBook, now: DateTime<Utc>) -> SlotSearch {
+/// The slots an invite offers, looked for at `now`: its type, channel,
+/// clinicians and site, from an hour ahead to the end of its availability
+/// window, at the practice's own sites and the `other_sites` its settings
+/// allow.
+pub fn search(config: &SelfBook, now: DateTime<Utc>, other_sites: &[String]) -> SlotSearch {
     let days = config.within_days.unwrap_or(DEFAULT_WITHIN_DAYS);
     SlotSearch {
         slot_type: config.slot_type.clone(),
@@ -80,6 +89,8 @@ pub fn search(config: &SelfBook, now: DateTime<Utc>) -> SlotSearch {
         to: now + Duration::days(i64::from(days)),
         clinicians: config.clinicians.clone(),
         channel: Some(config.appointment_type),
+        location: config.location.clone(),
+        other_sites: other_sites.to_vec(),
     }
 }
 
@@ -327,6 +338,7 @@ mod tests {
             slot_type: "review".into(),
             timing: Timing::TimeWindow,
             clinicians: vec![],
+            location: None,
             within_days: Some(14),
             decline: Some(DeclineOption {
                 snomed_code: "73211009".into(),
@@ -352,6 +364,7 @@ mod tests {
             clinician_name: "Dr Okafor".into(),
             location: "riverside".into(),
             location_name: "Riverside Surgery".into(),
+            location_organisation: None,
             channel: AppointmentChannel::Telephone,
             busy: false,
             restriction: None,
@@ -436,7 +449,7 @@ mod tests {
     #[test]
     fn the_search_runs_from_an_hour_ahead_to_the_end_of_the_window() {
         let now = at(1, 9, 0);
-        let search = search(&config(), now);
+        let search = search(&config(), now, &[]);
         assert_eq!((search.from, search.to), (at(1, 10, 0), at(15, 9, 0)));
         assert_eq!(search.channel, Some(AppointmentChannel::Telephone));
         let default = super::search(
@@ -445,6 +458,7 @@ mod tests {
                 ..config()
             },
             now,
+            &[],
         );
         assert_eq!(default.to, now + Duration::days(28));
     }
@@ -462,7 +476,7 @@ mod tests {
             slot("late", at(2, 18, 30)),
             slot("d", at(3, 12, 45)),
         ];
-        let search = search(&config(), at(1, 9, 0));
+        let search = search(&config(), at(1, 9, 0), &[]);
         let offers = offers(&config(), &slots, &search);
         let ids: Vec<&str> = offers.iter().map(|o| o.offer_id.as_str()).collect();
         assert_eq!(

@@ -88,6 +88,11 @@ pub struct SelfBook {
     /// Empty for any clinician.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clinicians: Vec<String>,
+    /// Only slots at this site (its id in the book). An individual invite
+    /// names the site the patient is to go to; another organisation's
+    /// site only where the practice's settings allow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// Offer only slots within this many days of when the patient looks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within_days: Option<u32>,

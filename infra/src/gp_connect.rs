@@ -181,7 +181,7 @@ impl GpConnectClient {
             })
             .await?;
         let bundle = Self::json(response, "the slot search").await?;
-        Ok(slots_in(&bundle))
+        Ok(slots_in(&bundle, &self.settings.ods_code))
     }
 
     async fn patient_id(&self, nhs_number: &str) -> Result<String, BookError> {
@@ -262,7 +262,7 @@ fn location_name(location: &Value) -> String {
 
 /// The slots in a search bundle, with their schedule's clinician and
 /// location.
-fn slots_in(bundle: &Value) -> Vec<Slot> {
+fn slots_in(bundle: &Value, practice_ods: &str) -> Vec<Slot> {
     let by_reference = |reference: &str| {
         entries(bundle).find(|r| {
             format!(
@@ -328,6 +328,11 @@ fn slots_in(bundle: &Value) -> Vec<Slot> {
                 .and_then(|id| by_reference(&format!("Location/{id}")))
                 .map(location_name)
                 .unwrap_or_default(),
+            location_organisation: actor("Location")
+                .and_then(|id| by_reference(&format!("Location/{id}")))
+                .and_then(|l| l["managingOrganization"]["identifier"]["value"].as_str())
+                .filter(|ods| *ods != practice_ods)
+                .map(str::to_owned),
             clinician: actor("Practitioner").unwrap_or_default(),
             location: actor("Location").unwrap_or_default(),
             channel,

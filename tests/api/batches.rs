@@ -221,6 +221,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/callbacks/govuk-notify",
             "/v1/callbacks/nhs-notify",
             "/v1/dev/sms-outbox",
+            "/v1/invites",
             "/v1/links/{token}",
             "/v1/links/{token}/attachment",
             "/v1/links/{token}/booking",

@@ -292,6 +292,8 @@ fn search(from: i64, to: i64) -> SlotSearch {
         to: day(to) - chrono::Duration::hours(1),
         clinicians: vec![],
         channel: None,
+        location: None,
+        other_sites: vec![],
     }
 }
 

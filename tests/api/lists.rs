@@ -381,7 +381,7 @@ async fn settings_with_an_unknown_field_are_refused_with_the_reason() {
     assert_eq!(status, 422);
     assert_eq!(
         body["detail"].as_str().unwrap(),
-        "the settings could not be read: Failed to deserialize the JSON body into the target type: colour: unknown field `colour`, expected one of `flag_mobiles_likely_to_fail`, `sending_window`, `contact` at line 1 column 9"
+        "the settings could not be read: Failed to deserialize the JSON body into the target type: colour: unknown field `colour`, expected one of `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites` at line 1 column 9"
     );
 }
 

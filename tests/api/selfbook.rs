@@ -146,11 +146,11 @@ async fn check_availability_counts_bookable_slots_per_clinician() {
         json!({"appointment_type": "telephone", "slot_type": "review", "timing": "time_window"}),
     )
     .await;
-    // Four Tuesdays of 20, less the 14 the book blocks or embargoes.
+    // Four Tuesdays of 20, less the 13 the book blocks or embargoes.
     let phone: Value = phone.json().await.unwrap();
     assert_eq!(
         phone,
-        json!({"bookable": 66, "by_clinician": {"dr-okafor": 66}})
+        json!({"bookable": 67, "by_clinician": {"dr-okafor": 67}})
     );
     for (body, detail) in [
         (
@@ -447,6 +447,8 @@ async fn a_booking_can_be_cancelled_until_an_hour_before_and_the_slot_is_freed()
             .into(),
         clinicians: vec![],
         channel: None,
+        location: None,
+        other_sites: vec![],
     };
     let slots = app.stack.appointments.search(&search).await.unwrap();
     assert_eq!((slots.len(), slots[0].busy), (1, false));
@@ -483,6 +485,8 @@ async fn a_booking_the_book_refuses_fails_releases_its_slot_and_the_patient_choo
             to: crate::helpers::start_of_test() + Duration::hours(2),
             clinicians: vec![],
             channel: None,
+            location: None,
+            other_sites: vec![],
         })
         .await
         .unwrap()
@@ -805,4 +809,96 @@ async fn booked_and_not_booked_reports_keep_the_uploads_columns_and_upload_again
         problem(response).await,
         (422, "this batch sent no Self-Book invites".to_owned())
     );
+}
+
+async fn invite_one(app: &TestApp, body: Value) -> reqwest::Response {
+    app.request(reqwest::Method::POST, "/v1/invites")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_patient_is_invited_to_another_organisations_site_where_the_settings_allow_it() {
+    let app = spawn_app().await;
+    let patient = json!({"nhs_number": "943 476 5919", "mobile": "07700 100001",
+        "date_of_birth": "1950-02-01", "given_name": "Ada"});
+    let body = |patient: Value, location: &str| {
+        json!({"patient": patient, "message": "Dear ((name)), book your flu jab: ((link))",
+            "self_book": flu(json!({"location": location}))})
+    };
+    // The hub belongs to another practice: not until the settings say so.
+    assert_eq!(
+        problem(invite_one(&app, body(patient.clone(), "hub")).await).await,
+        (422, "self_book.location: \"hub\" is a site of another organisation (B81001); add it to other_sites in the settings to book there".to_owned())
+    );
+    // A patient who cannot be invited is refused field by field.
+    for (field, value, detail) in [
+        ("nhs_number", "943 476 5918", "patient.nhs_number: "),
+        ("mobile", "0161 496 0000", "patient.mobile: "),
+        (
+            "date_of_birth",
+            "01/02/1950",
+            "patient.date_of_birth: write the date of birth as YYYY-MM-DD, not in the future",
+        ),
+    ] {
+        let mut bad = patient.clone();
+        bad[field] = json!(value);
+        let (status, refused) = problem(invite_one(&app, body(bad, "riverside")).await).await;
+        assert_eq!(status, 422);
+        assert!(refused.starts_with(detail), "{refused}");
+    }
+    let settings = app
+        .request(reqwest::Method::PUT, "/v1/settings")
+        .json(&json!({"flag_mobiles_likely_to_fail": false, "other_sites": ["hub"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(settings.status(), 200);
+    let created = invite_one(&app, body(patient, "hub")).await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let batch_id = created["batch_id"].as_str().unwrap().to_owned();
+    app.run_pending_work().await;
+    let sent = app.outbox().await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["to"], FIRST);
+    assert!(sent[0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Dear Ada, book your flu jab: "));
+    let token = link_of(&app, FIRST).await;
+    let s = session(&app, &token).await;
+    let (_, offers) = call(&app, reqwest::Method::GET, &token, &s, "/slots", None).await;
+    let offers = offers["offers"].as_array().unwrap();
+    // Only the hub's Saturday clinic: the invite names the hub.
+    assert!(
+        offers
+            .iter()
+            .all(|o| o["location"] == "Riverside PCN Hub, 5 Mill Lane"),
+        "{offers:?}"
+    );
+    assert_eq!(offers[0]["offer_id"], "2026-11-28-0900-nurse-patel-flu");
+    assert_eq!(
+        book(&app, &token, &s, "2026-11-28-0900-nurse-patel-flu")
+            .await
+            .0,
+        202
+    );
+    app.run_pending_work().await;
+    let booked = invite_of(&app, &token, &s).await;
+    assert_eq!(
+        booked["appointment"]["location"],
+        "Riverside PCN Hub, 5 Mill Lane"
+    );
+    assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 1, 0, 0, 0));
+    // Allowed, the hub counts for any invite: 48 at the surgery, and at the
+    // hub 36 less the 6 it blocks or embargoes and the one just booked.
+    let found: Value = availability(&app, flu(json!({"within_days": 7})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["bookable"], 48 + 29);
 }

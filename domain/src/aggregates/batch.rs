@@ -899,6 +899,7 @@ mod tests {
             slot_type: "flu".into(),
             timing: events::Timing::ExactTime,
             clinicians: vec![],
+            location: None,
             within_days: None,
             decline: None,
             expiry: events::LinkExpiry::Days14,

@@ -212,7 +212,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         check_content(content, &list, &self.ports.links.base_url)?;
         if let Some(config) = &request.self_book {
-            self.bookable_now(config).await?;
+            self.bookable_now(&caller.organisation_id, config).await?;
             self.keep_upload(&caller.organisation_id, &list.list_id)
                 .await?;
         }
@@ -360,7 +360,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             && batch.organisation_id() == caller.organisation_id.as_ref()
         {
             if let Some(config) = batch.self_book() {
-                self.bookable_now(config).await?;
+                self.bookable_now(&caller.organisation_id, config).await?;
             }
         }
         let command = BatchCommand::Send {

@@ -43,6 +43,46 @@ pub const BOOKING_DEADLINE: Duration = Duration::minutes(10);
 /// How long before a booked appointment the patient is reminded of it.
 pub const REMINDER_BEFORE: Duration = Duration::hours(24);
 
+/// One patient invited to book on their own (an individual invite):
+/// through a one-patient list, so it is checked, sent, counted, reported
+/// and audited as any Self-Book batch is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientInvite {
+    /// What staff call it; "Invite: <slot type>" when not given.
+    pub name: Option<String>,
+    pub nhs_number: String,
+    /// A UK mobile, in any usual form.
+    pub mobile: String,
+    /// `YYYY-MM-DD`: the patient proves who they are with it.
+    pub date_of_birth: String,
+    pub given_name: Option<String>,
+    /// The text, with `((link))`.
+    pub message: String,
+    pub self_book: SelfBook,
+}
+
+/// What an individual invite made: its batch (status, counts, reports) and
+/// its one-patient list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PatientInvited {
+    pub batch_id: String,
+    pub list_id: String,
+}
+
+/// Why the one patient of an individual invite cannot be invited.
+fn not_invitable(reason: crate::lists::NotContactableReason) -> BatchbookError {
+    use crate::lists::NotContactableReason as R;
+    let why = match reason {
+        R::Deceased => "the demographics service records this patient as deceased",
+        R::MobileLikelyToFail => "texts to this mobile failed for good in the last 3 months",
+        R::UnableToRetrieveContactDetails => {
+            "the demographics service could not give this patient's contact details"
+        }
+        other => other.as_str(),
+    };
+    BatchbookError::InvalidRequest(format!("patient: this patient cannot be invited: {why}"))
+}
+
 /// An appointment as the patient's page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppointmentView {
@@ -133,7 +173,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         config: &SelfBook,
     ) -> Result<Availability, BatchbookError> {
         selfbook::check(config).map_err(BatchbookError::InvalidRequest)?;
-        let search = selfbook::search(config, self.ports.clock.now());
+        let search = self.search_for(&caller.organisation_id, config).await?;
         let slots = self
             .appointment_book()?
             .search(&search)
@@ -142,14 +182,45 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(availability(&slots, &search))
     }
 
-    /// Refuses an invite that would offer nothing now.
-    pub(super) async fn bookable_now(&self, config: &SelfBook) -> Result<(), BatchbookError> {
-        let search = selfbook::search(config, self.ports.clock.now());
+    /// The search an invite of `org` makes now: with the other
+    /// organisations' sites its settings allow.
+    async fn search_for(
+        &self,
+        org: &OrganisationId,
+        config: &SelfBook,
+    ) -> Result<SlotSearch, PortError> {
+        let other_sites = self.settings_of(org).await?.other_sites;
+        Ok(selfbook::search(
+            config,
+            self.ports.clock.now(),
+            &other_sites,
+        ))
+    }
+
+    /// Refuses an invite that would offer nothing now, or that names
+    /// another organisation's site the settings do not allow.
+    pub(super) async fn bookable_now(
+        &self,
+        org: &OrganisationId,
+        config: &SelfBook,
+    ) -> Result<(), BatchbookError> {
+        let search = self.search_for(org, config).await?;
         let slots = self
             .appointment_book()?
             .search(&search)
             .await
             .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        if let Some(site) = &config.location {
+            let theirs = slots
+                .iter()
+                .find(|s| &s.location == site)
+                .and_then(|s| s.location_organisation.as_deref());
+            if let Some(owner) = theirs.filter(|_| !search.other_sites.contains(site)) {
+                return Err(BatchbookError::InvalidRequest(format!(
+                    "self_book.location: \"{site}\" is a site of another organisation ({owner}); add it to other_sites in the settings to book there"
+                )));
+            }
+        }
         if availability(&slots, &search).bookable == 0 {
             return Err(BatchbookError::InvalidRequest(format!(
                 "there are no bookable \"{}\" slots for this invite in the next {} days; check availability, or change the invite",
@@ -162,6 +233,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     pub(super) async fn load_invite(&self, batch_id: &str, row: u64) -> Result<Invite, PortError> {
         current(&self.invite_store, &delivery_id(batch_id, row)).await
+    }
+
+    fn org_of(opened: &Opened) -> Result<OrganisationId, LinkError> {
+        OrganisationId::parse(&opened.record.organisation_id).map_err(|_| LinkError::NotFound)
     }
 
     /// The Self-Book configuration behind an opened link.
@@ -218,7 +293,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn link_offers(&self, token: &str, session: &str) -> Result<Vec<Offer>, LinkError> {
         let opened = self.open_invite(token, session).await?;
         let config = Self::config_of(&opened)?;
-        let search = selfbook::search(config, self.ports.clock.now());
+        let search = self.search_for(&Self::org_of(&opened)?, config).await?;
         let slots = self
             .appointment_book()
             .map_err(|e| LinkError::Unavailable(e.to_string()))?
@@ -246,8 +321,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         let (batch_id, row) = (opened.record.batch_id.clone(), opened.record.row);
         let invite_id = delivery_id(&batch_id, row);
-        let now = self.ports.clock.now();
-        let search = selfbook::search(&config, now);
+        let search = self.search_for(&Self::org_of(&opened)?, &config).await?;
         let slots = self
             .appointment_book()
             .map_err(|e| LinkError::Unavailable(e.to_string()))?
@@ -753,6 +827,138 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
+    /// Invites one patient: checks them as a one-row list would be, then
+    /// creates and sends a Self-Book batch to them alone. With a key, a
+    /// retry gets the same invite.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn invite_patient(
+        &self,
+        caller: &Caller,
+        request: PatientInvite,
+        key: Option<&super::IdempotencyKey>,
+    ) -> Result<PatientInvited, BatchbookError> {
+        let fingerprint = format!(
+            "invite-patient\n{:?}\n{}\n{}\n{}\n{:?}\n{}\n{}",
+            request.name,
+            request.nhs_number,
+            request.mobile,
+            request.date_of_birth,
+            request.given_name,
+            request.message,
+            serde_json::json!(request.self_book)
+        );
+        self.idempotent(caller, key, fingerprint.as_bytes(), || {
+            self.invite_patient_once(caller, request)
+        })
+        .await
+    }
+
+    async fn invite_patient_once(
+        &self,
+        caller: &Caller,
+        request: PatientInvite,
+    ) -> Result<PatientInvited, BatchbookError> {
+        let invalid = |field: &str, e: &dyn std::fmt::Display| {
+            BatchbookError::InvalidRequest(format!("patient.{field}: {e}"))
+        };
+        let nhs_number = crate::values::NhsNumber::parse(&request.nhs_number)
+            .map_err(|e| invalid("nhs_number", &e))?;
+        let mobile =
+            crate::values::UkMobile::parse(&request.mobile).map_err(|e| invalid("mobile", &e))?;
+        let today = self
+            .ports
+            .clock
+            .now()
+            .with_timezone(&chrono_tz::Europe::London)
+            .date_naive();
+        let date_of_birth =
+            chrono::NaiveDate::parse_from_str(request.date_of_birth.trim(), "%Y-%m-%d")
+                .ok()
+                .filter(|d| *d <= today)
+                .ok_or_else(|| {
+                    invalid(
+                        "date_of_birth",
+                        &"write the date of birth as YYYY-MM-DD, not in the future",
+                    )
+                })?;
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        let given_name = request.given_name.clone().unwrap_or_default();
+        let rows = [
+            [
+                "NHS Number",
+                "Given Name",
+                "Telecom Number",
+                "Date of Birth",
+            ]
+            .map(str::to_owned),
+            [
+                nhs_number.to_string(),
+                given_name,
+                mobile.national(),
+                date_of_birth.format("%d/%m/%Y").to_string(),
+            ],
+        ];
+        for row in rows {
+            csv.write_record(row)
+                .map_err(|e| PortError::new("individual invite", e))?;
+        }
+        let csv = csv
+            .into_inner()
+            .map_err(|e| PortError::new("individual invite", e.error()))?;
+        let list = self
+            .upload_list(
+                caller,
+                csv,
+                Some(crate::lists::ClinicalSystem::SystmOne),
+                None,
+            )
+            .await?;
+        if list.mobile_count == Some(0) || list.contactable_count == 0 {
+            let artifact = self
+                .ports
+                .blobs
+                .get(&super::keys::checked(
+                    &caller.organisation_id,
+                    &list.list_id,
+                ))
+                .await?
+                .unwrap_or_default();
+            let reason = artifact_row(&artifact, 1)
+                .ok()
+                .flatten()
+                .and_then(|row| row.reason)
+                .unwrap_or(crate::lists::NotContactableReason::ContactDetailsNotProvided);
+            return Err(not_invitable(reason));
+        }
+        let name = request
+            .name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| format!("Invite: {}", request.self_book.slot_type));
+        let batch_id = self
+            .create_batch(
+                caller,
+                super::CreateBatch {
+                    name,
+                    list_id: list.list_id.clone(),
+                    template: request.message,
+                    email_subject: None,
+                    snomed_code: None,
+                    questionnaire: None,
+                    inhaler_series: false,
+                    attachment_id: None,
+                    self_book: Some(request.self_book),
+                },
+                None,
+            )
+            .await?;
+        self.send_batch(caller, &batch_id, None, None, None).await?;
+        tracing::info!(batch_id, "individual invite sent");
+        Ok(PatientInvited {
+            batch_id,
+            list_id: list.list_id,
+        })
+    }
+
     /// The booked patients (`booked`) or the patients invited who have not
     /// booked, in the columns of the uploaded list plus Status (and, for
     /// the booked, Appointment, in practice time): a file that can be
@@ -895,6 +1101,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 clinician_name: slot.clinician_name.clone(),
                 location: slot.location.clone(),
                 location_name: slot.location_name.clone(),
+                location_organisation: None,
                 channel: slot.channel,
                 busy: false,
                 restriction: None,

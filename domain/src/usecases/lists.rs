@@ -43,6 +43,10 @@ pub struct OrganisationSettings {
     /// has expired or is locked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<PracticeContact>,
+    /// Other organisations' sites (ids in the appointment book, such as a
+    /// shared hub) Self-Book invites may book into.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_sites: Vec<String>,
 }
 
 /// How patients reach the practice.

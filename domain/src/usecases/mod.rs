@@ -30,7 +30,7 @@ use crate::values::OrganisationId;
 pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
-pub use invites::{AppointmentView, InviteView, BOOKING_DEADLINE};
+pub use invites::{AppointmentView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE};
 pub use links::{AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
 pub use lists::{
     Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,

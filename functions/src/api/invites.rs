@@ -37,6 +37,10 @@ pub struct SelfBookRequest {
     /// Only these clinicians' slots (their ids in the book); empty for any.
     #[serde(default)]
     pub clinicians: Vec<String>,
+    /// Only slots at this site (its id in the appointment book). Another
+    /// organisation's site only if it is in the settings' `other_sites`.
+    #[serde(default)]
+    pub location: Option<String>,
     /// Only slots within this many days (1 to 90) of when the patient
     /// looks; 28 when left out.
     #[serde(default)]
@@ -67,6 +71,7 @@ impl From<SelfBookRequest> for SelfBook {
             slot_type: r.slot_type,
             timing: r.timing,
             clinicians: r.clinicians,
+            location: r.location,
             within_days: r.within_days,
             decline: r.decline.map(|d| DeclineOption {
                 snomed_code: d.snomed_code,
@@ -414,5 +419,81 @@ pub async fn not_booked<R: PersistedEventRepository + 'static>(
     Ok(super::csv_download(
         download,
         &format!("not-booked-{batch_id}.csv"),
+    ))
+}
+
+/// The one patient of an individual invite.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PatientRequest {
+    pub nhs_number: String,
+    /// A UK mobile: the invite goes by SMS.
+    pub mobile: String,
+    /// `YYYY-MM-DD`: the patient proves who they are with it.
+    pub date_of_birth: String,
+    #[serde(default)]
+    pub given_name: Option<String>,
+}
+
+/// Invite one patient to book: the same invite as a Self-Book batch, for
+/// a single patient, usually at a named site (`self_book.location`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvitePatientRequest {
+    /// What staff call it; "Invite: <slot type>" when left out.
+    #[serde(default)]
+    pub name: Option<String>,
+    pub patient: PatientRequest,
+    /// The text, with `((link))`; at most 2 SMS fragments.
+    pub message: String,
+    pub self_book: SelfBookRequest,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InvitedResponse {
+    /// The invite's batch: its status, counts and reports are the batch's.
+    pub batch_id: String,
+    pub list_id: String,
+}
+
+/// Invite one patient to book an appointment, now. The patient is checked
+/// as a one-row list would be; the invite is then a Self-Book batch of one.
+#[utoipa::path(
+    post, path = "/v1/invites", tag = "self-book",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same invite")),
+    request_body = InvitePatientRequest,
+    responses(
+        (status = 201, body = InvitedResponse),
+        (status = 422, description = "`detail` names the field and why, e.g. `patient.mobile: …`", body = Problem, content_type = "application/problem+json"),
+        (status = 501, description = "No appointment book is configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn invite_patient<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    super::IdempotencyKeyHeader(key): super::IdempotencyKeyHeader,
+    request: Result<Json<InvitePatientRequest>, JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<InvitedResponse>), Problem> {
+    let Json(request) = request.map_err(|e| Problem::invalid_request(e.body_text()))?;
+    let invited = state
+        .app
+        .invite_patient(
+            &caller,
+            domain::usecases::PatientInvite {
+                name: request.name,
+                nhs_number: request.patient.nhs_number,
+                mobile: request.patient.mobile,
+                date_of_birth: request.patient.date_of_birth,
+                given_name: request.patient.given_name,
+                message: request.message,
+                self_book: request.self_book.into(),
+            },
+            key.as_ref(),
+        )
+        .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(InvitedResponse {
+            batch_id: invited.batch_id,
+            list_id: invited.list_id,
+        }),
     ))
 }

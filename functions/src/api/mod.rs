@@ -107,6 +107,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
         invites::decline,
         invites::cancel,
         invites::check_availability,
+        invites::invite_patient,
         invites::booked,
         invites::not_booked,
         attachments::upload_attachment,
@@ -240,6 +241,7 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
             "/v1/batches/{batch_id}/not-booked.csv",
             get(invites::not_booked::<R>),
         )
+        .route("/v1/invites", post(invites::invite_patient::<R>))
         .route(
             "/v1/self-book/availability",
             post(invites::check_availability::<R>),

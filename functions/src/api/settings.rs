@@ -32,6 +32,10 @@ pub struct SettingsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub contact: Option<PracticeContact>,
+    /// Other organisations' sites (ids in the appointment book, such as a
+    /// shared hub) Self-Book invites may book into.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_sites: Vec<String>,
 }
 
 impl From<OrganisationSettings> for SettingsBody {
@@ -40,6 +44,7 @@ impl From<OrganisationSettings> for SettingsBody {
             flag_mobiles_likely_to_fail: s.flag_mobiles_likely_to_fail,
             sending_window: s.sending_window,
             contact: s.contact,
+            other_sites: s.other_sites,
         }
     }
 }
@@ -80,6 +85,7 @@ pub async fn put_settings<R: PersistedEventRepository + 'static>(
         flag_mobiles_likely_to_fail: body.flag_mobiles_likely_to_fail,
         sending_window: body.sending_window,
         contact: body.contact,
+        other_sites: body.other_sites,
     };
     Ok(Json(
         state.app.update_settings(&caller, settings).await?.into(),

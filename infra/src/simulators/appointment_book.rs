@@ -35,8 +35,19 @@ pub struct BookConfig {
     pub embargoed_every: Option<u32>,
     pub slot_types: Vec<SlotType>,
     pub clinicians: Vec<Named>,
-    pub locations: Vec<Named>,
+    pub locations: Vec<Location>,
     pub sessions: Vec<Session>,
+}
+
+/// A site slots are at. `organisation` is the ODS code of the organisation
+/// it belongs to, when that is not the practice (a hub it shares).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Location {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub organisation: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +134,7 @@ impl BookConfig {
                 ) else {
                     continue;
                 };
+                let location = self.locations.iter().find(|l| l.id == session.location);
                 let length = Duration::minutes(i64::from(minutes[session.slot_type.as_str()]));
                 let mut at = start;
                 while at + length <= end && at < at + length {
@@ -139,7 +151,9 @@ impl BookConfig {
                         clinician: session.clinician.clone(),
                         clinician_name: name_of(&self.clinicians, &session.clinician),
                         location: session.location.clone(),
-                        location_name: name_of(&self.locations, &session.location),
+                        location_name: location
+                            .map_or_else(|| session.location.clone(), |l| l.name.clone()),
+                        location_organisation: location.and_then(|l| l.organisation.clone()),
                         channel: session.channel,
                         busy: false,
                         restriction: None,
@@ -371,12 +385,28 @@ mod tests {
     fn the_bundled_book_makes_each_session_s_slots_and_blocks_or_embargoes_every_nth() {
         let monday = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
         let slots = bundled().slots(monday);
-        // Per week: 36 + 36 five-minute flu slots, 20 + 22 fifteen-minute reviews.
-        assert_eq!(slots.len(), 6 * (36 + 36 + 20 + 22));
+        // Per week: 36 + 36 five-minute flu slots at the surgery and 36 at
+        // the hub, 20 + 22 fifteen-minute reviews.
+        assert_eq!(slots.len(), 6 * (36 + 36 + 36 + 20 + 22));
         let count = |r| slots.iter().filter(|s| s.restriction == Some(r)).count();
-        assert_eq!(count(SlotRestriction::Blocked), 684 / 9);
+        assert_eq!(count(SlotRestriction::Blocked), 900 / 9);
         // Every 13th, less those already blocked (every 117th).
-        assert_eq!(count(SlotRestriction::Embargoed), 684 / 13 - 684 / 117);
+        assert_eq!(count(SlotRestriction::Embargoed), 900 / 13 - 900 / 117);
+        let hub: Vec<&Slot> = slots.iter().filter(|s| s.location == "hub").collect();
+        assert_eq!(hub.len(), 6 * 36);
+        assert_eq!(
+            (
+                hub[0].slot_id.as_str(),
+                hub[0].location_name.as_str(),
+                hub[0].location_organisation.as_deref()
+            ),
+            (
+                "2026-11-28-0900-nurse-patel-flu",
+                "Riverside PCN Hub, 5 Mill Lane",
+                Some("B81001")
+            )
+        );
+        assert_eq!(slots[0].location_organisation, None);
         let first = &slots[0];
         assert_eq!(first.slot_id, "2026-11-23-0900-nurse-patel-flu");
         assert_eq!(
@@ -443,7 +473,7 @@ mod tests {
         // toml names the line and column of what it cannot read.
         assert_eq!(
             refused("weekday = \"monday\"", "weekday = \"someday\""),
-            "TOML parse error at line 33, column 11\n   |\n33 | weekday = \"someday\"\n   |           ^^^^^^^^^\nshort or long weekday names expected\n"
+            "TOML parse error at line 40, column 11\n   |\n40 | weekday = \"someday\"\n   |           ^^^^^^^^^\nshort or long weekday names expected\n"
         );
     }
 
@@ -498,6 +528,8 @@ mod tests {
             to: Utc.with_ymd_and_hms(2026, 11, 23, 9, 15, 0).unwrap(),
             clinicians: vec![],
             channel: None,
+            location: None,
+            other_sites: vec![],
         };
         let found = book.search(&search).await.unwrap();
         assert_eq!(
