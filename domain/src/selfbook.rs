@@ -253,6 +253,24 @@ pub fn chosen(slot: &Slot, timing: Timing) -> ChosenSlot {
     }
 }
 
+/// The slot an invite keeps, as the appointment book takes it back.
+pub fn slot_of(chosen: &ChosenSlot) -> Slot {
+    Slot {
+        slot_id: chosen.slot_id.clone(),
+        start: chosen.start,
+        end: chosen.end,
+        slot_type: chosen.slot_type.clone(),
+        clinician: chosen.clinician.clone(),
+        clinician_name: chosen.clinician_name.clone(),
+        location: chosen.location.clone(),
+        location_name: chosen.location_name.clone(),
+        location_organisation: None,
+        channel: chosen.channel,
+        busy: false,
+        restriction: None,
+    }
+}
+
 /// When the patient's appointment begins, as far as they know it: the
 /// slot's start, or for a window booking the start of the window.
 pub fn expected_start(slot: &ChosenSlot) -> DateTime<Utc> {

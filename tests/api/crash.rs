@@ -31,6 +31,41 @@ fn caller() -> Caller {
     }
 }
 
+/// Creates a batch of `list_id` with `template` (a Self-Book invite when
+/// `self_book` is given) and sends it now.
+async fn create_and_send(
+    stack: &EmbeddedStack,
+    list_id: String,
+    template: &str,
+    self_book: Option<events::SelfBook>,
+) -> String {
+    let batch_id = stack
+        .app
+        .create_batch(
+            &caller(),
+            CreateBatch {
+                name: "Crash".into(),
+                list_id,
+                template: template.into(),
+                email_subject: None,
+                snomed_code: None,
+                questionnaire: None,
+                inhaler_series: false,
+                attachment_id: None,
+                self_book,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    stack
+        .app
+        .send_batch(&caller(), &batch_id, None, None, None)
+        .await
+        .unwrap();
+    batch_id
+}
+
 fn config(dir: &std::path::Path, sms_delay: Duration) -> EmbeddedConfig {
     let mut config = EmbeddedConfig::new(dir);
     config.providers.delay = sms_delay;
@@ -72,30 +107,7 @@ fn a_runtime_dropped_midway_and_restarted_sends_each_message_exactly_once() {
             .upload_list(&caller(), clean_list(PATIENTS).into_bytes(), None, None)
             .await
             .unwrap();
-        let batch_id = stack
-            .app
-            .create_batch(
-                &caller(),
-                CreateBatch {
-                    name: "Crash".into(),
-                    list_id: list.list_id,
-                    template: "Hello ((name))".into(),
-                    email_subject: None,
-                    snomed_code: None,
-                    questionnaire: None,
-                    inhaler_series: false,
-                    attachment_id: None,
-                    self_book: None,
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        stack
-            .app
-            .send_batch(&caller(), &batch_id, None, None, None)
-            .await
-            .unwrap();
+        let batch_id = create_and_send(&stack, list.list_id, "Hello ((name))", None).await;
         let runner = stack.clone();
         tokio::spawn(async move { runner.run(std::future::pending()).await });
         let mut sent = 0;
@@ -194,30 +206,7 @@ fn a_runtime_dropped_midway_through_bookings_books_each_slot_once_and_loses_no_c
             {"appointment_type": "in_person", "slot_type": "flu"}
         ))
         .unwrap();
-        let batch_id = stack
-            .app
-            .create_batch(
-                &caller(),
-                CreateBatch {
-                    name: "Flu".into(),
-                    list_id: list.list_id,
-                    template: "Book: ((link))".into(),
-                    email_subject: None,
-                    snomed_code: None,
-                    questionnaire: None,
-                    inhaler_series: false,
-                    attachment_id: None,
-                    self_book: Some(config),
-                },
-                None,
-            )
-            .await
-            .unwrap();
-        stack
-            .app
-            .send_batch(&caller(), &batch_id, None, None, None)
-            .await
-            .unwrap();
+        let batch_id = create_and_send(&stack, list.list_id, "Book: ((link))", Some(config)).await;
         stack.run_pending_work().await.unwrap();
         let tokens: Vec<String> = stack
             .providers

@@ -103,6 +103,15 @@ impl TestApp {
         )
     }
 
+    /// A POST of `body` as JSON to `path`, as staff of the test organisation.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn upload_list_as(&self, org: &str, csv: &str) -> reqwest::Response {
         self.as_org(self.client.post(format!("{}/v1/lists", self.address)), org)
             .header("content-type", "text/csv")

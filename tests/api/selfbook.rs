@@ -109,11 +109,29 @@ fn invites(
 }
 
 async fn availability(app: &TestApp, body: Value) -> reqwest::Response {
-    app.request(reqwest::Method::POST, "/v1/self-book/availability")
-        .json(&body)
-        .send()
+    app.post_json("/v1/self-book/availability", &body).await
+}
+
+/// The link says it has expired, and refuses the date-of-birth check.
+async fn assert_expired(app: &TestApp, token: &str) {
+    let (status, page) = app.open_link(token).await;
+    assert_eq!((status, page["state"].as_str()), (200, Some("expired")));
+    let (status, refused) = app.verify(token, DOB).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (410, Some("link_expired"))
+    );
+}
+
+/// The texts sent to `to`, in no particular order (the outbox's order is
+/// not the sending order).
+async fn texts_to(app: &TestApp, to: &str) -> Vec<String> {
+    app.outbox()
         .await
-        .unwrap()
+        .into_iter()
+        .filter(|m| m["to"] == to)
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -177,11 +195,6 @@ async fn check_availability_counts_bookable_slots_per_clinician() {
 async fn a_self_book_batch_is_refused_with_the_reason() {
     let app = spawn_app().await;
     let list: Value = app.upload_list(&clean_list(2)).await.json().await.unwrap();
-    let create = |body: Value| {
-        app.request(reqwest::Method::POST, "/v1/batches")
-            .json(&body)
-            .send()
-    };
     let base = json!({"name": "Flu", "list_id": list["list_id"], "message": MESSAGE, "self_book": flu(json!({}))});
     let with = |field: &str, value: Value| {
         let mut body = base.clone();
@@ -212,11 +225,11 @@ async fn a_self_book_batch_is_refused_with_the_reason() {
     ];
     for (body, detail) in cases {
         assert_eq!(
-            problem(create(body).await.unwrap()).await,
+            problem(app.post_json("/v1/batches", &body).await).await,
             (422, detail.to_owned())
         );
     }
-    let created = create(base).await.unwrap();
+    let created = app.post_json("/v1/batches", &base).await;
     assert_eq!(created.status(), 201);
 }
 
@@ -271,19 +284,13 @@ async fn a_patient_books_a_slot_another_is_told_it_was_taken_and_staff_see_the_c
     );
     // The same time for the second patient: taken, and told so plainly.
     let two = session(&app, &second).await;
-    let taken = app
-        .client
-        .post(format!("{}/v1/links/{second}/booking", app.address))
-        .header("link-session", &two)
-        .json(&json!({"offer_id": FIRST_FREE}))
-        .send()
-        .await
-        .unwrap();
+    let (status, taken) = book(&app, &second, &two, FIRST_FREE).await;
     assert_eq!(
-        problem(taken).await,
+        (status, taken["code"].as_str(), taken["detail"].as_str()),
         (
             409,
-            "that time was just taken; please choose another".to_owned()
+            Some("slot_taken"),
+            Some("that time was just taken; please choose another")
         )
     );
     // A time never offered.
@@ -301,13 +308,7 @@ async fn a_patient_books_a_slot_another_is_told_it_was_taken_and_staff_see_the_c
         "2026-11-23T09:05:00Z"
     );
     assert!(booked.get("decline").is_none());
-    let confirmation = app
-        .outbox()
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == FIRST)
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect::<Vec<_>>();
+    let confirmation = texts_to(&app, FIRST).await;
     // The outbox's order is not the sending order: find the notice by its text.
     let expected = format!("Your appointment is booked for Monday 23 November 2026 at 10:05am, at Riverside Surgery, 1 High Street with Nurse Patel. To cancel, up to 1 hour before: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
     assert_eq!(confirmation.len(), 2, "{confirmation:?}");
@@ -376,18 +377,12 @@ async fn a_patient_declines_for_good_and_an_invite_without_decline_refuses_it() 
     .await;
     let token = link_of(&app, FIRST).await;
     let s = session(&app, &token).await;
-    let response = app
-        .client
-        .post(format!("{}/v1/links/{token}/decline", app.address))
-        .header("link-session", &s)
-        .send()
-        .await
-        .unwrap();
+    let (status, refused) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
     assert_eq!(
-        problem(response).await,
+        (status, refused["detail"].as_str()),
         (
             409,
-            "this invitation cannot be declined online; contact the practice".to_owned()
+            Some("this invitation cannot be declined online; contact the practice")
         )
     );
 }
@@ -511,13 +506,7 @@ async fn a_booking_the_book_refuses_fails_releases_its_slot_and_the_patient_choo
         "we could not book the time you chose; please choose another"
     );
     assert_eq!(failed["decline"], "I don't want a flu jab");
-    let texts: Vec<String> = app
-        .outbox()
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == FIRST)
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect();
+    let texts = texts_to(&app, FIRST).await;
     // The outbox's order is not the sending order: find the notice by its text.
     let failure = format!("Sorry, we could not book the appointment you chose. Please choose another time: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
     assert_eq!(texts.len(), 2, "{texts:?}");
@@ -571,13 +560,7 @@ async fn an_expired_or_revoked_link_books_nothing_but_a_booking_outlives_the_lin
     let (status, _) = app.verify(&second, DOB).await;
     assert_eq!(status, 200);
     app.clock.advance(Duration::seconds(1));
-    let (status, page) = app.open_link(&second).await;
-    assert_eq!((status, page["state"].as_str()), (200, Some("expired")));
-    let (status, refused) = app.verify(&second, DOB).await;
-    assert_eq!(
-        (status, refused["code"].as_str()),
-        (410, Some("link_expired"))
-    );
+    assert_expired(&app, &second).await;
     // The booked patient's link lasts until the appointment, so it can be
     // seen and cancelled.
     let one = session(&app, &first).await;
@@ -609,13 +592,8 @@ async fn delivered_twice_a_booking_is_made_once_and_confirmed_once() {
     assert_eq!(book(&app, &token, &s, FIRST_FREE).await.0, 202);
     app.run_pending_work().await;
     assert_eq!(invite_of(&app, &token, &s).await["status"], "booked");
-    let texts = app
-        .outbox()
-        .await
-        .into_iter()
-        .filter(|m| m["to"] == FIRST)
-        .count();
-    assert_eq!(texts, 2, "the invite and one confirmation");
+    let texts = texts_to(&app, FIRST).await;
+    assert_eq!(texts.len(), 2, "the invite and one confirmation: {texts:?}");
     let booked = app.stack.appointments.bookings().await.unwrap();
     assert_eq!(booked.len(), 1);
     assert_eq!(booked[0].0, FIRST_FREE);
@@ -648,13 +626,7 @@ async fn an_invite_left_past_its_expiry_times_out_and_a_booked_one_does_not() {
         counts(&app, &batch_id).await,
         json!({"open": 0, "pending": 0, "booked": 1, "failed": 0, "declined": 0, "cancelled": 0, "timed_out": 1})
     );
-    let (status, page) = app.open_link(&first).await;
-    assert_eq!((status, page["state"].as_str()), (200, Some("expired")));
-    let (status, refused) = app.verify(&first, DOB).await;
-    assert_eq!(
-        (status, refused["code"].as_str()),
-        (410, Some("link_expired"))
-    );
+    assert_expired(&app, &first).await;
     // The booked patient's link still works, until the appointment.
     let two = session(&app, &second).await;
     assert_eq!(invite_of(&app, &second, &two).await["status"], "booked");
@@ -690,31 +662,20 @@ async fn a_booked_patient_is_reminded_a_day_before_and_a_cancelled_one_is_not() 
     .await;
     assert_eq!(status, 200);
     app.run_pending_work().await;
-    let texts = |to: &'static str| {
-        let app = &app;
-        async move {
-            app.outbox()
-                .await
-                .into_iter()
-                .filter(|m| m["to"] == to)
-                .map(|m| m["body"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-        }
-    };
     // Tuesday 14:00 is a day before; a second earlier, nothing yet.
     app.clock
         .advance(Duration::hours(29) - Duration::seconds(1));
     app.run_pending_work().await;
-    assert_eq!(texts(FIRST).await.len(), 2);
+    assert_eq!(texts_to(&app, FIRST).await.len(), 2);
     app.clock.advance(Duration::seconds(1));
     app.run_pending_work().await;
     app.run_pending_work().await;
     let reminder = format!("Reminder: your appointment is on Wednesday 25 November 2026 at 2pm, at Riverside Surgery, 1 High Street with Nurse Patel. To cancel, up to 1 hour before: {}/{first}", infra::embedded::DEFAULT_LINK_BASE_URL);
-    let sent = texts(FIRST).await;
+    let sent = texts_to(&app, FIRST).await;
     assert_eq!(sent.len(), 3, "{sent:?}");
     assert!(sent.contains(&reminder), "{sent:?}");
     // The cancelled patient had the invite and the confirmation only.
-    assert_eq!(texts(SECOND).await.len(), 2);
+    assert_eq!(texts_to(&app, SECOND).await.len(), 2);
 }
 
 async fn report(app: &TestApp, batch_id: &str, name: &str) -> String {
@@ -812,11 +773,7 @@ async fn booked_and_not_booked_reports_keep_the_uploads_columns_and_upload_again
 }
 
 async fn invite_one(app: &TestApp, body: Value) -> reqwest::Response {
-    app.request(reqwest::Method::POST, "/v1/invites")
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post_json("/v1/invites", &body).await
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use events::{AppointmentChannel, ChosenSlot, InviteEvent, SelfBook, Timing};
 use serde::Serialize;
 
 use super::links::{LinkError, LinkState, Opened};
-use super::workers::{JobError, JobOutcome, Recurring, FOLLOW_ONS_IDLE};
+use super::workers::{to_json, JobError, JobOutcome, Recurring, FOLLOW_ONS_IDLE};
 use super::{current, Batchbook, BatchbookError, Caller};
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::invite::InviteStatus;
@@ -652,10 +652,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         self.ports
             .queue
-            .send(
-                QueueName::Booking,
-                vec![serde_json::to_string(&job).expect("jobs serialise")],
-            )
+            .send(QueueName::Booking, vec![to_json(&job)])
             .await?;
         Ok(true)
     }
@@ -705,10 +702,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         self.ports
             .queue
-            .send(
-                QueueName::Send,
-                vec![serde_json::to_string(&job).expect("jobs serialise")],
-            )
+            .send(QueueName::Send, vec![to_json(&job)])
             .await?;
         Ok(true)
     }
@@ -1092,20 +1086,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .and_then(|r| r.nhs_number)
             .ok_or_else(|| JobError::Malformed("the patient's row has no NHS number".into()))?;
         let request = BookingRequest {
-            slot: Slot {
-                slot_id: slot.slot_id.clone(),
-                start: slot.start,
-                end: slot.end,
-                slot_type: slot.slot_type.clone(),
-                clinician: slot.clinician.clone(),
-                clinician_name: slot.clinician_name.clone(),
-                location: slot.location.clone(),
-                location_name: slot.location_name.clone(),
-                location_organisation: None,
-                channel: slot.channel,
-                busy: false,
-                restriction: None,
-            },
+            slot: selfbook::slot_of(&slot),
             nhs_number,
             idempotency_key: job.idempotency_key(),
         };

@@ -102,7 +102,7 @@ fn organisation(raw: &str) -> Result<OrganisationId, JobError> {
     OrganisationId::parse(raw).map_err(|e| JobError::Malformed(e.to_string()))
 }
 
-fn to_json<T: serde::Serialize>(job: &T) -> String {
+pub(super) fn to_json<T: serde::Serialize>(job: &T) -> String {
     serde_json::to_string(job).expect("jobs serialise")
 }
 
