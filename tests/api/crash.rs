@@ -206,7 +206,7 @@ fn a_runtime_dropped_midway_through_bookings_books_each_slot_once_and_loses_no_c
             {"appointment_type": "in_person", "slot_type": "flu"}
         ))
         .unwrap();
-        let batch_id = create_and_send(&stack, list.list_id, "Book: ((link))", Some(config)).await;
+        create_and_send(&stack, list.list_id, "Book: ((link))", Some(config)).await;
         stack.run_pending_work().await.unwrap();
         let tokens: Vec<String> = stack
             .providers
