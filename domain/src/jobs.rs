@@ -40,13 +40,22 @@ pub struct SaveToRecord {
     pub snomed_code: Option<String>,
     pub sent_at: chrono::DateTime<chrono::Utc>,
     pub correlation_id: String,
+    /// A Self-Book patient's decline (with the decline's code), not the
+    /// message: its own entry in the record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decline: bool,
 }
 
 impl SaveToRecord {
     /// The clinical system's idempotency key for this entry.
     pub fn idempotency_key(&self) -> String {
+        let entry = if self.decline {
+            "record-decline"
+        } else {
+            "record"
+        };
         format!(
-            "{}:{}:{}:record",
+            "{}:{}:{}:{entry}",
             self.organisation_id, self.batch_id, self.row
         )
     }

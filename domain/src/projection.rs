@@ -540,7 +540,7 @@ fn invite_row(previous: Option<InviteRow>, event: InviteEvent, sequence: u64) ->
         }
         InviteEvent::BookingCancelled { .. } => next.status = InviteStatus::Cancelled,
         InviteEvent::InviteTimedOut { .. } => next.status = InviteStatus::TimedOut,
-        InviteEvent::AppointmentReminderDue { .. } => {}
+        InviteEvent::AppointmentReminderDue { .. } | InviteEvent::DeclineRecorded { .. } => {}
     }
     next
 }

@@ -161,6 +161,15 @@ pub enum InviteEvent {
         snomed_code: String,
         declined_at: DateTime<Utc>,
     },
+    /// The decline and its SNOMED CT code are in the patient's record in
+    /// the clinical system (`saved`), or the clinical system will never
+    /// take it (the patient is not registered there).
+    DeclineRecorded {
+        batch_id: String,
+        row: u64,
+        saved: bool,
+        at: DateTime<Utc>,
+    },
     /// The patient cancelled a booked appointment through their link. Final:
     /// the slot is freed in the book.
     BookingCancelled {
@@ -193,6 +202,7 @@ impl InviteEvent {
             | Self::BookingConfirmed { batch_id, row, .. }
             | Self::BookingFailed { batch_id, row, .. }
             | Self::InviteDeclined { batch_id, row, .. }
+            | Self::DeclineRecorded { batch_id, row, .. }
             | Self::BookingCancelled { batch_id, row, .. }
             | Self::AppointmentReminderDue { batch_id, row, .. }
             | Self::InviteTimedOut { batch_id, row, .. } => (batch_id, *row),
@@ -207,6 +217,7 @@ impl DomainEvent for InviteEvent {
             Self::BookingConfirmed { .. } => "BookingConfirmed",
             Self::BookingFailed { .. } => "BookingFailed",
             Self::InviteDeclined { .. } => "InviteDeclined",
+            Self::DeclineRecorded { .. } => "DeclineRecorded",
             Self::BookingCancelled { .. } => "BookingCancelled",
             Self::AppointmentReminderDue { .. } => "AppointmentReminderDue",
             Self::InviteTimedOut { .. } => "InviteTimedOut",

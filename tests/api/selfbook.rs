@@ -361,11 +361,28 @@ async fn a_patient_declines_for_good_and_an_invite_without_decline_refuses_it() 
     );
     app.run_pending_work().await;
     assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 0, 0, 1, 0));
-    // The decline's code is what the invite recorded.
+    // The decline's code is what the invite recorded, and it is in the
+    // patient's record, once, beside the invitation the batch saved.
     let rows = app.stack.views.deliveries(&batch_id).await.unwrap();
     assert_eq!(
         rows[0].invite.as_ref().unwrap().declined_code.as_deref(),
         Some("73211009")
+    );
+    let mut entries = app.stack.records.entries().await.unwrap();
+    entries.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(entries[0].idempotency_key.ends_with(":1:record"));
+    assert_eq!(
+        (
+            entries[1].snomed_code.as_deref(),
+            entries[1].text.as_str(),
+            entries[1].idempotency_key.ends_with(":1:record-decline")
+        ),
+        (
+            Some("73211009"),
+            "Self-Book invitation declined: I don't want a flu jab",
+            true
+        )
     );
 
     let app = spawn_app().await;
@@ -858,4 +875,31 @@ async fn one_patient_is_invited_to_another_organisations_site_where_the_settings
         .await
         .unwrap();
     assert_eq!(found["bookable"], 48 + 29);
+}
+
+#[tokio::test]
+async fn five_wrong_dates_of_birth_lock_an_invite_link_and_it_books_nothing_after() {
+    let app = spawn_app().await;
+    invite(&app, 1, flu(json!({}))).await;
+    let token = link_of(&app, FIRST).await;
+    let s = session(&app, &token).await;
+    for left in (0..5).rev() {
+        let (status, wrong) = app.verify(&token, "1950-02-02").await;
+        if left > 0 {
+            assert_eq!((status, &wrong["attempts_left"]), (403, &json!(left)));
+        } else {
+            assert_eq!((status, wrong["code"].as_str()), (423, Some("link_locked")));
+        }
+    }
+    let (status, page) = app.open_link(&token).await;
+    assert_eq!((status, page["state"].as_str()), (200, Some("locked")));
+    // Even the right date, and a session from before, book nothing now.
+    let (status, _) = app.verify(&token, DOB).await;
+    assert_eq!(status, 423);
+    let (status, refused) = book(&app, &token, &s, FIRST_FREE).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (423, Some("link_locked"))
+    );
+    assert!(app.stack.appointments.bookings().await.unwrap().is_empty());
 }

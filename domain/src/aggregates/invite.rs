@@ -111,6 +111,9 @@ pub enum InviteCommand {
         link: LinkStanding,
         now: DateTime<Utc>,
     },
+    /// The decline was written to the patient's record (`saved`), or the
+    /// clinical system refused it for good. Once; repeats are harmless.
+    RecordDecline { saved: bool, now: DateTime<Utc> },
     /// The patient cancels their booked appointment. An expired link may
     /// still cancel: the appointment can be long after the link's expiry.
     Cancel {
@@ -167,6 +170,8 @@ pub struct Invite {
     requested_at: Option<DateTime<Utc>>,
     /// The booking attempt whose appointment was reminded of.
     reminded: Option<u32>,
+    /// The decline is in the clinical record (or refused there for good).
+    decline_recorded: bool,
     /// When it was Booked, Failed, Declined, Cancelled or Timed Out.
     settled_at: Option<DateTime<Utc>>,
 }
@@ -307,6 +312,17 @@ impl Aggregate for Invite {
                     declined_at: now,
                 }
             }
+            InviteCommand::RecordDecline { saved, now } => {
+                if self.status != InviteStatus::Declined || self.decline_recorded {
+                    return Ok(());
+                }
+                InviteEvent::DeclineRecorded {
+                    batch_id: self.batch_id.clone(),
+                    row: self.row,
+                    saved,
+                    at: now,
+                }
+            }
             InviteCommand::Cancel { link, now } => {
                 match self.status {
                     InviteStatus::Booked => {}
@@ -400,6 +416,7 @@ impl Aggregate for Invite {
                 self.settled_at = Some(cancelled_at);
             }
             InviteEvent::AppointmentReminderDue { attempt, .. } => self.reminded = Some(attempt),
+            InviteEvent::DeclineRecorded { .. } => self.decline_recorded = true,
             InviteEvent::InviteTimedOut { timed_out_at, .. } => {
                 self.status = InviteStatus::TimedOut;
                 self.settled_at = Some(timed_out_at);
@@ -614,6 +631,31 @@ mod tests {
             .given(vec![declined()])
             .when(decline(LinkStanding::Usable))
             .then_expect_events(vec![]);
+        // The decline goes to the record once, and only a decline does.
+        let recorded = InviteEvent::DeclineRecorded {
+            batch_id: "b-1".into(),
+            row: 4,
+            saved: true,
+            at: now(),
+        };
+        let record = InviteCommand::RecordDecline {
+            saved: true,
+            now: now(),
+        };
+        InviteTest::with(())
+            .given(vec![declined()])
+            .when(record.clone())
+            .then_expect_events(vec![recorded.clone()]);
+        for given in [
+            vec![declined(), recorded],
+            vec![],
+            vec![requested(1, "s-1")],
+        ] {
+            InviteTest::with(())
+                .given(given)
+                .when(record.clone())
+                .then_expect_events(vec![]);
+        }
     }
 
     #[test]

@@ -646,7 +646,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     .queue_notice(&event, sequence, organisation_id, correlation_id)
                     .await
             }
-            InviteEvent::InviteDeclined { .. } | InviteEvent::InviteTimedOut { .. } => {
+            InviteEvent::InviteDeclined {
+                snomed_code,
+                declined_at,
+                ..
+            } => {
+                return self
+                    .queue_decline_record(
+                        organisation_id,
+                        &batch_id,
+                        row,
+                        snomed_code,
+                        *declined_at,
+                        correlation_id,
+                    )
+                    .await
+            }
+            InviteEvent::InviteTimedOut { .. } | InviteEvent::DeclineRecorded { .. } => {
                 return Ok(false)
             }
         };
@@ -705,6 +721,73 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .send(QueueName::Send, vec![to_json(&job)])
             .await?;
         Ok(true)
+    }
+
+    /// Queues the decline, with its SNOMED CT code, for the patient's record
+    /// in the clinical system, as the record writer saves sent messages.
+    async fn queue_decline_record(
+        &self,
+        organisation_id: &str,
+        batch_id: &str,
+        row: u64,
+        snomed_code: &str,
+        declined_at: DateTime<Utc>,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        let batch = self.load_batch(batch_id).await?;
+        let Some(nhs_number) = self
+            .patient_row(&batch, row)
+            .await?
+            .and_then(|r| r.nhs_number)
+        else {
+            return Ok(false);
+        };
+        let wording = batch
+            .self_book()
+            .and_then(|s| s.decline.as_ref())
+            .map_or("declined", |d| d.wording.as_str());
+        let job = crate::jobs::SaveToRecord {
+            organisation_id: organisation_id.to_owned(),
+            batch_id: batch_id.to_owned(),
+            row,
+            nhs_number,
+            channel: events::Channel::Sms,
+            text: format!("Self-Book invitation declined: {wording}"),
+            snomed_code: Some(snomed_code.to_owned()),
+            sent_at: declined_at,
+            correlation_id: correlation_id.to_owned(),
+            decline: true,
+        };
+        self.ports
+            .queue
+            .send(QueueName::Record, vec![to_json(&job)])
+            .await?;
+        Ok(true)
+    }
+
+    /// Writes a decline to the patient's record (the key makes a retry the
+    /// same entry), then records on the invite that it is there.
+    pub(super) async fn record_decline(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        row: u64,
+        entry: crate::ports::RecordEntry,
+    ) -> Result<JobOutcome, JobError> {
+        let saved = match self.ports.record.save(&entry).await {
+            Ok(()) => true,
+            Err(crate::ports::RecordError::NotRegistered) => false,
+            Err(e) => return Err(JobError::Retry(e.to_string())),
+        };
+        let command = InviteCommand::RecordDecline {
+            saved,
+            now: self.ports.clock.now(),
+        };
+        self.invites
+            .execute_with_metadata(&delivery_id(batch_id, row), command, self.metadata(caller))
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(JobOutcome::Done)
     }
 
     /// Books the reminder a day before a confirmed appointment, unless the

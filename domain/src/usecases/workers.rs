@@ -1207,6 +1207,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 snomed_code: batch.snomed_code().map(str::to_owned),
                 sent_at: delivery.sent_at.unwrap_or_default(),
                 correlation_id: job.correlation_id.clone(),
+                decline: false,
             }));
         }
         for chunk in jobs.chunks(FAN_OUT_CHUNK) {
@@ -1226,6 +1227,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "record-writer",
             &job.correlation_id,
         );
+        let decline = job.decline;
+        let (batch_id, row) = (job.batch_id.clone(), job.row);
         let entry = RecordEntry {
             idempotency_key: job.idempotency_key(),
             organisation_id: job.organisation_id.clone(),
@@ -1235,6 +1238,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             channel: job.channel,
             sent_at: job.sent_at,
         };
+        if decline {
+            return self.record_decline(&caller, &batch_id, row, entry).await;
+        }
         let command = DeliveryCommand::SaveToRecord {
             entry: Box::new(entry),
             now: self.ports.clock.now(),
