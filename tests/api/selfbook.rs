@@ -830,9 +830,18 @@ async fn one_patient_is_invited_to_another_organisations_site_where_the_settings
         .await
         .unwrap();
     assert_eq!(settings.status(), 200);
-    let created = invite_one(&app, body(patient, "hub")).await;
+    // Sent twice with one Idempotency-Key (a retry): one invite, one text.
+    let keyed = || {
+        app.request(reqwest::Method::POST, "/v1/invites")
+            .header("idempotency-key", "invite-ada-1")
+            .json(&body(patient.clone(), "hub"))
+            .send()
+    };
+    let created = keyed().await.unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
+    let again: Value = keyed().await.unwrap().json().await.unwrap();
+    assert_eq!(again, created);
     let batch_id = created["batch_id"].as_str().unwrap().to_owned();
     app.run_pending_work().await;
     let sent = app.outbox().await;

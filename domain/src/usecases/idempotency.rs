@@ -35,6 +35,17 @@ impl IdempotencyKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The key of one step of this key's request (`step` names it), so a
+    /// request made of several keyed steps, re-run after a crash between
+    /// two of them, repeats none.
+    pub fn derived(&self, step: &str) -> Self {
+        let name = format!("{step}\n{}", self.0);
+        Self(format!(
+            "{step}-{}",
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+        ))
+    }
+
     /// A stable id for what this key's request creates.
     pub fn derived_id(&self, caller: &Caller, what: &str) -> String {
         let name = format!("{}\n{what}\n{}", caller.organisation_id, self.0);

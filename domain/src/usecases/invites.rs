@@ -925,16 +925,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             serde_json::json!(request.self_book)
         );
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
-            self.invite_patient_once(caller, request)
+            self.invite_patient_once(caller, request, key)
         })
         .await
     }
 
+    /// Each step is keyed from the request's key, so a retry after a crash
+    /// between steps lands on the same list and batch and sends nothing
+    /// twice.
     async fn invite_patient_once(
         &self,
         caller: &Caller,
         request: PatientInvite,
+        key: Option<&super::IdempotencyKey>,
     ) -> Result<PatientInvited, BatchbookError> {
+        let step = |name: &str| key.map(|k| k.derived(name));
         let invalid = |field: &str, e: &dyn std::fmt::Display| {
             BatchbookError::InvalidRequest(format!("patient.{field}: {e}"))
         };
@@ -987,7 +992,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 caller,
                 csv,
                 Some(crate::lists::ClinicalSystem::SystmOne),
-                None,
+                step("invite-list").as_ref(),
             )
             .await?;
         if list.mobile_count == Some(0) || list.contactable_count == 0 {
@@ -1025,10 +1030,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     attachment_id: None,
                     self_book: Some(request.self_book),
                 },
-                None,
+                step("invite-batch").as_ref(),
             )
             .await?;
-        self.send_batch(caller, &batch_id, None, None, None).await?;
+        self.send_batch(caller, &batch_id, None, None, step("invite-send").as_ref())
+            .await?;
         tracing::info!(batch_id, "individual invite sent");
         Ok(PatientInvited {
             batch_id,
