@@ -86,6 +86,37 @@ async fn book(app: &TestApp, token: &str, session: &str, offer: &str) -> (u16, V
     .await
 }
 
+/// A flu slot as the simulated book holds it now, by id.
+async fn book_slot(app: &TestApp, slot_id: &str) -> domain::appointments::Slot {
+    let search = SlotSearch {
+        slot_type: "flu".into(),
+        from: crate::helpers::start_of_test(),
+        to: crate::helpers::start_of_test() + Duration::days(28),
+        clinicians: vec![],
+        channel: None,
+        location: None,
+        other_sites: vec![],
+    };
+    let slots = app.stack.appointments.search(&search).await.unwrap();
+    slots.into_iter().find(|s| s.slot_id == slot_id).unwrap()
+}
+
+async fn cancel(app: &TestApp, token: &str, session: &str) -> (u16, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        token,
+        session,
+        "/booking/cancel",
+        None,
+    )
+    .await
+}
+
+async fn decline(app: &TestApp, token: &str, session: &str) -> (u16, Value) {
+    call(app, reqwest::Method::POST, token, session, "/decline", None).await
+}
+
 async fn invite_of(app: &TestApp, token: &str, session: &str) -> Value {
     let (status, invite) = call(app, reqwest::Method::GET, token, session, "/invite", None).await;
     assert_eq!(status, 200, "{invite}");
@@ -329,8 +360,7 @@ async fn a_patient_books_a_slot_another_is_told_it_was_taken_and_staff_see_the_c
         (status, again["detail"].as_str()),
         (409, Some("your appointment is already booked"))
     );
-    let (status, declined) =
-        call(&app, reqwest::Method::POST, &first, &one, "/decline", None).await;
+    let (status, declined) = decline(&app, &first, &one).await;
     assert_eq!(
         (status, declined["code"].as_str()),
         (409, Some("already_booked"))
@@ -343,12 +373,12 @@ async fn a_patient_declines_for_good_and_an_invite_without_decline_refuses_it() 
     let batch_id = invite(&app, 1, flu(json!({}))).await;
     let token = link_of(&app, FIRST).await;
     let s = session(&app, &token).await;
-    let (status, declined) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
+    let (status, declined) = decline(&app, &token, &s).await;
     assert_eq!(status, 200);
     assert_eq!(declined["status"], "declined");
     assert!(declined.get("decline").is_none());
     // Again: nothing changes.
-    let (status, _) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
+    let (status, _) = decline(&app, &token, &s).await;
     assert_eq!(status, 200);
     let (status, refused) = book(&app, &token, &s, FIRST_FREE).await;
     assert_eq!(
@@ -394,7 +424,7 @@ async fn a_patient_declines_for_good_and_an_invite_without_decline_refuses_it() 
     .await;
     let token = link_of(&app, FIRST).await;
     let s = session(&app, &token).await;
-    let (status, refused) = call(&app, reqwest::Method::POST, &token, &s, "/decline", None).await;
+    let (status, refused) = decline(&app, &token, &s).await;
     assert_eq!(
         (status, refused["detail"].as_str()),
         (
@@ -420,62 +450,23 @@ async fn a_booking_can_be_cancelled_until_an_hour_before_and_the_slot_is_freed()
     app.clock
         .advance(Duration::minutes(60) + Duration::seconds(1));
     let one = session(&app, &first).await;
-    let (status, late) = call(
-        &app,
-        reqwest::Method::POST,
-        &first,
-        &one,
-        "/booking/cancel",
-        None,
-    )
-    .await;
+    let (status, late) = cancel(&app, &first, &one).await;
     assert_eq!(
         (status, late["detail"].as_str()),
         (409, Some("appointments can be cancelled online until 1 hour before they start; please contact the practice"))
     );
     let two = session(&app, &second).await;
-    let (status, cancelled) = call(
-        &app,
-        reqwest::Method::POST,
-        &second,
-        &two,
-        "/booking/cancel",
-        None,
-    )
-    .await;
+    let (status, cancelled) = cancel(&app, &second, &two).await;
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "cancelled");
     app.run_pending_work().await;
-    // Freed in the book, and the slot claim released: the first patient's
-    // link is booked, so a third patient would be needed to take it; the
-    // book shows it free and offered again.
-    let search = SlotSearch {
-        slot_type: "flu".into(),
-        from: chrono::DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
-            .unwrap()
-            .into(),
-        to: chrono::DateTime::parse_from_rfc3339("2026-11-25T14:01:00Z")
-            .unwrap()
-            .into(),
-        clinicians: vec![],
-        channel: None,
-        location: None,
-        other_sites: vec![],
-    };
-    let slots = app.stack.appointments.search(&search).await.unwrap();
-    assert_eq!((slots.len(), slots[0].busy), (1, false));
+    // Freed in the book: the slot is free again.
+    let slot = book_slot(&app, WEDNESDAY).await;
+    assert!(!slot.busy);
     // Cancelled is final.
     let (status, again) = book(&app, &second, &two, WEDNESDAY).await;
     assert_eq!((status, again["code"].as_str()), (409, Some("cancelled")));
-    let (status, again) = call(
-        &app,
-        reqwest::Method::POST,
-        &second,
-        &two,
-        "/booking/cancel",
-        None,
-    )
-    .await;
+    let (status, again) = cancel(&app, &second, &two).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(counts(&app, &batch_id).await, invites(0, 0, 1, 0, 0, 1));
 }
@@ -488,23 +479,7 @@ async fn a_booking_the_book_refuses_fails_releases_its_slot_and_the_patient_choo
     let one = session(&app, &first).await;
     assert_eq!(book(&app, &first, &one, FIRST_FREE).await.0, 202);
     // Reception books the same slot over the phone before the worker runs.
-    let slot = app
-        .stack
-        .appointments
-        .search(&SlotSearch {
-            slot_type: "flu".into(),
-            from: crate::helpers::start_of_test(),
-            to: crate::helpers::start_of_test() + Duration::hours(2),
-            clinicians: vec![],
-            channel: None,
-            location: None,
-            other_sites: vec![],
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.slot_id == FIRST_FREE)
-        .unwrap();
+    let slot = book_slot(&app, FIRST_FREE).await;
     let phone = app
         .stack
         .appointments
@@ -668,15 +643,7 @@ async fn a_booked_patient_is_reminded_a_day_before_and_a_cancelled_one_is_not() 
         202
     );
     app.run_pending_work().await;
-    let (status, _) = call(
-        &app,
-        reqwest::Method::POST,
-        &second,
-        &two,
-        "/booking/cancel",
-        None,
-    )
-    .await;
+    let (status, _) = cancel(&app, &second, &two).await;
     assert_eq!(status, 200);
     app.run_pending_work().await;
     // Tuesday 14:00 is a day before; a second earlier, nothing yet.
@@ -723,7 +690,7 @@ async fn booked_and_not_booked_reports_keep_the_uploads_columns_and_upload_again
     assert_eq!(book(&app, &one, &s, FIRST_FREE).await.0, 202);
     let two = link_of(&app, SECOND).await;
     let s = session(&app, &two).await;
-    let (status, _) = call(&app, reqwest::Method::POST, &two, &s, "/decline", None).await;
+    let (status, _) = decline(&app, &two, &s).await;
     assert_eq!(status, 200);
     app.run_pending_work().await;
 

@@ -152,8 +152,12 @@ fn standing(state: LinkState) -> LinkStanding {
     }
 }
 
-fn book_unavailable(e: BookError) -> LinkError {
-    LinkError::Unavailable(e.to_string())
+/// A failed look-up, as the patient's page is told it (the cause is logged).
+fn link_unavailable(e: BatchbookError) -> LinkError {
+    match e {
+        BatchbookError::Unavailable(cause) => LinkError::Unavailable(cause),
+        other => LinkError::Unavailable(other.to_string()),
+    }
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
@@ -173,13 +177,24 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         config: &SelfBook,
     ) -> Result<Availability, BatchbookError> {
         selfbook::check(config).map_err(BatchbookError::InvalidRequest)?;
-        let search = self.search_for(&caller.organisation_id, config).await?;
+        let (search, slots) = self.slots_for(&caller.organisation_id, config).await?;
+        Ok(availability(&slots, &search))
+    }
+
+    /// What an invite of `org` configured like this finds in the book now:
+    /// the search it makes and the book's answer.
+    async fn slots_for(
+        &self,
+        org: &OrganisationId,
+        config: &SelfBook,
+    ) -> Result<(SlotSearch, Vec<Slot>), BatchbookError> {
+        let search = self.search_for(org, config).await?;
         let slots = self
             .appointment_book()?
             .search(&search)
             .await
             .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
-        Ok(availability(&slots, &search))
+        Ok((search, slots))
     }
 
     /// The search an invite of `org` makes now: with the other
@@ -204,12 +219,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         org: &OrganisationId,
         config: &SelfBook,
     ) -> Result<(), BatchbookError> {
-        let search = self.search_for(org, config).await?;
-        let slots = self
-            .appointment_book()?
-            .search(&search)
-            .await
-            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        let (search, slots) = self.slots_for(org, config).await?;
         if let Some(site) = &config.location {
             let theirs = slots
                 .iter()
@@ -293,13 +303,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     pub async fn link_offers(&self, token: &str, session: &str) -> Result<Vec<Offer>, LinkError> {
         let opened = self.open_invite(token, session).await?;
         let config = Self::config_of(&opened)?;
-        let search = self.search_for(&Self::org_of(&opened)?, config).await?;
-        let slots = self
-            .appointment_book()
-            .map_err(|e| LinkError::Unavailable(e.to_string()))?
-            .search(&search)
+        let (search, slots) = self
+            .slots_for(&Self::org_of(&opened)?, config)
             .await
-            .map_err(book_unavailable)?;
+            .map_err(link_unavailable)?;
         Ok(selfbook::offers(config, &slots, &search))
     }
 
@@ -321,13 +328,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         let (batch_id, row) = (opened.record.batch_id.clone(), opened.record.row);
         let invite_id = delivery_id(&batch_id, row);
-        let search = self.search_for(&Self::org_of(&opened)?, &config).await?;
-        let slots = self
-            .appointment_book()
-            .map_err(|e| LinkError::Unavailable(e.to_string()))?
-            .search(&search)
+        let (search, slots) = self
+            .slots_for(&Self::org_of(&opened)?, &config)
             .await
-            .map_err(book_unavailable)?;
+            .map_err(link_unavailable)?;
         let candidates = selfbook::candidates(&config, &slots, &search, offer_id);
         if candidates.is_empty() {
             return Err(Self::gone_or_unknown(&config, &slots, &search, offer_id));
@@ -390,10 +394,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         search: &SlotSearch,
         offer_id: &str,
     ) -> LinkError {
-        let any = SlotSearch {
-            from: search.from,
-            ..search.clone()
-        };
         let all: Vec<Slot> = slots
             .iter()
             .map(|s| Slot {
@@ -401,7 +401,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 ..s.clone()
             })
             .collect();
-        if selfbook::candidates(config, &all, &any, offer_id).is_empty() {
+        if selfbook::candidates(config, &all, search, offer_id).is_empty() {
             LinkError::NoSuchOffer
         } else {
             LinkError::SlotTaken

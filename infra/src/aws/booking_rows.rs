@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use domain::appointments::BookError;
@@ -83,7 +85,7 @@ impl BookingRows for DynamoBookingRows {
             ("expires_at".into(), n((at + RETENTION).timestamp())),
         ]);
         // A slot already booked keeps its booking: the read below says whose.
-        let _ = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -91,6 +93,12 @@ impl BookingRows for DynamoBookingRows {
             .condition_expression("attribute_not_exists(idempotency_key)")
             .send()
             .await;
+        if let Err(e) = put {
+            match e.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(_) => {}
+                other => return Err(unavailable(sdk_error("simulated book")(other))),
+            }
+        }
         let held = self
             .client
             .get_item()
@@ -117,8 +125,9 @@ impl BookingRows for DynamoBookingRows {
                 continue;
             }
             let key = get_s(&item, "idempotency_key").map_err(unavailable)?;
-            // Only this booking: the slot may have been booked again since.
-            let _ = self
+            // Only this booking: the slot may have been booked again since,
+            // and then its condition fails, which is not an error.
+            let deleted = self
                 .client
                 .delete_item()
                 .table_name(&self.table)
@@ -127,6 +136,12 @@ impl BookingRows for DynamoBookingRows {
                 .expression_attribute_values(":id", s(appointment_id))
                 .send()
                 .await;
+            if let Err(e) = deleted {
+                match e.into_service_error() {
+                    DeleteItemError::ConditionalCheckFailedException(_) => {}
+                    other => return Err(unavailable(sdk_error("simulated book")(other))),
+                }
+            }
         }
         Ok(())
     }
