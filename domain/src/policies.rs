@@ -12,6 +12,52 @@ use serde::{Deserialize, Serialize};
 pub const RECEIPT_DEADLINE: Duration = Duration::hours(72);
 /// The most days a send may be staggered over.
 pub const MAX_STAGGER_DAYS: u32 = 28;
+/// The furthest ahead a send may be scheduled: a year is further than any
+/// practice plans a recall, and a year 262000 is a typo.
+pub const MAX_SCHEDULE_AHEAD: Duration = Duration::days(365);
+
+/// When a batch starts sending, as staff chose it: explicitly now, or at a
+/// time that is still to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStart {
+    Now,
+    At(DateTime<Utc>),
+}
+
+/// A send as staff asked for it: when it starts, and over how many days
+/// it is spread, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendPlan {
+    pub start: SendStart,
+    pub stagger_days: Option<u32>,
+}
+
+impl SendPlan {
+    /// Everyone, now.
+    pub fn now() -> Self {
+        Self {
+            start: SendStart::Now,
+            stagger_days: None,
+        }
+    }
+
+    /// The moment to start at, when it is still to come: a time that has
+    /// passed, or is more than a year away, is refused rather than read as
+    /// "now" or kept for ever.
+    pub fn scheduled_for(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, PolicyError> {
+        if let Some(days) = self.stagger_days {
+            if !(1..=MAX_STAGGER_DAYS).contains(&days) {
+                return Err(PolicyError::StaggerDays(days));
+            }
+        }
+        match self.start {
+            SendStart::Now => Ok(None),
+            SendStart::At(at) if at <= now => Err(PolicyError::SendAtNotInFuture),
+            SendStart::At(at) if at > now + MAX_SCHEDULE_AHEAD => Err(PolicyError::SendAtTooFar),
+            SendStart::At(at) => Ok(Some(at)),
+        }
+    }
+}
 
 /// How long an unread NHS App message waits before the patient is sent the
 /// same message by SMS.
@@ -64,6 +110,10 @@ pub enum PolicyError {
     WindowOpensAfterItCloses,
     #[error("a send can be staggered over 1 to {MAX_STAGGER_DAYS} days, not {0}")]
     StaggerDays(u32),
+    #[error("send_at: must be in the future; to send now, send {{\"now\": true}} instead")]
+    SendAtNotInFuture,
+    #[error("send_at: must be within a year from now")]
+    SendAtTooFar,
 }
 
 impl SendingWindow {

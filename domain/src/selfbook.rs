@@ -9,7 +9,8 @@ use events::{AppointmentChannel, ChosenSlot, SelfBook, Timing};
 use serde::Serialize;
 
 use crate::appointments::{Slot, SlotSearch};
-use crate::values::SnomedCode;
+use crate::values::text::BOOK_ID_CHARS;
+use crate::values::{one_line, SnomedCode};
 
 /// Slots within this many days are offered when staff set no window.
 pub const DEFAULT_WITHIN_DAYS: u32 = 28;
@@ -27,6 +28,15 @@ const MAX_CLINICIANS: usize = 20;
 pub fn check(config: &SelfBook) -> Result<(), String> {
     if config.slot_type.trim().is_empty() {
         return Err("self_book.slot_type: give the slot type to book".into());
+    }
+    let id = |field: &str, value: &str| {
+        one_line(value, BOOK_ID_CHARS)
+            .map(|_| ())
+            .map_err(|e| format!("self_book.{field}: {e}"))
+    };
+    id("slot_type", &config.slot_type)?;
+    if let Some(location) = &config.location {
+        id("location", location)?;
     }
     if config.timing == Timing::TimeWindow
         && config.appointment_type != AppointmentChannel::Telephone
@@ -52,6 +62,9 @@ pub fn check(config: &SelfBook) -> Result<(), String> {
             "self_book.clinicians[{n}]: give the clinician's id"
         ));
     }
+    for (n, clinician) in config.clinicians.iter().enumerate() {
+        id(&format!("clinicians[{n}]"), clinician)?;
+    }
     if let Some(days) = config.within_days {
         if !(1..=MAX_WITHIN_DAYS).contains(&days) {
             return Err(format!(
@@ -62,16 +75,12 @@ pub fn check(config: &SelfBook) -> Result<(), String> {
     if let Some(decline) = &config.decline {
         SnomedCode::parse(&decline.snomed_code)
             .map_err(|e| format!("self_book.decline.snomed_code: {e}"))?;
-        let wording = decline.wording.trim();
+        let wording = one_line(&decline.wording, MAX_WORDING)
+            .map_err(|e| format!("self_book.decline.wording: {e}"))?;
         if wording.is_empty() {
             return Err(
                 "self_book.decline.wording: give the words the patient chooses to decline".into(),
             );
-        }
-        if wording.chars().count() > MAX_WORDING {
-            return Err(format!(
-                "self_book.decline.wording: is longer than {MAX_WORDING} characters"
-            ));
         }
     }
     Ok(())
@@ -248,6 +257,7 @@ pub fn chosen(slot: &Slot, timing: Timing) -> ChosenSlot {
         clinician_name: slot.clinician_name.clone(),
         location: slot.location.clone(),
         location_name: slot.location_name.clone(),
+        location_organisation: slot.location_organisation.clone(),
         channel: slot.channel,
         as_window: timing == Timing::TimeWindow,
     }
@@ -264,7 +274,7 @@ pub fn slot_of(chosen: &ChosenSlot) -> Slot {
         clinician_name: chosen.clinician_name.clone(),
         location: chosen.location.clone(),
         location_name: chosen.location_name.clone(),
-        location_organisation: None,
+        location_organisation: chosen.location_organisation.clone(),
         channel: chosen.channel,
         busy: false,
         restriction: None,
@@ -457,6 +467,44 @@ mod tests {
                     ..config()
                 },
                 "self_book.decline.wording: is longer than 100 characters",
+            ),
+            (
+                SelfBook {
+                    slot_type: "x".repeat(65),
+                    ..config()
+                },
+                "self_book.slot_type: is longer than 64 characters",
+            ),
+            (
+                SelfBook {
+                    location: Some("x".repeat(65)),
+                    ..config()
+                },
+                "self_book.location: is longer than 64 characters",
+            ),
+            (
+                SelfBook {
+                    clinicians: vec!["dr-okafor".into(), "x".repeat(65)],
+                    ..config()
+                },
+                "self_book.clinicians[1]: is longer than 64 characters",
+            ),
+            (
+                SelfBook {
+                    clinicians: vec!["dr-okafor".into(); 21],
+                    ..config()
+                },
+                "self_book.clinicians: at most 20 clinicians",
+            ),
+            (
+                SelfBook {
+                    decline: Some(DeclineOption {
+                        snomed_code: "73211009".into(),
+                        wording: "No\nthanks".into(),
+                    }),
+                    ..config()
+                },
+                "self_book.decline.wording: must be one line, without control characters",
             ),
         ];
         for (config, error) in cases {

@@ -116,6 +116,11 @@ pub struct ChosenSlot {
     pub location: String,
     /// Where the patient goes, as they are told it.
     pub location_name: String,
+    /// The ODS code of the organisation the site belongs to, when it is not
+    /// the inviting practice's own (a shared hub). Absent from events
+    /// recorded before sites were shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_organisation: Option<String>,
     pub channel: AppointmentChannel,
     /// The patient chose a part of the day, not this exact time: the
     /// confirmation gives the window.

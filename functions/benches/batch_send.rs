@@ -88,7 +88,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let started = Instant::now();
     stack
         .app
-        .send_batch(&caller, &batch_id, None, None, None)
+        .send_batch(&caller, &batch_id, domain::policies::SendPlan::now(), None)
         .await?;
     loop {
         stack.tick().await?;

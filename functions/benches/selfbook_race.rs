@@ -148,7 +148,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         reqwest::Method::POST,
         &format!("/v1/batches/{batch_id}/send"),
     )
-    .json(&json!({}))
+    .json(&json!({"now": true}))
     .send()
     .await?;
     stack.run_pending_work().await?;

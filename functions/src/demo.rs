@@ -74,7 +74,7 @@ pub async fn run(
         .await?;
     stack
         .app
-        .send_batch(&caller, &batch_id, None, None, None)
+        .send_batch(&caller, &batch_id, domain::policies::SendPlan::now(), None)
         .await?;
     stack.run_pending_work().await?;
     let elapsed = started.elapsed();

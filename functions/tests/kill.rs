@@ -85,7 +85,13 @@ async fn a_killed_server_restarted_on_the_same_data_sends_each_message_exactly_o
         .await
         .unwrap();
     assert_eq!(saved.status(), 200);
-    let list: Value = json(client.post(format!("{}/v1/lists", first.address)).body(csv)).await;
+    let list: Value = json(
+        client
+            .post(format!("{}/v1/lists", first.address))
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await;
     let recipients = list["contactable_count"].as_u64().unwrap();
     let created: Value = json(
         client

@@ -25,7 +25,12 @@ impl TestApp {
         if let Some(name) = file_name {
             request = request.query(&[("file_name", name)]);
         }
-        request.body(bytes).send().await.unwrap()
+        request
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Uploads the leaflet and returns its id.
@@ -84,29 +89,68 @@ async fn an_upload_is_refused_with_its_reason_and_nothing_is_kept() {
     );
     assert_eq!(
         refused(app.upload_attachment_as(ORG, None, LEAFLET.to_vec()).await).await,
-        (422, "file_name: give the attachment a file name".into())
+        (400, "file_name: is required".into())
     );
     assert_eq!(
         refused(
-            app.upload_attachment_as(ORG, Some("../../leaflet.pdf"), LEAFLET.to_vec())
+            app.upload_attachment_as(ORG, Some("  "), LEAFLET.to_vec())
                 .await
         )
         .await,
-        (422, "file_name: may not contain /".into())
+        (422, "file_name: give the attachment a file name".into())
     );
-    let mut big = LEAFLET.to_vec();
-    big.resize(domain::usecases::MAX_ATTACHMENT_BYTES + 2, b' ');
-    assert_eq!(
-        refused(app.upload_attachment_as(ORG, Some("big.pdf"), big).await).await,
-        (
-            413,
-            "attachment: the largest allowed is 5242880 bytes".into()
-        )
-    );
+    let raw = |query: &'static str, content_type: &'static str| {
+        app.request(reqwest::Method::POST, &format!("/v1/attachments?{query}"))
+            .header("content-type", content_type)
+            .body(LEAFLET.to_vec())
+            .send()
+    };
+    let cases = [
+        // A name percent-encoded from bytes that are not UTF-8 (Latin-1 "é").
+        ("file_name=Caf%E9.pdf", "application/pdf", 400,
+            "file_name: is not UTF-8 text; percent-encode the UTF-8 bytes of the value"),
+        ("file_name=a.pdf&filename=a.pdf", "application/pdf", 400,
+            "unknown query parameter `filename`; did you mean `file_name`?"),
+        ("file_name=a.pdf", "application/json", 415,
+            "send this request's body with Content-Type: application/octet-stream (or application/pdf, image/png, image/jpeg); it was sent as application/json"),
+    ];
+    for (query, content_type, status, detail) in cases {
+        assert_eq!(
+            refused(raw(query, content_type).await.unwrap()).await,
+            (status, detail.to_owned()),
+            "{query} as {content_type}"
+        );
+    }
+    // One byte over, or fifty megabytes over: the same refusal.
+    for size in [
+        domain::usecases::MAX_ATTACHMENT_BYTES + 1,
+        domain::usecases::MAX_ATTACHMENT_BYTES + 2,
+        50 * 1024 * 1024,
+    ] {
+        let mut big = LEAFLET.to_vec();
+        big.resize(size, b' ');
+        assert_eq!(
+            refused(app.upload_attachment_as(ORG, Some("big.pdf"), big).await).await,
+            (
+                413,
+                "attachment: the file is larger than 5 MiB (5242880 bytes), the largest allowed"
+                    .into()
+            ),
+            "{size} bytes"
+        );
+    }
     assert!(
         !app.data.path().join("blobs/attachments").exists(),
         "a refused file is never kept"
     );
+    // Exactly the limit is taken: the route's own limit, not the 64 KiB of
+    // JSON bodies.
+    let mut largest = LEAFLET.to_vec();
+    largest.resize(domain::usecases::MAX_ATTACHMENT_BYTES, b' ');
+    let response = app
+        .upload_attachment_as(ORG, Some("largest.pdf"), largest)
+        .await;
+    assert_eq!(response.status(), 201);
 
     let response = app
         .upload_attachment_as(ORG, Some("Flu leaflet.pdf"), LEAFLET.to_vec())

@@ -105,7 +105,9 @@ async fn a_rebuilt_projection_equals_the_live_one() {
 async fn a_batch_is_sent_only_once() {
     let app = spawn_app().await;
     let batch_id = app.send_list(&clean_list(3)).await;
-    let again = app.send_batch_as(ORG, &batch_id, json!({})).await;
+    let again = app
+        .send_batch_as(ORG, &batch_id, json!({"now": true}))
+        .await;
     assert_eq!(again.status(), 409);
     let problem: Value = again.json().await.unwrap();
     assert_eq!(problem["code"], "already_sent");
@@ -141,7 +143,9 @@ async fn another_organisation_can_neither_see_nor_send_nor_reuse_a_batch_or_list
         read.json::<Value>().await.unwrap()["code"],
         "batch_not_found"
     );
-    let send = app.send_batch_as("B99999", &batch_id, json!({})).await;
+    let send = app
+        .send_batch_as("B99999", &batch_id, json!({"now": true}))
+        .await;
     assert_eq!(send.status(), 404);
     app.run_pending_work().await;
     assert_eq!(app.batch(&batch_id).await["status"], "Draft");

@@ -60,7 +60,12 @@ async fn create_and_send(
         .unwrap();
     stack
         .app
-        .send_batch(&caller(), &batch_id, None, None, None)
+        .send_batch(
+            &caller(),
+            &batch_id,
+            domain::policies::SendPlan::now(),
+            None,
+        )
         .await
         .unwrap();
     batch_id

@@ -186,7 +186,9 @@ impl TestApp {
         let created: Value = created.json().await.unwrap();
         let batch_id = created["batch_id"].as_str().unwrap().to_owned();
         assert_eq!(
-            self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
+            self.send_batch_as(ORG, &batch_id, json!({"now": true}))
+                .await
+                .status(),
             202
         );
         self.run_pending_work().await;
@@ -197,7 +199,9 @@ impl TestApp {
     pub async fn send_list(&self, csv: &str) -> String {
         let batch_id = self.create_batch_from(csv).await;
         assert_eq!(
-            self.send_batch_as(ORG, &batch_id, json!({})).await.status(),
+            self.send_batch_as(ORG, &batch_id, json!({"now": true}))
+                .await
+                .status(),
             202
         );
         batch_id
@@ -250,15 +254,59 @@ impl TestApp {
     }
 
     pub async fn outbox(&self) -> Vec<Value> {
-        self.client
-            .get(format!("{}/v1/dev/sms-outbox", self.address))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.outbox_as(ORG).await
     }
+
+    /// The messages the simulated providers took for `org`'s patients.
+    pub async fn outbox_as(&self, org: &str) -> Vec<Value> {
+        self.as_org(
+            self.client
+                .get(format!("{}/v1/dev/sms-outbox", self.address)),
+            org,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    }
+
+    /// What a refused request must leave as it was: every event, every
+    /// message sent (for any organisation), and every file kept.
+    pub async fn snapshot(&self) -> Snapshot {
+        self.run_pending_work().await;
+        let mut files = Vec::new();
+        let mut dirs = vec![self.data.path().join("blobs")];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry.unwrap();
+                let meta = entry.metadata().unwrap();
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    files.push((entry.path().display().to_string(), meta.len()));
+                }
+            }
+        }
+        files.sort();
+        Snapshot {
+            events: self.stack.event_log().count().await.unwrap(),
+            messages: self.stack.providers.outbox_count().await.unwrap(),
+            files,
+        }
+    }
+}
+
+/// See [`TestApp::snapshot`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub events: u64,
+    pub messages: u64,
+    pub files: Vec<(String, u64)>,
 }
 
 /// The token at the end of a message's link.

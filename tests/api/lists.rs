@@ -91,6 +91,17 @@ async fn a_file_over_10_mb_is_refused_with_413() {
 }
 
 #[tokio::test]
+async fn a_list_far_larger_than_any_json_body_is_taken() {
+    let app = spawn_app().await;
+    let list = clean_list(10_000);
+    assert!(list.len() > 4 * 64 * 1024);
+    let response = app.upload_list(&list).await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["patient_count"], 10_000);
+}
+
+#[tokio::test]
 async fn a_batch_from_a_list_with_nobody_to_contact_is_refused() {
     let app = spawn_app().await;
     let list: Value = app
@@ -381,7 +392,7 @@ async fn settings_with_an_unknown_field_are_refused_with_the_reason() {
     assert_eq!(status, 422);
     assert_eq!(
         body["detail"].as_str().unwrap(),
-        "the settings could not be read: Failed to deserialize the JSON body into the target type: colour: unknown field `colour`, expected one of `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites` at line 1 column 9"
+        "unknown field `colour`; the fields are `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites`"
     );
 }
 

@@ -18,3 +18,4 @@ mod pds;
 mod scheduling;
 mod selfbook;
 mod series;
+mod strict;

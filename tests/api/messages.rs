@@ -91,7 +91,7 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
     let batch_id = app
         .create(MIXED, json!({"email_subject": "Flu clinics"}))
         .await;
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
 
     assert_eq!(
@@ -152,7 +152,7 @@ async fn each_patient_gets_their_channel_and_an_unread_nhs_app_message_falls_bac
 async fn a_read_receipt_from_nhs_notify_cancels_the_fallback() {
     let app = spawn_app().await;
     let batch_id = app.create(MIXED, json!({"email_subject": "Flu"})).await;
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
     let reference = app
         .outbox()
@@ -234,7 +234,7 @@ async fn a_govuk_notify_receipt_needs_its_token_and_settles_the_message() {
     let csv = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
                7000000015,Joe,07700 190095,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
     assert_eq!(app.batch(&batch_id).await["counts"]["awaiting_receipt"], 1);
     let reference = app.outbox().await[0]["idempotency_key"]
@@ -296,7 +296,7 @@ async fn a_message_with_no_receipt_after_72_hours_has_failed() {
                7000000015,Joe,07700 190095,01/02/1950\n\
                7000000023,Sam,07700 100930,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
     app.wait(Duration::hours(72) - Duration::minutes(1)).await;
     let batch = app.batch(&batch_id).await;
@@ -343,7 +343,7 @@ async fn texts_wait_for_the_sending_window_but_emails_do_not() {
         .await;
     // 21:00 on Monday, London time.
     app.clock.advance(Duration::hours(12));
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
     assert_eq!(app.sent_to().await, pairs(&[("email", "joe@example.com")]));
     app.wait(Duration::hours(11) - Duration::minutes(1)).await;
@@ -380,8 +380,11 @@ async fn an_organisation_can_move_its_window_and_a_backwards_one_is_refused() {
         json!({"opens": "10:00", "closes": "16:00", "time_zone": "Europe/London"})
     );
     // 09:00: an hour before this organisation's window opens.
-    app.send(&app.create(&clean_list(2), json!({})).await, json!({}))
-        .await;
+    app.send(
+        &app.create(&clean_list(2), json!({})).await,
+        json!({"now": true}),
+    )
+    .await;
     app.run_pending_work().await;
     assert!(app.outbox().await.is_empty());
     app.wait(Duration::hours(1)).await;
@@ -408,7 +411,8 @@ async fn a_stagger_sends_each_days_share_and_cancelling_midway_sends_no_more() {
     assert_eq!(preview["stagger"], plan);
 
     let batch_id = app.create(&clean_list(10), json!({})).await;
-    app.send(&batch_id, json!({"stagger_days": 3})).await;
+    app.send(&batch_id, json!({"now": true, "stagger_days": 3}))
+        .await;
     app.run_pending_work().await;
     assert_eq!(app.outbox().await.len(), 4);
     assert_eq!(app.batch(&batch_id).await["stagger"], plan);
@@ -448,7 +452,7 @@ async fn each_message_sent_is_saved_to_the_patients_record_with_the_snomed_code_
             json!({"email_subject": "Flu clinics", "snomed_code": "1239511000000100"}),
         )
         .await;
-    app.send(&batch_id, json!({})).await;
+    app.send(&batch_id, json!({"now": true})).await;
     app.run_pending_work().await;
 
     let batch = app.batch(&batch_id).await;
@@ -510,7 +514,8 @@ async fn a_stagger_cannot_be_cancelled_once_its_last_day_has_started() {
                7000000015,Joe,07700 100120,01/02/1950\n\
                7000000023,Sam,07700 190095,01/02/1950\n";
     let batch_id = app.create(csv, json!({})).await;
-    app.send(&batch_id, json!({"stagger_days": 2})).await;
+    app.send(&batch_id, json!({"now": true, "stagger_days": 2}))
+        .await;
     app.wait(Duration::days(1)).await;
     assert_eq!(app.outbox().await.len(), 2);
     assert_eq!(app.batch(&batch_id).await["status"], "Sending");
@@ -527,7 +532,7 @@ async fn a_stagger_cannot_be_cancelled_once_its_last_day_has_started() {
                 "/v1/batches/{}/send",
                 app.create(&clean_list(1), json!({})).await
             ),
-            json!({"stagger_days": 29}),
+            json!({"now": true, "stagger_days": 29}),
         )
         .await;
     assert_eq!(

@@ -887,3 +887,81 @@ async fn five_wrong_dates_of_birth_lock_an_invite_link_and_it_books_nothing_afte
     );
     assert!(app.stack.appointments.bookings().await.unwrap().is_empty());
 }
+
+/// Two practices that share a hub invite a patient each to it, and both
+/// patients choose the hub's same Saturday slot at the same moment: the
+/// slot is claimed across organisations, so one is booked and the other
+/// is told at once that it was just taken.
+#[tokio::test]
+async fn two_practices_racing_for_one_shared_hub_slot_get_one_booking_and_one_just_taken() {
+    const HUB_SLOT: &str = "2026-11-28-0900-nurse-patel-flu";
+    let app = spawn_app().await;
+    let list = clean_list(2);
+    let patients: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let practices = [(ORG, FIRST), ("C82001", SECOND)];
+    for ((org, _), patient) in practices.iter().zip(&patients) {
+        let settings = app
+            .as_org(app.client.put(format!("{}/v1/settings", app.address)), org)
+            .json(&json!({"flag_mobiles_likely_to_fail": false, "other_sites": ["hub"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(settings.status(), 200);
+        let invited = app
+            .as_org(app.client.post(format!("{}/v1/invites", app.address)), org)
+            .json(
+                &json!({"patient": {"nhs_number": patient[0], "mobile": patient[2],
+                    "date_of_birth": DOB, "given_name": "Ada"},
+                "message": "Dear ((name)), book your flu jab: ((link))",
+                "self_book": flu(json!({"location": "hub"}))}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invited.status(), 201, "{}", invited.text().await.unwrap());
+    }
+    app.run_pending_work().await;
+    let mut links = Vec::new();
+    for (org, to) in practices {
+        let sent = app.outbox_as(org).await;
+        assert_eq!(sent.len(), 1, "{org}");
+        assert_eq!(sent[0]["to"], to);
+        let token = token_in(sent[0]["body"].as_str().unwrap());
+        let s = session(&app, &token).await;
+        links.push((token, s));
+    }
+    let ((a, a_session), (b, b_session)) = (&links[0], &links[1]);
+    let (first, second) = tokio::join!(
+        book(&app, a, a_session, HUB_SLOT),
+        book(&app, b, b_session, HUB_SLOT)
+    );
+    let mut outcomes = [
+        (first.0, first.1["status"].clone(), first.1["code"].clone()),
+        (
+            second.0,
+            second.1["status"].clone(),
+            second.1["code"].clone(),
+        ),
+    ];
+    outcomes.sort_by_key(|o| o.0);
+    assert_eq!(
+        outcomes,
+        [
+            (202, json!("pending"), Value::Null),
+            (409, json!(409), json!("slot_taken")),
+        ]
+    );
+    app.run_pending_work().await;
+    assert!(book_slot(&app, HUB_SLOT).await.busy);
+    let mut statuses = Vec::new();
+    for (token, s) in &links {
+        let invite = invite_of(&app, token, s).await;
+        statuses.push(invite["status"].as_str().unwrap().to_owned());
+    }
+    statuses.sort();
+    assert_eq!(statuses, ["booked", "open"]);
+}

@@ -10,7 +10,7 @@ use events::{
 use serde::{Deserialize, Serialize};
 
 use crate::links::LinkPurpose;
-use crate::policies::{stagger, PolicyError, SendingWindow};
+use crate::policies::{stagger, PolicyError, SendPlan, SendingWindow};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -90,11 +90,12 @@ pub enum BatchCommand {
     },
     /// Send now, or at `send_at` when that is in the future; all at once, or
     /// staggered over `stagger_days` days (see `policies::stagger`).
+    /// Send now, or schedule the send; all at once, or staggered. A start
+    /// that has passed, or is more than a year away, is refused.
     Send {
         organisation_id: String,
         now: DateTime<Utc>,
-        send_at: Option<DateTime<Utc>>,
-        stagger_days: Option<u32>,
+        plan: SendPlan,
         window: SendingWindow,
     },
     /// The timer for a scheduled send fired. Repeats are harmless.
@@ -329,8 +330,7 @@ impl Aggregate for Batch {
             BatchCommand::Send {
                 organisation_id,
                 now,
-                send_at,
-                stagger_days,
+                plan,
                 window,
             } => {
                 self.owned_by(&organisation_id)?;
@@ -339,8 +339,8 @@ impl Aggregate for Batch {
                     BatchStatus::Cancelled => return Err(BatchError::Cancelled),
                     _ => return Err(BatchError::AlreadySent),
                 }
-                let start = send_at.filter(|at| *at > now);
-                let stagger = match stagger_days {
+                let start = plan.scheduled_for(now)?;
+                let stagger = match plan.stagger_days {
                     Some(days) => stagger(self.recipients(), days, start.unwrap_or(now), &window)?,
                     None => vec![],
                 };
@@ -467,6 +467,7 @@ impl Aggregate for Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policies::{SendStart, MAX_SCHEDULE_AHEAD};
     use chrono::TimeZone;
     use cqrs_es::test::TestFramework;
 
@@ -508,11 +509,17 @@ mod tests {
     }
 
     fn send(at: Option<DateTime<Utc>>) -> BatchCommand {
+        plan(at.map_or(SendStart::Now, SendStart::At), None)
+    }
+
+    fn plan(start: SendStart, stagger_days: Option<u32>) -> BatchCommand {
         BatchCommand::Send {
             organisation_id: "A12345".into(),
             now: now(),
-            send_at: at,
-            stagger_days: None,
+            plan: SendPlan {
+                start,
+                stagger_days,
+            },
             window: SendingWindow::default(),
         }
     }
@@ -582,15 +589,11 @@ mod tests {
     }
 
     #[test]
-    fn a_send_time_in_the_past_sends_now() {
+    fn a_send_time_in_the_past_is_refused_not_read_as_now() {
         BatchTest::with(())
             .given(drafted())
             .when(send(Some(now() - chrono::Duration::minutes(1))))
-            .then_expect_events(vec![BatchEvent::SendingStarted {
-                recipient_count: 3,
-                started_at: now(),
-                stagger: vec![],
-            }]);
+            .then_expect_error(BatchError::Policy(PolicyError::SendAtNotInFuture));
     }
 
     #[test]
@@ -613,8 +616,7 @@ mod tests {
             .when(BatchCommand::Send {
                 organisation_id: "B99999".into(),
                 now: now(),
-                send_at: None,
-                stagger_days: None,
+                plan: SendPlan::now(),
                 window: SendingWindow::default(),
             })
             .then_expect_error(BatchError::NotFound);
@@ -779,13 +781,7 @@ mod tests {
     fn a_staggered_send_carries_its_days_and_can_be_cancelled_until_the_last_starts() {
         BatchTest::with(())
             .given(drafted())
-            .when(BatchCommand::Send {
-                organisation_id: "A12345".into(),
-                now: now(),
-                send_at: None,
-                stagger_days: Some(3),
-                window: SendingWindow::default(),
-            })
+            .when(plan(SendStart::Now, Some(3)))
             .then_expect_events(vec![BatchEvent::SendingStarted {
                 recipient_count: 3,
                 started_at: now(),
@@ -836,14 +832,40 @@ mod tests {
     fn a_stagger_over_too_many_days_is_refused() {
         BatchTest::with(())
             .given(drafted())
-            .when(BatchCommand::Send {
-                organisation_id: "A12345".into(),
-                now: now(),
-                send_at: None,
-                stagger_days: Some(29),
-                window: SendingWindow::default(),
-            })
+            .when(plan(SendStart::Now, Some(29)))
             .then_expect_error(BatchError::Policy(PolicyError::StaggerDays(29)));
+    }
+
+    #[test]
+    fn a_send_at_that_has_passed_or_is_over_a_year_away_is_refused_not_sent_now() {
+        let epoch = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        for past in [now(), now() - chrono::Duration::seconds(1), epoch] {
+            BatchTest::with(())
+                .given(drafted())
+                .when(send(Some(past)))
+                .then_expect_error(BatchError::Policy(PolicyError::SendAtNotInFuture));
+        }
+        let year_262000 = Utc.with_ymd_and_hms(262_000, 1, 1, 0, 0, 0).unwrap();
+        for far in [
+            now() + MAX_SCHEDULE_AHEAD + chrono::Duration::seconds(1),
+            year_262000,
+        ] {
+            BatchTest::with(())
+                .given(drafted())
+                .when(send(Some(far)))
+                .then_expect_error(BatchError::Policy(PolicyError::SendAtTooFar));
+        }
+        BatchTest::with(())
+            .given(drafted())
+            .when(send(Some(now() + MAX_SCHEDULE_AHEAD)))
+            .then_expect_events(vec![BatchEvent::SendScheduled {
+                send_at: now() + MAX_SCHEDULE_AHEAD,
+                stagger: vec![],
+            }]);
+        assert_eq!(
+            PolicyError::SendAtNotInFuture.to_string(),
+            "send_at: must be in the future; to send now, send {\"now\": true} instead"
+        );
     }
 
     fn florey_drafted() -> Vec<BatchEvent> {

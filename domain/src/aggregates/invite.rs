@@ -448,6 +448,7 @@ mod tests {
             clinician_name: "Nurse A".into(),
             location: "main".into(),
             location_name: "Main Surgery".into(),
+            location_organisation: None,
             channel: AppointmentChannel::InPerson,
             as_window: false,
         }

@@ -59,9 +59,18 @@ impl SlotClaim {
     }
 }
 
-/// A slot claim's aggregate id.
-pub fn slot_claim_id(organisation_id: &str, slot_id: &str) -> String {
-    format!("{organisation_id}:{slot_id}")
+/// A slot claim's aggregate id: one per slot of the book that holds it.
+/// A slot at a shared site (a hub, another practice's site) is claimed
+/// under the site's own organisation, so that practices booking into the
+/// same hub race on one claim, and the second patient is told "just
+/// taken" at once; a practice's own slot, under the practice.
+pub fn slot_claim_id(
+    booking_organisation: &str,
+    site_organisation: Option<&str>,
+    slot_id: &str,
+) -> String {
+    let owner = site_organisation.unwrap_or(booking_organisation);
+    format!("{owner}:{slot_id}")
 }
 
 impl Aggregate for SlotClaim {

@@ -25,6 +25,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_PATIENT_ROWS: usize = 100_000;
 /// At most this many bytes in one uploaded file.
 pub const MAX_FILE_BYTES: usize = 10 * 1024 * 1024;
+/// At most this many characters in one cell. No column a clinical system
+/// exports (a name, an address, a coded entry) comes near it; a longer cell
+/// is a broken or hostile file, and would be stored and echoed in reports.
+pub const MAX_CELL_CHARS: usize = 1_000;
 
 /// Why a patient on the list cannot be contacted. The serialised names are
 /// the codes staff see in reports and the CLI prints.
@@ -90,6 +94,17 @@ pub enum ListError {
     TooManyRows { limit: usize },
     #[error("the file is larger than {limit_mb} MB")]
     TooLarge { limit_mb: usize },
+    #[error("row {row}, column \"{column}\": the cell is longer than {limit} characters; check the export")]
+    CellTooLong {
+        /// The patient row: 1 for the first after the header.
+        row: u64,
+        column: String,
+        limit: usize,
+    },
+    #[error(
+        "the header row's column {column} is longer than {limit} characters; check the export"
+    )]
+    HeaderTooLong { column: usize, limit: usize },
 }
 
 impl ListError {
@@ -105,6 +120,7 @@ impl ListError {
             Self::DuplicateColumn { .. } => "duplicate_column",
             Self::TooManyRows { .. } => "too_many_rows",
             Self::TooLarge { .. } => "file_too_large",
+            Self::CellTooLong { .. } | Self::HeaderTooLong { .. } => "cell_too_long",
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use super::{ListError, MAX_FILE_BYTES, MAX_PATIENT_ROWS};
+use super::{ListError, MAX_CELL_CHARS, MAX_FILE_BYTES, MAX_PATIENT_ROWS};
 
 /// Reads patient rows from an export: UTF-8 or Windows-1252, with or without
 /// a byte-order mark, CRLF or LF, quoted cells with commas, quotes and line
@@ -103,6 +103,12 @@ impl<R: Read> ListReader<R> {
                 break;
             }
         }
+        if let Some(at) = overlong_cell(&reader.record) {
+            return Err(ListError::HeaderTooLong {
+                column: at + 1,
+                limit: MAX_CELL_CHARS,
+            });
+        }
         reader.headers = reader
             .record
             .iter()
@@ -163,6 +169,19 @@ impl<R: Read> ListReader<R> {
             }));
         }
         self.held = false;
+        if let Some(at) = overlong_cell(&self.record) {
+            let column = self
+                .headers
+                .get(at)
+                .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| format!("{}", at + 1));
+            return Err(ListError::CellTooLong {
+                row: self.rows,
+                column,
+                limit: MAX_CELL_CHARS,
+            });
+        }
         Ok(Some(PatientRecord {
             row: self.rows,
             cells: Some(&self.record),
@@ -188,6 +207,14 @@ impl<R: Read> ListReader<R> {
         }
         Ok(more)
     }
+}
+
+/// The first cell of a row longer than [`MAX_CELL_CHARS`]: counted in
+/// characters only when its bytes could be that many.
+fn overlong_cell(record: &csv::ByteRecord) -> Option<usize> {
+    record.iter().position(|cell| {
+        cell.len() > MAX_CELL_CHARS && decode(cell).chars().count() > MAX_CELL_CHARS
+    })
 }
 
 /// A header that is one column holding another separator: a spreadsheet
@@ -249,6 +276,35 @@ mod tests {
         assert_eq!(
             reader.next_record().err(),
             Some(ListError::TooLarge { limit_mb: 10 })
+        );
+    }
+
+    #[test]
+    fn a_cell_longer_than_the_limit_refuses_the_file_naming_row_and_column() {
+        let long_name = "é".repeat(MAX_CELL_CHARS + 1);
+        let file = format!("NHS Number,Given Name\n9434765919,Ann\n9434765870,{long_name}\n");
+        let mut reader = ListReader::open(file.as_bytes()).unwrap();
+        assert_eq!(reader.next_record().unwrap().unwrap().row, 1);
+        let refusal = reader.next_record().err().unwrap();
+        assert_eq!(
+            refusal.to_string(),
+            "row 2, column \"Given Name\": the cell is longer than 1000 characters; check the export"
+        );
+        assert_eq!(refusal.code(), "cell_too_long");
+        // Exactly at the limit, counted in characters, not bytes.
+        let at_limit = format!(
+            "NHS Number,Given Name\n9434765919,{}\n",
+            "é".repeat(MAX_CELL_CHARS)
+        );
+        let mut reader = ListReader::open(at_limit.as_bytes()).unwrap();
+        assert!(reader.next_record().unwrap().is_some());
+        let header = format!("NHS Number,{}\n1\n", "x".repeat(MAX_CELL_CHARS + 1));
+        assert_eq!(
+            ListReader::open(header.as_bytes())
+                .err()
+                .unwrap()
+                .to_string(),
+            "the header row's column 2 is longer than 1000 characters; check the export"
         );
     }
 }

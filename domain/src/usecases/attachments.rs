@@ -73,10 +73,7 @@ fn content_type(bytes: &[u8]) -> Result<&'static str, BatchbookError> {
         return Err(invalid("attachment: the file is empty"));
     }
     if bytes.len() > MAX_ATTACHMENT_BYTES {
-        return Err(invalid(format!(
-            "attachment: the file is {} bytes; the largest allowed is {MAX_ATTACHMENT_BYTES}",
-            bytes.len()
-        )));
+        return Err(BatchbookError::AttachmentTooLarge);
     }
     infer::get(bytes)
         .map(|kind| kind.mime_type())
@@ -182,7 +179,7 @@ mod tests {
         big.resize(MAX_ATTACHMENT_BYTES + 1, b' ');
         assert_eq!(
             refused(&big),
-            "attachment: the file is 5242881 bytes; the largest allowed is 5242880"
+            "attachment: the file is larger than 5 MiB (5242880 bytes), the largest allowed"
         );
     }
 

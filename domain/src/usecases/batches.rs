@@ -1,6 +1,5 @@
 //! Create, preview, send and cancel batches.
 
-use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use events::{BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay};
 use serde::Serialize;
@@ -8,10 +7,10 @@ use serde::Serialize;
 use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
 use crate::aggregates::{BatchCommand, BatchError};
 use crate::lists::ListSummary;
-use crate::policies::stagger;
+use crate::policies::{stagger, SendPlan, SendStart};
 use crate::selfbook;
 use crate::template::{SmsLength, Template};
-use crate::values::SnomedCode;
+use crate::values::{one_line, text, SnomedCode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateBatch {
@@ -70,13 +69,31 @@ fn invalid(e: impl ToString) -> BatchbookError {
     BatchbookError::InvalidRequest(e.to_string())
 }
 
+/// What a message's checks need to know of the list it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Audience {
+    /// In characters.
+    pub longest_given_name: usize,
+    /// Patients who would get the message by email.
+    pub emails: u64,
+}
+
+impl From<&ListSummary> for Audience {
+    fn from(list: &ListSummary) -> Self {
+        Self {
+            longest_given_name: list.longest_given_name as usize,
+            emails: list.email_only_count,
+        }
+    }
+}
+
 /// Checks a template against the list it goes to: placeholders Batchbook
 /// fills (`((link))` exactly when the batch has links), a length the SMS
 /// networks take with the longest name and the link filled in, a subject if
 /// anyone gets an email.
-fn check_content(
+pub(super) fn check_content(
     content: Content<'_>,
-    list: &ListSummary,
+    list: Audience,
     link_base_url: &str,
 ) -> Result<(Template, SmsLength), BatchbookError> {
     let Content {
@@ -87,6 +104,10 @@ fn check_content(
         sms_only,
         self_book,
     } = content;
+    if let Some(subject) = email_subject {
+        one_line(subject, text::EMAIL_SUBJECT_CHARS)
+            .map_err(|e| invalid(format!("email_subject: {e}")))?;
+    }
     let template = Template::parse(template).map_err(invalid)?;
     let links = questionnaire.is_some() || attachment || self_book;
     let link_length = match (links, template.has_link()) {
@@ -97,7 +118,7 @@ fn check_content(
             .chars()
             .count(),
     };
-    let longest_name = list.longest_given_name as usize;
+    let longest_name = list.longest_given_name;
     let sms = template
         .worst_case(longest_name, link_length)
         .check(self_book.then_some(selfbook::MAX_FRAGMENTS))
@@ -107,7 +128,7 @@ fn check_content(
             .check_reminder(longest_name, link_length)
             .map_err(invalid)?;
     }
-    let emails = if sms_only { 0 } else { list.email_only_count };
+    let emails = if sms_only { 0 } else { list.emails };
     if emails > 0 && email_subject.is_none_or(|s| s.trim().is_empty()) {
         return Err(invalid(format!(
             "{emails} patients on this list will get this message by email, so it needs an email subject"
@@ -160,10 +181,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         request: CreateBatch,
         key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
-        let name = request.name.trim();
+        let name =
+            one_line(&request.name, text::NAME_CHARS).map_err(|e| invalid(format!("name: {e}")))?;
         if name.is_empty() {
             return Err(invalid("give the batch a name"));
         }
+        let email_subject = request
+            .email_subject
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
         let snomed_code = request
             .snomed_code
             .as_deref()
@@ -198,10 +224,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 "this list was checked before mobiles were counted for SMS-only batches; upload it again",
             ));
         }
-        let email_subject = request
-            .email_subject
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty());
         let content = Content {
             template: &request.template,
             email_subject: email_subject.as_deref(),
@@ -210,7 +232,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             sms_only,
             self_book: request.self_book.is_some(),
         };
-        check_content(content, &list, &self.ports.links.base_url)?;
+        check_content(content, (&list).into(), &self.ports.links.base_url)?;
         if let Some(config) = &request.self_book {
             self.bookable_now(&caller.organisation_id, config).await?;
             self.keep_upload(&caller.organisation_id, &list.list_id)
@@ -289,11 +311,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         list_id: &str,
         content: Content<'_>,
-        stagger_days: Option<u32>,
-        send_at: Option<DateTime<Utc>>,
+        stagger_plan: Option<SendPlan>,
     ) -> Result<BatchPreview, BatchbookError> {
         let list = self.list_summary(caller, list_id).await?;
-        let (_, sms) = check_content(content, &list, &self.ports.links.base_url)?;
+        let (_, sms) = check_content(content, (&list).into(), &self.ports.links.base_url)?;
         let (email, nhs_app, texts) = match list.mobile_count {
             Some(with_mobile) if content.sms_only => (0, 0, with_mobile),
             _ => (
@@ -304,17 +325,26 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ),
         };
         let recipients = email + nhs_app + texts;
-        let plan = match stagger_days {
-            Some(days) => {
+        let plan = match stagger_plan {
+            Some(SendPlan {
+                start,
+                stagger_days: Some(days),
+            }) => {
                 let window = self
                     .settings_of(&caller.organisation_id)
                     .await?
                     .sending_window;
                 let now = self.ports.clock.now();
-                let start = send_at.filter(|at| *at > now).unwrap_or(now);
+                let start = SendPlan {
+                    start,
+                    stagger_days: Some(days),
+                }
+                .scheduled_for(now)
+                .map_err(invalid)?
+                .unwrap_or(now);
                 stagger(recipients, days, start, &window).map_err(invalid)?
             }
-            None => vec![],
+            _ => vec![],
         };
         Ok(BatchPreview {
             sms,
@@ -325,21 +355,28 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         })
     }
 
-    /// Sends now, or schedules the send for `send_at`; all at once, or
-    /// staggered over `stagger_days`. With a key, a retry gets the first
-    /// answer instead of "already sent".
+    /// Sends now, or schedules the send; all at once, or staggered, as
+    /// `plan` says. With a key, a retry gets the first answer instead of
+    /// "already sent".
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn send_batch(
         &self,
         caller: &Caller,
         batch_id: &str,
-        send_at: Option<DateTime<Utc>>,
-        stagger_days: Option<u32>,
+        plan: SendPlan,
         key: Option<&IdempotencyKey>,
     ) -> Result<(), BatchbookError> {
-        let fingerprint = format!("send-batch\n{batch_id}\n{send_at:?}\n{stagger_days:?}");
+        let fingerprint = match plan.start {
+            // The fingerprint of the plan as it was before "now" was named.
+            SendStart::Now => format!("send-batch\n{batch_id}\nNone\n{:?}", plan.stagger_days),
+            SendStart::At(at) => format!(
+                "send-batch\n{batch_id}\n{:?}\n{:?}",
+                Some(at),
+                plan.stagger_days
+            ),
+        };
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
-            self.send_batch_once(caller, batch_id, send_at, stagger_days)
+            self.send_batch_once(caller, batch_id, plan)
         })
         .await
     }
@@ -348,8 +385,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         caller: &Caller,
         batch_id: &str,
-        send_at: Option<DateTime<Utc>>,
-        stagger_days: Option<u32>,
+        plan: SendPlan,
     ) -> Result<(), BatchbookError> {
         let window = self
             .settings_of(&caller.organisation_id)
@@ -366,8 +402,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let command = BatchCommand::Send {
             organisation_id: caller.organisation_id.to_string(),
             now: self.ports.clock.now(),
-            send_at,
-            stagger_days,
+            plan,
             window,
         };
         self.batches

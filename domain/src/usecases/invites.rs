@@ -32,7 +32,7 @@ use crate::links::{self, LinkPurpose};
 use crate::lists::artifact_row;
 use crate::ports::{PortError, QueueName, Timer, TimerJob};
 use crate::selfbook::{self, Offer};
-use crate::values::OrganisationId;
+use crate::values::{one_line, text, OrganisationId};
 
 /// How often a claim or an invite command is retried when another request
 /// changed the same aggregate at the same moment.
@@ -372,15 +372,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     opened.invite = Some(self.load_invite(&batch_id, row).await?);
                 }
                 Err(AggregateError::UserError(e)) => {
-                    self.release(&org, &chosen.slot_id, &invite_id, &caller)
-                        .await?;
+                    self.release(&org, &chosen, &invite_id, &caller).await?;
                     return Err(self.invite_refusal(&opened, Some(e)).await?);
                 }
                 Err(e) => return Err(LinkError::Unavailable(e.to_string())),
             }
         }
-        self.release(&org, &chosen.slot_id, &invite_id, &caller)
-            .await?;
+        self.release(&org, &chosen, &invite_id, &caller).await?;
         Err(LinkError::Unavailable(
             "the invite kept changing while it was booked".into(),
         ))
@@ -416,7 +414,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         invite_id: &str,
         opened: &Opened,
     ) -> Result<bool, LinkError> {
-        let id = slot_claim_id(org, &slot.slot_id);
+        let id = slot_claim_id(org, slot.location_organisation.as_deref(), &slot.slot_id);
         let caller = self.link_caller(&opened.record)?;
         let mut stale_holder = None;
         let mut asked_stale = false;
@@ -472,11 +470,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     async fn release(
         &self,
         org: &str,
-        slot_id: &str,
+        slot: &ChosenSlot,
         invite_id: &str,
         caller: &Caller,
     ) -> Result<(), PortError> {
-        let id = slot_claim_id(org, slot_id);
+        let id = slot_claim_id(org, slot.location_organisation.as_deref(), &slot.slot_id);
         for _ in 0..CONFLICT_RETRIES {
             let command = SlotClaimCommand::Release {
                 invite_id: invite_id.to_owned(),
@@ -963,8 +961,42 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         &"write the date of birth as YYYY-MM-DD, not in the future",
                     )
                 })?;
+        let given_name = one_line(
+            request.given_name.as_deref().unwrap_or_default(),
+            text::GIVEN_NAME_CHARS,
+        )
+        .map_err(|e| invalid("given_name", &e))?
+        .to_owned();
+        let name = one_line(
+            request.name.as_deref().unwrap_or_default(),
+            text::NAME_CHARS,
+        )
+        .map_err(|e| BatchbookError::InvalidRequest(format!("name: {e}")))?;
+        let name = match name {
+            "" => format!("Invite: {}", request.self_book.slot_type),
+            name => name.to_owned(),
+        };
+        // Everything that can refuse the invite is asked before anything
+        // is stored: a refused invite leaves no list behind.
+        selfbook::check(&request.self_book).map_err(BatchbookError::InvalidRequest)?;
+        super::batches::check_content(
+            super::Content {
+                template: &request.message,
+                email_subject: None,
+                questionnaire: None,
+                attachment: false,
+                sms_only: true,
+                self_book: true,
+            },
+            super::batches::Audience {
+                longest_given_name: given_name.chars().count(),
+                emails: 0,
+            },
+            &self.ports.links.base_url,
+        )?;
+        self.bookable_now(&caller.organisation_id, &request.self_book)
+            .await?;
         let mut csv = csv::Writer::from_writer(Vec::new());
-        let given_name = request.given_name.clone().unwrap_or_default();
         let rows = [
             [
                 "NHS Number",
@@ -1012,10 +1044,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .unwrap_or(crate::lists::NotContactableReason::ContactDetailsNotProvided);
             return Err(not_invitable(reason));
         }
-        let name = request
-            .name
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| format!("Invite: {}", request.self_book.slot_type));
         let batch_id = self
             .create_batch(
                 caller,
@@ -1033,8 +1061,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 step("invite-batch").as_ref(),
             )
             .await?;
-        self.send_batch(caller, &batch_id, None, None, step("invite-send").as_ref())
-            .await?;
+        self.send_batch(
+            caller,
+            &batch_id,
+            crate::policies::SendPlan::now(),
+            step("invite-send").as_ref(),
+        )
+        .await?;
         tracing::info!(batch_id, "individual invite sent");
         Ok(PatientInvited {
             batch_id,
@@ -1150,7 +1183,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             book.cancel(appointment_id)
                 .await
                 .map_err(|e| JobError::Retry(e.to_string()))?;
-            self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+            self.release(&job.organisation_id, &slot, &invite_id, &caller)
                 .await?;
             tracing::info!("appointment cancelled in the book");
             return Ok(JobOutcome::Done);
@@ -1162,7 +1195,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             InviteStatus::Pending => {}
             // Failed before a crash: make sure the slot went back.
             InviteStatus::Failed => {
-                self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+                self.release(&job.organisation_id, &slot, &invite_id, &caller)
                     .await?;
                 return Ok(JobOutcome::Skipped);
             }
@@ -1205,7 +1238,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         if failed {
-            self.release(&job.organisation_id, &slot.slot_id, &invite_id, &caller)
+            self.release(&job.organisation_id, &slot, &invite_id, &caller)
                 .await?;
             tracing::warn!("booking failed; the slot was released");
         } else {

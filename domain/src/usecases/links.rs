@@ -30,6 +30,14 @@ use crate::values::{NhsNumber, OrganisationId};
 /// the same delivery at the same moment.
 const CONFLICT_RETRIES: usize = 5;
 
+/// Whose links a revoke withdraws. Every link is named as such, never
+/// implied by a missing NHS number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeScope {
+    EveryLink,
+    Patient(NhsNumber),
+}
+
 /// Whether a link can be used, as far as anyone holding it may be told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -228,7 +236,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             _ => {
                 let org = OrganisationId::parse(&opened.record.organisation_id)
                     .map_err(|_| LinkError::NotFound)?;
-                self.settings_of(&org).await?.contact
+                // Settings kept before contacts were checked are checked
+                // here too: a patient is never shown one that fails.
+                self.settings_of(&org)
+                    .await?
+                    .contact
+                    .and_then(|c| c.checked().ok())
             }
         };
         Ok(LinkPage { state, contact })
@@ -477,29 +490,31 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.form(&opened)
     }
 
-    /// Withdraws links for good: every link of the batch, or, given an NHS
-    /// number, that one patient's.
+    /// Withdraws links for good: every link of the batch, or one patient's.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
     pub async fn revoke_links(
         &self,
         caller: &Caller,
         batch_id: &str,
-        nhs_number: Option<&str>,
+        scope: RevokeScope,
     ) -> Result<(), BatchbookError> {
         let now = self.ports.clock.now();
         let org = caller.organisation_id.to_string();
-        let Some(nhs_number) = nhs_number else {
-            let command = BatchCommand::RevokeLinks {
-                organisation_id: org,
-                now,
-            };
-            self.batches
-                .execute_with_metadata(batch_id, command, self.metadata(caller))
-                .await?;
-            tracing::info!("every link of the batch revoked");
-            return Ok(());
+        let nhs_number = match scope {
+            RevokeScope::EveryLink => {
+                let command = BatchCommand::RevokeLinks {
+                    organisation_id: org,
+                    now,
+                };
+                self.batches
+                    .execute_with_metadata(batch_id, command, self.metadata(caller))
+                    .await?;
+                tracing::info!("every link of the batch revoked");
+                return Ok(());
+            }
+            RevokeScope::Patient(nhs_number) => nhs_number,
         };
-        let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
+        let (batch, row) = self.patient_in(caller, batch_id, &nhs_number).await?;
         if batch.link_purpose().is_none() {
             return Err(BatchbookError::Batch(
                 crate::aggregates::BatchError::NoLinks,
@@ -518,7 +533,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         caller: &Caller,
         batch_id: &str,
-        nhs_number: &str,
+        nhs_number: &NhsNumber,
     ) -> Result<(), BatchbookError> {
         let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
         if batch.kind() != events::BatchKind::InhalerSeries {
@@ -555,10 +570,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         caller: &Caller,
         batch_id: &str,
-        nhs_number: &str,
+        nhs_number: &NhsNumber,
     ) -> Result<(Batch, u64), BatchbookError> {
-        let nhs_number = NhsNumber::parse(nhs_number)
-            .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
         let batch = current(&self.batch_store, batch_id).await?;
         if batch.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::BatchNotFound);

@@ -19,7 +19,7 @@ use crate::lists::{
 use crate::policies::SendingWindow;
 use crate::ports::{recipient_fingerprint, DemographicsError, PortError};
 use crate::usecases::reports::neutralise_formula;
-use crate::values::{NhsNumber, OrganisationId, UkMobile};
+use crate::values::{one_line, text, NhsNumber, OrganisationId, UkMobile};
 
 /// How long a presigned upload URL stays valid.
 const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -47,6 +47,90 @@ pub struct OrganisationSettings {
     /// shared hub) Self-Book invites may book into.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_sites: Vec<String>,
+}
+
+impl OrganisationSettings {
+    /// The settings as they are kept: each text trimmed, or the field that
+    /// cannot be kept named with the reason.
+    pub fn checked(mut self) -> Result<Self, String> {
+        self.sending_window = self.sending_window.check().map_err(|e| e.to_string())?;
+        if let Some(contact) = self.contact.take() {
+            self.contact = Some(contact.checked()?);
+        }
+        if self.other_sites.len() > text::MAX_OTHER_SITES {
+            return Err(format!(
+                "other_sites: at most {} sites",
+                text::MAX_OTHER_SITES
+            ));
+        }
+        let mut sites = Vec::with_capacity(self.other_sites.len());
+        for (n, site) in self.other_sites.iter().enumerate() {
+            let site = one_line(site, text::BOOK_ID_CHARS)
+                .map_err(|e| format!("other_sites[{n}]: {e}"))?;
+            if site.is_empty() {
+                return Err(format!("other_sites[{n}]: give the site's id"));
+            }
+            if sites.iter().any(|s: &String| s == site) {
+                return Err(format!("other_sites[{n}]: \"{site}\" is listed twice"));
+            }
+            sites.push(site.to_owned());
+        }
+        self.other_sites = sites;
+        Ok(self)
+    }
+}
+
+impl PracticeContact {
+    /// Shown to patients on withdrawn, expired and locked links, so each
+    /// part is checked: a name, a phone number of digits, and a website
+    /// that is a web address (never `javascript:` or the like).
+    pub fn checked(self) -> Result<Self, String> {
+        let name = one_line(&self.name, text::CONTACT_NAME_CHARS)
+            .map_err(|e| format!("contact.name: {e}"))?;
+        if name.is_empty() {
+            return Err("contact.name: give the name patients know the practice by".into());
+        }
+        if name.contains(['<', '>']) {
+            return Err("contact.name: may not contain < or >".into());
+        }
+        let phone = match self.phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(phone) => {
+                one_line(phone, text::CONTACT_PHONE_CHARS)
+                    .map_err(|e| format!("contact.phone: {e}"))?;
+                let allowed = |c: char| c.is_ascii_digit() || " +()-".contains(c);
+                if !phone.chars().all(allowed)
+                    || phone.chars().filter(char::is_ascii_digit).count() < 3
+                {
+                    return Err(
+                        "contact.phone: write the number with digits, spaces and + ( ) - only, such as 01632 960000".into(),
+                    );
+                }
+                Some(phone.to_owned())
+            }
+        };
+        let website = match self.website.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(website) => {
+                one_line(website, text::WEBSITE_CHARS)
+                    .map_err(|e| format!("contact.website: {e}"))?;
+                let web = url::Url::parse(website)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+                if web.is_none() {
+                    return Err(
+                        "contact.website: must be an http or https address, such as https://riverside.example".into(),
+                    );
+                }
+                Some(website.to_owned())
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            phone,
+            website,
+        })
+    }
 }
 
 /// How patients reach the practice.
@@ -382,19 +466,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         settings: OrganisationSettings,
     ) -> Result<OrganisationSettings, BatchbookError> {
-        settings
-            .sending_window
-            .check()
-            .map_err(|e| BatchbookError::InvalidRequest(e.to_string()))?;
-        if settings
-            .contact
-            .as_ref()
-            .is_some_and(|c| c.name.trim().is_empty())
-        {
-            return Err(BatchbookError::InvalidRequest(
-                "contact.name: give the name patients know the practice by".into(),
-            ));
-        }
+        let settings = settings.checked().map_err(BatchbookError::InvalidRequest)?;
         self.put_json(&keys::settings(&caller.organisation_id), &settings)
             .await?;
         tracing::info!(

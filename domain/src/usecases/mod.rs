@@ -31,7 +31,9 @@ pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
 pub use invites::{AppointmentView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE};
-pub use links::{AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, VerifiedLink};
+pub use links::{
+    AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, RevokeScope, VerifiedLink,
+};
 pub use lists::{
     Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,
 };
@@ -83,6 +85,8 @@ pub enum BatchbookError {
     Unavailable(String),
     #[error("Self-Book needs an appointment book, and none is configured for this deployment")]
     NoAppointmentBook,
+    #[error("attachment: the file is larger than 5 MiB ({MAX_ATTACHMENT_BYTES} bytes), the largest allowed")]
+    AttachmentTooLarge,
 }
 
 impl From<PortError> for BatchbookError {

@@ -6,6 +6,7 @@ mod email_address;
 mod nhs_number;
 mod organisation;
 mod snomed_code;
+pub mod text;
 mod uk_mobile;
 
 pub use date_of_birth::{DateOfBirth, DateOfBirthError};
@@ -13,4 +14,5 @@ pub use email_address::{EmailAddress, EmailAddressError};
 pub use nhs_number::{NhsNumber, NhsNumberError};
 pub use organisation::{OrganisationId, OrganisationIdError};
 pub use snomed_code::{SnomedCode, SnomedCodeError};
+pub use text::{one_line, TextError};
 pub use uk_mobile::{UkMobile, UkMobileError};

@@ -1,22 +1,33 @@
 //! A batch's attachment: uploaded once, then named when the batch is
 //! created (`attachment_id`).
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use domain::usecases::{AttachmentSummary, MAX_ATTACHMENT_BYTES};
+use domain::usecases::AttachmentSummary;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::{FileBody, StrictQuery};
 use super::{ApiState, Authenticated, Problem};
 
+/// What a file arrives as: its own type, or plain bytes. Its real type is
+/// found from its bytes either way.
+const FILE_TYPES: [&str; 4] = [
+    "application/octet-stream",
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+];
+
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct AttachmentParams {
-    /// The name the patient's browser saves it under, e.g. `Flu leaflet.pdf`.
+    /// The name the patient's browser saves it under, e.g. `Flu leaflet.pdf`:
+    /// UTF-8 text, percent-encoded, at most 100 characters, with no `/`,
+    /// `\\`, `"` or control characters.
     file_name: String,
 }
 
@@ -51,33 +62,28 @@ impl From<AttachmentSummary> for AttachmentResponse {
 #[utoipa::path(
     post, path = "/v1/attachments", tag = "batches",
     params(AttachmentParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file itself"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file itself, sent as `application/octet-stream` or as its own type (`application/pdf`, `image/png`, `image/jpeg`)"),
     responses(
         (status = 201, description = "Kept; name it as `attachment_id` when creating the batch", body = AttachmentResponse),
+        (status = 400, description = "No `file_name`, one that is not UTF-8, or an unknown query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 5 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not sent as a file", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a PDF, PNG or JPEG file, empty, or a bad file name; `detail` says which", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn upload_attachment<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
-    params: Result<Query<AttachmentParams>, axum::extract::rejection::QueryRejection>,
-    body: Result<Bytes, BytesRejection>,
+    StrictQuery(params): StrictQuery<AttachmentParams>,
+    request: Request,
 ) -> Result<(StatusCode, Json<AttachmentResponse>), Problem> {
-    let Query(params) = params.map_err(|_| {
-        Problem::invalid_request("file_name: give the attachment a file name".to_owned())
-    })?;
-    let body = body.map_err(|_| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            "The file is too large",
-            format!("attachment: the largest allowed is {MAX_ATTACHMENT_BYTES} bytes"),
-        )
-    })?;
+    let file = FileBody::read(request, &state, &FILE_TYPES, || {
+        Problem::from(domain::BatchbookError::AttachmentTooLarge)
+    })
+    .await?;
     let summary = state
         .app
-        .upload_attachment(&caller, &params.file_name, body.to_vec())
+        .upload_attachment(&caller, &params.file_name, file.bytes.to_vec())
         .await?;
     Ok((StatusCode::CREATED, Json(summary.into())))
 }

@@ -1,24 +1,27 @@
 //! Batch messages: create, send, read, cancel, and the failed-to-deliver report.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
+use domain::policies::{SendPlan, SendStart};
 use domain::projection::BatchSummary;
-use domain::usecases::{Content, CreateBatch};
+use domain::usecases::{Content, CreateBatch, RevokeScope};
+use domain::values::NhsNumber;
 use events::Questionnaire;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use super::body::{JsonBody, NoBody, OptionalJsonBody};
 use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBatchRequest {
-    /// What staff call this batch.
+    /// What staff call this batch: one line, at most 100 characters.
     pub name: String,
     /// A list uploaded with `POST /v1/lists`.
     pub list_id: String,
@@ -26,7 +29,8 @@ pub struct CreateBatchRequest {
     /// `((name))` becomes the patient's given name. At most 918 characters
     /// once filled in.
     pub message: String,
-    /// Needed when any patient on the list has an email address.
+    /// Needed when any patient on the list has an email address. One
+    /// line, at most 200 characters.
     #[serde(default)]
     pub email_subject: Option<String>,
     /// The SNOMED CT concept saved to each patient's record, e.g. `73211009`.
@@ -62,6 +66,7 @@ pub struct CreateBatchRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     pub list_id: String,
     pub message: String,
@@ -80,9 +85,12 @@ pub struct PreviewRequest {
     /// As for creating: SMS only, at most 2 fragments, the link counted in.
     #[serde(default)]
     pub self_book: Option<super::invites::SelfBookRequest>,
-    /// Show how a stagger over this many days would split the patients.
+    /// Show how a stagger over this many days (1 to 28) would split the
+    /// patients.
     #[serde(default)]
     pub stagger_days: Option<u32>,
+    /// With `stagger_days`: the stagger starts then (in the future, within
+    /// a year) instead of now.
     #[serde(default)]
     pub send_at: Option<DateTime<Utc>>,
 }
@@ -125,12 +133,57 @@ pub struct CreatedBatch {
     pub batch_id: String,
 }
 
+/// When to send. Exactly one of `now` and `send_at`, so that a misspelt
+/// time is never read as "now":
+///
+/// | body | sends |
+/// | --- | --- |
+/// | empty, or `{"now": true}` | to every patient now |
+/// | `{"send_at": "2027-03-01T09:00:00Z"}` | to every patient then (in the future, within a year) |
+/// | `{"now": true, "stagger_days": 5}` | spread over 5 days (1 to 28), from now |
+/// | `{"send_at": "…", "stagger_days": 5}` | spread over 5 days, from then |
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SendRequest {
-    /// Send at this time instead of now.
+    /// `true`: start sending now. Only `true` is a value here.
+    #[serde(default)]
+    pub now: Option<bool>,
+    /// Start sending at this time instead: in the future, within a year.
+    #[serde(default)]
     pub send_at: Option<DateTime<Utc>>,
     /// Spread the patients evenly over this many days (1 to 28).
+    #[serde(default)]
     pub stagger_days: Option<u32>,
+}
+
+impl SendRequest {
+    /// The plan this body asks for; an empty body is "now".
+    fn plan(self, empty: bool) -> Result<SendPlan, Problem> {
+        let start = match (self.now, self.send_at) {
+            (Some(true), None) => SendStart::Now,
+            (None, Some(at)) => SendStart::At(at),
+            (None, None) if empty => SendStart::Now,
+            (Some(true), Some(_)) => {
+                return Err(Problem::invalid_request(
+                    "now and send_at: give one of them, not both",
+                ))
+            }
+            (Some(false), _) => {
+                return Err(Problem::invalid_request(
+                    "now: only true is a value here; to schedule the send, leave now out and give send_at",
+                ))
+            }
+            (None, None) => {
+                return Err(Problem::invalid_request(
+                    "say when to send: {\"now\": true}, or \"send_at\" with a time to come",
+                ))
+            }
+        };
+        Ok(SendPlan {
+            start,
+            stagger_days: self.stagger_days,
+        })
+    }
 }
 
 /// A batch's status and counts.
@@ -248,18 +301,6 @@ impl From<BatchSummary> for BatchResponse {
     }
 }
 
-/// A JSON body that may be left out: empty means the defaults.
-fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| Problem::invalid_request(e.to_string()))
-}
-
-fn json_problem(e: JsonRejection) -> Problem {
-    Problem::invalid_request(e.body_text())
-}
-
 /// Create an SMS batch from an uploaded list.
 #[utoipa::path(
     post, path = "/v1/batches", tag = "batches",
@@ -275,9 +316,8 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
-    request: Result<Json<CreateBatchRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<CreateBatchRequest>,
 ) -> Result<(StatusCode, Json<CreatedBatch>), Problem> {
-    let Json(request) = request.map_err(json_problem)?;
     let batch_id = state
         .app
         .create_batch(
@@ -313,9 +353,18 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
 pub async fn preview_batch<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
-    request: Result<Json<PreviewRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<PreviewRequest>,
 ) -> Result<Json<PreviewResponse>, Problem> {
-    let Json(request) = request.map_err(json_problem)?;
+    let stagger = match (request.stagger_days, request.send_at) {
+        (Some(days), at) => Some(SendPlan {
+            start: at.map_or(SendStart::Now, SendStart::At),
+            stagger_days: Some(days),
+        }),
+        (None, Some(_)) => return Err(Problem::invalid_request(
+            "send_at: only with stagger_days; a preview shows the days of a stagger starting then",
+        )),
+        (None, None) => None,
+    };
     let preview = state
         .app
         .preview_batch(
@@ -329,8 +378,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
                 sms_only: request.inhaler_series || request.self_book.is_some(),
                 self_book: request.self_book.is_some(),
             },
-            request.stagger_days,
-            request.send_at,
+            stagger,
         )
         .await?;
     Ok(Json(PreviewResponse {
@@ -369,11 +417,14 @@ pub async fn get_batch<R: PersistedEventRepository + 'static>(
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/send", tag = "batches",
     params(("batch_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the first answer")),
-    request_body(content = Option<SendRequest>, description = "Empty to send now"),
+    request_body(content = Option<SendRequest>, description = "Empty or `{\"now\": true}` to send now; `{\"send_at\": …}` to schedule; either with `stagger_days`"),
     responses(
         (status = 202, description = "Sending, or scheduled"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent, or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown field, neither or both of `now` and `send_at`, a `send_at` past or over a year away, or `stagger_days` outside 1 to 28", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn send_batch<R: PersistedEventRepository + 'static>(
@@ -381,18 +432,13 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
-    body: axum::body::Bytes,
+    OptionalJsonBody(request): OptionalJsonBody<Option<SendRequest>>,
 ) -> Result<StatusCode, Problem> {
-    let request: SendRequest = optional_json(&body)?;
+    let empty = request.is_none();
+    let plan = request.unwrap_or_default().plan(empty)?;
     state
         .app
-        .send_batch(
-            &caller,
-            &batch_id,
-            request.send_at,
-            request.stagger_days,
-            key.as_ref(),
-        )
+        .send_batch(&caller, &batch_id, plan, key.as_ref())
         .await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -412,6 +458,7 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
+    _: NoBody,
 ) -> Result<StatusCode, Problem> {
     state.app.cancel_batch(&caller, &batch_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -442,11 +489,38 @@ pub async fn failed_to_deliver<R: PersistedEventRepository + 'static>(
     ))
 }
 
+/// Whose links to revoke, said explicitly: `{"all": true}` for every link
+/// the batch sent, or `{"nhs_number": "…"}` for one patient's. Anything
+/// else is refused, so that no typo withdraws every link.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
-    /// Revoke only this patient's link. Without it, every link the batch
-    /// sent is revoked.
+    /// `true`: every link the batch sent. Only `true` is a value here.
+    #[serde(default)]
+    pub all: Option<bool>,
+    /// Only this patient's link.
+    #[serde(default)]
     pub nhs_number: Option<String>,
+}
+
+impl RevokeRequest {
+    fn scope(self) -> Result<RevokeScope, Problem> {
+        match (self.all, self.nhs_number) {
+            (Some(true), None) => Ok(RevokeScope::EveryLink),
+            (None, Some(nhs)) => NhsNumber::parse(&nhs)
+                .map(RevokeScope::Patient)
+                .map_err(|e| Problem::invalid_request(format!("nhs_number: {e}"))),
+            (Some(true), Some(_)) => Err(Problem::invalid_request(
+                "all and nhs_number: give one of them, not both",
+            )),
+            (Some(false), _) => Err(Problem::invalid_request(
+                "all: only true is a value here; to revoke one patient's link, leave all out and give nhs_number",
+            )),
+            (None, None) => Err(Problem::invalid_request(
+                "say whose links to revoke: {\"all\": true} for every link of the batch, or {\"nhs_number\": \"…\"} for one patient's",
+            )),
+        }
+    }
 }
 
 /// Revoke links for good: every link a batch sent, or one patient's. A
@@ -455,25 +529,24 @@ pub struct RevokeRequest {
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/links/revoke", tag = "batches",
     params(("batch_id" = String, Path)),
-    request_body(content = Option<RevokeRequest>, description = "Empty to revoke every link of the batch"),
+    request_body(content = RevokeRequest, description = "`{\"all\": true}` to revoke every link of the batch; `{\"nhs_number\": \"…\"}` for one patient's"),
     responses(
         (status = 204, description = "Revoked (revoking again changes nothing)"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has no links, or has sent none yet", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad NHS number, or one not in the batch", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `all` and `nhs_number`, an unknown field, a bad NHS number, or one not in the batch", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_links<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(request): JsonBody<RevokeRequest>,
 ) -> Result<StatusCode, Problem> {
-    let request: RevokeRequest = optional_json(&body)?;
-    state
-        .app
-        .revoke_links(&caller, &batch_id, request.nhs_number.as_deref())
-        .await?;
+    let scope = request.scope()?;
+    state.app.revoke_links(&caller, &batch_id, scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -499,6 +572,7 @@ pub async fn responses<R: PersistedEventRepository + 'static>(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StopSeriesRequest {
     /// The patient whose series stops.
     pub nhs_number: String,
@@ -519,12 +593,13 @@ pub async fn stop_series<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
-    request: Result<Json<StopSeriesRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<StopSeriesRequest>,
 ) -> Result<StatusCode, Problem> {
-    let Json(request) = request.map_err(json_problem)?;
+    let nhs_number = NhsNumber::parse(&request.nhs_number)
+        .map_err(|e| Problem::invalid_request(format!("nhs_number: {e}")))?;
     state
         .app
-        .stop_series(&caller, &batch_id, &request.nhs_number)
+        .stop_series(&caller, &batch_id, &nhs_number)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -22,8 +22,9 @@ pub struct OutboxEntry {
     pub accepted_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Every message the simulated providers accepted: SMS, email and NHS App
-/// (local runtime only).
+/// Every message the simulated providers accepted for the caller's
+/// organisation: SMS, email and NHS App (local runtime only). Messages
+/// carry live links, so another organisation's are never shown.
 #[utoipa::path(
     get, path = "/v1/dev/sms-outbox", tag = "local",
     responses(
@@ -33,7 +34,7 @@ pub struct OutboxEntry {
 )]
 pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Authenticated(_caller): Authenticated,
+    Authenticated(caller): Authenticated,
 ) -> Result<Json<Vec<OutboxEntry>>, Problem> {
     let not_here = || {
         Problem::new(
@@ -48,9 +49,12 @@ pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
         .outbox()
         .await
         .map_err(domain::BatchbookError::from)?;
+    // Every message is sent under a key that starts with its organisation.
+    let ours = format!("{}:", caller.organisation_id);
     Ok(Json(
         messages
             .into_iter()
+            .filter(|m| m.idempotency_key.starts_with(&ours))
             .map(|m| OutboxEntry {
                 reference: m.reference,
                 idempotency_key: m.idempotency_key,

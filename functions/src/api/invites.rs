@@ -2,7 +2,6 @@
 //! `self_book` of a batch); patients, through their link, see the times
 //! offered, book one, decline, or cancel.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -17,16 +16,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
+use super::body::{JsonBody, NoBody};
 use super::links::{session, LinkRefusal};
 use super::{ApiState, Authenticated, Problem};
 
 /// What a Self-Book invite books.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SelfBookRequest {
     /// `in_person`, `telephone` or `video`.
     #[schema(value_type = String, example = "telephone")]
     pub appointment_type: AppointmentChannel,
-    /// The slot type in the practice's appointment book, e.g. `flu`.
+    /// The slot type in the practice's appointment book, e.g. `flu`; at
+    /// most 64 characters.
     pub slot_type: String,
     /// `exact_time` (the default): the patient picks a slot's time.
     /// `time_window` (telephone only): the patient picks a morning
@@ -34,7 +36,8 @@ pub struct SelfBookRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "time_window")]
     pub timing: Timing,
-    /// Only these clinicians' slots (their ids in the book); empty for any.
+    /// Only these clinicians' slots (their ids in the book, each at most 64
+    /// characters; at most 20); empty for any.
     #[serde(default)]
     pub clinicians: Vec<String>,
     /// Only slots at this site (its id in the appointment book). Another
@@ -57,10 +60,12 @@ pub struct SelfBookRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
     /// Saved when the patient declines, e.g. `73211009`.
     pub snomed_code: String,
-    /// What the patient chooses, e.g. "I don't want a flu jab".
+    /// What the patient chooses, e.g. "I don't want a flu jab": one line,
+    /// at most 100 characters.
     pub wording: String,
 }
 
@@ -106,9 +111,8 @@ pub struct AvailabilityResponse {
 pub async fn check_availability<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
-    request: Result<Json<SelfBookRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<SelfBookRequest>,
 ) -> Result<Json<AvailabilityResponse>, Problem> {
-    let Json(request) = request.map_err(|e| Problem::invalid_request(e.body_text()))?;
     let found = state
         .app
         .check_availability(&caller, &request.into())
@@ -242,6 +246,7 @@ impl From<InviteView> for InviteResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BookRequest {
     /// One of the offers from `GET /v1/links/{token}/slots`.
     pub offer_id: String,
@@ -306,12 +311,8 @@ pub async fn book<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Path(token): Path<String>,
     headers: HeaderMap,
-    request: Result<Json<BookRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<BookRequest>,
 ) -> Response {
-    let Json(request) = match request {
-        Ok(request) => request,
-        Err(e) => return Problem::invalid_request(e.body_text()).into_response(),
-    };
     let session = match session(&headers) {
         Ok(session) => session,
         Err(refusal) => return refusal.into_response(),
@@ -345,6 +346,7 @@ pub async fn decline<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    _: NoBody,
 ) -> Result<Json<InviteResponse>, LinkRefusal> {
     let view = state.app.decline_invite(&token, session(&headers)?).await?;
     Ok(Json(view.into()))
@@ -365,6 +367,7 @@ pub async fn cancel<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Path(token): Path<String>,
     headers: HeaderMap,
+    _: NoBody,
 ) -> Result<Json<InviteResponse>, LinkRefusal> {
     let view = state.app.cancel_booking(&token, session(&headers)?).await?;
     Ok(Json(view.into()))
@@ -424,12 +427,14 @@ pub async fn not_booked<R: PersistedEventRepository + 'static>(
 
 /// The one patient of an individual invite.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatientRequest {
     pub nhs_number: String,
     /// A UK mobile: the invite goes by SMS.
     pub mobile: String,
     /// `YYYY-MM-DD`: the patient proves who they are with it.
     pub date_of_birth: String,
+    /// `((name))` in the message; one line, at most 100 characters.
     #[serde(default)]
     pub given_name: Option<String>,
 }
@@ -437,8 +442,10 @@ pub struct PatientRequest {
 /// Invite one patient to book: the same invite as a Self-Book batch, for
 /// a single patient, usually at a named site (`self_book.location`).
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvitePatientRequest {
-    /// What staff call it; "Invite: <slot type>" when left out.
+    /// What staff call it (one line, at most 100 characters); "Invite:
+    /// <slot type>" when left out.
     #[serde(default)]
     pub name: Option<String>,
     pub patient: PatientRequest,
@@ -470,9 +477,8 @@ pub async fn invite_patient<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
     super::IdempotencyKeyHeader(key): super::IdempotencyKeyHeader,
-    request: Result<Json<InvitePatientRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<InvitePatientRequest>,
 ) -> Result<(axum::http::StatusCode, Json<InvitedResponse>), Problem> {
-    let Json(request) = request.map_err(|e| Problem::invalid_request(e.body_text()))?;
     let invited = state
         .app
         .invite_patient(

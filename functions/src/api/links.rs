@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +18,7 @@ use events::Questionnaire;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::JsonBody;
 use super::{ApiState, Problem};
 
 /// Every date-of-birth check takes at least this long, right or wrong, so
@@ -56,6 +56,7 @@ impl From<LinkPage> for LinkPageResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// `YYYY-MM-DD`.
     pub date_of_birth: String,
@@ -133,6 +134,7 @@ impl From<AttachmentOffer> for AttachmentOfferResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AnswersRequest {
     /// Answers by question id, as text: `{"systolic_average": "132"}`.
     pub answers: BTreeMap<String, String>,
@@ -279,10 +281,6 @@ fn invite_code(e: &domain::aggregates::InviteError) -> &'static str {
     }
 }
 
-fn unreadable(e: JsonRejection) -> Response {
-    Problem::invalid_request(e.body_text()).into_response()
-}
-
 /// Open a link: whether it can be used. Says nothing about the patient.
 #[utoipa::path(
     get, path = "/v1/links/{token}", tag = "patient links", security(()),
@@ -316,22 +314,24 @@ pub async fn open_link<R: PersistedEventRepository + 'static>(
 pub async fn verify_link<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Path(token): Path<String>,
-    request: Result<Json<VerifyRequest>, JsonRejection>,
+    request: Result<JsonBody<VerifyRequest>, Problem>,
 ) -> Response {
     let started = tokio::time::Instant::now();
     let response = match request {
-        Err(e) => unreadable(e),
-        Ok(Json(request)) => match state.app.verify_link(&token, &request.date_of_birth).await {
-            Ok(verified) => Json(VerifiedResponse {
-                session: verified.session,
-                session_expires_at: verified.session_expires_at,
-                questionnaire: verified.questionnaire.map(Into::into),
-                attachment: verified.attachment.map(Into::into),
-                invite: verified.invite.map(Into::into),
-            })
-            .into_response(),
-            Err(e) => LinkRefusal(e).into_response(),
-        },
+        Err(refusal) => refusal.into_response(),
+        Ok(JsonBody(request)) => {
+            match state.app.verify_link(&token, &request.date_of_birth).await {
+                Ok(verified) => Json(VerifiedResponse {
+                    session: verified.session,
+                    session_expires_at: verified.session_expires_at,
+                    questionnaire: verified.questionnaire.map(Into::into),
+                    attachment: verified.attachment.map(Into::into),
+                    invite: verified.invite.map(Into::into),
+                })
+                .into_response(),
+                Err(e) => LinkRefusal(e).into_response(),
+            }
+        }
     };
     tokio::time::sleep_until(started + CHECK_FLOOR).await;
     response
@@ -376,12 +376,8 @@ pub async fn answer_questionnaire<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Path(token): Path<String>,
     headers: HeaderMap,
-    request: Result<Json<AnswersRequest>, JsonRejection>,
+    JsonBody(request): JsonBody<AnswersRequest>,
 ) -> Response {
-    let Json(request) = match request {
-        Ok(request) => request,
-        Err(e) => return unreadable(e),
-    };
     let session = match session(&headers) {
         Ok(session) => session,
         Err(refusal) => return refusal.into_response(),

@@ -1,8 +1,6 @@
 //! Patient list upload, progress, summary and the not-contactable report.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
@@ -11,12 +9,26 @@ use domain::usecases::{ListProgress, ListState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::body::{FileBody, NoBody, StrictQuery};
 use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
-#[derive(Debug, Deserialize, IntoParams)]
+/// What a CSV export arrives as: browsers on Windows call a `.csv` file
+/// `application/vnd.ms-excel`, and some tools send plain text or bytes.
+const CSV_TYPES: [&str; 5] = [
+    "text/csv",
+    "application/csv",
+    "application/vnd.ms-excel",
+    "text/plain",
+    "application/octet-stream",
+];
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct UploadParams {
-    /// The clinical system that exported the file; detected from the headers when absent.
+    /// The clinical system that exported the file (`emis`, `systmone` or
+    /// `vision`); detected from the headers when absent.
     #[param(value_type = Option<String>, example = "systmone")]
+    #[serde(default)]
     system: Option<ClinicalSystem>,
 }
 
@@ -49,28 +61,31 @@ impl From<ListSummary> for ListResponse {
 #[utoipa::path(
     post, path = "/v1/lists", tag = "lists",
     params(UploadParams, ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same list")),
-    request_body(content = String, content_type = "text/csv", description = "The exported CSV file, at most 10 MB"),
+    request_body(content = String, content_type = "text/csv", description = "The exported CSV file, at most 10 MB and 1,000 characters a cell. Sent as `text/csv` (or `application/csv`, `application/vnd.ms-excel`, `text/plain`, `application/octet-stream`)"),
     responses(
         (status = 201, description = "Checked and stored", body = ListResponse),
+        (status = 400, description = "A bad query string: an unknown parameter, or a `system` that is not `emis`, `systmone` or `vision`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 10 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not sent as CSV", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The file cannot be used; `detail` says why", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn upload_list<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
-    Query(params): Query<UploadParams>,
+    StrictQuery(params): StrictQuery<UploadParams>,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<(StatusCode, Json<ListResponse>), Problem> {
-    let body = body.map_err(|_| {
+    let file = FileBody::read(request, &state, &CSV_TYPES, || {
         Problem::from(domain::BatchbookError::List(ListError::TooLarge {
             limit_mb: MAX_FILE_BYTES / (1024 * 1024),
         }))
-    })?;
+    })
+    .await?;
     let summary = state
         .app
-        .upload_list(&caller, body.to_vec(), params.system, key.as_ref())
+        .upload_list(&caller, file.bytes.to_vec(), params.system, key.as_ref())
         .await?;
     Ok((StatusCode::CREATED, Json(summary.into())))
 }
@@ -117,6 +132,7 @@ pub struct UploadSlotResponse {
 pub async fn new_upload<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
+    _: NoBody,
 ) -> Result<(StatusCode, Json<UploadSlotResponse>), Problem> {
     let slot = state.app.new_upload(&caller).await?;
     Ok((

@@ -4,6 +4,8 @@
 
 mod attachments;
 mod batches;
+/// Strict request bodies and query strings: the one place they are read.
+pub mod body;
 mod callbacks;
 mod dev;
 mod invites;
@@ -166,7 +168,7 @@ pub(crate) fn csv_download(
 }
 
 pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route(
@@ -258,5 +260,12 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
         )
         .route("/v1/callbacks/nhs-notify", post(callbacks::nhs_notify::<R>))
         .route("/v1/dev/sms-outbox", get(dev::sms_outbox::<R>))
-        .with_state(state)
+        .fallback(problem::no_such_route)
+        .layer(DefaultBodyLimit::max(body::JSON_BODY_LIMIT))
+        .with_state(state);
+    // Around the whole router, not each route: the framework's own
+    // refusals (405 with its `Allow` header) are finished too.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::map_response(problem::finish))
 }

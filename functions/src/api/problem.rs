@@ -49,6 +49,107 @@ impl Problem {
     }
 }
 
+/// A route that does not exist.
+pub async fn no_such_route(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no_such_route",
+        "Not found",
+        format!(
+            "there is no {method} {}; the API description is at /openapi.json",
+            uri.path()
+        ),
+    )
+}
+
+/// What every response leaves with: no cache keeps it (answers carry
+/// patient links, sessions and reports), no browser guesses its type, and
+/// a refusal that did not come from a `Problem` (the framework's own 405,
+/// a path it could not read) is turned into one, so that every refusal has
+/// one shape.
+pub async fn finish(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let headers = &mut parts.headers;
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(header::HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    let is_problem = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    if parts.status.as_u16() < 400 || is_problem {
+        return Response::from_parts(parts, body);
+    }
+    // The framework's own refusals are short plain text.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    let problem = framework_problem(parts.status, &parts.headers, text);
+    let mut response = problem.into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
+}
+
+fn framework_problem(status: StatusCode, headers: &header::HeaderMap, text: String) -> Problem {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            Problem::new(
+                status,
+                "method_not_allowed",
+                "Method not allowed",
+                format!("this route does not take that method; it takes {allowed}"),
+            )
+        }
+        StatusCode::NOT_FOUND => Problem::new(
+            status,
+            "no_such_route",
+            "Not found",
+            "there is no such route; the API description is at /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => super::body::body_too_large(),
+        StatusCode::BAD_REQUEST => Problem::new(
+            status,
+            "bad_request",
+            "Check your request",
+            if text.is_empty() {
+                "the request could not be read".to_owned()
+            } else {
+                text
+            },
+        ),
+        status if status.is_server_error() => Problem::new(
+            status,
+            "unavailable",
+            "Try again shortly",
+            "something went wrong on our side; try again shortly",
+        ),
+        status => Problem::new(
+            status,
+            "refused",
+            status.canonical_reason().unwrap_or("Refused"),
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("refused").to_owned()
+            } else {
+                text
+            },
+        ),
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -116,6 +217,12 @@ impl From<BatchbookError> for Problem {
                 StatusCode::CONFLICT,
                 "list_being_checked",
                 "Still checking",
+                detail,
+            ),
+            BatchbookError::AttachmentTooLarge => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                "The file is too large",
                 detail,
             ),
             BatchbookError::ListNotFound => Problem::new(

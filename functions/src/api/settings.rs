@@ -1,6 +1,5 @@
 //! The organisation's settings.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
@@ -9,6 +8,7 @@ use domain::usecases::{OrganisationSettings, PracticeContact};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::body::JsonBody;
 use super::{ApiState, Authenticated, Problem};
 
 /// What an organisation has chosen.
@@ -28,12 +28,15 @@ pub struct SettingsBody {
     /// How patients reach the practice, shown on a link that was withdrawn,
     /// has expired or is locked: `{"name": "Riverside Surgery", "phone":
     /// "01632 960000", "website": "https://riverside.example"}`; `phone`
-    /// and `website` are optional.
+    /// and `website` are optional. `name`: one line, at most 100
+    /// characters, no `<` or `>`; `phone`: digits, spaces and `+ ( ) -`, at
+    /// most 30; `website`: an `http` or `https` address, at most 200.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub contact: Option<PracticeContact>,
     /// Other organisations' sites (ids in the appointment book, such as a
-    /// shared hub) Self-Book invites may book into.
+    /// shared hub) Self-Book invites may book into: at most 50, each at
+    /// most 64 characters, none twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_sites: Vec<String>,
 }
@@ -67,20 +70,16 @@ pub async fn get_settings<R: PersistedEventRepository + 'static>(
     request_body = SettingsBody,
     responses(
         (status = 200, body = SettingsBody),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn put_settings<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     Authenticated(caller): Authenticated,
-    body: Result<Json<SettingsBody>, JsonRejection>,
+    JsonBody(body): JsonBody<SettingsBody>,
 ) -> Result<Json<SettingsBody>, Problem> {
-    let Json(body) = body.map_err(|e| {
-        Problem::from(domain::BatchbookError::InvalidRequest(format!(
-            "the settings could not be read: {}",
-            e.body_text()
-        )))
-    })?;
     let settings = OrganisationSettings {
         flag_mobiles_likely_to_fail: body.flag_mobiles_likely_to_fail,
         sending_window: body.sending_window,

@@ -17,6 +17,15 @@ impl EventLog {
         Self { pool }
     }
 
+    /// How many events the store holds.
+    pub async fn count(&self) -> Result<u64, PortError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error("event log"))?;
+        Ok(count as u64)
+    }
+
     /// Up to `limit` events after `position`, each with its own position.
     pub async fn read_after(
         &self,

@@ -260,6 +260,11 @@ impl EmbeddedStack {
 
     /// Runs background steps until there is nothing left to do now. Work
     /// waiting on a timer or a visibility timeout is left for later.
+    /// The event log, read in commit order.
+    pub fn event_log(&self) -> &EventLog {
+        &self.log
+    }
+
     pub async fn run_pending_work(&self) -> Result<(), JobError> {
         while self.tick().await? > 0 {}
         Ok(())

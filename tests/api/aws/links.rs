@@ -181,7 +181,7 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
         "A12345",
         "POST",
         &format!("/v1/batches/{batch_id}/links/revoke"),
-        None,
+        Some(json!({"all": true})),
     )
     .await;
     assert_eq!(status, 204);

@@ -12,3 +12,4 @@ mod queues;
 mod scheduling;
 mod selfbook;
 mod streams;
+mod strict;
