@@ -247,27 +247,7 @@ impl DeliveryRow {
     }
 }
 
-/// The view rows one projection step reads and writes, inside whatever
-/// transaction the adapter offers.
-#[async_trait::async_trait]
-pub trait ViewTransaction: Send {
-    async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
-    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError>;
-    async fn delivery(
-        &mut self,
-        batch_id: &str,
-        row: u64,
-    ) -> Result<Option<DeliveryRow>, PortError>;
-    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
-    /// Notes that a message to this recipient failed for good at
-    /// `failed_at`, keeping the latest such time (see `FailureHistory`).
-    async fn record_failure(
-        &mut self,
-        organisation_id: &str,
-        fingerprint: &str,
-        failed_at: DateTime<Utc>,
-    ) -> Result<(), PortError>;
-}
+pub use crate::ports::ViewTransaction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {

@@ -4,7 +4,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use events::{BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay};
 use serde::Serialize;
 
-use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
+use super::{keys, Batchbook, BatchbookError, Caller, CommandError, IdempotencyKey};
 use crate::aggregates::{BatchCommand, BatchError};
 use crate::lists::ListSummary;
 use crate::policies::{stagger, SendPlan, SendStart};
@@ -266,13 +266,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         match self
             .batches
-            .execute_with_metadata(&batch_id, command, self.metadata(caller))
+            .execute(&batch_id, command, self.metadata(caller))
             .await
         {
             Ok(()) => tracing::info!(batch_id, "batch created"),
             // A keyed request re-run after its first run died: same batch.
-            Err(cqrs_es::AggregateError::UserError(BatchError::AlreadyExists)) if key.is_some() => {
-            }
+            Err(CommandError::Refused(BatchError::AlreadyExists)) if key.is_some() => {}
             Err(e) => return Err(e.into()),
         }
         Ok(batch_id)
@@ -391,7 +390,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .settings_of(&caller.organisation_id)
             .await?
             .sending_window;
-        let batch = super::current(&self.batch_store, batch_id).await?;
+        let batch = self.batches.load(batch_id).await?;
         if batch.kind() == BatchKind::SelfBook
             && batch.organisation_id() == caller.organisation_id.as_ref()
         {
@@ -406,7 +405,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             window,
         };
         self.batches
-            .execute_with_metadata(batch_id, command, self.metadata(caller))
+            .execute(batch_id, command, self.metadata(caller))
             .await?;
         Ok(())
     }
@@ -422,7 +421,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             now: self.ports.clock.now(),
         };
         self.batches
-            .execute_with_metadata(batch_id, command, self.metadata(caller))
+            .execute(batch_id, command, self.metadata(caller))
             .await?;
         Ok(())
     }

@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use super::CommandError;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use cqrs_es::AggregateError;
 use events::Questionnaire;
 use serde::Serialize;
 
-use super::{current, AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact};
+use super::{AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact};
 use crate::aggregates::invite::InviteStatus;
 use crate::aggregates::{
     Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError, Invite, InviteError,
@@ -25,10 +25,6 @@ use crate::links::{ATTACHMENT_LINK_DAYS, MAX_IDENTITY_ATTEMPTS};
 use crate::lists::artifact_rows;
 use crate::ports::PortError;
 use crate::values::{NhsNumber, OrganisationId};
-
-/// How often a command on a link is retried when another request changed
-/// the same delivery at the same moment.
-const CONFLICT_RETRIES: usize = 5;
 
 /// Whose links a revoke withdraws. Every link is named as such, never
 /// implied by a missing NHS number.
@@ -205,7 +201,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .find(&token_sha256(token))
             .await?
             .ok_or(LinkError::NotFound)?;
-        let batch = current(&self.batch_store, &record.batch_id).await?;
+        let batch = self.batches.load(&record.batch_id).await?;
         let delivery = self.load_delivery(&record.batch_id, record.row).await?;
         if batch.organisation_id() != record.organisation_id {
             return Err(LinkError::NotFound);
@@ -223,7 +219,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     async fn load_delivery(&self, batch_id: &str, row: u64) -> Result<Delivery, LinkError> {
-        Ok(current(&self.delivery_store, &delivery_id(batch_id, row)).await?)
+        Ok(self.deliveries.load(&delivery_id(batch_id, row)).await?)
     }
 
     pub(super) async fn page(
@@ -274,76 +270,79 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let given = NaiveDate::parse_from_str(date_of_birth.trim(), "%Y-%m-%d")
             .map_err(|_| LinkError::UnreadableDateOfBirth)?;
         let mut opened = self.open(token).await?;
-        for _ in 0..CONFLICT_RETRIES {
-            self.usable(&opened).await?;
-            let key = &self.ports.links.key;
-            let matches = opened
-                .record
-                .date_of_birth_check
-                .as_deref()
-                .is_some_and(|check| {
-                    key.date_of_birth_matches(&opened.record.token_sha256, given, check)
-                });
-            let now = self.ports.clock.now();
-            let caller = self.link_caller(&opened.record)?;
-            let result = self
-                .deliveries
-                .execute_with_metadata(
-                    &delivery_id(&opened.record.batch_id, opened.record.row),
-                    DeliveryCommand::CheckIdentity { matches, now },
-                    self.metadata(&caller),
-                )
-                .await;
-            match result {
-                Ok(()) if matches => {
-                    let session_expires_at = now + Duration::minutes(SESSION_MINUTES);
-                    let purpose = opened.batch.link_purpose();
-                    return Ok(VerifiedLink {
-                        session: key.session(&opened.record.token_sha256, session_expires_at),
-                        session_expires_at,
-                        questionnaire: (purpose == Some(LinkPurpose::Questionnaire))
-                            .then(|| self.form(&opened))
-                            .transpose()?,
-                        attachment: (purpose == Some(LinkPurpose::Attachment))
-                            .then(|| opened.attachment())
-                            .transpose()?,
-                        invite: (purpose == Some(LinkPurpose::Invite))
-                            .then(|| self.invite_view(&opened))
-                            .transpose()?,
-                    });
-                }
-                Ok(()) => {
-                    tracing::info!("a wrong date of birth was given for a link");
-                    let delivery = self
-                        .load_delivery(&opened.record.batch_id, opened.record.row)
-                        .await?;
-                    opened.delivery = delivery;
-                    if opened.delivery.locked() {
-                        return Err(LinkError::Unusable(
-                            self.page(&opened, LinkState::Locked).await?,
-                        ));
+        self.usable(&opened).await?;
+        let key = &self.ports.links.key;
+        let matches = opened
+            .record
+            .date_of_birth_check
+            .as_deref()
+            .is_some_and(|check| {
+                key.date_of_birth_matches(&opened.record.token_sha256, given, check)
+            });
+        let caller = self.link_caller(&opened.record)?;
+        let id = delivery_id(&opened.record.batch_id, opened.record.row);
+        let mut now = self.ports.clock.now();
+        let checked = self
+            .deliveries
+            .try_execute_retrying(
+                &id,
+                || self.metadata(&caller),
+                |delivery| {
+                    // Tried again after a conflict: the link as it is now.
+                    opened.delivery = delivery.clone();
+                    now = self.ports.clock.now();
+                    match opened.state(now) {
+                        LinkState::Open => Ok(DeliveryCommand::CheckIdentity { matches, now }),
+                        state => Err(state),
                     }
-                    return Err(LinkError::WrongDateOfBirth {
-                        attempts_left: MAX_IDENTITY_ATTEMPTS
-                            .saturating_sub(opened.delivery.failed_checks()),
-                    });
-                }
-                Err(AggregateError::AggregateConflict) => {
-                    opened.delivery = self
-                        .load_delivery(&opened.record.batch_id, opened.record.row)
-                        .await?;
-                }
-                Err(AggregateError::UserError(DeliveryError::LinkLocked)) => {
-                    return Err(LinkError::Unusable(
-                        self.page(&opened, LinkState::Locked).await?,
-                    ))
-                }
-                Err(e) => return Err(unavailable(e)),
+                },
+            )
+            .await;
+        let delivery = match checked {
+            Ok(delivery) => delivery,
+            Err(CommandError::Stopped(state)) => {
+                return Err(LinkError::Unusable(self.page(&opened, state).await?))
             }
+            Err(CommandError::Refused(DeliveryError::LinkLocked)) => {
+                return Err(LinkError::Unusable(
+                    self.page(&opened, LinkState::Locked).await?,
+                ))
+            }
+            Err(CommandError::Conflict) => {
+                return Err(LinkError::Unavailable(
+                    "the link kept changing under the check".into(),
+                ))
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        opened.delivery = delivery;
+        if !matches {
+            tracing::info!("a wrong date of birth was given for a link");
+            if opened.delivery.locked() {
+                return Err(LinkError::Unusable(
+                    self.page(&opened, LinkState::Locked).await?,
+                ));
+            }
+            return Err(LinkError::WrongDateOfBirth {
+                attempts_left: MAX_IDENTITY_ATTEMPTS
+                    .saturating_sub(opened.delivery.failed_checks()),
+            });
         }
-        Err(LinkError::Unavailable(
-            "the link kept changing under the check".into(),
-        ))
+        let session_expires_at = now + Duration::minutes(SESSION_MINUTES);
+        let purpose = opened.batch.link_purpose();
+        Ok(VerifiedLink {
+            session: key.session(&opened.record.token_sha256, session_expires_at),
+            session_expires_at,
+            questionnaire: (purpose == Some(LinkPurpose::Questionnaire))
+                .then(|| self.form(&opened))
+                .transpose()?,
+            attachment: (purpose == Some(LinkPurpose::Attachment))
+                .then(|| opened.attachment())
+                .transpose()?,
+            invite: (purpose == Some(LinkPurpose::Invite))
+                .then(|| self.invite_view(&opened))
+                .transpose()?,
+        })
     }
 
     fn form(&self, opened: &Opened) -> Result<QuestionnaireForm, LinkError> {
@@ -408,45 +407,46 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .clone();
         let caller = self.link_caller(&opened.record)?;
         let id = delivery_id(&opened.record.batch_id, opened.record.row);
-        for _ in 0..CONFLICT_RETRIES {
-            let command = DeliveryCommand::OpenAttachment {
-                expires_at: opened.expires_at().ok_or(LinkError::NotFound)?,
-                now: self.ports.clock.now(),
-            };
-            match self
-                .deliveries
-                .execute_with_metadata(&id, command, self.metadata(&caller))
-                .await
-            {
-                Ok(()) => {
-                    let bytes = self
-                        .ports
-                        .blobs
-                        .get(&attachment.blob_key)
-                        .await?
-                        .ok_or_else(|| unavailable("the batch's attachment is missing"))?;
-                    return Ok(AttachmentFile {
-                        file_name: attachment.file_name,
-                        content_type: attachment.content_type,
-                        bytes,
-                    });
-                }
-                Err(AggregateError::AggregateConflict) => {
-                    opened.delivery = self
-                        .load_delivery(&opened.record.batch_id, opened.record.row)
-                        .await?;
-                }
-                // Revoked, expired or locked since the session began.
-                Err(AggregateError::UserError(_)) => {
-                    let state = opened.state(self.ports.clock.now());
-                    return Err(LinkError::Unusable(self.page(&opened, state).await?));
-                }
-                Err(e) => return Err(unavailable(e)),
+        let expires_at = opened.expires_at().ok_or(LinkError::NotFound)?;
+        let opening = self
+            .deliveries
+            .execute_retrying(
+                &id,
+                || self.metadata(&caller),
+                |_| DeliveryCommand::OpenAttachment {
+                    expires_at,
+                    now: self.ports.clock.now(),
+                },
+            )
+            .await;
+        match opening {
+            Ok(_) => {}
+            // Revoked, expired or locked since the session began.
+            Err(CommandError::Refused(_)) => {
+                opened.delivery = self
+                    .load_delivery(&opened.record.batch_id, opened.record.row)
+                    .await?;
+                let state = opened.state(self.ports.clock.now());
+                return Err(LinkError::Unusable(self.page(&opened, state).await?));
             }
+            Err(CommandError::Conflict) => {
+                return Err(LinkError::Unavailable(
+                    "the link kept changing while it was opened".into(),
+                ))
+            }
+            Err(e) => return Err(unavailable(e)),
         }
-        Err(LinkError::Unavailable(
-            "the link kept changing while it was opened".into(),
-        ))
+        let bytes = self
+            .ports
+            .blobs
+            .get(&attachment.blob_key)
+            .await?
+            .ok_or_else(|| unavailable("the batch's attachment is missing"))?;
+        Ok(AttachmentFile {
+            file_name: attachment.file_name,
+            content_type: attachment.content_type,
+            bytes,
+        })
     }
 
     /// Records the patient's answers, once.
@@ -470,15 +470,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let id = delivery_id(&opened.record.batch_id, opened.record.row);
         match self
             .deliveries
-            .execute_with_metadata(&id, command, self.metadata(&caller))
+            .execute(&id, command, self.metadata(&caller))
             .await
         {
             Ok(()) => {}
-            Err(AggregateError::UserError(DeliveryError::AlreadyAnswered)) => {
+            Err(CommandError::Refused(DeliveryError::AlreadyAnswered)) => {
                 return Err(LinkError::AlreadyAnswered)
             }
             // Revoked, expired or locked since the session began.
-            Err(AggregateError::UserError(_)) => {
+            Err(CommandError::Refused(_)) => {
                 let state = opened.state(self.ports.clock.now());
                 return Err(LinkError::Unusable(self.page(&opened, state).await?));
             }
@@ -507,7 +507,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     now,
                 };
                 self.batches
-                    .execute_with_metadata(batch_id, command, self.metadata(caller))
+                    .execute(batch_id, command, self.metadata(caller))
                     .await?;
                 tracing::info!("every link of the batch revoked");
                 return Ok(());
@@ -526,53 +526,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
-    /// Stops the inhaler series for the patient with this NHS number: no
-    /// more texts, for good.
-    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
-    pub async fn stop_series(
-        &self,
-        caller: &Caller,
-        batch_id: &str,
-        nhs_number: &NhsNumber,
-    ) -> Result<(), BatchbookError> {
-        let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
-        if batch.kind() != events::BatchKind::InhalerSeries {
-            return Err(BatchbookError::InvalidRequest(
-                "this batch is not a series, so there is nothing to stop".into(),
-            ));
-        }
-        let now = self.ports.clock.now();
-        self.on_delivery(caller, batch_id, row, DeliveryCommand::StopSeries { now })
-            .await?;
-        tracing::info!(row, "one patient's series stopped");
-        Ok(())
-    }
-
-    async fn on_delivery(
-        &self,
-        caller: &Caller,
-        batch_id: &str,
-        row: u64,
-        command: DeliveryCommand,
-    ) -> Result<(), BatchbookError> {
-        self.deliveries
-            .execute_with_metadata(&delivery_id(batch_id, row), command, self.metadata(caller))
-            .await
-            .map_err(|e| match e {
-                AggregateError::AggregateConflict => BatchbookError::Conflict,
-                other => BatchbookError::Unavailable(other.to_string()),
-            })
-    }
-
     /// The caller's batch, and the list row of the patient with this NHS
     /// number on it.
-    async fn patient_in(
+    pub(in crate::usecases) async fn patient_in(
         &self,
         caller: &Caller,
         batch_id: &str,
         nhs_number: &NhsNumber,
     ) -> Result<(Batch, u64), BatchbookError> {
-        let batch = current(&self.batch_store, batch_id).await?;
+        let batch = self.batches.load(batch_id).await?;
         if batch.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::BatchNotFound);
         }

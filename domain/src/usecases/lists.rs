@@ -11,15 +11,13 @@ use events::Channel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey};
+use super::{keys, Batchbook, BatchbookError, Caller, IdempotencyKey, OrganisationSettings};
 use crate::lists::{
-    artifact_rows, CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError,
-    ListReader, ListSummary, NotContactableReason, Outcome,
+    CheckedRow, ClinicalSystem, Column, ListChecker, ListCounts, ListError, ListSummary,
+    NotContactableReason, Outcome,
 };
-use crate::policies::SendingWindow;
 use crate::ports::{recipient_fingerprint, DemographicsError, PortError};
-use crate::usecases::reports::neutralise_formula;
-use crate::values::{one_line, text, NhsNumber, OrganisationId, UkMobile};
+use crate::values::{NhsNumber, OrganisationId, UkMobile};
 
 /// How long a presigned upload URL stays valid.
 const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -27,122 +25,6 @@ const UPLOAD_URL_LIFETIME: Duration = Duration::from_secs(15 * 60);
 const PROGRESS_EVERY: u64 = 5_000;
 /// A mobile whose messages failed within this many months is "likely to fail".
 const LIKELY_TO_FAIL_MONTHS: u32 = 3;
-
-/// An organisation's choices about its lists and its sending.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrganisationSettings {
-    /// Refuse mobiles whose messages from this organisation failed for good
-    /// in the last 3 months, as `mobile_likely_to_fail`.
-    #[serde(default)]
-    pub flag_mobiles_likely_to_fail: bool,
-    /// When SMS and NHS App messages may leave (08:00 to 20:00
-    /// Europe/London unless changed).
-    #[serde(default)]
-    pub sending_window: SendingWindow,
-    /// How patients reach the practice: shown on a link that was withdrawn,
-    /// has expired or is locked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub contact: Option<PracticeContact>,
-    /// Other organisations' sites (ids in the appointment book, such as a
-    /// shared hub) Self-Book invites may book into.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub other_sites: Vec<String>,
-}
-
-impl OrganisationSettings {
-    /// The settings as they are kept: each text trimmed, or the field that
-    /// cannot be kept named with the reason.
-    pub fn checked(mut self) -> Result<Self, String> {
-        self.sending_window = self.sending_window.check().map_err(|e| e.to_string())?;
-        if let Some(contact) = self.contact.take() {
-            self.contact = Some(contact.checked()?);
-        }
-        if self.other_sites.len() > text::MAX_OTHER_SITES {
-            return Err(format!(
-                "other_sites: at most {} sites",
-                text::MAX_OTHER_SITES
-            ));
-        }
-        let mut sites = Vec::with_capacity(self.other_sites.len());
-        for (n, site) in self.other_sites.iter().enumerate() {
-            let site = one_line(site, text::BOOK_ID_CHARS)
-                .map_err(|e| format!("other_sites[{n}]: {e}"))?;
-            if site.is_empty() {
-                return Err(format!("other_sites[{n}]: give the site's id"));
-            }
-            if sites.iter().any(|s: &String| s == site) {
-                return Err(format!("other_sites[{n}]: \"{site}\" is listed twice"));
-            }
-            sites.push(site.to_owned());
-        }
-        self.other_sites = sites;
-        Ok(self)
-    }
-}
-
-impl PracticeContact {
-    /// Shown to patients on withdrawn, expired and locked links, so each
-    /// part is checked: a name, a phone number of digits, and a website
-    /// that is a web address (never `javascript:` or the like).
-    pub fn checked(self) -> Result<Self, String> {
-        let name = one_line(&self.name, text::CONTACT_NAME_CHARS)
-            .map_err(|e| format!("contact.name: {e}"))?;
-        if name.is_empty() {
-            return Err("contact.name: give the name patients know the practice by".into());
-        }
-        if name.contains(['<', '>']) {
-            return Err("contact.name: may not contain < or >".into());
-        }
-        let phone = match self.phone.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(phone) => {
-                one_line(phone, text::CONTACT_PHONE_CHARS)
-                    .map_err(|e| format!("contact.phone: {e}"))?;
-                let allowed = |c: char| c.is_ascii_digit() || " +()-".contains(c);
-                if !phone.chars().all(allowed)
-                    || phone.chars().filter(char::is_ascii_digit).count() < 3
-                {
-                    return Err(
-                        "contact.phone: write the number with digits, spaces and + ( ) - only, such as 01632 960000".into(),
-                    );
-                }
-                Some(phone.to_owned())
-            }
-        };
-        let website = match self.website.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(website) => {
-                one_line(website, text::WEBSITE_CHARS)
-                    .map_err(|e| format!("contact.website: {e}"))?;
-                let web = url::Url::parse(website)
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-                if web.is_none() {
-                    return Err(
-                        "contact.website: must be an http or https address, such as https://riverside.example".into(),
-                    );
-                }
-                Some(website.to_owned())
-            }
-        };
-        Ok(Self {
-            name: name.to_owned(),
-            phone,
-            website,
-        })
-    }
-}
-
-/// How patients reach the practice.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PracticeContact {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub website: Option<String>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -427,12 +309,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(())
     }
 
-    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), PortError> {
+    pub(in crate::usecases) async fn put_json<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), PortError> {
         let bytes = serde_json::to_vec(value).map_err(|e| PortError::new("blob", e))?;
         self.ports.blobs.put(key, bytes).await
     }
 
-    pub(super) async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(in crate::usecases) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<T>, PortError> {
@@ -442,41 +328,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(|e| PortError::new("blob", e)))
             .transpose()
-    }
-
-    pub(super) async fn settings_of(
-        &self,
-        org: &OrganisationId,
-    ) -> Result<OrganisationSettings, PortError> {
-        Ok(self
-            .get_json(&keys::settings(org))
-            .await?
-            .unwrap_or_default())
-    }
-
-    /// The caller's organisation's settings.
-    pub async fn settings(&self, caller: &Caller) -> Result<OrganisationSettings, BatchbookError> {
-        Ok(self.settings_of(&caller.organisation_id).await?)
-    }
-
-    /// Replaces the caller's organisation's settings.
-    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, actor = %caller.actor))]
-    pub async fn update_settings(
-        &self,
-        caller: &Caller,
-        settings: OrganisationSettings,
-    ) -> Result<OrganisationSettings, BatchbookError> {
-        let settings = settings.checked().map_err(BatchbookError::InvalidRequest)?;
-        self.put_json(&keys::settings(&caller.organisation_id), &settings)
-            .await?;
-        tracing::info!(
-            flag_mobiles_likely_to_fail = settings.flag_mobiles_likely_to_fail,
-            opens = %settings.sending_window.opens,
-            closes = %settings.sending_window.closes,
-            time_zone = %settings.sending_window.time_zone,
-            "organisation settings changed"
-        );
-        Ok(settings)
     }
 
     /// How far the check of a list has got.
@@ -502,103 +353,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .unwrap_or_else(|| settled(ListState::Checking, 0))),
             Err(other) => Err(other),
         }
-    }
-
-    /// The not-contactable patients as staff uploaded them: every uploaded
-    /// column, then Reason.
-    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
-    pub async fn not_contactable_csv(
-        &self,
-        caller: &Caller,
-        list_id: &str,
-    ) -> Result<Vec<u8>, BatchbookError> {
-        self.list_summary(caller, list_id).await?;
-        self.upload_report(&caller.organisation_id, list_id, &["Reason"], |row| {
-            row.reason.map(|reason| vec![reason.as_str().to_owned()])
-        })
-        .await
-    }
-
-    /// A report in the list's own columns, so it can be uploaded again as
-    /// it is: each row `pick` keeps, with the values of `extra` columns
-    /// (which replace columns of the same name, or are added at the end).
-    /// Cells a spreadsheet would run as formulas are neutralised. Built by
-    /// reading the upload and the checked list side by side, one row at a
-    /// time.
-    pub(super) async fn upload_report(
-        &self,
-        org: &OrganisationId,
-        list_id: &str,
-        extra: &[&str],
-        mut pick: impl FnMut(&CheckedRow) -> Option<Vec<String>>,
-    ) -> Result<Vec<u8>, BatchbookError> {
-        let missing = || PortError("the list's upload or checked rows are missing".into());
-        let upload = match self
-            .ports
-            .blobs
-            .get(&keys::kept_upload(org, list_id))
-            .await?
-        {
-            Some(kept) => kept,
-            None => self
-                .ports
-                .blobs
-                .get(&keys::upload(org, list_id))
-                .await?
-                .ok_or_else(missing)?,
-        };
-        let checked = self
-            .ports
-            .blobs
-            .get(&keys::checked(org, list_id))
-            .await?
-            .ok_or_else(missing)?;
-        let unreadable = |e: ListError| PortError::new("stored upload", e.code());
-        let mut reader = ListReader::open(&upload[..]).map_err(unreadable)?;
-        let write_err = |e: csv::Error| PortError::new("report", e);
-        let mut header: Vec<String> = reader
-            .headers()
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-            .collect();
-        let width = header.len();
-        // Where each extra column goes: over a column of its name, else at the end.
-        let places: Vec<usize> = extra
-            .iter()
-            .map(|name| {
-                header
-                    .iter()
-                    .position(|h| h.trim().eq_ignore_ascii_case(name))
-                    .unwrap_or_else(|| {
-                        header.push((*name).to_owned());
-                        header.len() - 1
-                    })
-            })
-            .collect();
-        let mut out = csv::Writer::from_writer(Vec::new());
-        out.write_record(header.iter().map(|h| neutralise_formula(h).into_owned()))
-            .map_err(write_err)?;
-        let mut rows = artifact_rows(&checked);
-        while let Some(record) = reader.next_record().map_err(unreadable)? {
-            let row = rows
-                .next()
-                .ok_or_else(missing)?
-                .map_err(|e| PortError::new("list artifact", e))?;
-            if row.row != record.row {
-                return Err(PortError("the checked rows do not match the upload".into()).into());
-            }
-            let Some(values) = pick(&row) else { continue };
-            let mut cells = record.cells(width);
-            cells.resize(header.len(), String::new());
-            for (place, value) in places.iter().zip(values) {
-                cells[*place] = value;
-            }
-            out.write_record(cells.iter().map(|c| neutralise_formula(c).into_owned()))
-                .map_err(write_err)?;
-        }
-        Ok(out
-            .into_inner()
-            .map_err(|e| PortError::new("report", e.error()))?)
     }
 
     /// The list's summary; its refusal if the ingest function refused it.

@@ -4,16 +4,19 @@
 mod attachments;
 mod batches;
 mod idempotency;
-mod invites;
+pub mod keys;
 mod links;
 mod lists;
 mod reports;
+mod selfbook;
+mod series;
+mod settings;
+mod store;
 mod workers;
 
 use std::sync::Arc;
 
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
-use cqrs_es::{AggregateError, CqrsFramework};
+use cqrs_es::persist::PersistedEventRepository;
 use events::EventMetadata;
 
 use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices, Invite, SlotClaim};
@@ -24,20 +27,22 @@ use crate::ports::{
     LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord, PortError,
     ProviderReferences, SmsProvider, Timers, WorkQueue,
 };
-use crate::projection::{BatchSummary, DeliveryRow};
+use crate::projection::BatchSummary;
 use crate::values::OrganisationId;
 
+pub use crate::ports::BatchViews;
 pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
-pub use invites::{AppointmentView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE};
 pub use links::{
     AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, RevokeScope, VerifiedLink,
 };
-pub use lists::{
-    Ingested, ListProgress, ListState, OrganisationSettings, PracticeContact, UploadSlot,
-};
+pub use lists::{Ingested, ListProgress, ListState, UploadSlot};
 pub use reports::Download;
+pub use selfbook::{AppointmentView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE};
+pub use settings::{OrganisationSettings, PracticeContact};
+use store::AggregateStore;
+pub use store::{CommandError, CONFLICT_RETRIES};
 pub use workers::{JobError, JobOutcome, ReceiptError};
 
 /// Who is asking: the organisation comes from the caller's authenticated
@@ -95,30 +100,16 @@ impl From<PortError> for BatchbookError {
     }
 }
 
-impl From<AggregateError<BatchError>> for BatchbookError {
-    fn from(e: AggregateError<BatchError>) -> Self {
+impl From<CommandError<BatchError>> for BatchbookError {
+    fn from(e: CommandError<BatchError>) -> Self {
         match e {
-            AggregateError::UserError(BatchError::NotFound) => Self::BatchNotFound,
-            AggregateError::UserError(e) => Self::Batch(e),
-            AggregateError::AggregateConflict => Self::Conflict,
-            other => Self::Unavailable(other.to_string()),
+            CommandError::Refused(BatchError::NotFound) => Self::BatchNotFound,
+            CommandError::Refused(e) => Self::Batch(e),
+            CommandError::Conflict => Self::Conflict,
+            CommandError::Stopped(never) => match never {},
+            CommandError::Unavailable(cause) => Self::Unavailable(cause),
         }
     }
-}
-
-/// The read side the use cases query.
-#[async_trait::async_trait]
-pub trait BatchViews: Send + Sync {
-    async fn batch(&self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
-    async fn failed_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
-    /// Batches whose current stage has finished (`BatchSummary::is_settled`):
-    /// Sending with every outcome known, or Saving with every record written.
-    async fn settled_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, PortError>;
-    /// Every delivery of a batch, in row order.
-    async fn deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
-    /// A batch's deliveries still waiting for a receipt, a read or a
-    /// fallback (`DeliveryRow::is_open`).
-    async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
 }
 
 /// The adapters one deployment is built from.
@@ -162,44 +153,31 @@ pub struct Links {
     pub base_url: String,
 }
 
-type Framework<A, R> = CqrsFramework<A, PersistedEventStore<R, A>>;
-
 /// The application: every use case, over one event repository family `R`
 /// (SQLite embedded, DynamoDB on AWS) and one set of ports.
 pub struct Batchbook<R: PersistedEventRepository> {
-    batches: Framework<Batch, R>,
-    batch_store: PersistedEventStore<R, Batch>,
-    deliveries: Framework<Delivery, R>,
-    delivery_store: PersistedEventStore<R, Delivery>,
-    invites: Framework<Invite, R>,
-    invite_store: PersistedEventStore<R, Invite>,
-    slot_claims: Framework<SlotClaim, R>,
-    slot_claim_store: PersistedEventStore<R, SlotClaim>,
+    batches: AggregateStore<R, Batch>,
+    deliveries: AggregateStore<R, Delivery>,
+    invites: AggregateStore<R, Invite>,
+    slot_claims: AggregateStore<R, SlotClaim>,
     ports: Ports,
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
-    /// `repository` is called once per aggregate type: cqrs-es's event store
-    /// owns its repository.
+    /// `repository` is called twice per aggregate type: cqrs-es's event
+    /// store owns its repository.
     pub fn new(repository: impl Fn() -> R, ports: Ports) -> Self {
+        let delivery_services = DeliveryServices {
+            sms: ports.sms.clone(),
+            email: ports.email.clone(),
+            nhs_app: ports.nhs_app_sender.clone(),
+            record: ports.record.clone(),
+        };
         Self {
-            batches: CqrsFramework::new(event_store(repository()), vec![], ()),
-            batch_store: event_store(repository()),
-            delivery_store: event_store(repository()),
-            deliveries: CqrsFramework::new(
-                event_store(repository()),
-                vec![],
-                DeliveryServices {
-                    sms: ports.sms.clone(),
-                    email: ports.email.clone(),
-                    nhs_app: ports.nhs_app_sender.clone(),
-                    record: ports.record.clone(),
-                },
-            ),
-            invites: CqrsFramework::new(event_store(repository()), vec![], ()),
-            invite_store: event_store(repository()),
-            slot_claims: CqrsFramework::new(event_store(repository()), vec![], ()),
-            slot_claim_store: event_store(repository()),
+            batches: AggregateStore::new(&repository, ()),
+            deliveries: AggregateStore::new(&repository, delivery_services),
+            invites: AggregateStore::new(&repository, ()),
+            slot_claims: AggregateStore::new(&repository, ()),
             ports,
         }
     }
@@ -229,83 +207,5 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
             _ => Err(BatchbookError::BatchNotFound),
         }
-    }
-}
-
-/// The current state of one aggregate, replayed from its events (the
-/// default state when it has none).
-async fn current<R: PersistedEventRepository, A: cqrs_es::Aggregate + Clone>(
-    store: &PersistedEventStore<R, A>,
-    id: &str,
-) -> Result<A, PortError> {
-    use cqrs_es::{AggregateContext, EventStore};
-    let mut context = store
-        .load_aggregate(id)
-        .await
-        .map_err(|e| PortError::new("event store", e))?;
-    Ok(context.aggregate().clone())
-}
-
-/// Plain event-store mode: cqrs-es's snapshot and aggregate-store modes
-/// apply every event twice in 0.5.
-fn event_store<R: PersistedEventRepository, A: cqrs_es::Aggregate>(
-    repository: R,
-) -> PersistedEventStore<R, A> {
-    PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
-}
-
-/// Blob keys. Each kind of object has its own top-level prefix (so a bucket
-/// lifecycle rule can expire raw uploads and reports), then the
-/// organisation, so one organisation's objects can never be named by another.
-pub mod keys {
-    use crate::values::OrganisationId;
-
-    pub fn list_prefix(org: &OrganisationId, list_id: &str) -> String {
-        format!("lists/{org}/{list_id}")
-    }
-    /// A copy of a list's upload kept with the list, for reports that
-    /// outlive the upload's expiry (Self-Book's, for as long as its links).
-    pub fn kept_upload(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/upload.csv", list_prefix(org, list_id))
-    }
-    /// Where the frontend puts a file for the ingest function to check.
-    pub fn upload(org: &OrganisationId, upload_id: &str) -> String {
-        format!("uploads/{org}/{upload_id}.csv")
-    }
-    /// Reads an upload key back into its organisation and upload id.
-    pub fn parse_upload(key: &str) -> Option<(OrganisationId, String)> {
-        let rest = key.strip_prefix("uploads/")?;
-        let (org, file) = rest.split_once('/')?;
-        let upload_id = file.strip_suffix(".csv")?;
-        uuid::Uuid::parse_str(upload_id).ok()?;
-        Some((OrganisationId::parse(org).ok()?, upload_id.to_owned()))
-    }
-    /// Where a refused upload's reason is kept, for the frontend to show.
-    pub fn refusal(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/refusal.json", list_prefix(org, list_id))
-    }
-    /// An attachment's file, and what was said about it at upload.
-    pub fn attachment(org: &OrganisationId, attachment_id: &str) -> String {
-        format!("attachments/{org}/{attachment_id}")
-    }
-    pub fn attachment_summary(org: &OrganisationId, attachment_id: &str) -> String {
-        format!("attachments/{org}/{attachment_id}.json")
-    }
-    pub fn report(org: &OrganisationId, name: &str) -> String {
-        format!("reports/{org}/{name}")
-    }
-    pub fn checked(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/checked.jsonl", list_prefix(org, list_id))
-    }
-    pub fn summary(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/summary.json", list_prefix(org, list_id))
-    }
-    /// How far the check of a large list has got.
-    pub fn progress(org: &OrganisationId, list_id: &str) -> String {
-        format!("{}/progress.json", list_prefix(org, list_id))
-    }
-    /// The organisation's settings.
-    pub fn settings(org: &OrganisationId) -> String {
-        format!("settings/{org}.json")
     }
 }

@@ -5,9 +5,12 @@ use std::collections::{HashMap, HashSet};
 use cqrs_es::persist::PersistedEventRepository;
 
 use super::{keys, Batchbook, BatchbookError, Caller};
+use crate::aggregates::invite::InviteStatus;
 use crate::lists::{artifact_rows, CheckedRow};
+use crate::lists::{ListError, ListReader};
 use crate::ports::PortError;
 use crate::projection::{BatchSummary, DeliveryRow};
+use crate::values::OrganisationId;
 use crate::values::UkMobile;
 
 /// A cell a spreadsheet would run as a formula gets a leading apostrophe.
@@ -208,6 +211,170 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         out.into_inner()
             .map_err(|e| PortError::new("failed-to-deliver report", e.error()).into())
+    }
+
+    /// The booked patients (`booked`) or the patients invited who have not
+    /// booked, in the columns of the uploaded list plus Status (and, for
+    /// the booked, Appointment, in practice time): a file that can be
+    /// uploaded again, unchanged, as a new list.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, batch_id))]
+    pub async fn self_book_csv(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        booked: bool,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        let summary = self.batch(caller, batch_id).await?;
+        if summary.kind != Some(events::BatchKind::SelfBook) {
+            return Err(BatchbookError::InvalidRequest(
+                "this batch sent no Self-Book invites".into(),
+            ));
+        }
+        let rows: std::collections::HashMap<u64, crate::projection::DeliveryRow> = self
+            .ports
+            .views
+            .deliveries(batch_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.first_sent_at.is_some())
+            .map(|d| (d.row, d))
+            .collect();
+        let extra: &[&str] = if booked {
+            &["Status", "Appointment"]
+        } else {
+            &["Status"]
+        };
+        self.upload_report(
+            &caller.organisation_id,
+            &summary.list_id,
+            extra,
+            |checked| {
+                let invite = rows.get(&checked.row)?.invite.as_ref();
+                let status = invite.map_or(InviteStatus::Open, |i| i.status);
+                if (status == InviteStatus::Booked) != booked {
+                    return None;
+                }
+                let appointment = invite
+                    .and_then(|i| i.appointment_at)
+                    .map(|at| {
+                        at.with_timezone(&chrono_tz::Europe::London)
+                            .format("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                Some(vec![status.label().to_owned(), appointment])
+            },
+        )
+        .await
+    }
+
+    /// The booked or not-booked report, as a link or inline.
+    pub async fn self_book_download(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        booked: bool,
+    ) -> Result<super::Download, BatchbookError> {
+        let csv = self.self_book_csv(caller, batch_id, booked).await?;
+        let name = if booked { "booked" } else { "not-booked" };
+        self.offer(caller, &format!("{batch_id}/{name}"), csv).await
+    }
+
+    /// The not-contactable patients as staff uploaded them: every uploaded
+    /// column, then Reason.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn not_contactable_csv(
+        &self,
+        caller: &Caller,
+        list_id: &str,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        self.list_summary(caller, list_id).await?;
+        self.upload_report(&caller.organisation_id, list_id, &["Reason"], |row| {
+            row.reason.map(|reason| vec![reason.as_str().to_owned()])
+        })
+        .await
+    }
+
+    /// A report in the list's own columns, so it can be uploaded again as
+    /// it is: each row `pick` keeps, with the values of `extra` columns
+    /// (which replace columns of the same name, or are added at the end).
+    /// Cells a spreadsheet would run as formulas are neutralised. Built by
+    /// reading the upload and the checked list side by side, one row at a
+    /// time.
+    pub(in crate::usecases) async fn upload_report(
+        &self,
+        org: &OrganisationId,
+        list_id: &str,
+        extra: &[&str],
+        mut pick: impl FnMut(&CheckedRow) -> Option<Vec<String>>,
+    ) -> Result<Vec<u8>, BatchbookError> {
+        let missing = || PortError("the list's upload or checked rows are missing".into());
+        let upload = match self
+            .ports
+            .blobs
+            .get(&keys::kept_upload(org, list_id))
+            .await?
+        {
+            Some(kept) => kept,
+            None => self
+                .ports
+                .blobs
+                .get(&keys::upload(org, list_id))
+                .await?
+                .ok_or_else(missing)?,
+        };
+        let checked = self
+            .ports
+            .blobs
+            .get(&keys::checked(org, list_id))
+            .await?
+            .ok_or_else(missing)?;
+        let unreadable = |e: ListError| PortError::new("stored upload", e.code());
+        let mut reader = ListReader::open(&upload[..]).map_err(unreadable)?;
+        let write_err = |e: csv::Error| PortError::new("report", e);
+        let mut header: Vec<String> = reader
+            .headers()
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+            .collect();
+        let width = header.len();
+        // Where each extra column goes: over a column of its name, else at the end.
+        let places: Vec<usize> = extra
+            .iter()
+            .map(|name| {
+                header
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(name))
+                    .unwrap_or_else(|| {
+                        header.push((*name).to_owned());
+                        header.len() - 1
+                    })
+            })
+            .collect();
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(header.iter().map(|h| neutralise_formula(h).into_owned()))
+            .map_err(write_err)?;
+        let mut rows = artifact_rows(&checked);
+        while let Some(record) = reader.next_record().map_err(unreadable)? {
+            let row = rows
+                .next()
+                .ok_or_else(missing)?
+                .map_err(|e| PortError::new("list artifact", e))?;
+            if row.row != record.row {
+                return Err(PortError("the checked rows do not match the upload".into()).into());
+            }
+            let Some(values) = pick(&row) else { continue };
+            let mut cells = record.cells(width);
+            cells.resize(header.len(), String::new());
+            for (place, value) in places.iter().zip(values) {
+                cells[*place] = value;
+            }
+            out.write_record(cells.iter().map(|c| neutralise_formula(c).into_owned()))
+                .map_err(write_err)?;
+        }
+        Ok(out
+            .into_inner()
+            .map_err(|e| PortError::new("report", e.error()))?)
     }
 }
 

@@ -390,7 +390,10 @@ pub async fn booked<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
 ) -> Result<Response, Problem> {
-    let download = state.app.invites_download(&caller, &batch_id, true).await?;
+    let download = state
+        .app
+        .self_book_download(&caller, &batch_id, true)
+        .await?;
     Ok(super::csv_download(
         download,
         &format!("booked-{batch_id}.csv"),
@@ -417,7 +420,7 @@ pub async fn not_booked<R: PersistedEventRepository + 'static>(
 ) -> Result<Response, Problem> {
     let download = state
         .app
-        .invites_download(&caller, &batch_id, false)
+        .self_book_download(&caller, &batch_id, false)
         .await?;
     Ok(super::csv_download(
         download,

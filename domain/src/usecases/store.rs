@@ -1,0 +1,143 @@
+//! One aggregate type's store: load an aggregate, or run a command on it,
+//! once or with a bounded retry when another writer changed it at the same
+//! moment. Every use case reaches its aggregates through one of these, so
+//! there is one loader and one retry loop per aggregate, with one error.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, CqrsFramework, EventStore};
+
+use crate::ports::PortError;
+
+/// How often a command is tried when another request changed the same
+/// aggregate at the same moment.
+pub const CONFLICT_RETRIES: usize = 5;
+
+/// Why a command did not take.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E, S = Infallible> {
+    /// The aggregate refused it, with its own reason.
+    #[error(transparent)]
+    Refused(E),
+    /// The caller stopped before sending it (see
+    /// [`AggregateStore::execute_retrying`]).
+    #[error("the command was not sent")]
+    Stopped(S),
+    /// Another writer changed the aggregate at the same moment, every time
+    /// it was tried.
+    #[error("someone else changed this at the same moment")]
+    Conflict,
+    /// The event store failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl<E, S> CommandError<E, S> {
+    fn from_aggregate(e: AggregateError<E>) -> Self
+    where
+        E: std::error::Error,
+    {
+        match e {
+            AggregateError::UserError(e) => Self::Refused(e),
+            AggregateError::AggregateConflict => Self::Conflict,
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl<E, S> From<PortError> for CommandError<E, S> {
+    fn from(e: PortError) -> Self {
+        Self::Unavailable(e.0)
+    }
+}
+
+/// Plain event-store mode: cqrs-es's snapshot and aggregate-store modes
+/// apply every event twice in 0.5.
+fn event_store<R: PersistedEventRepository, A: Aggregate>(
+    repository: R,
+) -> PersistedEventStore<R, A> {
+    PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
+}
+
+pub struct AggregateStore<R: PersistedEventRepository, A: Aggregate> {
+    framework: CqrsFramework<A, PersistedEventStore<R, A>>,
+    store: PersistedEventStore<R, A>,
+}
+
+impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
+    /// `repository` is called twice: cqrs-es's framework owns its store.
+    pub fn new(repository: impl Fn() -> R, services: A::Services) -> Self {
+        Self {
+            framework: CqrsFramework::new(event_store(repository()), vec![], services),
+            store: event_store(repository()),
+        }
+    }
+
+    /// The aggregate replayed from its events; its default state when it
+    /// has none.
+    pub async fn load(&self, id: &str) -> Result<A, PortError> {
+        let mut context = self
+            .store
+            .load_aggregate(id)
+            .await
+            .map_err(|e| PortError::new("event store", e))?;
+        Ok(context.aggregate().clone())
+    }
+
+    /// Runs one command, once. A conflict is reported, not retried: the
+    /// caller's own retry (a queue's redelivery, say) will find the
+    /// aggregate as the other writer left it.
+    pub async fn execute(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: HashMap<String, String>,
+    ) -> Result<(), CommandError<A::Error>> {
+        self.framework
+            .execute_with_metadata(id, command, metadata)
+            .await
+            .map_err(CommandError::from_aggregate)
+    }
+
+    /// Runs the command `command` makes from the aggregate as it stands,
+    /// and answers with the aggregate after it. When another writer
+    /// changed the aggregate at the same moment, it is loaded again and
+    /// `command` asked again, at most [`CONFLICT_RETRIES`] times.
+    pub async fn execute_retrying(
+        &self,
+        id: &str,
+        metadata: impl Fn() -> HashMap<String, String>,
+        mut command: impl FnMut(&A) -> A::Command,
+    ) -> Result<A, CommandError<A::Error>> {
+        self.try_execute_retrying(id, metadata, |current| {
+            Ok::<_, Infallible>(command(current))
+        })
+        .await
+    }
+
+    /// As [`Self::execute_retrying`], but `command` may stop instead of
+    /// making a command, with its own reason ([`CommandError::Stopped`]).
+    pub async fn try_execute_retrying<S>(
+        &self,
+        id: &str,
+        metadata: impl Fn() -> HashMap<String, String>,
+        mut command: impl FnMut(&A) -> Result<A::Command, S>,
+    ) -> Result<A, CommandError<A::Error, S>> {
+        for _ in 0..CONFLICT_RETRIES {
+            let current = self.load(id).await?;
+            let next = command(&current).map_err(CommandError::Stopped)?;
+            match self
+                .framework
+                .execute_with_metadata(id, next, metadata())
+                .await
+            {
+                Ok(()) => return Ok(self.load(id).await?),
+                Err(AggregateError::AggregateConflict) => continue,
+                Err(e) => return Err(CommandError::from_aggregate(e)),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+}
