@@ -78,10 +78,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         template: "Dear ((name)), your flu jab is due. Call us to book.".into(),
         email_subject: Some("Your flu jab".into()),
         snomed_code: None,
-        questionnaire: None,
-        inhaler_series: false,
-        attachment_id: None,
-        self_book: None,
+        content: domain::content::BatchContent::Message,
     };
     let batch_id = stack.app.create_batch(&caller, batch, None).await?;
 

@@ -64,10 +64,7 @@ pub async fn run(
                 template: "Dear ((name)), your GP practice is running flu clinics this month. Reply or call us to book.".into(),
                 email_subject: Some("Flu clinics at your GP practice".into()),
                 snomed_code: None,
-                questionnaire: None,
-                inhaler_series: false,
-                attachment_id: None,
-                self_book: None,
+                content: domain::content::BatchContent::Message,
             },
             None,
         )

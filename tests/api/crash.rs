@@ -49,10 +49,9 @@ async fn create_and_send(
                 template: template.into(),
                 email_subject: None,
                 snomed_code: None,
-                questionnaire: None,
-                inhaler_series: false,
-                attachment_id: None,
-                self_book,
+                content: self_book.map_or(domain::content::BatchContent::Message, |s| {
+                    domain::content::BatchContent::SelfBook(Box::new(s))
+                }),
             },
             None,
         )

@@ -1,11 +1,12 @@
 //! Create, preview, send and cancel batches.
 
 use cqrs_es::persist::PersistedEventRepository;
-use events::{BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay};
+use events::{BatchKind, ListAttached, StaggerDay};
 use serde::Serialize;
 
 use super::{keys, Batchbook, BatchbookError, Caller, CommandError, IdempotencyKey};
 use crate::aggregates::{BatchCommand, BatchError};
+use crate::content::BatchContent;
 use crate::lists::ListSummary;
 use crate::policies::{stagger, SendPlan, SendStart};
 use crate::selfbook;
@@ -21,36 +22,28 @@ pub struct CreateBatch {
     pub email_subject: Option<String>,
     /// The SNOMED CT concept saved to each patient's record.
     pub snomed_code: Option<String>,
-    /// A Florey questionnaire batch: each patient's message carries a link
-    /// (`((link))`) to this questionnaire.
-    pub questionnaire: Option<Questionnaire>,
-    /// The inhaler-adherence series: this message, then 22 more texts over
-    /// 26 weeks, by SMS only, to the patients with a mobile.
-    pub inhaler_series: bool,
-    /// An uploaded attachment (`upload_attachment`): each patient's message
-    /// carries a link (`((link))`) that opens it.
-    pub attachment_id: Option<String>,
-    /// Self-Book: each patient's message carries a link (`((link))`) that
-    /// books one appointment as configured here. SMS only, at most 2
-    /// fragments.
-    pub self_book: Option<SelfBook>,
+    /// What it sends, with an attachment named by the id
+    /// `upload_attachment` gave. A message with a link carries `((link))`.
+    pub content: BatchContent<String>,
 }
 
-/// A message's content, as staff write it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Content<'a> {
+/// A message as staff write it, and what kind of batch carries it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Content<'a, A = String> {
     pub template: &'a str,
     pub email_subject: Option<&'a str>,
-    pub questionnaire: Option<Questionnaire>,
-    /// Each message links to the batch's attachment.
-    pub attachment: bool,
-    /// Sent by SMS only (the inhaler series, Self-Book): nobody gets an
-    /// email.
-    pub sms_only: bool,
-    /// A Self-Book invite: the message carries a link and must fit in
-    /// [`selfbook::MAX_FRAGMENTS`] fragments.
-    pub self_book: bool,
+    /// Whether the message carries a link, goes by SMS only, or must fit in
+    /// [`selfbook::MAX_FRAGMENTS`] fragments (Self-Book).
+    pub kind: &'a BatchContent<A>,
 }
+
+impl<A> Clone for Content<'_, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A> Copy for Content<'_, A> {}
 
 /// What staff see before they send: how long the message is, who gets it
 /// by which channel, and how a stagger would split them.
@@ -91,26 +84,24 @@ impl From<&ListSummary> for Audience {
 /// fills (`((link))` exactly when the batch has links), a length the SMS
 /// networks take with the longest name and the link filled in, a subject if
 /// anyone gets an email.
-pub(super) fn check_content(
-    content: Content<'_>,
+pub(super) fn check_content<A>(
+    content: Content<'_, A>,
     list: Audience,
     link_base_url: &str,
 ) -> Result<(Template, SmsLength), BatchbookError> {
     let Content {
         template,
         email_subject,
-        questionnaire,
-        attachment,
-        sms_only,
-        self_book,
+        kind,
     } = content;
+    let questionnaire = kind.questionnaire();
+    let self_book = kind.self_book().is_some();
     if let Some(subject) = email_subject {
         one_line(subject, text::EMAIL_SUBJECT_CHARS)
             .map_err(|e| invalid(format!("email_subject: {e}")))?;
     }
     let template = Template::parse(template).map_err(invalid)?;
-    let links = questionnaire.is_some() || attachment || self_book;
-    let link_length = match (links, template.has_link()) {
+    let link_length = match (kind.has_link(), template.has_link()) {
         (false, true) => return Err(invalid(crate::template::TemplateError::NothingToLinkTo)),
         (true, false) => return Err(invalid(crate::template::TemplateError::LinkMissing)),
         (false, false) => 0,
@@ -128,7 +119,7 @@ pub(super) fn check_content(
             .check_reminder(longest_name, link_length)
             .map_err(invalid)?;
     }
-    let emails = if sms_only { 0 } else { list.emails };
+    let emails = if kind.sms_only() { 0 } else { list.emails };
     if emails > 0 && email_subject.is_none_or(|s| s.trim().is_empty()) {
         return Err(invalid(format!(
             "{emails} patients on this list will get this message by email, so it needs an email subject"
@@ -154,21 +145,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             request.template,
             request.email_subject,
             request.snomed_code,
-            request.questionnaire
-        ) + if request.inhaler_series {
-            "\ninhaler-series"
-        } else {
-            ""
-        } + &request
-            .attachment_id
-            .as_deref()
-            .map(|id| format!("\nattachment {id}"))
-            .unwrap_or_default()
-            + &request
-                .self_book
-                .as_ref()
-                .map(|s| format!("\nself-book {}", serde_json::json!(s)))
-                .unwrap_or_default();
+            request.content.questionnaire()
+        ) + &match &request.content {
+            BatchContent::InhalerSeries => "\ninhaler-series".to_owned(),
+            BatchContent::Attachment(id) => format!("\nattachment {id}"),
+            BatchContent::SelfBook(s) => format!("\nself-book {}", serde_json::json!(s)),
+            BatchContent::Message | BatchContent::Questionnaire(_) => String::new(),
+        };
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.create_batch_once(caller, request, key)
         })
@@ -196,44 +179,27 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map(SnomedCode::parse)
             .transpose()
             .map_err(invalid)?;
-        if request.inhaler_series && request.questionnaire.is_some() {
-            return Err(invalid(
-                "a batch is a questionnaire or an inhaler series, not both",
-            ));
-        }
-        let attachment = match request.attachment_id.as_deref() {
-            Some(_) if request.questionnaire.is_some() || request.inhaler_series => {
-                return Err(invalid(BatchError::TwoKindsOfLink));
-            }
-            Some(id) => Some(
-                self.attachment_for_batch(&caller.organisation_id, id)
-                    .await?,
-            ),
-            None => None,
-        };
-        if let Some(config) = &request.self_book {
-            if request.questionnaire.is_some() || request.inhaler_series || attachment.is_some() {
-                return Err(invalid(BatchError::TwoKindsOfLink));
-            }
+        let org = &caller.organisation_id;
+        let content = request
+            .content
+            .with_attachment(async |id| self.attachment_for_batch(org, &id).await)
+            .await?;
+        if let Some(config) = content.self_book() {
             selfbook::check(config).map_err(invalid)?;
         }
         let list = self.list_summary(caller, &request.list_id).await?;
-        let sms_only = request.inhaler_series || request.self_book.is_some();
-        if sms_only && list.mobile_count.is_none() {
+        if content.sms_only() && list.mobile_count.is_none() {
             return Err(invalid(
                 "this list was checked before mobiles were counted for SMS-only batches; upload it again",
             ));
         }
-        let content = Content {
+        let message = Content {
             template: &request.template,
             email_subject: email_subject.as_deref(),
-            questionnaire: request.questionnaire,
-            attachment: attachment.is_some(),
-            sms_only,
-            self_book: request.self_book.is_some(),
+            kind: &content,
         };
-        check_content(content, (&list).into(), &self.ports.links.base_url)?;
-        if let Some(config) = &request.self_book {
+        check_content(message, (&list).into(), &self.ports.links.base_url)?;
+        if let Some(config) = content.self_book() {
             self.bookable_now(&caller.organisation_id, config).await?;
             self.keep_upload(&caller.organisation_id, &list.list_id)
                 .await?;
@@ -249,10 +215,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             template: request.template,
             email_subject,
             snomed_code: snomed_code.map(String::from),
-            questionnaire: request.questionnaire,
-            attachment: attachment.map(Box::new),
-            inhaler_series: request.inhaler_series,
-            self_book: request.self_book.map(Box::new),
+            content: Box::new(content),
             list: Box::new(ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
@@ -315,7 +278,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let list = self.list_summary(caller, list_id).await?;
         let (_, sms) = check_content(content, (&list).into(), &self.ports.links.base_url)?;
         let (email, nhs_app, texts) = match list.mobile_count {
-            Some(with_mobile) if content.sms_only => (0, 0, with_mobile),
+            Some(with_mobile) if content.kind.sms_only() => (0, 0, with_mobile),
             _ => (
                 list.email_only_count,
                 list.nhs_app_count,

@@ -6,6 +6,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
+use domain::content::BatchContent;
 use domain::policies::{SendPlan, SendStart};
 use domain::projection::BatchSummary;
 use domain::usecases::{Content, CreateBatch, RevokeScope};
@@ -301,6 +302,22 @@ impl From<BatchSummary> for BatchResponse {
     }
 }
 
+/// The one kind of content a request's fields ask for.
+fn content(
+    questionnaire: Option<Questionnaire>,
+    attachment_id: Option<String>,
+    inhaler_series: bool,
+    self_book: Option<super::invites::SelfBookRequest>,
+) -> Result<BatchContent<String>, Problem> {
+    BatchContent::from_fields(
+        questionnaire,
+        attachment_id,
+        inhaler_series,
+        self_book.map(Into::into),
+    )
+    .map_err(|e| Problem::invalid_request(e.to_string()))
+}
+
 /// Create an SMS batch from an uploaded list.
 #[utoipa::path(
     post, path = "/v1/batches", tag = "batches",
@@ -318,6 +335,12 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     JsonBody(request): JsonBody<CreateBatchRequest>,
 ) -> Result<(StatusCode, Json<CreatedBatch>), Problem> {
+    let content = content(
+        request.questionnaire,
+        request.attachment_id,
+        request.inhaler_series,
+        request.self_book,
+    )?;
     let batch_id = state
         .app
         .create_batch(
@@ -328,10 +351,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 template: request.message,
                 email_subject: request.email_subject,
                 snomed_code: request.snomed_code,
-                questionnaire: request.questionnaire,
-                inhaler_series: request.inhaler_series,
-                attachment_id: request.attachment_id,
-                self_book: request.self_book.map(Into::into),
+                content,
             },
             key.as_ref(),
         )
@@ -365,6 +385,12 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
         )),
         (None, None) => None,
     };
+    let kind = content(
+        request.questionnaire,
+        request.attachment_id,
+        request.inhaler_series,
+        request.self_book,
+    )?;
     let preview = state
         .app
         .preview_batch(
@@ -373,10 +399,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
             Content {
                 template: &request.message,
                 email_subject: request.email_subject.as_deref(),
-                questionnaire: request.questionnaire,
-                attachment: request.attachment_id.is_some(),
-                sms_only: request.inhaler_series || request.self_book.is_some(),
-                self_book: request.self_book.is_some(),
+                kind: &kind,
             },
             stagger,
         )

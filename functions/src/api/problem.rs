@@ -193,7 +193,7 @@ fn batch_code(e: &BatchError) -> &'static str {
         BatchError::StaggerFinished => "stagger_finished",
         BatchError::NoLinks => "no_links",
         BatchError::NothingSentYet => "nothing_sent_yet",
-        BatchError::Policy(_) | BatchError::TwoKindsOfLink => "invalid_request",
+        BatchError::Policy(_) => "invalid_request",
     }
 }
 

@@ -2,6 +2,7 @@
 //! list, so they are checked, sent, counted, reported and audited as any
 //! Self-Book batch's patients are.
 
+use crate::content::BatchContent;
 use cqrs_es::persist::PersistedEventRepository;
 use events::SelfBook;
 use serde::Serialize;
@@ -132,14 +133,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         // Everything that can refuse the invite is asked before anything
         // is stored: a refused invite leaves no list behind.
         selfbook::check(&request.self_book).map_err(BatchbookError::InvalidRequest)?;
+        let content = BatchContent::SelfBook(Box::new(request.self_book.clone()));
         crate::usecases::batches::check_content(
             crate::usecases::Content {
                 template: &request.message,
                 email_subject: None,
-                questionnaire: None,
-                attachment: false,
-                sms_only: true,
-                self_book: true,
+                kind: &content,
             },
             crate::usecases::batches::Audience {
                 longest_given_name: given_name.chars().count(),
@@ -206,10 +205,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     template: request.message,
                     email_subject: None,
                     snomed_code: None,
-                    questionnaire: None,
-                    inhaler_series: false,
-                    attachment_id: None,
-                    self_book: Some(request.self_book),
+                    content,
                 },
                 step("invite-batch").as_ref(),
             )
