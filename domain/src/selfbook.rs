@@ -104,7 +104,8 @@ pub fn search(config: &SelfBook, now: DateTime<Utc>, other_sites: &[String]) -> 
 }
 
 /// A part of the day a telephone appointment is offered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DayWindow {
     /// 08:00 to 13:00.

@@ -123,7 +123,8 @@ pub fn render(template: &str, given_name: Option<&str>, link: Option<&str>) -> S
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmsEncoding {
     /// The GSM 03.38 alphabet: 160 characters in one fragment, 153 in each

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// What kind of batch message this is. Later kinds (inhaler series,
 /// Self-Book) extend this enum.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchKind {
@@ -22,6 +23,7 @@ pub enum BatchKind {
 
 /// The Florey questionnaires a batch can send. Their questions live in
 /// `domain::florey`; the event names only which one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Questionnaire {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::Questionnaire;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {

@@ -8,6 +8,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 /// How the patient and clinician meet: the appointment type staff choose.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentChannel {
@@ -28,6 +29,7 @@ impl AppointmentChannel {
 
 /// What the patient is offered: each slot's exact time, or a part of the
 /// day (for telephone appointments, where the clinician calls within it).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Timing {
@@ -38,6 +40,7 @@ pub enum Timing {
 }
 
 /// How long an invite's link can be used, from the first message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LinkExpiry {
     #[serde(rename = "24h")]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use domain::values::OrganisationId;
-use functions::api::{router, ApiState, CallbackTokens};
+use functions::api::{router, ApiState};
 use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
 use infra::simulators::ProviderSimulatorSettings;
@@ -134,7 +134,7 @@ async fn serve(
             default_organisation,
         },
         outbox: Some(stack.providers.clone()),
-        callbacks: CallbackTokens::from_env(),
+        callbacks: functions::config::ApiConfig::from_env().callbacks,
     });
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

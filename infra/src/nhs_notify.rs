@@ -200,3 +200,101 @@ mod tests {
         assert_eq!(parsed.get_version_num(), 5);
     }
 }
+
+/// NHS Notify's callback: a JSON:API document of status items. Fields not
+/// read here are ignored, as NHS Notify adds them over time.
+#[derive(Debug, serde::Deserialize)]
+struct Callback {
+    data: Vec<CallbackItem>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CallbackItem {
+    #[serde(rename = "type")]
+    kind: String,
+    attributes: CallbackAttributes,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallbackAttributes {
+    message_reference: Option<String>,
+    channel_status: Option<String>,
+    /// The NHS App's own status: `read` once the patient opened it.
+    supplier_status: Option<String>,
+    timestamp: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What an NHS Notify callback says became of each NHS App message, in
+/// Batchbook's words: read, delivered or failed. Only `ChannelStatus` items
+/// are read; other statuses are not final. `now` stands in for a missing
+/// time.
+pub fn receipts_from_callback(
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<domain::ports::Receipt>, String> {
+    use domain::ports::{Receipt, ReceiptOutcome};
+    use events::DeliveryFailure;
+    let callback: Callback =
+        serde_json::from_slice(body).map_err(|e| format!("not an NHS Notify callback: {e}"))?;
+    Ok(callback
+        .data
+        .into_iter()
+        .filter(|item| item.kind == "ChannelStatus")
+        .filter_map(|item| {
+            let a = item.attributes;
+            let outcome = match (a.channel_status.as_deref(), a.supplier_status.as_deref()) {
+                (Some("delivered"), Some("read")) => ReceiptOutcome::Read,
+                (Some("delivered"), _) => ReceiptOutcome::Delivered,
+                (Some("failed"), _) => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
+                _ => return None,
+            };
+            Some(Receipt {
+                reference: a.message_reference?,
+                outcome,
+                at: a.timestamp.unwrap_or(now),
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::receipts_from_callback;
+    use chrono::TimeZone;
+    use domain::ports::{Receipt, ReceiptOutcome};
+    use events::DeliveryFailure;
+
+    #[test]
+    fn channel_statuses_are_read_in_batchbooks_words_and_others_left_alone() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let item = |kind: &str, reference: &str, channel: &str, supplier: Option<&str>| {
+            serde_json::json!({"type": kind, "attributes": {"messageReference": reference,
+                "channelStatus": channel, "supplierStatus": supplier, "cascadeType": "primary"}})
+        };
+        let body = serde_json::json!({"data": [
+            item("ChannelStatus", "r-1", "delivered", Some("read")),
+            item("ChannelStatus", "r-2", "delivered", Some("notified")),
+            item("ChannelStatus", "r-3", "failed", None),
+            item("ChannelStatus", "r-4", "sending", None),
+            item("MessageStatus", "r-5", "delivered", None),
+        ]});
+        let receipt = |reference: &str, outcome| Receipt {
+            reference: reference.into(),
+            outcome,
+            at: now,
+        };
+        assert_eq!(
+            receipts_from_callback(body.to_string().as_bytes(), now).unwrap(),
+            vec![
+                receipt("r-1", ReceiptOutcome::Read),
+                receipt("r-2", ReceiptOutcome::Delivered),
+                receipt("r-3", ReceiptOutcome::Failed(DeliveryFailure::Permanent)),
+            ]
+        );
+        assert_eq!(
+            receipts_from_callback(b"{}", now),
+            Err("not an NHS Notify callback: missing field `data` at line 1 column 2".into())
+        );
+    }
+}

@@ -314,3 +314,88 @@ mod tests {
         );
     }
 }
+
+/// A GOV.UK Notify delivery receipt, as Notify posts it to our callback.
+/// Notify adds fields over time, so those not read here are ignored.
+#[derive(Debug, serde::Deserialize)]
+struct NotifyCallback {
+    /// The reference Batchbook sent the message with.
+    reference: Option<String>,
+    status: String,
+    completed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a GOV.UK Notify callback says became of a message, in Batchbook's
+/// words: delivered, or failed for good, for a while, or for a technical
+/// reason. `None` for a status that is not final (`sent` abroad, say) or a
+/// receipt naming no reference; `now` stands in for a missing time.
+pub fn receipt_from_callback(
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<domain::ports::Receipt>, String> {
+    use domain::ports::{Receipt, ReceiptOutcome};
+    use events::DeliveryFailure;
+    let callback: NotifyCallback =
+        serde_json::from_slice(body).map_err(|e| format!("not a GOV.UK Notify receipt: {e}"))?;
+    let outcome = match callback.status.as_str() {
+        "delivered" => ReceiptOutcome::Delivered,
+        "permanent-failure" => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
+        "temporary-failure" => ReceiptOutcome::Failed(DeliveryFailure::Temporary),
+        "technical-failure" => ReceiptOutcome::Failed(DeliveryFailure::Technical),
+        _ => return Ok(None),
+    };
+    Ok(callback.reference.map(|reference| Receipt {
+        reference,
+        outcome,
+        at: callback.completed_at.unwrap_or(now),
+    }))
+}
+
+#[cfg(test)]
+mod receipt_tests {
+    use super::receipt_from_callback;
+    use chrono::TimeZone;
+    use domain::ports::{Receipt, ReceiptOutcome};
+    use events::DeliveryFailure;
+
+    #[test]
+    fn notify_statuses_are_read_in_batchbooks_words() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let at = chrono::Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let receipt = |status: &str, completed: Option<&str>| {
+            let body = serde_json::json!({"id": "n-1", "reference": "A12345:b:1:sms",
+                "status": status, "completed_at": completed, "to": "07700900000"});
+            receipt_from_callback(body.to_string().as_bytes(), now).unwrap()
+        };
+        let expect = |outcome, at| {
+            Some(Receipt {
+                reference: "A12345:b:1:sms".into(),
+                outcome,
+                at,
+            })
+        };
+        assert_eq!(
+            receipt("delivered", Some("2026-11-23T08:00:00Z")),
+            expect(ReceiptOutcome::Delivered, at)
+        );
+        assert_eq!(
+            receipt("permanent-failure", None),
+            expect(ReceiptOutcome::Failed(DeliveryFailure::Permanent), now)
+        );
+        assert_eq!(
+            receipt("temporary-failure", None),
+            expect(ReceiptOutcome::Failed(DeliveryFailure::Temporary), now)
+        );
+        assert_eq!(
+            receipt("technical-failure", None),
+            expect(ReceiptOutcome::Failed(DeliveryFailure::Technical), now)
+        );
+        assert_eq!(receipt("sent", None), None);
+        let no_reference = br#"{"status": "delivered", "reference": null}"#;
+        assert_eq!(receipt_from_callback(no_reference, now), Ok(None));
+        assert_eq!(
+            receipt_from_callback(br#"{"reference": "x"}"#, now),
+            Err("not a GOV.UK Notify receipt: missing field `status` at line 1 column 18".into())
+        );
+    }
+}

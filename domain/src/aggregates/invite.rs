@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// How long before an appointment the patient can still cancel it online.
 pub const CANCEL_CUT_OFF: Duration = Duration::hours(1);
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]

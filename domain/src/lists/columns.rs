@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ListError;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ClinicalSystem {

@@ -35,7 +35,8 @@ pub enum RevokeScope {
 }
 
 /// Whether a link can be used, as far as anyone holding it may be told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkState {
     Open,

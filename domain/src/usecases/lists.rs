@@ -26,6 +26,7 @@ const PROGRESS_EVERY: u64 = 5_000;
 /// A mobile whose messages failed within this many months is "likely to fail".
 const LIKELY_TO_FAIL_MONTHS: u32 = 3;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListState {

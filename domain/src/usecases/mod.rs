@@ -182,6 +182,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
+    /// Now, by the deployment's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ports.clock.now()
+    }
+
     fn metadata(&self, caller: &Caller) -> std::collections::HashMap<String, String> {
         EventMetadata {
             organisation_id: caller.organisation_id.to_string(),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{FileBody, StrictQuery};
+use super::with_limit;
 use super::{ApiState, Authenticated, Problem};
 
 /// What a file arrives as: its own type, or plain bytes. Its real type is
@@ -86,4 +87,13 @@ pub async fn upload_attachment<R: PersistedEventRepository + 'static>(
         .upload_attachment(&caller, &params.file_name, file.bytes.to_vec())
         .await?;
     Ok((StatusCode::CREATED, Json(summary.into())))
+}
+
+/// Attachments: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new().routes(with_limit(
+        super::operation!(upload_attachment),
+        domain::usecases::MAX_ATTACHMENT_BYTES + 1,
+    ))
 }

@@ -6,9 +6,11 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
+use domain::aggregates::{BatchStatus, InviteStatus};
 use domain::content::BatchContent;
 use domain::policies::{SendPlan, SendStart};
 use domain::projection::BatchSummary;
+use domain::template::SmsEncoding;
 use domain::usecases::{Content, CreateBatch, RevokeScope};
 use domain::values::NhsNumber;
 use events::Questionnaire;
@@ -42,7 +44,7 @@ pub struct CreateBatchRequest {
     /// to this questionnaire, valid 7 days (4 for `blood_pressure_4_day`),
     /// with reminders on days 3 and 6 while unanswered.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "blood_pressure_7_day")]
+    #[schema(example = "blood_pressure_7_day")]
     pub questionnaire: Option<Questionnaire>,
     /// Makes this the inhaler-adherence series: this message, then 22 more
     /// texts over 26 weeks (two or three a week at first, then about two a
@@ -63,7 +65,7 @@ pub struct CreateBatchRequest {
     /// availability first (`POST /v1/self-book/availability`): an invite
     /// with nothing bookable is refused.
     #[serde(default)]
-    pub self_book: Option<super::invites::SelfBookRequest>,
+    pub self_book: Option<super::selfbook::SelfBookRequest>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,7 +77,7 @@ pub struct PreviewRequest {
     pub email_subject: Option<String>,
     /// As for creating: the length counts the link in.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "smoking_status")]
+    #[schema(example = "smoking_status")]
     pub questionnaire: Option<Questionnaire>,
     /// As for creating: everyone with a mobile gets a text, nobody an email.
     #[serde(default)]
@@ -85,7 +87,7 @@ pub struct PreviewRequest {
     pub attachment_id: Option<String>,
     /// As for creating: SMS only, at most 2 fragments, the link counted in.
     #[serde(default)]
-    pub self_book: Option<super::invites::SelfBookRequest>,
+    pub self_book: Option<super::selfbook::SelfBookRequest>,
     /// Show how a stagger over this many days (1 to 28) would split the
     /// patients.
     #[serde(default)]
@@ -99,9 +101,9 @@ pub struct PreviewRequest {
 /// What staff see before sending.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PreviewResponse {
-    /// `gsm7` or `ucs2`: any character outside the GSM alphabet (such as
-    /// the Welsh ŵ) makes the whole message UCS-2.
-    pub encoding: String,
+    /// Any character outside the GSM alphabet (such as the Welsh ŵ) makes
+    /// the whole message UCS-2.
+    pub encoding: SmsEncoding,
     /// The longest the text can be once filled in for this list.
     pub characters: usize,
     /// Text message fragments: 160 then 153 each in GSM-7; 70 then 67 in UCS-2.
@@ -192,9 +194,8 @@ impl SendRequest {
 pub struct BatchResponse {
     pub batch_id: String,
     pub name: String,
-    /// Draft, Scheduled, Sending, Done, Cancelled, Saving (sent messages
-    /// are being saved to patients' records) or Saved.
-    pub status: String,
+    /// Saving: the messages sent are being saved to patients' records.
+    pub status: BatchStatusName,
     pub list_id: String,
     pub counts: BatchCounts,
     pub send_at: Option<DateTime<Utc>>,
@@ -207,7 +208,6 @@ pub struct BatchResponse {
     /// The days of a staggered send.
     pub stagger: Vec<StaggerDayResponse>,
     /// The Florey questionnaire the batch links to, if any.
-    #[schema(value_type = Option<String>)]
     pub questionnaire: Option<Questionnaire>,
     /// The file each patient's link opens, if any.
     pub attachment: Option<BatchAttachment>,
@@ -250,10 +250,68 @@ pub struct BatchCounts {
     pub answered: u64,
     /// Patients who opened the attachment.
     pub opened_attachment: u64,
-    /// For a Self-Book batch, invites by status: `open`, `pending`,
-    /// `booked`, `failed`, `declined`, `cancelled` and `timed_out`.
+    /// For a Self-Book batch, its invites by status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invites: Option<BTreeMap<String, u64>>,
+    pub invites: Option<InviteCounts>,
+}
+
+/// A Self-Book batch's invites by status.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct InviteCounts {
+    /// Sent; nothing chosen yet.
+    pub open: u64,
+    /// A time is chosen and the appointment book is being asked.
+    pub pending: u64,
+    pub booked: u64,
+    /// The book refused the time chosen; the patient may choose another.
+    pub failed: u64,
+    pub declined: u64,
+    pub cancelled: u64,
+    /// The link expired with nothing booked.
+    pub timed_out: u64,
+}
+
+impl From<BTreeMap<InviteStatus, u64>> for InviteCounts {
+    fn from(counts: BTreeMap<InviteStatus, u64>) -> Self {
+        let count = |status| counts.get(&status).copied().unwrap_or_default();
+        Self {
+            open: count(InviteStatus::Open),
+            pending: count(InviteStatus::Pending),
+            booked: count(InviteStatus::Booked),
+            failed: count(InviteStatus::Failed),
+            declined: count(InviteStatus::Declined),
+            cancelled: count(InviteStatus::Cancelled),
+            timed_out: count(InviteStatus::TimedOut),
+        }
+    }
+}
+
+/// A batch's status as staff see it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum BatchStatusName {
+    Draft,
+    Scheduled,
+    Sending,
+    Done,
+    Cancelled,
+    Saving,
+    Saved,
+}
+
+impl From<BatchStatus> for BatchStatusName {
+    fn from(status: BatchStatus) -> Self {
+        match status {
+            // A batch that has no events is never shown (`batch` answers
+            // 404 for it); were one read, it would be a draft to be.
+            BatchStatus::Absent | BatchStatus::Draft => Self::Draft,
+            BatchStatus::Scheduled => Self::Scheduled,
+            BatchStatus::Sending => Self::Sending,
+            BatchStatus::Done => Self::Done,
+            BatchStatus::Cancelled => Self::Cancelled,
+            BatchStatus::Saving => Self::Saving,
+            BatchStatus::Saved => Self::Saved,
+        }
+    }
 }
 
 impl From<BatchSummary> for BatchResponse {
@@ -271,16 +329,12 @@ impl From<BatchSummary> for BatchResponse {
                 not_saved_to_record: s.not_saved_to_record_count,
                 answered: s.answered_count,
                 opened_attachment: s.attachment_opened_count,
-                invites: (s.kind == Some(events::BatchKind::SelfBook)).then(|| {
-                    s.invite_counts()
-                        .into_iter()
-                        .map(|(status, n)| (status.as_str().to_owned(), n))
-                        .collect()
-                }),
+                invites: (s.kind == Some(events::BatchKind::SelfBook))
+                    .then(|| s.invite_counts().into()),
             },
             batch_id: s.batch_id,
             name: s.name,
-            status: s.status.label().to_owned(),
+            status: s.status.into(),
             list_id: s.list_id,
             send_at: s.send_at,
             started_at: s.started_at,
@@ -307,7 +361,7 @@ fn content(
     questionnaire: Option<Questionnaire>,
     attachment_id: Option<String>,
     inhaler_series: bool,
-    self_book: Option<super::invites::SelfBookRequest>,
+    self_book: Option<super::selfbook::SelfBookRequest>,
 ) -> Result<BatchContent<String>, Problem> {
     BatchContent::from_fields(
         questionnaire,
@@ -405,11 +459,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
         )
         .await?;
     Ok(Json(PreviewResponse {
-        encoding: match preview.sms.encoding {
-            domain::template::SmsEncoding::Gsm7 => "gsm7",
-            domain::template::SmsEncoding::Ucs2 => "ucs2",
-        }
-        .to_owned(),
+        encoding: preview.sms.encoding,
         characters: preview.sms.characters,
         fragments: preview.sms.fragments,
         email_recipients: preview.email_recipients,
@@ -625,4 +675,19 @@ pub async fn stop_series<R: PersistedEventRepository + 'static>(
         .stop_series(&caller, &batch_id, &nhs_number)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Batches: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(create_batch))
+        .routes(super::operation!(preview_batch))
+        .routes(super::operation!(get_batch))
+        .routes(super::operation!(send_batch))
+        .routes(super::operation!(cancel_batch))
+        .routes(super::operation!(failed_to_deliver))
+        .routes(super::operation!(stop_series))
+        .routes(super::operation!(responses))
+        .routes(super::operation!(revoke_links))
 }

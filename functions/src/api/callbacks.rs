@@ -6,15 +6,11 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use domain::ports::{Receipt, ReceiptOutcome};
+use domain::ports::Receipt;
 use domain::usecases::ReceiptError;
-use events::DeliveryFailure;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::{ApiState, Problem};
 
@@ -57,23 +53,6 @@ impl NhsNotifyCallbackKeys {
         signature
             .and_then(|s| hex::decode(s.trim()).ok())
             .is_some_and(|given| self.mac(body).verify_slice(&given).is_ok())
-    }
-}
-
-impl CallbackTokens {
-    /// `GOVUK_NOTIFY_CALLBACK_TOKEN`; `NHS_NOTIFY_CALLBACK_API_KEY` with
-    /// `NHS_NOTIFY_APPLICATION_ID`.
-    pub fn from_env() -> Self {
-        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
-        Self {
-            govuk_notify: var("GOVUK_NOTIFY_CALLBACK_TOKEN"),
-            nhs_notify: var("NHS_NOTIFY_CALLBACK_API_KEY")
-                .zip(var("NHS_NOTIFY_APPLICATION_ID"))
-                .map(|(api_key, application_id)| NhsNotifyCallbackKeys {
-                    api_key,
-                    application_id,
-                }),
-        }
     }
 }
 
@@ -123,21 +102,10 @@ async fn record<R: PersistedEventRepository + 'static>(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A GOV.UK Notify delivery receipt, as Notify posts it.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NotifyReceipt {
-    /// The reference Batchbook sent the message with.
-    pub reference: Option<String>,
-    /// `delivered`, `permanent-failure`, `temporary-failure` or
-    /// `technical-failure`.
-    pub status: String,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
 /// GOV.UK Notify's delivery receipts for SMS and email.
 #[utoipa::path(
     post, path = "/v1/callbacks/govuk-notify", tag = "callbacks",
-    request_body = NotifyReceipt,
+    request_body(content = Object, description = "GOV.UK Notify's delivery receipt, as Notify posts it: `reference` (the one Batchbook sent the message with), `status` (`delivered`, `permanent-failure`, `temporary-failure` or `technical-failure`; other statuses are not final and change nothing) and `completed_at`. Other fields are ignored"),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Recorded, or of no use to Batchbook"),
@@ -157,59 +125,15 @@ pub async fn govuk_notify<R: PersistedEventRepository + 'static>(
     if !matches(token, state.callbacks.govuk_notify.as_ref()) {
         return Err(unauthorised());
     }
-    let receipt: NotifyReceipt = serde_json::from_slice(&body)
-        .map_err(|e| bad_callback(&format!("not a GOV.UK Notify receipt: {e}")))?;
-    let outcome = match receipt.status.as_str() {
-        "delivered" => ReceiptOutcome::Delivered,
-        "permanent-failure" => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
-        "temporary-failure" => ReceiptOutcome::Failed(DeliveryFailure::Temporary),
-        "technical-failure" => ReceiptOutcome::Failed(DeliveryFailure::Technical),
-        // `sent` (abroad, no receipt to come) and the like: nothing final.
-        _ => return Ok(StatusCode::NO_CONTENT),
-    };
-    let Some(reference) = receipt.reference else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
-    record(
-        &state,
-        vec![Receipt {
-            reference,
-            outcome,
-            at: receipt.completed_at.unwrap_or_else(Utc::now),
-        }],
-    )
-    .await
-}
-
-/// NHS Notify's callback: a JSON:API document of status items.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NhsNotifyCallback {
-    pub data: Vec<NhsNotifyItem>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NhsNotifyItem {
-    /// `ChannelStatus` items are read; `MessageStatus` items are not needed.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub attributes: NhsNotifyAttributes,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NhsNotifyAttributes {
-    pub message_reference: Option<String>,
-    /// `delivered`, `failed`, …
-    pub channel_status: Option<String>,
-    /// The NHS App's own status: `read` once the patient opened it.
-    pub supplier_status: Option<String>,
-    pub timestamp: Option<DateTime<Utc>>,
+    let receipt = infra::notify::receipt_from_callback(&body, state.app.now())
+        .map_err(|e| bad_callback(&e))?;
+    record(&state, receipt.into_iter().collect()).await
 }
 
 /// NHS Notify's channel statuses for NHS App messages.
 #[utoipa::path(
     post, path = "/v1/callbacks/nhs-notify", tag = "callbacks",
-    request_body = NhsNotifyCallback,
+    request_body(content = Object, description = "NHS Notify's callback, a JSON:API document: `data`, a list of items whose `type` is `ChannelStatus` (others are not read) with `attributes.messageReference`, `channelStatus` (`delivered` or `failed`), `supplierStatus` (`read` once the patient opened it) and `timestamp`"),
     params(
         ("x-api-key" = String, Header, description = "The API key agreed with NHS Notify"),
         ("x-hmac-sha256-signature" = String, Header, description = "Hex HMAC-SHA256 of the body under `{application id}.{API key}`"),
@@ -247,26 +171,15 @@ pub async fn nhs_notify<R: PersistedEventRepository + 'static>(
             "the callback's x-hmac-sha256-signature does not match its body",
         ));
     }
-    let callback: NhsNotifyCallback = serde_json::from_slice(&body)
-        .map_err(|e| bad_callback(&format!("not an NHS Notify callback: {e}")))?;
-    let receipts = callback
-        .data
-        .into_iter()
-        .filter(|item| item.kind == "ChannelStatus")
-        .filter_map(|item| {
-            let a = item.attributes;
-            let outcome = match (a.channel_status.as_deref(), a.supplier_status.as_deref()) {
-                (Some("delivered"), Some("read")) => ReceiptOutcome::Read,
-                (Some("delivered"), _) => ReceiptOutcome::Delivered,
-                (Some("failed"), _) => ReceiptOutcome::Failed(DeliveryFailure::Permanent),
-                _ => return None,
-            };
-            Some(Receipt {
-                reference: a.message_reference?,
-                outcome,
-                at: a.timestamp.unwrap_or_else(Utc::now),
-            })
-        })
-        .collect();
+    let receipts = infra::nhs_notify::receipts_from_callback(&body, state.app.now())
+        .map_err(|e| bad_callback(&e))?;
     record(&state, receipts).await
+}
+
+/// Provider callbacks: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(govuk_notify))
+        .routes(super::operation!(nhs_notify))
 }

@@ -13,8 +13,7 @@ use super::{ApiState, Authenticated, Problem};
 pub struct OutboxEntry {
     pub reference: String,
     pub idempotency_key: String,
-    /// `sms`, `email` or `nhs_app`.
-    pub channel: String,
+    pub channel: events::Channel,
     /// A mobile, an email address or an NHS number, by channel.
     pub to: String,
     pub subject: Option<String>,
@@ -58,7 +57,7 @@ pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
             .map(|m| OutboxEntry {
                 reference: m.reference,
                 idempotency_key: m.idempotency_key,
-                channel: m.channel.as_str().to_owned(),
+                channel: m.channel,
                 to: m.to,
                 subject: m.subject,
                 body: m.body,
@@ -66,4 +65,10 @@ pub async fn sms_outbox<R: PersistedEventRepository + 'static>(
             })
             .collect(),
     ))
+}
+
+/// Local-only: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new().routes(super::operation!(sms_outbox))
 }

@@ -30,26 +30,16 @@ const SESSION_HEADER: &str = "link-session";
 /// Whether a link can be used, and if not, how to reach the practice.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LinkPageResponse {
-    /// `open`, `expired`, `withdrawn` or `locked`.
-    pub state: String,
+    pub state: LinkState,
     /// The practice's name, phone and website, when the link cannot be used.
     #[schema(value_type = Option<Object>)]
     pub contact: Option<PracticeContact>,
 }
 
-fn state_name(state: LinkState) -> &'static str {
-    match state {
-        LinkState::Open => "open",
-        LinkState::Expired => "expired",
-        LinkState::Withdrawn => "withdrawn",
-        LinkState::Locked => "locked",
-    }
-}
-
 impl From<LinkPage> for LinkPageResponse {
     fn from(page: LinkPage) -> Self {
         Self {
-            state: state_name(page.state).to_owned(),
+            state: page.state,
             contact: page.contact,
         }
     }
@@ -65,8 +55,6 @@ pub struct VerifyRequest {
 /// A questionnaire as the page asks it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QuestionnaireResponse {
-    /// e.g. `blood_pressure_7_day`.
-    #[schema(value_type = String)]
     pub questionnaire: Questionnaire,
     pub title: String,
     /// Each with `id`, `text`, `required` and `answer`: a number (`min`,
@@ -107,7 +95,7 @@ pub struct VerifiedResponse {
     /// For a Self-Book link: the invite, as `GET /v1/links/{token}/invite`
     /// gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invite: Option<super::invites::InviteResponse>,
+    pub invite: Option<super::selfbook::InviteResponse>,
 }
 
 /// The file behind an attachment link.
@@ -147,7 +135,7 @@ struct LinkProblem {
     #[serde(flatten)]
     problem: Problem,
     #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<&'static str>,
+    state: Option<LinkState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     contact: Option<PracticeContact>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,7 +159,7 @@ impl IntoResponse for LinkRefusal {
         let (status, code, title) = match self.0 {
             LinkError::NotFound => (StatusCode::NOT_FOUND, "link_not_found", "Link not found"),
             LinkError::Unusable(page) => {
-                state = Some(state_name(page.state));
+                state = Some(page.state);
                 contact = page.contact;
                 match page.state {
                     LinkState::Locked => (StatusCode::LOCKED, "link_locked", "This link is locked"),
@@ -464,6 +452,17 @@ const RFC5987: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'`')
     .remove(b'|')
     .remove(b'~');
+
+/// Patient links: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(open_link))
+        .routes(super::operation!(verify_link))
+        .routes(super::operation!(get_questionnaire))
+        .routes(super::operation!(answer_questionnaire))
+        .routes(super::operation!(get_attachment))
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{FileBody, NoBody, StrictQuery};
+use super::with_limit;
 use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
 
 /// What a CSV export arrives as: browsers on Windows call a `.csv` file
@@ -27,7 +28,7 @@ const CSV_TYPES: [&str; 5] = [
 pub struct UploadParams {
     /// The clinical system that exported the file (`emis`, `systmone` or
     /// `vision`); detected from the headers when absent.
-    #[param(value_type = Option<String>, example = "systmone")]
+    #[param(example = "systmone")]
     #[serde(default)]
     system: Option<ClinicalSystem>,
 }
@@ -36,8 +37,7 @@ pub struct UploadParams {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListResponse {
     pub list_id: String,
-    /// `emis`, `systmone` or `vision`.
-    pub system: String,
+    pub system: ClinicalSystem,
     pub patient_count: u64,
     pub contactable_count: u64,
     pub not_contactable_count: u64,
@@ -48,7 +48,7 @@ impl From<ListSummary> for ListResponse {
     fn from(s: ListSummary) -> Self {
         Self {
             list_id: s.list_id,
-            system: s.system.as_str().to_owned(),
+            system: s.system,
             patient_count: s.patient_count,
             contactable_count: s.contactable_count,
             not_contactable_count: s.not_contactable_count,
@@ -148,8 +148,8 @@ pub async fn new_upload<R: PersistedEventRepository + 'static>(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProgressResponse {
     pub list_id: String,
-    /// `checking`, `checked` or `refused` (then `GET /v1/lists/{list_id}` says why).
-    pub state: String,
+    /// `refused`: `GET /v1/lists/{list_id}` says why.
+    pub state: ListState,
     /// Patient rows checked so far.
     pub rows_checked: u64,
     /// Bytes of the file read so far, while checking; 0 otherwise.
@@ -162,12 +162,7 @@ impl From<ListProgress> for ProgressResponse {
     fn from(p: ListProgress) -> Self {
         Self {
             list_id: p.list_id,
-            state: match p.state {
-                ListState::Checking => "checking",
-                ListState::Checked => "checked",
-                ListState::Refused => "refused",
-            }
-            .to_owned(),
+            state: p.state,
             rows_checked: p.rows_checked,
             bytes_checked: p.bytes_checked,
             total_bytes: p.total_bytes,
@@ -220,4 +215,18 @@ pub async fn not_contactable<R: PersistedEventRepository + 'static>(
         download,
         &format!("not-contactable-{list_id}.csv"),
     ))
+}
+
+/// Patient lists: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(with_limit(
+            super::operation!(upload_list),
+            domain::lists::MAX_FILE_BYTES + 1,
+        ))
+        .routes(super::operation!(new_upload))
+        .routes(super::operation!(get_list))
+        .routes(super::operation!(list_progress))
+        .routes(super::operation!(not_contactable))
 }

@@ -8,23 +8,24 @@ mod batches;
 pub mod body;
 mod callbacks;
 mod dev;
-mod invites;
 mod links;
 mod lists;
 mod problem;
+mod selfbook;
 mod settings;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::usecases::IdempotencyKey;
 use domain::{Batchbook, Caller};
 use infra::simulators::SimulatedProviders;
 use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::identity::IdentitySource;
 pub use callbacks::{CallbackTokens, NhsNotifyCallbackKeys};
@@ -81,42 +82,6 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Batchbook API", description = "Batch messages and self-booking invites for GP practices. Every request acts for the organisation of the signed-in caller."),
-    paths(
-        lists::upload_list,
-        lists::new_upload,
-        lists::get_list,
-        lists::list_progress,
-        lists::not_contactable,
-        settings::get_settings,
-        settings::put_settings,
-        batches::create_batch,
-        batches::preview_batch,
-        batches::get_batch,
-        batches::send_batch,
-        batches::cancel_batch,
-        batches::failed_to_deliver,
-        batches::revoke_links,
-        batches::responses,
-        batches::stop_series,
-        links::open_link,
-        links::verify_link,
-        links::get_questionnaire,
-        links::answer_questionnaire,
-        links::get_attachment,
-        invites::get_invite,
-        invites::get_offers,
-        invites::book,
-        invites::decline,
-        invites::cancel,
-        invites::check_availability,
-        invites::invite_patient,
-        invites::booked,
-        invites::not_booked,
-        attachments::upload_attachment,
-        callbacks::govuk_notify,
-        callbacks::nhs_notify,
-        dev::sms_outbox,
-    ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
@@ -167,99 +132,87 @@ pub(crate) fn csv_download(
     }
 }
 
+/// One operation: its handler, routed at the method and path its own
+/// `#[utoipa::path]` declares, and that declaration added to the OpenAPI
+/// document. A route and its documentation are one thing, so they cannot
+/// drift. (utoipa-axum's `routes!` cannot name a generic handler.)
+pub(crate) fn operation_route<P, H, T, S>(handler: H) -> UtoipaMethodRouter<S>
+where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    use utoipa_axum::PathItemExt;
+    let mut schemas = Vec::new();
+    P::schemas(&mut schemas);
+    let methods = P::methods();
+    let mut operation = P::operation();
+    let tags = P::tags();
+    if !tags.is_empty() {
+        operation
+            .tags
+            .get_or_insert_with(Vec::new)
+            .extend(tags.iter().map(ToString::to_string));
+    }
+    let router = methods
+        .iter()
+        .fold(axum::routing::MethodRouter::new(), |router, method| {
+            router.on(method.to_method_filter(), handler.clone())
+        });
+    let mut paths = utoipa::openapi::path::Paths::new();
+    paths.add_path_operation(P::path(), methods, operation);
+    (schemas, paths, router)
+}
+
+/// `operation!(handler)`: [`operation_route`] for a handler of this module,
+/// generic over the event repository `R` in scope.
+macro_rules! operation {
+    ($handler:ident) => {
+        paste::paste! {
+            $crate::api::operation_route::<[<__path_ $handler>], _, _, _>($handler::<R>)
+        }
+    };
+}
+pub(crate) use operation;
+
+/// An operation whose body may be larger than a JSON body: a file.
+pub(crate) fn with_limit<S>(
+    (schemas, paths, router): UtoipaMethodRouter<S>,
+    limit: usize,
+) -> UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    (schemas, paths, router.layer(DefaultBodyLimit::max(limit)))
+}
+
+/// The API's routes, each module's own, and the OpenAPI document they make.
+pub fn routes<R: PersistedEventRepository + 'static>(
+) -> (Router<ApiState<R>>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(lists::routes())
+        .merge(settings::routes())
+        .merge(batches::routes())
+        .merge(links::routes())
+        .merge(selfbook::routes())
+        .merge(attachments::routes())
+        .merge(callbacks::routes())
+        .merge(dev::routes())
+        .split_for_parts()
+}
+
 pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
-    let routes = Router::new()
+    let (routes, openapi) = routes::<R>();
+    let routes = routes
         .route("/health", get(|| async { "ok" }))
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route(
-            "/v1/lists",
-            post(lists::upload_list::<R>)
-                .layer(DefaultBodyLimit::max(domain::lists::MAX_FILE_BYTES + 1)),
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi) }
+            }),
         )
-        .route("/v1/lists/uploads", post(lists::new_upload::<R>))
-        .route("/v1/lists/{list_id}", get(lists::get_list::<R>))
-        .route(
-            "/v1/lists/{list_id}/progress",
-            get(lists::list_progress::<R>),
-        )
-        .route(
-            "/v1/lists/{list_id}/not-contactable.csv",
-            get(lists::not_contactable::<R>),
-        )
-        .route(
-            "/v1/settings",
-            get(settings::get_settings::<R>).put(settings::put_settings::<R>),
-        )
-        .route("/v1/batches", post(batches::create_batch::<R>))
-        .route("/v1/batches/preview", post(batches::preview_batch::<R>))
-        .route("/v1/batches/{batch_id}", get(batches::get_batch::<R>))
-        .route(
-            "/v1/batches/{batch_id}/send",
-            post(batches::send_batch::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/cancel",
-            post(batches::cancel_batch::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/failed-to-deliver.csv",
-            get(batches::failed_to_deliver::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/series/stop",
-            post(batches::stop_series::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/responses.csv",
-            get(batches::responses::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/links/revoke",
-            post(batches::revoke_links::<R>),
-        )
-        .route("/v1/links/{token}", get(links::open_link::<R>))
-        .route("/v1/links/{token}/verify", post(links::verify_link::<R>))
-        .route(
-            "/v1/links/{token}/questionnaire",
-            get(links::get_questionnaire::<R>).post(links::answer_questionnaire::<R>),
-        )
-        .route(
-            "/v1/links/{token}/attachment",
-            get(links::get_attachment::<R>),
-        )
-        .route("/v1/links/{token}/invite", get(invites::get_invite::<R>))
-        .route("/v1/links/{token}/slots", get(invites::get_offers::<R>))
-        .route("/v1/links/{token}/booking", post(invites::book::<R>))
-        .route("/v1/links/{token}/decline", post(invites::decline::<R>))
-        .route(
-            "/v1/links/{token}/booking/cancel",
-            post(invites::cancel::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/booked.csv",
-            get(invites::booked::<R>),
-        )
-        .route(
-            "/v1/batches/{batch_id}/not-booked.csv",
-            get(invites::not_booked::<R>),
-        )
-        .route("/v1/invites", post(invites::invite_patient::<R>))
-        .route(
-            "/v1/self-book/availability",
-            post(invites::check_availability::<R>),
-        )
-        .route(
-            "/v1/attachments",
-            post(attachments::upload_attachment::<R>).layer(DefaultBodyLimit::max(
-                domain::usecases::MAX_ATTACHMENT_BYTES + 1,
-            )),
-        )
-        .route(
-            "/v1/callbacks/govuk-notify",
-            post(callbacks::govuk_notify::<R>),
-        )
-        .route("/v1/callbacks/nhs-notify", post(callbacks::nhs_notify::<R>))
-        .route("/v1/dev/sms-outbox", get(dev::sms_outbox::<R>))
         .fallback(problem::no_such_route)
         .layer(DefaultBodyLimit::max(body::JSON_BODY_LIMIT))
         .with_state(state);

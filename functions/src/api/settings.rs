@@ -90,3 +90,11 @@ pub async fn put_settings<R: PersistedEventRepository + 'static>(
         state.app.update_settings(&caller, settings).await?.into(),
     ))
 }
+
+/// Settings: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(get_settings))
+        .routes(super::operation!(put_settings))
+}

@@ -259,13 +259,6 @@ impl AwsStack {
         }
     }
 
-    /// Configuration from the Lambda environment.
-    pub async fn from_env() -> Result<Self, String> {
-        let settings = AwsSettings::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(&sdk, &settings, Arc::new(SystemClock)))
-    }
-
     /// Hands the simulated providers' due receipts to the receipt use case,
     /// as the providers' callbacks would: what the sweeper does on a
     /// sandbox stack. Returns how many.

@@ -4,18 +4,19 @@
 // The use cases' futures nest deeply (cqrs-es inside the handlers).
 #![recursion_limit = "256"]
 
-use functions::api::{router, ApiState, CallbackTokens};
+use functions::api::{router, ApiState};
 use functions::identity::IdentitySource;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let stack = lambda_functions::start().await?;
-    let organisation_claim = std::env::var("ORGANISATION_CLAIM").unwrap_or_else(|_| "ods".into());
+    let (stack, config) = lambda_functions::start().await?;
     let app = router(ApiState {
         app: stack.app.clone(),
-        identity: IdentitySource::ApiGatewayJwt { organisation_claim },
+        identity: IdentitySource::ApiGatewayJwt {
+            organisation_claim: config.api.organisation_claim.clone(),
+        },
         outbox: None,
-        callbacks: CallbackTokens::from_env(),
+        callbacks: config.api.callbacks.clone(),
     });
     lambda_http::run(app).await
 }

@@ -8,7 +8,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let stack = lambda_functions::start().await?;
+    let (stack, _) = lambda_functions::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, lambda_runtime::Error>(
             functions::ingest::handle_ingest_event(&stack.app, event.payload).await,

@@ -10,7 +10,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let stack = lambda_functions::start().await?;
+    let (stack, _) = lambda_functions::start().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let response = functions::streams::handle_stream_event(event.payload, |stored| {
             stack.consume_stream_event(stored)

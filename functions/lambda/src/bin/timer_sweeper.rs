@@ -13,7 +13,7 @@ const LIMIT: usize = 1_000;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let stack = lambda_functions::start().await?;
+    let (stack, _) = lambda_functions::start().await?;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let fired = stack.app.fire_due_timers(LIMIT).await?;
         // A sandbox stack's simulated providers send no callbacks.

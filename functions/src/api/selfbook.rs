@@ -24,8 +24,7 @@ use super::{ApiState, Authenticated, Problem};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfBookRequest {
-    /// `in_person`, `telephone` or `video`.
-    #[schema(value_type = String, example = "telephone")]
+    #[schema(example = "telephone")]
     pub appointment_type: AppointmentChannel,
     /// The slot type in the practice's appointment book, e.g. `flu`; at
     /// most 64 characters.
@@ -34,7 +33,7 @@ pub struct SelfBookRequest {
     /// `time_window` (telephone only): the patient picks a morning
     /// (08:00–13:00) or afternoon (13:00–18:30) and is called within it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "time_window")]
+    #[schema(example = "time_window")]
     pub timing: Timing,
     /// Only these clinicians' slots (their ids in the book, each at most 64
     /// characters; at most 20); empty for any.
@@ -55,7 +54,7 @@ pub struct SelfBookRequest {
     /// `14d` (the default), `30d` or `never`. A booked appointment's link
     /// works until the appointment, so it can be cancelled.
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "14d")]
+    #[schema(example = "14d")]
     pub expiry: LinkExpiry,
 }
 
@@ -130,23 +129,14 @@ pub struct OfferResponse {
     pub offer_id: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// `morning` or `afternoon` for a part of the day.
+    /// For a part of the day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<String>,
-    /// `in_person`, `telephone` or `video`.
-    pub appointment_type: String,
+    pub window: Option<DayWindow>,
+    pub appointment_type: AppointmentChannel,
     /// Who the patient will see; absent for a part of the day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clinician: Option<String>,
     pub location: String,
-}
-
-fn window_name(w: DayWindow) -> String {
-    match w {
-        DayWindow::Morning => "morning",
-        DayWindow::Afternoon => "afternoon",
-    }
-    .to_owned()
 }
 
 impl From<Offer> for OfferResponse {
@@ -155,8 +145,8 @@ impl From<Offer> for OfferResponse {
             offer_id: o.offer_id,
             start: o.start,
             end: o.end,
-            window: o.window.map(window_name),
-            appointment_type: o.appointment_type.as_str().to_owned(),
+            window: o.window,
+            appointment_type: o.appointment_type,
             clinician: o.clinician,
             location: o.location,
         }
@@ -174,10 +164,10 @@ pub struct AppointmentResponse {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<String>,
+    pub window: Option<DayWindow>,
     /// e.g. "Tuesday 1 December 2026 at 9:05am", in practice time.
     pub when: String,
-    pub appointment_type: String,
+    pub appointment_type: AppointmentChannel,
     pub clinician: String,
     pub location: String,
     /// While booked: the last moment it can be cancelled online.
@@ -190,9 +180,9 @@ impl From<AppointmentView> for AppointmentResponse {
         Self {
             start: a.start,
             end: a.end,
-            window: a.window.map(window_name),
+            window: a.window,
             when: a.when,
-            appointment_type: a.appointment_type.as_str().to_owned(),
+            appointment_type: a.appointment_type,
             clinician: a.clinician,
             location: a.location,
             cancellable_until: a.cancellable_until,
@@ -203,13 +193,11 @@ impl From<AppointmentView> for AppointmentResponse {
 /// A Self-Book invite as its page shows it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InviteResponse {
-    /// `open`, `pending` (the booking is being made), `booked`, `failed`
-    /// (choose another time), `declined`, `cancelled` or `timed_out`.
-    pub status: String,
-    pub appointment_type: String,
+    /// `pending`: the booking is being made; `failed`: choose another time.
+    pub status: InviteStatus,
+    pub appointment_type: AppointmentChannel,
     pub slot_type: String,
-    /// `exact_time` or `time_window`.
-    pub timing: String,
+    pub timing: Timing,
     /// The words of "I don't want this", while the patient may decline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline: Option<String>,
@@ -222,21 +210,13 @@ pub struct InviteResponse {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-pub fn status_name(status: InviteStatus) -> &'static str {
-    status.as_str()
-}
-
 impl From<InviteView> for InviteResponse {
     fn from(v: InviteView) -> Self {
         Self {
-            status: status_name(v.status).to_owned(),
-            appointment_type: v.appointment_type.as_str().to_owned(),
+            status: v.status,
+            appointment_type: v.appointment_type,
             slot_type: v.slot_type,
-            timing: match v.timing {
-                Timing::ExactTime => "exact_time",
-                Timing::TimeWindow => "time_window",
-            }
-            .to_owned(),
+            timing: v.timing,
             decline: v.decline,
             appointment: v.appointment.map(Into::into),
             failure: v.failure,
@@ -505,4 +485,19 @@ pub async fn invite_patient<R: PersistedEventRepository + 'static>(
             list_id: invited.list_id,
         }),
     ))
+}
+
+/// Self-Book: this module's routes, each with its OpenAPI operation.
+pub(super) fn routes<R: PersistedEventRepository + 'static>(
+) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(check_availability))
+        .routes(super::operation!(invite_patient))
+        .routes(super::operation!(booked))
+        .routes(super::operation!(not_booked))
+        .routes(super::operation!(get_invite))
+        .routes(super::operation!(get_offers))
+        .routes(super::operation!(book))
+        .routes(super::operation!(decline))
+        .routes(super::operation!(cancel))
 }
