@@ -57,13 +57,9 @@ impl TestApp {
     }
 
     async fn download(&self, token: &str, session: Option<&str>) -> reqwest::Response {
-        let mut request = self
-            .client
-            .get(format!("{}/v1/links/{token}/attachment", self.address));
-        if let Some(session) = session {
-            request = request.header("link-session", session);
-        }
-        request.send().await.unwrap()
+        self.link(token)
+            .request(reqwest::Method::GET, session, "/attachment", None)
+            .await
     }
 }
 
@@ -273,12 +269,9 @@ async fn each_patient_opens_the_file_after_the_date_of_birth_check_until_revoked
         (401, "confirm your date of birth again".into())
     );
     let questionnaire = app
-        .client
-        .get(format!("{}/v1/links/{first}/questionnaire", app.address))
-        .header("link-session", &session)
-        .send()
-        .await
-        .unwrap();
+        .link(&first)
+        .request(reqwest::Method::GET, Some(&session), "/questionnaire", None)
+        .await;
     assert_eq!(
         problem(questionnaire).await,
         (404, "there is no such link".into())

@@ -28,15 +28,15 @@ impl TestApp {
     }
 
     async fn answer(&self, token: &str, session: &str, answers: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}/v1/links/{token}/questionnaire", self.address))
-            .header("link-session", session)
-            .json(&json!({ "answers": answers }))
-            .send()
+        let body = json!({ "answers": answers });
+        self.link(token)
+            .call(
+                reqwest::Method::POST,
+                Some(session),
+                "/questionnaire",
+                Some(body),
+            )
             .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
     }
 
     async fn set_contact(&self) {

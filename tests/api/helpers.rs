@@ -217,25 +217,20 @@ impl TestApp {
             .collect()
     }
 
+    /// A patient's link, as their page uses it.
+    pub fn link(&self, token: &str) -> PatientLink<'_> {
+        PatientLink {
+            app: self,
+            token: token.to_owned(),
+        }
+    }
+
     pub async fn open_link(&self, token: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(format!("{}/v1/links/{token}", self.address))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        self.link(token).open().await
     }
 
     pub async fn verify(&self, token: &str, date_of_birth: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}/v1/links/{token}/verify", self.address))
-            .json(&json!({ "date_of_birth": date_of_birth }))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        self.link(token).verify(date_of_birth).await
     }
 
     pub async fn revoke(&self, batch_id: &str, body: Value) -> (u16, Value) {
@@ -307,6 +302,69 @@ pub struct Snapshot {
     pub events: u64,
     pub messages: u64,
     pub files: Vec<(String, u64)>,
+}
+
+/// A patient's link on the test app: opened, checked with a date of
+/// birth, then used with the session the check gave (no staff sign-in).
+pub struct PatientLink<'a> {
+    app: &'a TestApp,
+    pub token: String,
+}
+
+impl PatientLink<'_> {
+    /// What the page may show before the date-of-birth check.
+    pub async fn open(&self) -> (u16, Value) {
+        self.call(reqwest::Method::GET, None, "", None).await
+    }
+
+    /// The date-of-birth check, as given.
+    pub async fn verify(&self, date_of_birth: &str) -> (u16, Value) {
+        self.call(
+            reqwest::Method::POST,
+            None,
+            "/verify",
+            Some(json!({ "date_of_birth": date_of_birth })),
+        )
+        .await
+    }
+
+    /// The session a right date of birth opens.
+    pub async fn session(&self, date_of_birth: &str) -> String {
+        let (status, verified) = self.verify(date_of_birth).await;
+        assert_eq!(status, 200, "{verified}");
+        verified["session"].as_str().unwrap().to_owned()
+    }
+
+    /// A request to `path` under the link, with `session` if given.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        session: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let url = format!("{}/v1/links/{}{path}", self.app.address, self.token);
+        let mut request = self.app.client.request(method, url);
+        if let Some(session) = session {
+            request = request.header("link-session", session);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// As [`Self::request`], answering with the status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        session: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self.request(method, session, path, body).await;
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
 }
 
 /// The token at the end of a message's link.

@@ -50,9 +50,7 @@ async fn link_of(app: &TestApp, to: &str) -> String {
 }
 
 async fn session(app: &TestApp, token: &str) -> String {
-    let (status, verified) = app.verify(token, DOB).await;
-    assert_eq!(status, 200, "{verified}");
-    verified["session"].as_str().unwrap().to_owned()
+    app.link(token).session(DOB).await
 }
 
 async fn call(
@@ -63,15 +61,9 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}/v1/links/{token}{path}", app.address))
-        .header("link-session", session);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    app.link(token)
+        .call(method, Some(session), path, body)
+        .await
 }
 
 async fn book(app: &TestApp, token: &str, session: &str, offer: &str) -> (u16, Value) {

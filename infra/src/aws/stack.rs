@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use cqrs_es::persist::SerializedEvent;
 use domain::links::LinkKey;
-use domain::ports::{Clock, NhsAppProvider, QueueName, SystemClock};
+use domain::ports::{Clock, NhsAppProvider, QueueName};
 use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 

@@ -44,6 +44,68 @@ pub async fn call(
     )
 }
 
+/// A patient's link through the API function: the date-of-birth check,
+/// then requests with the session it gave.
+pub struct AwsLink<'a> {
+    pub env: &'a AwsTestEnv,
+    pub token: String,
+}
+
+impl AwsLink<'_> {
+    pub async fn verify(&self, date_of_birth: &str) -> (u16, Value) {
+        let body = json!({ "date_of_birth": date_of_birth });
+        self.call("POST", None, "/verify", Some(body)).await
+    }
+
+    /// The session a right date of birth opens.
+    pub async fn session(&self, date_of_birth: &str) -> String {
+        let (status, verified) = self.verify(date_of_birth).await;
+        assert_eq!(status, 200, "{verified}");
+        verified["session"].as_str().unwrap().to_owned()
+    }
+
+    /// A request to `path` under the link, with `session` if given.
+    pub async fn request(
+        &self,
+        method: &str,
+        session: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> axum::response::Response {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(session.map(|s| ("link-session", s)));
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let uri = format!("/v1/links/{}{path}", self.token);
+        exchange(self.env, "A12345", method, &uri, &headers, body).await
+    }
+
+    /// As [`Self::request`], answering with the status and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        session: Option<&str>,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self.request(method, session, path, body).await;
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+pub fn link<'a>(env: &'a AwsTestEnv, token: &str) -> AwsLink<'a> {
+    AwsLink {
+        env,
+        token: token.to_owned(),
+    }
+}
+
 /// A GET whose answer is a redirect: its status and `Location`.
 pub(super) async fn call_raw(env: &AwsTestEnv, org: &str, uri: &str) -> (u16, String) {
     let response = respond(env, org, "GET", uri, None).await;

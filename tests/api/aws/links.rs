@@ -115,25 +115,14 @@ async fn a_questionnaire_batch_links_each_patient_checks_their_birth_date_and_re
         (status, page),
         (200, json!({"state": "open", "contact": null}))
     );
-    let (status, wrong) = call(
-        &run.env,
-        "A12345",
-        "POST",
-        &format!("/v1/links/{silent}/verify"),
-        Some(json!({"date_of_birth": "1950-02-02"})),
-    )
-    .await;
+    let (status, wrong) = super::flow::link(&run.env, &silent)
+        .verify("1950-02-02")
+        .await;
     assert_eq!((status, &wrong["attempts_left"]), (403, &json!(4)));
-    let (status, verified) = call(
-        &run.env,
-        "A12345",
-        "POST",
-        &format!("/v1/links/{answering}/verify"),
-        Some(json!({"date_of_birth": "1950-02-01"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{verified}");
-    let session = verified["session"].as_str().unwrap();
+    let session = super::flow::link(&run.env, &answering)
+        .session("1950-02-01")
+        .await;
+    let session = session.as_str();
     let app = functions::api::router(functions::api::ApiState {
         app: run.env.stack.app.clone(),
         identity: functions::identity::IdentitySource::ApiGatewayJwt {
@@ -275,28 +264,15 @@ async fn an_attachment_kept_in_s3_opens_through_each_patients_link_after_the_che
     .await;
     let sent = bodies(&run.env).await;
     assert_eq!(sent.len(), 2);
-    let link = token(&sent[0].1);
+    let patient = super::flow::link(&run.env, &token(&sent[0].1));
 
-    let (status, verified) = call(
-        &run.env,
-        "A12345",
-        "POST",
-        &format!("/v1/links/{link}/verify"),
-        Some(json!({"date_of_birth": "1950-02-01"})),
-    )
-    .await;
+    let (status, verified) = patient.verify("1950-02-01").await;
     assert_eq!(status, 200, "{verified}");
     assert_eq!(verified["attachment"]["file_name"], "Leaflet.pdf");
     let session = verified["session"].as_str().unwrap();
-    let file = exchange(
-        &run.env,
-        "A12345",
-        "GET",
-        &format!("/v1/links/{link}/attachment"),
-        &[("link-session", session)],
-        axum::body::Body::empty(),
-    )
-    .await;
+    let file = patient
+        .request("GET", Some(session), "/attachment", None)
+        .await;
     assert_eq!(file.status(), 200);
     assert_eq!(file.headers()["content-type"], "application/pdf");
     let bytes = axum::body::to_bytes(file.into_body(), usize::MAX)

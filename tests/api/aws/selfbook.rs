@@ -5,13 +5,12 @@
 //! sandbox's simulated book in DynamoDB, the confirmation text, the counts
 //! and the booked report from S3, and a cancel freeing the slot.
 
-use axum::body::Body;
 use infra::aws::DynamoBookingRows;
 use infra::simulators::BookingRows;
 use serde_json::{json, Value};
 
 use super::env::AwsTestEnv;
-use super::flow::{call, call_raw, exchange, run_functions};
+use super::flow::{call, call_raw, link, run_functions};
 use super::links::{bodies, token, Sent};
 
 const FIRST_FREE: &str = "2026-11-23-1005-nurse-patel-flu";
@@ -23,40 +22,15 @@ async fn patient(
     session: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = exchange(
-        env,
-        "A12345",
-        method,
-        uri,
-        &[
-            ("content-type", "application/json"),
-            ("link-session", session),
-        ],
-        body,
-    )
-    .await;
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+    let token = uri.strip_prefix("/v1/links/").unwrap();
+    let (token, path) = token.split_at(token.find('/').unwrap_or(token.len()));
+    link(env, token)
+        .call(method, Some(session), path, body)
         .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
 }
 
 async fn session(env: &AwsTestEnv, token: &str) -> String {
-    let (status, verified) = call(
-        env,
-        "A12345",
-        "POST",
-        &format!("/v1/links/{token}/verify"),
-        Some(json!({"date_of_birth": "1950-02-01"})),
-    )
-    .await;
-    assert_eq!(status, 200, "{verified}");
-    verified["session"].as_str().unwrap().to_owned()
+    link(env, token).session("1950-02-01").await
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use axum::body::Body;
 use serde_json::{json, Value};
 
 use super::env::AwsTestEnv;
-use super::flow::{call, exchange, run_functions};
+use super::flow::{call, exchange, link, run_functions};
 use super::ingest::upload_and_ingest;
 use super::links::{bodies, token, Sent};
 use crate::helpers::clean_list;
@@ -153,37 +153,18 @@ async fn two_practices_racing_for_one_shared_hub_slot_get_one_booking_on_the_aws
     assert_eq!((sent.len() - before, invites.len()), (2, 2));
     let mut sessions = Vec::new();
     for (_, body) in &invites {
-        let link = token(body);
-        let (status, verified) = call(
-            env,
-            "A12345",
-            "POST",
-            &format!("/v1/links/{link}/verify"),
-            Some(json!({"date_of_birth": "1950-02-01"})),
-        )
-        .await;
-        assert_eq!(status, 200, "{verified}");
-        sessions.push((link, verified["session"].as_str().unwrap().to_owned()));
+        let patient = link(env, &token(body));
+        let session = patient.session("1950-02-01").await;
+        sessions.push((patient, session));
     }
-    let book = |(link, session): &(String, String)| {
-        let uri = format!("/v1/links/{link}/booking");
-        let session = session.clone();
-        async move {
-            raw(
-                env,
-                "A12345",
-                "POST",
-                &uri,
-                &[
-                    ("content-type", "application/json"),
-                    ("link-session", &session),
-                ],
-                &json!({"offer_id": HUB_SLOT}).to_string(),
-            )
-            .await
-        }
+    let offer = json!({"offer_id": HUB_SLOT});
+    let [(a, a_session), (b, b_session)] = &sessions[..] else {
+        panic!("two patients");
     };
-    let (first, second) = tokio::join!(book(&sessions[0]), book(&sessions[1]));
+    let (first, second) = tokio::join!(
+        a.call("POST", Some(a_session), "/booking", Some(offer.clone())),
+        b.call("POST", Some(b_session), "/booking", Some(offer.clone()))
+    );
     let mut outcomes = [
         (first.0, first.1["code"].clone()),
         (second.0, second.1["code"].clone()),

@@ -4,7 +4,7 @@
 //! `messageReference` (422 for a repeat), and the errors (400, 401, 429 with
 //! Retry-After, 5xx), plus an answer slower than the client will wait.
 //!
-//! `tests/fixtures/nhs_api_test_key.pem` is an RSA key made for these
+//! `infra/tests/fixtures/nhs_api_test_key.pem` is an RSA key made for these
 //! tests only; the fake checks assertions with its public half.
 
 use std::collections::{HashMap, HashSet, VecDeque};
