@@ -26,6 +26,34 @@ pub struct FanOut {
     pub records: bool,
 }
 
+impl FanOut {
+    /// A batch's sends: everyone's, or one staggered day's.
+    pub fn sends(
+        organisation_id: &str,
+        batch_id: &str,
+        correlation_id: &str,
+        day: Option<u32>,
+        skip_email: bool,
+    ) -> Self {
+        Self {
+            organisation_id: organisation_id.to_owned(),
+            batch_id: batch_id.to_owned(),
+            correlation_id: correlation_id.to_owned(),
+            day,
+            skip_email,
+            records: false,
+        }
+    }
+
+    /// A batch's records: one for each patient it sent a message to.
+    pub fn records(organisation_id: &str, batch_id: &str, correlation_id: &str) -> Self {
+        Self {
+            records: true,
+            ..Self::sends(organisation_id, batch_id, correlation_id, None, false)
+        }
+    }
+}
+
 /// Save one sent message, with the batch's SNOMED CT code, to the patient's
 /// record in the clinical system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

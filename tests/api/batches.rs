@@ -190,15 +190,7 @@ async fn a_batch_request_without_a_message_is_refused_with_its_reason() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_endpoint() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .client
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.get_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let mut paths: Vec<&str> = doc["paths"]
         .as_object()

@@ -182,14 +182,7 @@ async fn each_patient_gets_their_own_link_which_opens_after_the_date_of_birth_ch
         .text()
         .await
         .unwrap();
-    let nhs_of_first = clean_list(1)
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_owned();
+    let nhs_of_first = crate::helpers::nhs_numbers(&clean_list(1)).remove(0);
     assert_eq!(
         csv,
         format!(
@@ -415,14 +408,7 @@ async fn revoked_links_say_they_were_withdrawn_for_good_and_get_no_reminders() {
     let session = verified["session"].as_str().unwrap().to_owned();
 
     // One patient's link, by NHS number.
-    let nhs_of_first = clean_list(1)
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_owned();
+    let nhs_of_first = crate::helpers::nhs_numbers(&clean_list(1)).remove(0);
     assert_eq!(
         app.revoke(&batch_id, json!({"nhs_number": nhs_of_first}))
             .await,
@@ -573,14 +559,7 @@ async fn a_questionnaire_message_needs_its_link_and_a_plain_one_may_not_have_one
             "contact.name: give the name patients know the practice by".into()
         )
     );
-    let settings: Value = app
-        .request(reqwest::Method::GET, "/v1/settings")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let settings: Value = app.get_json("/v1/settings").await;
     assert_eq!(settings.get("contact"), None);
 
     // The preview counts the link in: 22 characters of token after the base.

@@ -103,6 +103,12 @@ impl TestApp {
         )
     }
 
+    /// The JSON answer of a GET of `path`, as staff of the test organisation.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.request(reqwest::Method::GET, path).send().await;
+        response.unwrap().json().await.unwrap()
+    }
+
     /// A POST of `body` as JSON to `path`, as staff of the test organisation.
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
         self.request(reqwest::Method::POST, path)
@@ -401,6 +407,14 @@ pub fn clean_list(n: usize) -> String {
         csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
     }
     csv
+}
+
+/// The NHS numbers of a list's patients, in row order (its first column).
+pub fn nhs_numbers(csv: &str) -> Vec<String> {
+    csv.lines()
+        .skip(1)
+        .map(|row| row.split(',').next().unwrap_or_default().to_owned())
+        .collect()
 }
 
 /// Asserts the outbox holds exactly one message for each of `expected` numbers.

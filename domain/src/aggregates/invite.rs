@@ -6,8 +6,6 @@
 //! a link that cannot be used.
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use events::{ChosenSlot, InviteEvent};
 use serde::{Deserialize, Serialize};
 
@@ -231,19 +229,21 @@ impl Invite {
     }
 }
 
-impl Aggregate for Invite {
-    const TYPE: &'static str = "Invite";
-    type Command = InviteCommand;
-    type Event = InviteEvent;
-    type Error = InviteError;
-    type Services = ();
+aggregate!(
+    Invite,
+    "Invite",
+    InviteCommand,
+    InviteEvent,
+    InviteError,
+    ()
+);
 
-    async fn handle(
+impl Invite {
+    async fn decide(
         &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+        command: InviteCommand,
+        _services: &(),
+    ) -> Result<Vec<InviteEvent>, InviteError> {
         let event = match command {
             InviteCommand::RequestBooking {
                 batch_id,
@@ -268,7 +268,7 @@ impl Aggregate for Invite {
                 now,
             } => {
                 if self.status != InviteStatus::Pending || attempt != self.attempts {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 InviteEvent::BookingConfirmed {
                     batch_id: self.batch_id.clone(),
@@ -284,7 +284,7 @@ impl Aggregate for Invite {
                 now,
             } => {
                 if self.status != InviteStatus::Pending || attempt != self.attempts {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 InviteEvent::BookingFailed {
                     batch_id: self.batch_id.clone(),
@@ -302,7 +302,7 @@ impl Aggregate for Invite {
                 now,
             } => {
                 if self.status == InviteStatus::Declined {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 self.settled()?;
                 Self::usable(link)?;
@@ -315,7 +315,7 @@ impl Aggregate for Invite {
             }
             InviteCommand::RecordDecline { saved, now } => {
                 if self.status != InviteStatus::Declined || self.decline_recorded {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 InviteEvent::DeclineRecorded {
                     batch_id: self.batch_id.clone(),
@@ -327,7 +327,7 @@ impl Aggregate for Invite {
             InviteCommand::Cancel { link, now } => {
                 match self.status {
                     InviteStatus::Booked => {}
-                    InviteStatus::Cancelled => return Ok(()),
+                    InviteStatus::Cancelled => return Ok(vec![]),
                     _ => return Err(InviteError::NotBooked),
                 }
                 if link != LinkStanding::Expired {
@@ -354,7 +354,7 @@ impl Aggregate for Invite {
                     || self.reminded == Some(attempt)
                     || !to_come
                 {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 InviteEvent::AppointmentReminderDue {
                     batch_id: self.batch_id.clone(),
@@ -365,7 +365,7 @@ impl Aggregate for Invite {
             }
             InviteCommand::TimeOut { batch_id, row, now } => {
                 if !matches!(self.status, InviteStatus::Open | InviteStatus::Failed) {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 InviteEvent::InviteTimedOut {
                     batch_id,
@@ -374,11 +374,10 @@ impl Aggregate for Invite {
                 }
             }
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
-    fn apply(&mut self, event: Self::Event) {
+    fn apply_event(&mut self, event: InviteEvent) {
         let (batch_id, row) = event.recipient();
         self.batch_id = batch_id.to_owned();
         self.row = row;

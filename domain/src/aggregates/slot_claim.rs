@@ -10,8 +10,6 @@
 //! slot, and it is older than [`STALE_AFTER`], another invite may take it.
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use events::SlotClaimEvent;
 use serde::{Deserialize, Serialize};
 
@@ -73,19 +71,22 @@ pub fn slot_claim_id(
     format!("{owner}:{slot_id}")
 }
 
-impl Aggregate for SlotClaim {
-    const TYPE: &'static str = "SlotClaim";
-    type Command = SlotClaimCommand;
-    type Event = SlotClaimEvent;
-    type Error = SlotClaimError;
-    type Services = ();
+aggregate!(
+    SlotClaim,
+    "SlotClaim",
+    SlotClaimCommand,
+    SlotClaimEvent,
+    SlotClaimError,
+    ()
+);
 
-    async fn handle(
+impl SlotClaim {
+    async fn decide(
         &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+        command: SlotClaimCommand,
+        _services: &(),
+    ) -> Result<Vec<SlotClaimEvent>, SlotClaimError> {
+        let mut events = Vec::new();
         match command {
             SlotClaimCommand::Claim {
                 slot_id,
@@ -95,7 +96,7 @@ impl Aggregate for SlotClaim {
             } => {
                 match self.holder.clone() {
                     None => {}
-                    Some(holder) if holder == invite_id => return Ok(()),
+                    Some(holder) if holder == invite_id => return Ok(vec![]),
                     Some(holder)
                         if stale_holder.as_deref() == Some(holder.as_str())
                             && self.claimed_at.is_some_and(|at| at + STALE_AFTER <= now) =>
@@ -105,7 +106,7 @@ impl Aggregate for SlotClaim {
                             invite_id: holder,
                             released_at: now,
                         };
-                        sink.write(event, self).await;
+                        events.push(event);
                     }
                     Some(_) => return Err(SlotClaimError::Taken),
                 }
@@ -114,7 +115,7 @@ impl Aggregate for SlotClaim {
                     invite_id,
                     claimed_at: now,
                 };
-                sink.write(event, self).await;
+                events.push(event);
             }
             SlotClaimCommand::Release { invite_id, now } => {
                 if self.holder.as_deref() == Some(invite_id.as_str()) {
@@ -123,14 +124,14 @@ impl Aggregate for SlotClaim {
                         invite_id,
                         released_at: now,
                     };
-                    sink.write(event, self).await;
+                    events.push(event);
                 }
             }
         }
-        Ok(())
+        Ok(events)
     }
 
-    fn apply(&mut self, event: Self::Event) {
+    fn apply_event(&mut self, event: SlotClaimEvent) {
         match event {
             SlotClaimEvent::SlotClaimed {
                 slot_id,

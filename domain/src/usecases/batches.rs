@@ -5,7 +5,7 @@ use events::{BatchKind, ListAttached, StaggerDay};
 use serde::Serialize;
 
 use super::{keys, Batchbook, BatchbookError, Caller, CommandError, IdempotencyKey};
-use crate::aggregates::{BatchCommand, BatchError};
+use crate::aggregates::{BatchCommand, BatchError, NewBatch};
 use crate::content::BatchContent;
 use crate::lists::ListSummary;
 use crate::policies::{stagger, SendPlan, SendStart};
@@ -208,15 +208,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             Some(key) => key.derived_id(caller, "batch"),
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let command = BatchCommand::Create {
+        let command = BatchCommand::Create(Box::new(NewBatch {
             batch_id: batch_id.clone(),
             organisation_id: caller.organisation_id.to_string(),
             name: name.to_owned(),
             template: request.template,
             email_subject,
             snomed_code: snomed_code.map(String::from),
-            content: Box::new(content),
-            list: Box::new(ListAttached {
+            content,
+            list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),
                 list_id: list.list_id,
                 artifact_sha256: list.artifact_sha256,
@@ -225,8 +225,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 without_valid_mobile_count: list.without_valid_mobile_count,
                 not_contactable_count: list.not_contactable_count,
                 mobile_count: list.mobile_count,
-            }),
-        };
+            },
+        }));
         match self
             .batches
             .execute(&batch_id, command, self.metadata(caller))

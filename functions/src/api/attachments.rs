@@ -34,14 +34,18 @@ pub struct AttachmentParams {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttachmentResponse {
+    /// Name it as `attachment_id` when creating the batch.
     pub attachment_id: String,
+    /// The name patients' browsers save it under.
     pub file_name: String,
     /// Found from the file's bytes: `application/pdf`, `image/png` or
     /// `image/jpeg`.
     pub content_type: String,
+    /// In bytes.
     pub size: u64,
-    /// Hex SHA-256 of the file.
+    /// Hex SHA-256 of the file: what an auditor checks the sent file by.
     pub sha256: String,
+    /// When it was kept.
     pub uploaded_at: DateTime<Utc>,
 }
 

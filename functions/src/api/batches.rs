@@ -475,7 +475,6 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
     params(("batch_id" = String, Path)),
     responses(
         (status = 200, body = BatchResponse),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_batch<R: PersistedEventRepository + 'static>(
@@ -493,10 +492,7 @@ pub async fn get_batch<R: PersistedEventRepository + 'static>(
     request_body(content = Option<SendRequest>, description = "Empty or `{\"now\": true}` to send now; `{\"send_at\": …}` to schedule; either with `stagger_days`"),
     responses(
         (status = 202, description = "Sending, or scheduled"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent, or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown field, neither or both of `now` and `send_at`, a `send_at` past or over a year away, or `stagger_days` outside 1 to 28", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -523,7 +519,6 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     params(("batch_id" = String, Path)),
     responses(
         (status = 204, description = "Cancelled"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -544,7 +539,6 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Email Address, Mobile, Channel, Reason"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn failed_to_deliver<R: PersistedEventRepository + 'static>(
@@ -605,10 +599,7 @@ impl RevokeRequest {
     request_body(content = RevokeRequest, description = "`{\"all\": true}` to revoke every link of the batch; `{\"nhs_number\": \"…\"}` for one patient's"),
     responses(
         (status = 204, description = "Revoked (revoking again changes nothing)"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has no links, or has sent none yet", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither or both of `all` and `nhs_number`, an unknown field, a bad NHS number, or one not in the batch", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -631,7 +622,6 @@ pub async fn revoke_links<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Answered At, then each question's id"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The batch sent no questionnaire", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -658,7 +648,6 @@ pub struct StopSeriesRequest {
     request_body = StopSeriesRequest,
     responses(
         (status = 204, description = "Stopped (stopping again changes nothing)"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad NHS number, one not in the batch, or a batch that is not a series", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -109,7 +109,6 @@ async fn record<R: PersistedEventRepository + 'static>(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Recorded, or of no use to Batchbook"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]

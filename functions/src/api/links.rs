@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -246,11 +246,58 @@ impl IntoResponse for LinkRefusal {
     }
 }
 
-pub(super) fn session(headers: &HeaderMap) -> Result<&str, LinkRefusal> {
-    headers
-        .get(SESSION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(LinkRefusal(LinkError::SessionExpired))
+/// A patient's link, and the session its page holds (the `Link-Session`
+/// header the date-of-birth check gave). A request without one is told to
+/// confirm the date of birth again.
+pub struct LinkSession {
+    pub token: String,
+    pub session: String,
+}
+
+impl utoipa::IntoParams for LinkSession {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Required, Type};
+        let text = || Some(utoipa::openapi::schema::Object::with_type(Type::String));
+        vec![
+            ParameterBuilder::new()
+                .name("token")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The link's token, as in the patient's text"))
+                .schema(text())
+                .build(),
+            ParameterBuilder::new()
+                .name("Link-Session")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some("The session the date-of-birth check gave"))
+                .schema(text())
+                .build(),
+        ]
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LinkSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        let Path(token) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let session = parts
+            .headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| LinkRefusal(LinkError::SessionExpired).into_response())?
+            .to_owned();
+        Ok(Self { token, session })
+    }
 }
 
 fn invite_code(e: &domain::aggregates::InviteError) -> &'static str {
@@ -275,7 +322,6 @@ fn invite_code(e: &domain::aggregates::InviteError) -> &'static str {
     params(("token" = String, Path)),
     responses(
         (status = 200, body = LinkPageResponse),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn open_link<R: PersistedEventRepository + 'static>(
@@ -293,7 +339,6 @@ pub async fn open_link<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, body = VerifiedResponse),
         (status = 403, description = "Wrong date of birth; `attempts_left` says how many remain", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "Expired or withdrawn; `contact` says how to reach the practice", body = Problem, content_type = "application/problem+json"),
         (status = 423, description = "Locked after too many wrong answers", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -328,21 +373,19 @@ pub async fn verify_link<R: PersistedEventRepository + 'static>(
 /// The questionnaire behind the link, for a page holding a session.
 #[utoipa::path(
     get, path = "/v1/links/{token}/questionnaire", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, body = QuestionnaireResponse),
         (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_questionnaire<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
 ) -> Result<Json<QuestionnaireResponse>, LinkRefusal> {
     let form = state
         .app
-        .link_questionnaire(&token, session(&headers)?)
+        .link_questionnaire(&link.token, &link.session)
         .await?;
     Ok(Json(form.into()))
 }
@@ -350,57 +393,45 @@ pub async fn get_questionnaire<R: PersistedEventRepository + 'static>(
 /// Answer the questionnaire, once.
 #[utoipa::path(
     post, path = "/v1/links/{token}/questionnaire", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     request_body = AnswersRequest,
     responses(
         (status = 200, body = QuestionnaireResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Answered already", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`problems` names each bad answer and why", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn answer_questionnaire<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
     JsonBody(request): JsonBody<AnswersRequest>,
-) -> Response {
-    let session = match session(&headers) {
-        Ok(session) => session,
-        Err(refusal) => return refusal.into_response(),
-    };
-    match state
+) -> Result<Json<QuestionnaireResponse>, LinkRefusal> {
+    let form = state
         .app
-        .answer_questionnaire(&token, session, &request.answers)
-        .await
-    {
-        Ok(form) => Json(QuestionnaireResponse::from(form)).into_response(),
-        Err(e) => LinkRefusal(e).into_response(),
-    }
+        .answer_questionnaire(&link.token, &link.session, &request.answers)
+        .await?;
+    Ok(Json(form.into()))
 }
 
 /// The attachment behind the link, for a page holding a session. The first
 /// download is recorded on the patient's delivery.
 #[utoipa::path(
     get, path = "/v1/links/{token}/attachment", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, description = "The file, with its type and name", content_type = "application/octet-stream"),
         (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such link, or it opens no attachment", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_attachment<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
 ) -> Result<Response, LinkRefusal> {
     use axum::http::header;
     let file = state
         .app
-        .link_attachment(&token, session(&headers)?)
+        .link_attachment(&link.token, &link.session)
         .await?;
     Ok((
         [

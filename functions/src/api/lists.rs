@@ -36,11 +36,18 @@ pub struct UploadParams {
 /// A checked list's counts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListResponse {
+    /// Name it as `list_id` when creating a batch.
     pub list_id: String,
+    /// The clinical system that exported the file, as named or as detected
+    /// from its headers.
     pub system: ClinicalSystem,
+    /// Patient rows on the list.
     pub patient_count: u64,
+    /// Patients who can be sent a message, each by their own channel.
     pub contactable_count: u64,
+    /// Patients who cannot; `not-contactable.csv` gives each one's reason.
     pub not_contactable_count: u64,
+    /// Of those, the ones without a valid UK mobile.
     pub without_valid_mobile_count: u64,
 }
 
@@ -98,7 +105,6 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
         (status = 200, body = ListResponse),
         (status = 409, description = "Still being checked", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The uploaded file was refused; `detail` says why", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_list<R: PersistedEventRepository + 'static>(
@@ -176,7 +182,6 @@ impl From<ListProgress> for ProgressResponse {
     params(("list_id" = String, Path)),
     responses(
         (status = 200, body = ProgressResponse),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_progress<R: PersistedEventRepository + 'static>(
@@ -198,7 +203,6 @@ pub async fn list_progress<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The uploaded columns, then Reason"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Still being checked", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -148,6 +148,7 @@ where
     P::schemas(&mut schemas);
     let methods = P::methods();
     let mut operation = P::operation();
+    problem::document_refusals(&mut operation);
     let tags = P::tags();
     if !tags.is_empty() {
         operation

@@ -49,6 +49,93 @@ impl Problem {
     }
 }
 
+/// Adds to an operation's OpenAPI responses the refusals every operation
+/// of its kind can give, each as a problem, unless the operation documents
+/// its own: 400 (an unreadable path or query), 503 (a dependency down),
+/// 401 and 403 for staff routes (no sign-in, or a token naming no
+/// organisation), 404, 410 and 423 for a patient's link, 401 for a link's
+/// session, and 413, 415 and 422 where there is a request body.
+pub fn document_refusals(operation: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let staff = operation
+        .security
+        .as_ref()
+        .is_none_or(|schemes| schemes.iter().any(|s| s != &Default::default()));
+    let body = operation.request_body.is_some();
+    let mut refusals = vec![
+        (
+            "400",
+            "The path or query string could not be read; `detail` says which part",
+        ),
+        (
+            "503",
+            "A service Batchbook depends on is unavailable; try again shortly",
+        ),
+    ];
+    let parameter = |name: &str| {
+        operation
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| p.name.eq_ignore_ascii_case(name))
+    };
+    if staff {
+        refusals.push(("401", "Not signed in"));
+        refusals.push(("403", "The sign-in names no valid organisation"));
+    }
+    let names_a_resource = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| p.name.ends_with("_id"));
+    if names_a_resource {
+        refusals.push((
+            "404",
+            "There is no such resource in your organisation (another organisation's looks the same)",
+        ));
+    }
+    if parameter("token") {
+        refusals.push(("404", "There is no such link"));
+        refusals.push((
+            "410",
+            "The link has expired or was withdrawn; `state` says which and `contact` how to reach the practice",
+        ));
+        refusals.push(("423", "The link is locked after five wrong dates of birth"));
+    }
+    if parameter("Link-Session") {
+        refusals.push((
+            "401",
+            "No session, or it has expired: confirm the date of birth again",
+        ));
+    }
+    if body {
+        refusals.push(("413", "The body is larger than this request takes"));
+        refusals.push(("415", "The body is not in the type this request takes"));
+        refusals.push((
+            "422",
+            "The body cannot be used: an unknown field (with the field meant), a `null`, a missing or bad value; `detail` names it",
+        ));
+    }
+    for (status, description) in refusals {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build()
+                    .into()
+            });
+    }
+}
+
 /// A route that does not exist.
 pub async fn no_such_route(method: axum::http::Method, uri: axum::http::Uri) -> Problem {
     Problem::new(

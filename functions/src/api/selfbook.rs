@@ -3,8 +3,7 @@
 //! offered, book one, decline, or cancel.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
@@ -17,7 +16,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, NoBody};
-use super::links::{session, LinkRefusal};
+use super::links::{LinkRefusal, LinkSession};
 use super::{ApiState, Authenticated, Problem};
 
 /// What a Self-Book invite books.
@@ -235,38 +234,33 @@ pub struct BookRequest {
 /// The invite behind the link, for a page holding a session.
 #[utoipa::path(
     get, path = "/v1/links/{token}/invite", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, body = InviteResponse),
         (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_invite<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
 ) -> Result<Json<InviteResponse>, LinkRefusal> {
-    let view = state.app.link_invite(&token, session(&headers)?).await?;
+    let view = state.app.link_invite(&link.token, &link.session).await?;
     Ok(Json(view.into()))
 }
 
 /// The times the patient may choose now, earliest first.
 #[utoipa::path(
     get, path = "/v1/links/{token}/slots", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, body = OffersResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_offers<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
 ) -> Result<Json<OffersResponse>, LinkRefusal> {
-    let offers = state.app.link_offers(&token, session(&headers)?).await?;
+    let offers = state.app.link_offers(&link.token, &link.session).await?;
     Ok(Json(OffersResponse {
         offers: offers.into_iter().map(Into::into).collect(),
     }))
@@ -277,79 +271,59 @@ pub async fn get_offers<R: PersistedEventRepository + 'static>(
 /// text confirms it too.
 #[utoipa::path(
     post, path = "/v1/links/{token}/booking", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     request_body = BookRequest,
     responses(
         (status = 202, body = InviteResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`slot_taken`: someone just took it, choose another; or the invite is already pending, booked, declined, cancelled or timed out", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not one of the offered times", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn book<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
     JsonBody(request): JsonBody<BookRequest>,
-) -> Response {
-    let session = match session(&headers) {
-        Ok(session) => session,
-        Err(refusal) => return refusal.into_response(),
-    };
-    match state
+) -> Result<(axum::http::StatusCode, Json<InviteResponse>), LinkRefusal> {
+    let view = state
         .app
-        .book_offer(&token, session, &request.offer_id)
-        .await
-    {
-        Ok(view) => (
-            axum::http::StatusCode::ACCEPTED,
-            Json(InviteResponse::from(view)),
-        )
-            .into_response(),
-        Err(e) => LinkRefusal::from(e).into_response(),
-    }
+        .book_offer(&link.token, &link.session, &request.offer_id)
+        .await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(view.into())))
 }
 
 /// "I don't want this": the invite is declined, for good.
 #[utoipa::path(
     post, path = "/v1/links/{token}/decline", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, body = InviteResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Declining is not offered, or the invite is pending or booked", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn decline<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
     _: NoBody,
 ) -> Result<Json<InviteResponse>, LinkRefusal> {
-    let view = state.app.decline_invite(&token, session(&headers)?).await?;
+    let view = state.app.decline_invite(&link.token, &link.session).await?;
     Ok(Json(view.into()))
 }
 
 /// Cancel the booked appointment, up to 1 hour before it starts.
 #[utoipa::path(
     post, path = "/v1/links/{token}/booking/cancel", tag = "patient links", security(()),
-    params(("token" = String, Path), ("Link-Session" = String, Header)),
+    params(LinkSession),
     responses(
         (status = 200, body = InviteResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Nothing booked, or less than an hour to go", body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
-    Path(token): Path<String>,
-    headers: HeaderMap,
+    link: LinkSession,
     _: NoBody,
 ) -> Result<Json<InviteResponse>, LinkRefusal> {
-    let view = state.app.cancel_booking(&token, session(&headers)?).await?;
+    let view = state.app.cancel_booking(&link.token, &link.session).await?;
     Ok(Json(view.into()))
 }
 
@@ -361,7 +335,6 @@ pub async fn cancel<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status (Booked) and Appointment (practice time, YYYY-MM-DD HH:MM)"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a Self-Book batch", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -389,7 +362,6 @@ pub async fn booked<R: PersistedEventRepository + 'static>(
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status: Open, Pending, Failed, Declined, Cancelled or Timed Out"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a Self-Book batch", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -70,8 +70,6 @@ pub async fn get_settings<R: PersistedEventRepository + 'static>(
     request_body = SettingsBody,
     responses(
         (status = 200, body = SettingsBody),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -93,15 +93,14 @@ impl BlobStore for S3BlobStore {
         key: &str,
         expires: Duration,
     ) -> Result<Option<String>, PortError> {
-        let config =
-            PresigningConfig::expires_in(expires).map_err(|e| PortError::new("presign", e))?;
-        let request = self
+        let put = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("text/csv")
-            .presigned(config)
+            .content_type("text/csv");
+        let request = put
+            .presigned(presigning(expires)?)
             .await
             .map_err(s3_error("presign put"))?;
         Ok(Some(request.uri().to_owned()))
@@ -112,16 +111,16 @@ impl BlobStore for S3BlobStore {
         key: &str,
         expires: Duration,
     ) -> Result<Option<String>, PortError> {
-        let config =
-            PresigningConfig::expires_in(expires).map_err(|e| PortError::new("presign", e))?;
-        let request = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(config)
+        let get = self.client.get_object().bucket(&self.bucket).key(key);
+        let request = get
+            .presigned(presigning(expires)?)
             .await
             .map_err(s3_error("presign get"))?;
         Ok(Some(request.uri().to_owned()))
     }
+}
+
+/// How long a presigned URL lasts.
+fn presigning(expires: Duration) -> Result<PresigningConfig, PortError> {
+    PresigningConfig::expires_in(expires).map_err(|e| PortError::new("presign", e))
 }

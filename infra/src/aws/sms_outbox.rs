@@ -8,10 +8,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use domain::ports::{
-    Clock, EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PortError, ProviderError,
-    Receipt, RecordEntry, SmsProvider, SmsRequest,
-};
+use domain::ports::{Clock, PortError, ProviderError, Receipt, RecordEntry};
 use events::Channel;
 
 use super::booking_rows::BOOKING;
@@ -197,47 +194,7 @@ impl ReceiptSource for DynamoSmsOutbox {
     }
 }
 
-#[async_trait::async_trait]
-impl SmsProvider for DynamoSmsOutbox {
-    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::Sms,
-            &request.idempotency_key,
-            &request.to,
-            None,
-            &request.body,
-        )
-        .await
-    }
-}
-
-#[async_trait::async_trait]
-impl EmailProvider for DynamoSmsOutbox {
-    async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::Email,
-            &request.idempotency_key,
-            &request.to,
-            Some(&request.subject),
-            &request.body,
-        )
-        .await
-    }
-}
-
-#[async_trait::async_trait]
-impl NhsAppProvider for DynamoSmsOutbox {
-    async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::NhsApp,
-            &request.idempotency_key,
-            &request.nhs_number,
-            None,
-            &request.body,
-        )
-        .await
-    }
-}
+crate::simulated_message_ports!(DynamoSmsOutbox);
 
 /// The simulated clinical system's entries, beside the messages: one item
 /// per idempotency key, `channel` "record".

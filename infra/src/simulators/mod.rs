@@ -110,6 +110,52 @@ pub fn refusal_for(to: &str) -> Option<ProviderError> {
     outcome_for(Channel::Sms, to).err()
 }
 
+/// The three message ports of a simulated provider whose outbox takes every
+/// message through one inherent `accept(channel, key, to, subject, body)`:
+/// the local outbox and the sandbox stack's DynamoDB one alike.
+#[macro_export]
+macro_rules! simulated_message_ports {
+    ($outbox:ty) => {
+        #[async_trait::async_trait]
+        impl domain::ports::SmsProvider for $outbox {
+            async fn send_sms(
+                &self,
+                request: &domain::ports::SmsRequest,
+            ) -> Result<String, domain::ports::ProviderError> {
+                let key = &request.idempotency_key;
+                let sms = events::Channel::Sms;
+                self.accept(sms, key, &request.to, None, &request.body)
+                    .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl domain::ports::EmailProvider for $outbox {
+            async fn send_email(
+                &self,
+                request: &domain::ports::EmailRequest,
+            ) -> Result<String, domain::ports::ProviderError> {
+                let (key, subject) = (&request.idempotency_key, Some(request.subject.as_str()));
+                let email = events::Channel::Email;
+                self.accept(email, key, &request.to, subject, &request.body)
+                    .await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl domain::ports::NhsAppProvider for $outbox {
+            async fn send_nhs_app(
+                &self,
+                request: &domain::ports::NhsAppRequest,
+            ) -> Result<String, domain::ports::ProviderError> {
+                let (key, to) = (&request.idempotency_key, &request.nhs_number);
+                let app = events::Channel::NhsApp;
+                self.accept(app, key, to, None, &request.body).await
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,10 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::ports::{
-    Clock, EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, PortError, ProviderError,
-    Receipt, SmsProvider, SmsRequest, SystemClock,
-};
+use domain::ports::{Clock, PortError, ProviderError, Receipt, SystemClock};
 use events::Channel;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
@@ -278,52 +275,12 @@ impl ReceiptSource for SimulatedProviders {
     }
 }
 
-#[async_trait::async_trait]
-impl SmsProvider for SimulatedProviders {
-    async fn send_sms(&self, request: &SmsRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::Sms,
-            &request.idempotency_key,
-            &request.to,
-            None,
-            &request.body,
-        )
-        .await
-    }
-}
-
-#[async_trait::async_trait]
-impl EmailProvider for SimulatedProviders {
-    async fn send_email(&self, request: &EmailRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::Email,
-            &request.idempotency_key,
-            &request.to,
-            Some(&request.subject),
-            &request.body,
-        )
-        .await
-    }
-}
-
-#[async_trait::async_trait]
-impl NhsAppProvider for SimulatedProviders {
-    async fn send_nhs_app(&self, request: &NhsAppRequest) -> Result<String, ProviderError> {
-        self.accept(
-            Channel::NhsApp,
-            &request.idempotency_key,
-            &request.nhs_number,
-            None,
-            &request.body,
-        )
-        .await
-    }
-}
+crate::simulated_message_ports!(SimulatedProviders);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::ports::{FakeClock, ReceiptOutcome};
+    use domain::ports::{FakeClock, ReceiptOutcome, SmsProvider, SmsRequest};
     use events::DeliveryFailure;
 
     fn request(key: &str, to: &str) -> SmsRequest {

@@ -33,7 +33,11 @@ pub async fn call(
     uri: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let response = respond(env, org, method, uri, body).await;
+    json_of(respond(env, org, method, uri, body).await).await
+}
+
+/// An answer's status and JSON body (`null` when it has none).
+pub async fn json_of(response: axum::response::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
@@ -87,15 +91,7 @@ impl AwsLink<'_> {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let response = self.request(method, session, path, body).await;
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        json_of(self.request(method, session, path, body).await).await
     }
 }
 
@@ -290,14 +286,10 @@ async fn a_csv_put_in_s3_becomes_a_batch_that_reaches_done_with_one_message_per_
     let entries = env.stack.sms.record_entries().await.unwrap();
     assert_eq!(entries.len(), PATIENTS);
     assert!(entries.iter().all(|e| e.text == "Dear Pat, book now."));
-    let outbox: Vec<Value> = env
-        .stack
-        .sms
-        .outbox()
+    let outbox: Vec<Value> = super::links::bodies(&env)
         .await
-        .unwrap()
         .into_iter()
-        .map(|m| json!({"to": m.to, "body": m.body}))
+        .map(|(to, body)| json!({"to": to, "body": body}))
         .collect();
     assert_one_message_each(&outbox, PATIENTS);
     assert!(outbox.iter().all(|m| m["body"] == "Dear Pat, book now."));

@@ -7,7 +7,7 @@ use axum::body::Body;
 use serde_json::{json, Value};
 
 use super::env::AwsTestEnv;
-use super::flow::{call, exchange, link, run_functions};
+use super::flow::{call, exchange, json_of, link, run_functions};
 use super::ingest::upload_and_ingest;
 use super::links::{bodies, token, Sent};
 use crate::helpers::clean_list;
@@ -31,16 +31,9 @@ async fn raw(
     body: &str,
 ) -> (u16, Value, axum::http::HeaderMap) {
     let response = exchange(env, org, method, uri, headers, Body::from(body.to_owned())).await;
-    let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        headers,
-    )
+    let (status, json) = json_of(response).await;
+    (status, json, headers)
 }
 
 #[tokio::test]

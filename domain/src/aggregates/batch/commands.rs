@@ -2,9 +2,9 @@
 //! events it gives.
 
 use chrono::{DateTime, Utc};
-use events::{BatchEvent, ListAttached, StaggerDay};
+use events::{BatchEvent, StaggerDay};
 
-use super::{recipients, Batch, BatchError, BatchStatus};
+use super::{recipients, Batch, BatchError, BatchStatus, NewBatch};
 use crate::content::BatchContent;
 use crate::policies::{stagger, SendPlan, SendingWindow};
 
@@ -28,18 +28,17 @@ impl Batch {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn create(
-        &self,
-        batch_id: String,
-        organisation_id: String,
-        name: String,
-        template: String,
-        email_subject: Option<String>,
-        snomed_code: Option<String>,
-        content: BatchContent,
-        list: ListAttached,
-    ) -> Decided {
+    pub(super) fn create(&self, new: NewBatch) -> Decided {
+        let NewBatch {
+            batch_id,
+            organisation_id,
+            name,
+            template,
+            email_subject,
+            snomed_code,
+            content,
+            list,
+        } = new;
         if self.status != BatchStatus::Absent {
             return Err(BatchError::AlreadyExists);
         }

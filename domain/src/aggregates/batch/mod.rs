@@ -8,8 +8,6 @@ mod commands;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use events::{
     Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, SelfBook, StaggerDay,
 };
@@ -68,19 +66,24 @@ pub struct Batch {
     links_revoked: bool,
 }
 
+/// A batch as staff create it: its name, message and content, and the
+/// checked list it goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBatch {
+    pub batch_id: String,
+    pub organisation_id: String,
+    pub name: String,
+    pub template: String,
+    pub email_subject: Option<String>,
+    pub snomed_code: Option<String>,
+    /// What it sends: one kind of content.
+    pub content: BatchContent,
+    pub list: ListAttached,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchCommand {
-    Create {
-        batch_id: String,
-        organisation_id: String,
-        name: String,
-        template: String,
-        email_subject: Option<String>,
-        snomed_code: Option<String>,
-        /// What it sends: one kind of content.
-        content: Box<BatchContent>,
-        list: Box<ListAttached>,
-    },
+    Create(Box<NewBatch>),
     /// Send now, or at `send_at` when that is in the future; all at once, or
     /// staggered over `stagger_days` days (see `policies::stagger`).
     /// Send now, or schedule the send; all at once, or staggered. A start
@@ -92,14 +95,23 @@ pub enum BatchCommand {
         window: SendingWindow,
     },
     /// The timer for a scheduled send fired. Repeats are harmless.
-    StartScheduledSend { now: DateTime<Utc> },
+    StartScheduledSend {
+        now: DateTime<Utc>,
+    },
     /// Every recipient has a final outcome. Repeats are harmless.
-    Complete { now: DateTime<Utc> },
+    Complete {
+        now: DateTime<Utc>,
+    },
     /// Saving to records began: `records` patients were sent a message.
     /// Only a Done batch starts saving; repeats are harmless.
-    StartSaving { records: u64, now: DateTime<Utc> },
+    StartSaving {
+        records: u64,
+        now: DateTime<Utc>,
+    },
     /// Every record is written (or refused for good). Repeats are harmless.
-    FinishSaving { now: DateTime<Utc> },
+    FinishSaving {
+        now: DateTime<Utc>,
+    },
     Cancel {
         organisation_id: String,
         now: DateTime<Utc>,
@@ -229,39 +241,16 @@ pub fn recipients(kind: BatchKind, contactable: u64, with_mobile: Option<u64>) -
     }
 }
 
-impl Aggregate for Batch {
-    const TYPE: &'static str = "Batch";
-    type Command = BatchCommand;
-    type Event = BatchEvent;
-    type Error = BatchError;
-    type Services = ();
+aggregate!(Batch, "Batch", BatchCommand, BatchEvent, BatchError, ());
 
-    async fn handle(
+impl Batch {
+    async fn decide(
         &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+        command: BatchCommand,
+        _services: &(),
+    ) -> Result<Vec<BatchEvent>, BatchError> {
         let events = match command {
-            BatchCommand::Create {
-                batch_id,
-                organisation_id,
-                name,
-                template,
-                email_subject,
-                snomed_code,
-                content,
-                list,
-            } => self.create(
-                batch_id,
-                organisation_id,
-                name,
-                template,
-                email_subject,
-                snomed_code,
-                *content,
-                *list,
-            )?,
+            BatchCommand::Create(new) => self.create(*new)?,
             BatchCommand::Send {
                 organisation_id,
                 now,
@@ -281,13 +270,10 @@ impl Aggregate for Batch {
                 now,
             } => self.revoke_links(&organisation_id, now)?,
         };
-        for event in events {
-            sink.write(event, self).await;
-        }
-        Ok(())
+        Ok(events)
     }
 
-    fn apply(&mut self, event: Self::Event) {
+    fn apply_event(&mut self, event: BatchEvent) {
         match event {
             BatchEvent::BatchDrafted {
                 organisation_id,

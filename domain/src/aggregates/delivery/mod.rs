@@ -18,8 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use events::{Channel, DeliveryEvent, Questionnaire, SendFailureReason};
 use serde::{Deserialize, Serialize};
 
@@ -249,19 +247,21 @@ impl Delivery {
     }
 }
 
-impl Aggregate for Delivery {
-    const TYPE: &'static str = "Delivery";
-    type Command = DeliveryCommand;
-    type Event = DeliveryEvent;
-    type Error = DeliveryError;
-    type Services = DeliveryServices;
+aggregate!(
+    Delivery,
+    "Delivery",
+    DeliveryCommand,
+    DeliveryEvent,
+    DeliveryError,
+    DeliveryServices
+);
 
-    async fn handle(
+impl Delivery {
+    async fn decide(
         &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+        command: DeliveryCommand,
+        services: &DeliveryServices,
+    ) -> Result<Vec<DeliveryEvent>, DeliveryError> {
         let events = match command {
             DeliveryCommand::Send { message, now } => self.send(services, message, now).await?,
             DeliveryCommand::FallBack { fallback, now } => {
@@ -297,13 +297,10 @@ impl Aggregate for Delivery {
                 self.open_attachment(expires_at, now)?
             }
         };
-        for event in events {
-            sink.write(event, self).await;
-        }
-        Ok(())
+        Ok(events)
     }
 
-    fn apply(&mut self, event: Self::Event) {
+    fn apply_event(&mut self, event: DeliveryEvent) {
         let (batch_id, row) = event.recipient();
         self.batch_id = batch_id.to_owned();
         self.row = row;

@@ -113,6 +113,17 @@ pub(in crate::usecases) enum Recurring {
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
+    /// Puts a fan-out on its queue.
+    pub(in crate::usecases) async fn queue_fan_out(
+        &self,
+        job: crate::jobs::FanOut,
+    ) -> Result<(), PortError> {
+        self.ports
+            .queue
+            .send(QueueName::FanOut, vec![to_json(&job)])
+            .await
+    }
+
     /// Books one of a batch's recurring timers for `due_at`. Timers are
     /// kept once run, so each booking has its own id.
     pub(in crate::usecases) async fn book(

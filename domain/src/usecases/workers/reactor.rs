@@ -9,7 +9,7 @@ use events::BatchEvent;
 use super::*;
 use crate::florey;
 use crate::jobs::FanOut;
-use crate::ports::{QueueName, Timer, TimerJob};
+use crate::ports::{Timer, TimerJob};
 use crate::projection::{decode, RecordedEvent};
 use crate::series;
 use crate::usecases::Batchbook;
@@ -38,18 +38,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 ..
             }) => {
                 if stagger.is_empty() {
-                    let job = FanOut {
-                        organisation_id: organisation_id.clone(),
-                        batch_id: batch_id.clone(),
-                        correlation_id: metadata.correlation_id,
-                        day: None,
-                        skip_email: false,
-                        records: false,
-                    };
-                    self.ports
-                        .queue
-                        .send(QueueName::FanOut, vec![to_json(&job)])
-                        .await?;
+                    let job = FanOut::sends(
+                        &organisation_id,
+                        &batch_id,
+                        &metadata.correlation_id,
+                        None,
+                        false,
+                    );
+                    self.queue_fan_out(job).await?;
                 }
                 for day in &stagger {
                     let timer = Timer {
@@ -105,18 +101,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 Ok(true)
             }
             RecordedEvent::Batch(BatchEvent::BatchCompleted { .. }) => {
-                let job = FanOut {
-                    organisation_id,
-                    batch_id,
-                    correlation_id: metadata.correlation_id,
-                    day: None,
-                    skip_email: false,
-                    records: true,
-                };
-                self.ports
-                    .queue
-                    .send(QueueName::FanOut, vec![to_json(&job)])
-                    .await?;
+                let job = FanOut::records(&organisation_id, &batch_id, &metadata.correlation_id);
+                self.queue_fan_out(job).await?;
                 Ok(true)
             }
             RecordedEvent::Batch(BatchEvent::BatchCancelled { cancelled_at }) => {

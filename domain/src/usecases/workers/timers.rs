@@ -37,18 +37,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     day,
                     skip_email,
                 } => {
-                    let job = FanOut {
-                        organisation_id: organisation_id.clone(),
-                        batch_id: batch_id.clone(),
-                        correlation_id: timer.id.clone(),
-                        day: *day,
-                        skip_email: *skip_email,
-                        records: false,
-                    };
-                    self.ports
-                        .queue
-                        .send(QueueName::FanOut, vec![to_json(&job)])
-                        .await?;
+                    let job =
+                        FanOut::sends(organisation_id, batch_id, &timer.id, *day, *skip_email);
+                    self.queue_fan_out(job).await?;
                 }
                 TimerJob::FollowUp {
                     organisation_id,
@@ -58,18 +49,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     organisation_id,
                     batch_id,
                 } => {
-                    let job = FanOut {
-                        organisation_id: organisation_id.clone(),
-                        batch_id: batch_id.clone(),
-                        correlation_id: timer.id.clone(),
-                        day: None,
-                        skip_email: false,
-                        records: true,
-                    };
-                    self.ports
-                        .queue
-                        .send(QueueName::FanOut, vec![to_json(&job)])
-                        .await?;
+                    let job = FanOut::records(organisation_id, batch_id, &timer.id);
+                    self.queue_fan_out(job).await?;
                 }
                 TimerJob::Reminders {
                     organisation_id,

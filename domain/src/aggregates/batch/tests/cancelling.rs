@@ -6,11 +6,7 @@ use super::*;
 fn a_sending_batch_cannot_be_cancelled() {
     BatchTest::with(())
         .given(drafted())
-        .and(vec![BatchEvent::SendingStarted {
-            recipient_count: 3,
-            started_at: now(),
-            stagger: vec![],
-        }])
+        .and(vec![started()])
         .when(BatchCommand::Cancel {
             organisation_id: "A12345".into(),
             now: now(),

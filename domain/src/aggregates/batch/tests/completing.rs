@@ -4,11 +4,7 @@ use super::*;
 
 #[test]
 fn completing_is_done_once() {
-    let started = BatchEvent::SendingStarted {
-        recipient_count: 3,
-        started_at: now(),
-        stagger: vec![],
-    };
+    let started = started();
     BatchTest::with(())
         .given(drafted())
         .and(vec![started.clone()])
@@ -30,11 +26,7 @@ fn completing_is_done_once() {
 
 #[test]
 fn a_done_batch_saves_then_is_saved_and_nothing_else_starts_saving() {
-    let started = BatchEvent::SendingStarted {
-        recipient_count: 3,
-        started_at: now(),
-        stagger: vec![],
-    };
+    let started = started();
     let done = BatchEvent::BatchCompleted {
         completed_at: now(),
     };

@@ -10,11 +10,7 @@ fn links_are_revoked_once_for_good_and_only_where_some_were_sent() {
     };
     let sending = || {
         let mut events = florey_drafted();
-        events.push(BatchEvent::SendingStarted {
-            recipient_count: 3,
-            started_at: now(),
-            stagger: vec![],
-        });
+        events.push(started());
         events
     };
     BatchTest::with(())

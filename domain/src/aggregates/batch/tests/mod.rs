@@ -11,6 +11,7 @@ pub(super) use super::*;
 pub(super) use crate::policies::{SendStart, MAX_SCHEDULE_AHEAD};
 pub(super) use chrono::TimeZone;
 pub(super) use cqrs_es::test::TestFramework;
+pub(super) use cqrs_es::Aggregate;
 
 pub(super) type BatchTest = TestFramework<Batch>;
 
@@ -106,14 +107,23 @@ pub(super) fn create(
     content: BatchContent,
     list: ListAttached,
 ) -> BatchCommand {
-    BatchCommand::Create {
+    BatchCommand::Create(Box::new(NewBatch {
         batch_id: "b-1".into(),
         organisation_id: "A12345".into(),
         name: name.into(),
         template: template.into(),
         email_subject: None,
         snomed_code: snomed_code.map(str::to_owned),
-        content: Box::new(content),
-        list: Box::new(list),
+        content,
+        list,
+    }))
+}
+
+/// Sending started now, all at once, to the 3 patients of `drafted()`.
+pub(super) fn started() -> BatchEvent {
+    BatchEvent::SendingStarted {
+        recipient_count: 3,
+        started_at: now(),
+        stagger: vec![],
     }
 }

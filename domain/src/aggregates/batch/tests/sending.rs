@@ -7,11 +7,7 @@ fn sending_now_starts_sending_to_every_contactable_patient() {
     BatchTest::with(())
         .given(drafted())
         .when(send(None))
-        .then_expect_events(vec![BatchEvent::SendingStarted {
-            recipient_count: 3,
-            started_at: now(),
-            stagger: vec![],
-        }]);
+        .then_expect_events(vec![started()]);
 }
 
 #[test]
@@ -38,11 +34,7 @@ fn a_send_time_in_the_past_is_refused_not_read_as_now() {
 fn a_batch_is_sent_once() {
     BatchTest::with(())
         .given(drafted())
-        .and(vec![BatchEvent::SendingStarted {
-            recipient_count: 3,
-            started_at: now(),
-            stagger: vec![],
-        }])
+        .and(vec![started()])
         .when(send(None))
         .then_expect_error(BatchError::AlreadySent);
 }
@@ -70,11 +62,7 @@ fn a_scheduled_send_starts_when_its_timer_fires_and_only_once() {
         send_at: now() + chrono::Duration::hours(1),
         stagger: vec![],
     };
-    let started = BatchEvent::SendingStarted {
-        recipient_count: 3,
-        started_at: now(),
-        stagger: vec![],
-    };
+    let started = started();
     BatchTest::with(())
         .given(drafted())
         .and(vec![scheduled.clone()])

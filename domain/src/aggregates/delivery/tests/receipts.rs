@@ -14,12 +14,7 @@ fn receipts_record_delivery_once_and_failures_with_the_recipient() {
             channel: Channel::Sms,
             delivered_at: now() + Duration::minutes(1),
         }]);
-    let delivered = DeliveryEvent::MessageDelivered {
-        batch_id: "b-1".into(),
-        row: 7,
-        channel: Channel::Sms,
-        delivered_at: now(),
-    };
+    let delivered = delivered_sms();
     let (services, _) = sms_ok();
     TestFramework::<Delivery>::with(services)
         .given(vec![sent(Channel::Sms, now(), None), delivered])
@@ -79,15 +74,20 @@ fn a_message_still_only_sent_after_72_hours_fails() {
             failed_at: deadline,
             recipient_fingerprint: Some("f1".into()),
         }]);
-    let delivered = DeliveryEvent::MessageDelivered {
-        batch_id: "b-1".into(),
-        row: 7,
-        channel: Channel::Sms,
-        delivered_at: now(),
-    };
+    let delivered = delivered_sms();
     let (services, _) = sms_ok();
     TestFramework::<Delivery>::with(services)
         .given(vec![sent(Channel::Sms, now(), None), delivered])
         .when(expire(deadline))
         .then_expect_events(vec![]);
+}
+
+/// The SMS of `sent(Channel::Sms, now(), None)`, delivered at once.
+fn delivered_sms() -> DeliveryEvent {
+    DeliveryEvent::MessageDelivered {
+        batch_id: "b-1".into(),
+        row: 7,
+        channel: Channel::Sms,
+        delivered_at: now(),
+    }
 }
