@@ -108,6 +108,97 @@ pub fn availability<'a>(
 
 pub use crate::ports::{AppointmentBook, BookError, BookedAppointment, BookingRequest};
 
+/// What the appointment book holds, as staff pick from it to set up
+/// Self-Book: its slot types, clinicians and locations. GP Connect has no
+/// catalogue call, so this is read from a slot search.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Catalogue {
+    pub slot_types: Vec<SlotTypeEntry>,
+    pub clinicians: Vec<ClinicianEntry>,
+    pub locations: Vec<LocationEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SlotTypeEntry {
+    pub slot_type: String,
+    /// The ways its slots are held, in the book's order of first sight.
+    pub channels: Vec<AppointmentChannel>,
+    /// Of the slots seen, those anyone may book now.
+    pub bookable: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClinicianEntry {
+    pub clinician: String,
+    pub name: String,
+    /// The slot types they hold.
+    pub slot_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocationEntry {
+    pub location: String,
+    pub name: String,
+    /// The ODS code of the organisation it belongs to, when it is not the
+    /// practice's own.
+    pub organisation: Option<String>,
+}
+
+/// The catalogue of these slots: every slot type, clinician and location
+/// they name, each once and sorted by name, leaving out other
+/// organisations' sites (and their slots) unless `other_sites` allows them.
+pub fn catalogue<'a>(
+    slots: impl IntoIterator<Item = &'a Slot>,
+    other_sites: &[String],
+) -> Catalogue {
+    let mut types: BTreeMap<&str, SlotTypeEntry> = BTreeMap::new();
+    let mut clinicians: BTreeMap<&str, ClinicianEntry> = BTreeMap::new();
+    let mut locations: BTreeMap<&str, LocationEntry> = BTreeMap::new();
+    for slot in slots {
+        if slot.location_organisation.is_some() && !other_sites.contains(&slot.location) {
+            continue;
+        }
+        let entry = types
+            .entry(&slot.slot_type)
+            .or_insert_with(|| SlotTypeEntry {
+                slot_type: slot.slot_type.clone(),
+                channels: Vec::new(),
+                bookable: 0,
+            });
+        if !entry.channels.contains(&slot.channel) {
+            entry.channels.push(slot.channel);
+        }
+        entry.bookable += u64::from(slot.bookable());
+        let clinician = clinicians
+            .entry(&slot.clinician)
+            .or_insert_with(|| ClinicianEntry {
+                clinician: slot.clinician.clone(),
+                name: slot.clinician_name.clone(),
+                slot_types: Vec::new(),
+            });
+        if !clinician.slot_types.contains(&slot.slot_type) {
+            clinician.slot_types.push(slot.slot_type.clone());
+            clinician.slot_types.sort();
+        }
+        locations
+            .entry(&slot.location)
+            .or_insert_with(|| LocationEntry {
+                location: slot.location.clone(),
+                name: slot.location_name.clone(),
+                organisation: slot.location_organisation.clone(),
+            });
+    }
+    let mut clinicians: Vec<ClinicianEntry> = clinicians.into_values().collect();
+    clinicians.sort_by(|a, b| (&a.name, &a.clinician).cmp(&(&b.name, &b.clinician)));
+    let mut locations: Vec<LocationEntry> = locations.into_values().collect();
+    locations.sort_by(|a, b| (&a.name, &a.location).cmp(&(&b.name, &b.location)));
+    Catalogue {
+        slot_types: types.into_values().collect(),
+        clinicians,
+        locations,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +223,80 @@ mod tests {
             busy: false,
             restriction: None,
         }
+    }
+
+    #[test]
+    fn the_catalogue_names_each_type_clinician_and_site_once_and_only_allowed_hubs() {
+        let mut slots = vec![
+            slot("a", 9, "nurse-b"),
+            Slot {
+                busy: true,
+                ..slot("b", 10, "dr-a")
+            },
+            Slot {
+                slot_type: "review".into(),
+                channel: AppointmentChannel::Telephone,
+                ..slot("c", 11, "dr-a")
+            },
+            Slot {
+                slot_type: "review".into(),
+                channel: AppointmentChannel::Video,
+                ..slot("d", 12, "dr-a")
+            },
+        ];
+        slots.push(Slot {
+            location: "hub".into(),
+            location_name: "PCN Hub".into(),
+            location_organisation: Some("B81001".into()),
+            slot_type: "hub-only".into(),
+            ..slot("e", 13, "dr-hub")
+        });
+        let found = catalogue(&slots, &[]);
+        assert_eq!(
+            found.slot_types,
+            vec![
+                SlotTypeEntry {
+                    slot_type: "flu".into(),
+                    channels: vec![AppointmentChannel::InPerson],
+                    bookable: 1,
+                },
+                SlotTypeEntry {
+                    slot_type: "review".into(),
+                    channels: vec![AppointmentChannel::Telephone, AppointmentChannel::Video],
+                    bookable: 2,
+                },
+            ]
+        );
+        assert_eq!(
+            found
+                .clinicians
+                .iter()
+                .map(|c| (c.clinician.as_str(), c.slot_types.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("dr-a", vec!["flu".to_owned(), "review".to_owned()]),
+                ("nurse-b", vec!["flu".to_owned()]),
+            ]
+        );
+        assert_eq!(
+            found.locations,
+            vec![LocationEntry {
+                location: "main".into(),
+                name: "Main Surgery".into(),
+                organisation: None,
+            }]
+        );
+        let with_hub = catalogue(&slots, &["hub".to_owned()]);
+        assert_eq!(with_hub.slot_types.len(), 3);
+        assert_eq!(
+            with_hub.locations[1],
+            LocationEntry {
+                location: "hub".into(),
+                name: "PCN Hub".into(),
+                organisation: Some("B81001".into()),
+            }
+        );
+        assert!(with_hub.clinicians.iter().any(|c| c.clinician == "dr-hub"));
     }
 
     #[test]

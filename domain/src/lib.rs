@@ -19,4 +19,4 @@ pub mod template;
 pub mod usecases;
 pub mod values;
 
-pub use usecases::{Batchbook, BatchbookError, Caller};
+pub use usecases::{Batchbook, BatchbookError, Caller, Role};

@@ -16,6 +16,11 @@ use crate::values::{one_line, SnomedCode};
 pub const DEFAULT_WITHIN_DAYS: u32 = 28;
 /// The longest availability window staff may set.
 pub const MAX_WITHIN_DAYS: u32 = 90;
+/// The catalogue (slot types, clinicians, locations) is read from the
+/// slots of the next this many days: the default window patients see.
+pub const CATALOGUE_DAYS: Duration = Duration::days(DEFAULT_WITHIN_DAYS as i64);
+/// How long a catalogue read is kept before the book is asked again.
+pub const CATALOGUE_FOR: Duration = Duration::minutes(5);
 /// A slot starting sooner than this is not offered: the patient could not
 /// cancel it online (see `aggregates::invite::CANCEL_CUT_OFF`).
 pub const EARLIEST_START: Duration = Duration::hours(1);

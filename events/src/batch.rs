@@ -105,6 +105,9 @@ pub enum BatchEvent {
         /// For a Self-Book batch: what each patient's link books.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         self_book: Option<Box<crate::SelfBook>>,
+        /// The template the message was copied from, when it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_template: Option<Box<crate::TemplateUsed>>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {

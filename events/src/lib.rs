@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod invite;
 pub mod metadata;
 pub mod upcast;
+pub mod workspace;
 
 pub use batch::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
@@ -21,3 +22,7 @@ pub use invite::{
     SlotClaimEvent, Timing,
 };
 pub use metadata::{EventMetadata, MetadataError};
+pub use workspace::{
+    ContactRecord, OrganisationEvent, SendingWindowRecord, SettingsRecord, TemplateEvent,
+    TemplateText, TemplateUsed, UploadEvent,
+};

@@ -10,13 +10,18 @@ const ORGANISATION: &str = "organisation_id";
 const ACTOR: &str = "actor";
 const CORRELATION: &str = "correlation_id";
 const OCCURRED_AT: &str = "occurred_at";
+const ACTOR_NAME: &str = "actor_name";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventMetadata {
     /// The ODS code of the organisation the command was scoped to.
     pub organisation_id: String,
-    /// Who issued the command: a staff user id, or `system:<component>`.
+    /// Who issued the command: `user:<id>`, or `system:<component>`.
     pub actor: String,
+    /// The user's name as their sign-in gave it, for lists staff read.
+    /// Absent for the runtime, and from events recorded before names were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     /// Ties together every event caused by one request or one queue message.
     pub correlation_id: String,
     pub occurred_at: DateTime<Utc>,
@@ -33,12 +38,16 @@ pub enum MetadataError {
 impl EventMetadata {
     /// The flat string map that cqrs-es stores beside each event.
     pub fn to_map(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut map = HashMap::from([
             (ORGANISATION.to_owned(), self.organisation_id.clone()),
             (ACTOR.to_owned(), self.actor.clone()),
             (CORRELATION.to_owned(), self.correlation_id.clone()),
             (OCCURRED_AT.to_owned(), self.occurred_at.to_rfc3339()),
-        ])
+        ]);
+        if let Some(name) = &self.actor_name {
+            map.insert(ACTOR_NAME.to_owned(), name.clone());
+        }
+        map
     }
 
     pub fn from_map(map: &HashMap<String, String>) -> Result<Self, MetadataError> {
@@ -47,6 +56,7 @@ impl EventMetadata {
         Ok(Self {
             organisation_id: get(ORGANISATION)?,
             actor: get(ACTOR)?,
+            actor_name: map.get(ACTOR_NAME).cloned(),
             correlation_id: get(CORRELATION)?,
             occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|_| MetadataError::BadTime(occurred_at.clone()))?
@@ -65,6 +75,7 @@ mod tests {
         let metadata = EventMetadata {
             organisation_id: "A12345".into(),
             actor: "user:42".into(),
+            actor_name: Some("Jo Bloggs".into()),
             correlation_id: "req-1".into(),
             occurred_at: Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 0).unwrap(),
         };
@@ -81,6 +92,7 @@ mod tests {
         let mut map = EventMetadata {
             organisation_id: "A1".into(),
             actor: "a".into(),
+            actor_name: None,
             correlation_id: "c".into(),
             occurred_at: Utc::now(),
         }

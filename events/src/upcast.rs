@@ -87,6 +87,7 @@ mod tests {
                 questionnaire: None,
                 attachment: None,
                 self_book: None,
+                from_template: None,
             }
         );
     }

@@ -47,11 +47,13 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let mut config = EmbeddedConfig::new(data.path());
     config.clinical_system = ClinicalSystemPace::instant();
     let stack = EmbeddedStack::open(config).await?;
-    let caller = Caller {
-        organisation_id: OrganisationId::parse("A12345")?,
-        actor: "bench".into(),
-        correlation_id: "bench".into(),
-    };
+    let caller = Caller::user(
+        OrganisationId::parse("A12345")?,
+        "test-user",
+        "Test user",
+        domain::Role::Admin,
+        "bench",
+    );
     let settings = OrganisationSettings {
         sending_window: SendingWindow::always(),
         ..Default::default()
@@ -76,6 +78,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         name: "Benchmark".into(),
         list_id: list.list_id.clone(),
         template: "Dear ((name)), your flu jab is due. Call us to book.".into(),
+        template_id: None,
         email_subject: Some("Your flu jab".into()),
         snomed_code: None,
         content: domain::content::BatchContent::Message,

@@ -5,17 +5,20 @@
 //! (`lambda_functions::LambdaConfig`).
 
 use crate::api::{CallbackTokens, NhsNotifyCallbackKeys};
+use crate::identity::JwtClaims;
 
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// The claim of the staff identity token that holds the caller's ODS
-    /// code (`ORGANISATION_CLAIM`, default `ods`).
-    pub organisation_claim: String,
+    /// The claims of the staff identity token that name the caller's
+    /// organisation, user id, name and role (`ORGANISATION_CLAIM`,
+    /// `USER_CLAIM`, `NAME_CLAIM`, `ROLE_CLAIM`; defaults `ods`, `sub`,
+    /// `name`, `batchbook_role`).
+    pub claims: JwtClaims,
     pub callbacks: CallbackTokens,
 }
 
 impl ApiConfig {
-    /// `ORGANISATION_CLAIM`; `GOVUK_NOTIFY_CALLBACK_TOKEN`;
+    /// The four claims; `GOVUK_NOTIFY_CALLBACK_TOKEN`;
     /// `NHS_NOTIFY_CALLBACK_API_KEY` with `NHS_NOTIFY_APPLICATION_ID`. An
     /// empty value is no value.
     pub fn from_env() -> Self {
@@ -25,8 +28,14 @@ impl ApiConfig {
     /// As [`Self::from_env`], from `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let var = |name: &str| var(name).filter(|v| !v.is_empty());
+        let defaults = JwtClaims::default();
         Self {
-            organisation_claim: var("ORGANISATION_CLAIM").unwrap_or_else(|| "ods".into()),
+            claims: JwtClaims {
+                organisation: var("ORGANISATION_CLAIM").unwrap_or(defaults.organisation),
+                user: var("USER_CLAIM").unwrap_or(defaults.user),
+                name: var("NAME_CLAIM").unwrap_or(defaults.name),
+                role: var("ROLE_CLAIM").unwrap_or(defaults.role),
+            },
             callbacks: CallbackTokens {
                 govuk_notify: var("GOVUK_NOTIFY_CALLBACK_TOKEN"),
                 nhs_notify: var("NHS_NOTIFY_CALLBACK_API_KEY")
@@ -47,7 +56,7 @@ mod tests {
     #[test]
     fn callbacks_need_their_keys_and_the_claim_defaults_to_ods() {
         let none = ApiConfig::from_vars(|_| None);
-        assert_eq!(none.organisation_claim, "ods");
+        assert_eq!(none.claims, JwtClaims::default());
         assert_eq!(none.callbacks.govuk_notify, None);
         assert!(none.callbacks.nhs_notify.is_none());
         let vars = |name: &str| {
@@ -62,7 +71,8 @@ mod tests {
             .map(str::to_owned)
         };
         let some = ApiConfig::from_vars(vars);
-        assert_eq!(some.organisation_claim, "custom:ods");
+        assert_eq!(some.claims.organisation, "custom:ods");
+        assert_eq!(some.claims.role, "batchbook_role");
         assert_eq!(some.callbacks.govuk_notify.as_deref(), Some("t"));
         assert!(some.callbacks.nhs_notify.is_none());
     }

@@ -32,11 +32,13 @@ pub async fn run(
     // patient, a 1,000-patient demo would wait minutes for Saved.
     config.clinical_system = infra::simulators::ClinicalSystemPace::instant();
     let stack = EmbeddedStack::open(config).await?;
-    let caller = Caller {
-        organisation_id: OrganisationId::parse("A12345")?,
-        actor: "demo".into(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-    };
+    let caller = Caller::user(
+        OrganisationId::parse("A12345")?,
+        "demo",
+        "Demo",
+        domain::Role::Admin,
+        &uuid::Uuid::new_v4().to_string(),
+    );
     let csv = synthetic_systmone_csv(patients);
     tokio::fs::create_dir_all(data_dir.join("reports")).await?;
     tokio::fs::write(data_dir.join("reports/demo-list.csv"), &csv).await?;
@@ -62,6 +64,7 @@ pub async fn run(
                 name: "Demo: flu clinic invitation".into(),
                 list_id: list.list_id.clone(),
                 template: "Dear ((name)), your GP practice is running flu clinics this month. Reply or call us to book.".into(),
+                template_id: None,
                 email_subject: Some("Flu clinics at your GP practice".into()),
                 snomed_code: None,
                 content: domain::content::BatchContent::Message,

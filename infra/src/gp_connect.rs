@@ -346,17 +346,29 @@ fn slots_in(bundle: &Value, practice_ods: &str) -> Vec<Slot> {
 #[async_trait::async_trait]
 impl AppointmentBook for GpConnectClient {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
+        let mut slots = self.slots_between(search.from, search.to).await?;
+        slots.retain(|s| s.slot_type == search.slot_type);
+        Ok(slots)
+    }
+
+    /// GP Connect searches at most 14 days at a time, so a longer window
+    /// is several searches.
+    async fn slots_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Slot>, BookError> {
         let mut slots = Vec::new();
-        let mut from = search.from;
-        while from < search.to {
-            let to = (from + Duration::days(MAX_SEARCH_DAYS)).min(search.to);
+        let mut page_from = from;
+        while page_from < to {
+            let page_to = (page_from + Duration::days(MAX_SEARCH_DAYS)).min(to);
             slots.extend(
-                self.search_page(from, to)
+                self.search_page(page_from, page_to)
                     .await?
                     .into_iter()
-                    .filter(|s| s.slot_type == search.slot_type && s.start >= from && s.start < to),
+                    .filter(|s| s.start >= page_from && s.start < page_to),
             );
-            from = to;
+            page_from = page_to;
         }
         Ok(slots)
     }

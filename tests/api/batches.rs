@@ -183,7 +183,7 @@ async fn a_batch_request_without_a_message_is_refused_with_its_reason() {
     assert_eq!(response.status(), 422);
     assert_eq!(
         response.json::<Value>().await.unwrap()["detail"],
-        "the message is empty"
+        "message: give the message, or a template_id to copy it from"
     );
 }
 
@@ -203,6 +203,7 @@ async fn the_openapi_document_describes_every_endpoint() {
         paths,
         [
             "/v1/attachments",
+            "/v1/attachments/{attachment_id}",
             "/v1/batches",
             "/v1/batches/preview",
             "/v1/batches/{batch_id}",
@@ -233,7 +234,10 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/lists/{list_id}/not-contactable.csv",
             "/v1/lists/{list_id}/progress",
             "/v1/self-book/availability",
+            "/v1/self-book/catalogue",
             "/v1/settings",
+            "/v1/templates",
+            "/v1/templates/{template_id}",
         ]
     );
 }

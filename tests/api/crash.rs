@@ -24,11 +24,13 @@ use crate::helpers::{assert_one_message_each, clean_list};
 const PATIENTS: usize = 2_500;
 
 fn caller() -> Caller {
-    Caller {
-        organisation_id: OrganisationId::parse("A12345").unwrap(),
-        actor: "test".into(),
-        correlation_id: "crash-test".into(),
-    }
+    Caller::user(
+        OrganisationId::parse("A12345").unwrap(),
+        "test-user",
+        "Test user",
+        domain::Role::Admin,
+        "crash-test",
+    )
 }
 
 /// Creates a batch of `list_id` with `template` (a Self-Book invite when
@@ -47,6 +49,7 @@ async fn create_and_send(
                 name: "Crash".into(),
                 list_id,
                 template: template.into(),
+                template_id: None,
                 email_subject: None,
                 snomed_code: None,
                 content: self_book.map_or(domain::content::BatchContent::Message, |s| {
@@ -161,6 +164,13 @@ struct SlowBook(Arc<dyn AppointmentBook>);
 impl AppointmentBook for SlowBook {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
         self.0.search(search).await
+    }
+    async fn slots_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Slot>, BookError> {
+        self.0.slots_between(from, to).await
     }
     async fn book(&self, request: &BookingRequest) -> Result<BookedAppointment, BookError> {
         tokio::time::sleep(Duration::from_millis(30)).await;

@@ -51,7 +51,10 @@ async fn a_cancelled_scheduled_batch_never_sends() {
         .send()
         .await
         .unwrap();
-    assert_eq!(cancel.status(), 204);
+    assert_eq!(cancel.status(), 200);
+    // The answer is the batch as it now stands.
+    let answer: serde_json::Value = cancel.json().await.unwrap();
+    assert_eq!(answer["status"], "Cancelled");
 
     app.clock.advance(Duration::hours(2));
     app.run_pending_work().await;

@@ -76,7 +76,7 @@ async fn the_series_sends_23_texts_over_26_weeks_once_each_and_stops_for_a_patie
         app.run_pending_work().await;
         if day == 15 {
             let stop = app.stop_series(&batch_id, "7000000023").await;
-            assert_eq!(stop.status(), 204);
+            assert_eq!(stop.status(), 200);
         }
     }
 

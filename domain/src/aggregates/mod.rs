@@ -35,11 +35,17 @@ macro_rules! aggregate {
 pub mod batch;
 pub mod delivery;
 pub mod invite;
+pub mod organisation;
 pub mod slot_claim;
+pub mod template;
+pub mod upload;
 
 pub use batch::{Batch, BatchCommand, BatchError, BatchStatus, NewBatch};
 pub use delivery::{
     Delivery, DeliveryCommand, DeliveryError, DeliveryServices, DeliveryStatus, Fallback, Message,
 };
 pub use invite::{Invite, InviteCommand, InviteError, InviteStatus, LinkStanding};
+pub use organisation::{Organisation, OrganisationCommand, OrganisationError};
 pub use slot_claim::{slot_claim_id, SlotClaim, SlotClaimCommand, SlotClaimError};
+pub use template::{Editor, Template, TemplateCommand, TemplateError};
+pub use upload::{Upload, UploadCommand, UploadError};

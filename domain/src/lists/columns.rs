@@ -29,6 +29,13 @@ pub enum ClinicalSystem {
 }
 
 impl ClinicalSystem {
+    /// A system by the name `as_str` gives it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Emis, Self::SystmOne, Self::Vision]
+            .into_iter()
+            .find(|system| system.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Emis => "emis",

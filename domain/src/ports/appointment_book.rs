@@ -44,6 +44,14 @@ pub trait AppointmentBook: Send + Sync {
     /// Every slot of the search's type starting in its window, bookable or
     /// not (callers filter with [`SlotSearch::offers`]).
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError>;
+    /// Every slot of every type starting in `[from, to)` (the book's own
+    /// slot search with no type named): what the catalogue of slot types,
+    /// clinicians and locations is read from.
+    async fn slots_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Slot>, BookError>;
     async fn book(&self, request: &BookingRequest) -> Result<BookedAppointment, BookError>;
     /// Frees the slot. Cancelling a cancelled appointment changes nothing.
     async fn cancel(&self, appointment_id: &str) -> Result<(), BookError>;

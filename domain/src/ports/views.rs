@@ -4,7 +4,35 @@
 use chrono::{DateTime, Utc};
 
 use super::PortError;
-use crate::projection::{BatchSummary, DeliveryRow};
+use cqrs_es::persist::SerializedEvent;
+
+use crate::aggregates::BatchStatus;
+use crate::projection::{BatchSummary, DeliveryRow, ItemKind, WorkspaceItem};
+
+/// Which of an organisation's batches to list: newest first, a page at a
+/// time, optionally narrowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchQuery {
+    pub organisation_id: String,
+    pub status: Option<BatchStatus>,
+    pub kind: Option<events::BatchKind>,
+    /// Only those this user created.
+    pub created_by: Option<String>,
+    /// Created at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before this.
+    pub to: Option<DateTime<Utc>>,
+    /// The page after this cursor (a row's `listed_key`).
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// One page of a list, and the cursor of the next when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
 
 /// The read side the use cases query.
 #[async_trait::async_trait]
@@ -19,6 +47,21 @@ pub trait BatchViews: Send + Sync {
     /// A batch's deliveries still waiting for a receipt, a read or a
     /// fallback (`DeliveryRow::is_open`).
     async fn open_deliveries(&self, batch_id: &str) -> Result<Vec<DeliveryRow>, PortError>;
+    /// An organisation's batches, newest first: an indexed query, never a
+    /// scan.
+    async fn list_batches(&self, query: &BatchQuery) -> Result<Page<BatchSummary>, PortError>;
+    /// An organisation's lists, attachments or templates, newest first.
+    async fn list_items(
+        &self,
+        organisation_id: &str,
+        kind: ItemKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<WorkspaceItem>, PortError>;
+    async fn item(&self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError>;
+    /// Applies these stored events to the views now, as the projector will
+    /// (idempotently), so a read right after a command sees it.
+    async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError>;
 }
 
 /// The view rows one projection step reads and writes, inside whatever
@@ -33,6 +76,8 @@ pub trait ViewTransaction: Send {
         row: u64,
     ) -> Result<Option<DeliveryRow>, PortError>;
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
+    async fn item(&mut self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError>;
+    async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError>;
     /// Notes that a message to this recipient failed for good at
     /// `failed_at`, keeping the latest such time (see `FailureHistory`).
     async fn record_failure(

@@ -19,7 +19,10 @@ use crate::aggregates::{Batch, Delivery, Invite};
 use crate::ports::PortError;
 
 mod rows;
-pub use rows::{BatchSummary, DeliveryRow, InviteRow, RecordState};
+pub use rows::{
+    listed_key, AttachmentItem, BatchSummary, DeliveryRow, InviteRow, ItemBody, ItemKind, ListItem,
+    RecordState, TemplateItem, WorkspaceItem,
+};
 
 pub use crate::ports::ViewTransaction;
 
@@ -41,6 +44,8 @@ pub enum RecordedEvent {
     Batch(BatchEvent),
     Delivery(DeliveryEvent),
     Invite(InviteEvent),
+    Template(events::TemplateEvent),
+    Upload(events::UploadEvent),
     /// An aggregate this release does not project.
     Other,
 }
@@ -70,6 +75,14 @@ pub fn decode(
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
         <Invite as cqrs_es::Aggregate>::TYPE => RecordedEvent::Invite(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        <crate::aggregates::Template as cqrs_es::Aggregate>::TYPE => RecordedEvent::Template(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        <crate::aggregates::Upload as cqrs_es::Aggregate>::TYPE => RecordedEvent::Upload(
             serde_json::from_value(event.payload.clone())
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
@@ -191,9 +204,146 @@ pub async fn project(
             tx.put_delivery(&next).await?;
             tx.put_batch(&summary).await?;
         }
+        RecordedEvent::Template(event) => {
+            let previous = tx.item(ItemKind::Template, &aggregate_id).await?;
+            if previous
+                .as_ref()
+                .is_some_and(|p| sequence <= p.last_sequence)
+            {
+                return Ok(false);
+            }
+            let Some(next) = template_item(previous, event, sequence) else {
+                return Ok(false);
+            };
+            tx.put_item(&next).await?;
+        }
+        RecordedEvent::Upload(event) => {
+            let (id, body, at) = match event {
+                events::UploadEvent::ListChecked {
+                    list_id,
+                    system,
+                    patient_count,
+                    contactable_count,
+                    not_contactable_count,
+                    checked_at,
+                    ..
+                } => (
+                    list_id,
+                    ItemBody::List(ListItem {
+                        system,
+                        patient_count,
+                        contactable_count,
+                        not_contactable_count,
+                    }),
+                    checked_at,
+                ),
+                events::UploadEvent::AttachmentUploaded {
+                    attachment_id,
+                    file_name,
+                    content_type,
+                    size,
+                    sha256,
+                    uploaded_at,
+                    ..
+                } => (
+                    attachment_id,
+                    ItemBody::Attachment(AttachmentItem {
+                        file_name,
+                        content_type,
+                        size,
+                        sha256,
+                    }),
+                    uploaded_at,
+                ),
+            };
+            if tx.item(body.kind(), &id).await?.is_some() {
+                return Ok(false);
+            }
+            tx.put_item(&WorkspaceItem {
+                id,
+                organisation_id: metadata.organisation_id.clone(),
+                created_at: at,
+                created_by: metadata.actor.strip_prefix("user:").map(str::to_owned),
+                created_by_name: metadata.actor_name.clone(),
+                deleted: false,
+                item: body,
+                last_sequence: sequence,
+            })
+            .await?;
+        }
         RecordedEvent::Other => return Ok(false),
     }
     Ok(true)
+}
+
+/// A template's row after one of its events.
+fn template_item(
+    previous: Option<WorkspaceItem>,
+    event: events::TemplateEvent,
+    sequence: u64,
+) -> Option<WorkspaceItem> {
+    use events::TemplateEvent;
+    let mut next = match (previous, event) {
+        (
+            _,
+            TemplateEvent::TemplateCreated {
+                template_id,
+                organisation_id,
+                owner,
+                owner_name,
+                shared,
+                text,
+                created_at,
+            },
+        ) => WorkspaceItem {
+            id: template_id,
+            organisation_id,
+            created_at,
+            created_by: Some(owner.clone()),
+            created_by_name: Some(owner_name.clone()),
+            deleted: false,
+            item: ItemBody::Template(TemplateItem {
+                owner,
+                owner_name,
+                shared,
+                version: 1,
+                text,
+                updated_at: created_at,
+            }),
+            last_sequence: 0,
+        },
+        (
+            Some(mut row),
+            TemplateEvent::TemplateEdited {
+                version,
+                text,
+                edited_at,
+                ..
+            },
+        ) => {
+            if let ItemBody::Template(template) = &mut row.item {
+                template.version = version;
+                template.text = text;
+                template.updated_at = edited_at;
+            }
+            row
+        }
+        (Some(mut row), TemplateEvent::TemplateShared { shared_at, .. }) => {
+            if let ItemBody::Template(template) = &mut row.item {
+                template.shared = true;
+                template.updated_at = shared_at;
+            }
+            row
+        }
+        (Some(mut row), TemplateEvent::TemplateDeleted { .. }) => {
+            row.deleted = true;
+            row
+        }
+        // An edit before its creation cannot happen in one aggregate's order.
+        (None, _) => return None,
+    };
+    next.last_sequence = sequence;
+    Some(next)
 }
 
 fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &EventMetadata) {
@@ -207,8 +357,16 @@ fn apply_batch_event(summary: &mut BatchSummary, event: BatchEvent, metadata: &E
             snomed_code,
             questionnaire,
             attachment,
+            template,
+            self_book,
+            from_template,
             ..
         } => {
+            summary.message = template;
+            summary.self_book = self_book.map(|s| *s);
+            summary.from_template = from_template.map(|t| *t);
+            summary.created_by = metadata.actor.strip_prefix("user:").map(str::to_owned);
+            summary.created_by_name = metadata.actor_name.clone();
             summary.questionnaire = questionnaire;
             summary.attachment = attachment;
             summary.batch_id = batch_id;
@@ -379,6 +537,7 @@ mod tests {
         batches: HashMap<String, BatchSummary>,
         deliveries: HashMap<(String, u64), DeliveryRow>,
         failures: HashMap<(String, String), DateTime<Utc>>,
+        items: HashMap<(ItemKind, String), WorkspaceItem>,
     }
 
     #[async_trait::async_trait]
@@ -396,6 +555,18 @@ mod tests {
         async fn put_delivery(&mut self, d: &DeliveryRow) -> Result<(), PortError> {
             self.deliveries
                 .insert((d.batch_id.clone(), d.row), d.clone());
+            Ok(())
+        }
+        async fn item(
+            &mut self,
+            kind: ItemKind,
+            id: &str,
+        ) -> Result<Option<WorkspaceItem>, PortError> {
+            Ok(self.items.get(&(kind, id.to_owned())).cloned())
+        }
+        async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
+            self.items
+                .insert((item.item.kind(), item.id.clone()), item.clone());
             Ok(())
         }
         async fn record_failure(
@@ -421,6 +592,7 @@ mod tests {
     ) -> SerializedEvent {
         let metadata = EventMetadata {
             organisation_id: "A12345".into(),
+            actor_name: None,
             actor: "test".into(),
             correlation_id: "c".into(),
             occurred_at: Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
@@ -481,6 +653,7 @@ mod tests {
             questionnaire: None,
             attachment: None,
             self_book: None,
+            from_template: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();

@@ -67,6 +67,16 @@ pub struct BatchSummary {
     /// [`BatchSummary::invite_counts`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub invites: BTreeMap<InviteStatus, u64>,
+    /// Who created it: their user id and name (`created_by` is `None` for
+    /// batches the runtime made, and for those made before users were).
+    pub created_by: Option<String>,
+    pub created_by_name: Option<String>,
+    /// The message, as staff wrote it (with its placeholders).
+    pub message: String,
+    /// What a Self-Book batch's links book.
+    pub self_book: Option<events::SelfBook>,
+    /// The template the message was copied from.
+    pub from_template: Option<events::TemplateUsed>,
     /// The last Batch aggregate sequence applied.
     pub last_sequence: u64,
 }
@@ -259,4 +269,97 @@ impl DeliveryRow {
             last_sequence: 0,
         }
     }
+}
+
+/// Something staff keep in their workspace besides batches: a checked
+/// patient list, an attachment, or a message template; one row each,
+/// listed newest first per organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceItem {
+    pub id: String,
+    pub organisation_id: String,
+    pub created_at: DateTime<Utc>,
+    /// The user who made it (`None` for the runtime).
+    pub created_by: Option<String>,
+    pub created_by_name: Option<String>,
+    pub deleted: bool,
+    pub item: ItemBody,
+    /// The last sequence of its aggregate applied.
+    pub last_sequence: u64,
+}
+
+/// What kind of workspace item, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ItemBody {
+    List(ListItem),
+    Attachment(AttachmentItem),
+    Template(TemplateItem),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    List,
+    Attachment,
+    Template,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Attachment => "attachment",
+            Self::Template => "template",
+        }
+    }
+}
+
+impl ItemBody {
+    pub fn kind(&self) -> ItemKind {
+        match self {
+            Self::List(_) => ItemKind::List,
+            Self::Attachment(_) => ItemKind::Attachment,
+            Self::Template(_) => ItemKind::Template,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListItem {
+    pub system: String,
+    pub patient_count: u64,
+    pub contactable_count: u64,
+    pub not_contactable_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentItem {
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateItem {
+    pub owner: String,
+    pub owner_name: String,
+    pub shared: bool,
+    pub version: u32,
+    pub text: events::TemplateText,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WorkspaceItem {
+    /// How lists sort it: newest first, then by id (`<ms since 1970,
+    /// 13 digits>#<id>`); also a page's cursor.
+    pub fn listed(&self) -> String {
+        listed_key(self.created_at, &self.id)
+    }
+}
+
+/// The sort key of a listed row.
+pub fn listed_key(created_at: DateTime<Utc>, id: &str) -> String {
+    format!("{:013}#{id}", created_at.timestamp_millis().max(0))
 }

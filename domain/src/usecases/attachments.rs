@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
+
+use crate::usecases::Role;
 use events::Attachment;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -91,6 +93,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         file_name: &str,
         bytes: Vec<u8>,
     ) -> Result<AttachmentSummary, BatchbookError> {
+        caller.require(Role::Staff)?;
         let file_name = check_file_name(file_name)?;
         let content_type = content_type(&bytes)?;
         let summary = AttachmentSummary {
@@ -112,6 +115,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .blobs
             .put(&keys::attachment_summary(org, &summary.attachment_id), json)
             .await?;
+        self.record_upload(
+            caller,
+            events::UploadEvent::AttachmentUploaded {
+                attachment_id: summary.attachment_id.clone(),
+                organisation_id: org.to_string(),
+                file_name: summary.file_name.clone(),
+                content_type: summary.content_type.clone(),
+                size: summary.size,
+                sha256: summary.sha256.clone(),
+                uploaded_at: summary.uploaded_at,
+            },
+        )
+        .await?;
         tracing::info!(
             attachment_id = summary.attachment_id,
             size = summary.size,

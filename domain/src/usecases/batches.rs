@@ -1,6 +1,8 @@
 //! Create, preview, send and cancel batches.
 
 use cqrs_es::persist::PersistedEventRepository;
+
+use crate::usecases::Role;
 use events::{BatchKind, ListAttached, StaggerDay};
 use serde::Serialize;
 
@@ -17,7 +19,11 @@ use crate::values::{one_line, text, SnomedCode};
 pub struct CreateBatch {
     pub name: String,
     pub list_id: String,
+    /// The message; empty when it is copied from `template_id`.
     pub template: String,
+    /// A template (the caller's own, or shared) to copy the message and
+    /// its email subject from, instead of `template`.
+    pub template_id: Option<String>,
     /// Needed when any patient on the list is sent an email.
     pub email_subject: Option<String>,
     /// The SNOMED CT concept saved to each patient's record.
@@ -138,11 +144,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         request: CreateBatch,
         key: Option<&IdempotencyKey>,
     ) -> Result<String, BatchbookError> {
+        caller.require(Role::Staff)?;
         let fingerprint = format!(
-            "create-batch\n{}\n{}\n{}\n{:?}\n{:?}\n{:?}",
+            "create-batch\n{}\n{}\n{}{}\n{:?}\n{:?}\n{:?}",
             request.name,
             request.list_id,
             request.template,
+            request
+                .template_id
+                .as_deref()
+                .map(|id| format!("\ntemplate {id}"))
+                .unwrap_or_default(),
             request.email_subject,
             request.snomed_code,
             request.content.questionnaire()
@@ -152,10 +164,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             BatchContent::SelfBook(s) => format!("\nself-book {}", serde_json::json!(s)),
             BatchContent::Message | BatchContent::Questionnaire(_) => String::new(),
         };
-        self.idempotent(caller, key, fingerprint.as_bytes(), || {
-            self.create_batch_once(caller, request, key)
-        })
-        .await
+        let batch_id = self
+            .idempotent(caller, key, fingerprint.as_bytes(), || {
+                self.create_batch_once(caller, request, key)
+            })
+            .await?;
+        // Outside the idempotent step, so a retry's read sees the batch too.
+        self.refresh_views(&self.batches, &batch_id).await?;
+        Ok(batch_id)
     }
 
     async fn create_batch_once(
@@ -169,8 +185,25 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         if name.is_empty() {
             return Err(invalid("give the batch a name"));
         }
-        let email_subject = request
-            .email_subject
+        let (template, email_subject, from_template) = match request.template_id.as_deref() {
+            Some(_) if !request.template.is_empty() => {
+                return Err(invalid(
+                    "message and template_id: give one of them, not both",
+                ))
+            }
+            Some(id) => {
+                let (text, used) = self.template_for_batch(caller, id).await?;
+                let subject = request.email_subject.or(text.email_subject);
+                (text.body, subject, Some(used))
+            }
+            None if request.template.trim().is_empty() => {
+                return Err(invalid(
+                    "message: give the message, or a template_id to copy it from",
+                ))
+            }
+            None => (request.template, request.email_subject, None),
+        };
+        let email_subject = email_subject
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty());
         let snomed_code = request
@@ -194,7 +227,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ));
         }
         let message = Content {
-            template: &request.template,
+            template: &template,
             email_subject: email_subject.as_deref(),
             kind: &content,
         };
@@ -212,7 +245,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             batch_id: batch_id.clone(),
             organisation_id: caller.organisation_id.to_string(),
             name: name.to_owned(),
-            template: request.template,
+            template,
             email_subject,
             snomed_code: snomed_code.map(String::from),
             content,
@@ -226,6 +259,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 not_contactable_count: list.not_contactable_count,
                 mobile_count: list.mobile_count,
             },
+            from_template,
         }));
         match self
             .batches
@@ -328,6 +362,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         plan: SendPlan,
         key: Option<&IdempotencyKey>,
     ) -> Result<(), BatchbookError> {
+        caller.require(Role::Staff)?;
         let fingerprint = match plan.start {
             // The fingerprint of the plan as it was before "now" was named.
             SendStart::Now => format!("send-batch\n{batch_id}\nNone\n{:?}", plan.stagger_days),
@@ -340,7 +375,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.idempotent(caller, key, fingerprint.as_bytes(), || {
             self.send_batch_once(caller, batch_id, plan)
         })
-        .await
+        .await?;
+        self.refresh_views(&self.batches, batch_id).await
     }
 
     async fn send_batch_once(
@@ -379,6 +415,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         batch_id: &str,
     ) -> Result<(), BatchbookError> {
+        caller.require(Role::Staff)?;
         let command = BatchCommand::Cancel {
             organisation_id: caller.organisation_id.to_string(),
             now: self.ports.clock.now(),
@@ -386,6 +423,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.batches
             .execute(batch_id, command, self.metadata(caller))
             .await?;
-        Ok(())
+        self.refresh_views(&self.batches, batch_id).await
     }
 }

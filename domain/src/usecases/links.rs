@@ -13,7 +13,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use events::Questionnaire;
 use serde::Serialize;
 
-use super::{AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact};
+use super::{AttachmentFile, Batchbook, BatchbookError, Caller, PracticeContact, Role};
 use crate::aggregates::invite::InviteStatus;
 use crate::aggregates::{
     Batch, BatchCommand, Delivery, DeliveryCommand, DeliveryError, Invite, InviteError,
@@ -499,10 +499,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         batch_id: &str,
         scope: RevokeScope,
     ) -> Result<(), BatchbookError> {
+        caller.require(Role::Staff)?;
         let now = self.ports.clock.now();
         let org = caller.organisation_id.to_string();
         let nhs_number = match scope {
             RevokeScope::EveryLink => {
+                caller.require(Role::Admin)?;
                 let command = BatchCommand::RevokeLinks {
                     organisation_id: org,
                     now,
@@ -510,6 +512,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.batches
                     .execute(batch_id, command, self.metadata(caller))
                     .await?;
+                self.refresh_views(&self.batches, batch_id).await?;
                 tracing::info!("every link of the batch revoked");
                 return Ok(());
             }

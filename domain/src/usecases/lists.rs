@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use cqrs_es::persist::PersistedEventRepository;
+
+use crate::usecases::Role;
 use events::Channel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -73,6 +75,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         system: Option<ClinicalSystem>,
         key: Option<&IdempotencyKey>,
     ) -> Result<ListSummary, BatchbookError> {
+        caller.require(Role::Staff)?;
         let mut fingerprint = format!("upload-list\n{system:?}\n").into_bytes();
         fingerprint.extend_from_slice(&csv);
         self.idempotent(caller, key, &fingerprint, || {
@@ -94,7 +97,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         let org = &caller.organisation_id;
         let summary = self
-            .check_and_store(org, &list_id, &csv, system, false)
+            .check_and_store(caller, &list_id, &csv, system, false)
             .await??;
         // The upload is kept for the not-contactable report; the summary,
         // written before it, is what makes the list exist.
@@ -108,6 +111,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// A presigned URL for the frontend to upload a list straight to the
     /// blob store, where the store offers them.
     pub async fn new_upload(&self, caller: &Caller) -> Result<UploadSlot, BatchbookError> {
+        caller.require(Role::Staff)?;
         let list_id = uuid::Uuid::new_v4().to_string();
         let key = keys::upload(&caller.organisation_id, &list_id);
         let upload_url = self
@@ -135,8 +139,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let Some(csv) = self.ports.blobs.get(key).await? else {
             return Ok(Ingested::NoSuchUpload);
         };
+        // Uploaded straight to the bucket: nobody signed in is known.
+        let caller = Caller::system(org.clone(), "ingest", &list_id);
         match self
-            .check_and_store(&org, &list_id, &csv, None, true)
+            .check_and_store(&caller, &list_id, &csv, None, true)
             .await?
         {
             Ok(summary) => Ok(Ingested::Checked(summary)),
@@ -155,12 +161,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// ingest function, its progress so far.
     async fn check_and_store(
         &self,
-        org: &OrganisationId,
+        caller: &Caller,
         list_id: &str,
         csv: &[u8],
         system: Option<ClinicalSystem>,
         record_progress: bool,
     ) -> Result<Result<ListSummary, ListError>, BatchbookError> {
+        let org = &caller.organisation_id;
         let today = self.ports.clock.now().date_naive();
         let settings = self.settings_of(org).await?;
         let mut checker = match ListChecker::open(csv, system, today) {
@@ -212,6 +219,20 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         // The summary goes last: a list exists once its summary does.
         self.put_json(&keys::summary(org, list_id), &summary)
             .await?;
+        self.record_upload(
+            caller,
+            events::UploadEvent::ListChecked {
+                list_id: list_id.to_owned(),
+                organisation_id: org.to_string(),
+                system: summary.system.as_str().to_owned(),
+                patient_count: summary.patient_count,
+                contactable_count: summary.contactable_count,
+                not_contactable_count: summary.not_contactable_count,
+                artifact_sha256: summary.artifact_sha256.clone(),
+                checked_at: self.ports.clock.now(),
+            },
+        )
+        .await?;
         tracing::info!(
             list_id,
             patients = summary.patient_count,

@@ -1,6 +1,7 @@
 //! The use cases, written against the ports. The HTTP API, the CLI, the
 //! Lambda functions and the local runtime all call these and nothing else.
 
+mod access;
 mod attachments;
 mod batches;
 mod idempotency;
@@ -12,14 +13,19 @@ mod selfbook;
 mod series;
 mod settings;
 mod store;
+mod templates;
 mod workers;
+mod workspace;
 
 use std::sync::Arc;
 
 use cqrs_es::persist::PersistedEventRepository;
 use events::EventMetadata;
 
-use crate::aggregates::{Batch, BatchError, Delivery, DeliveryServices, Invite, SlotClaim};
+use crate::aggregates::{
+    Batch, BatchError, Delivery, DeliveryServices, Invite, Organisation, SlotClaim, Template,
+    Upload,
+};
 use crate::appointments::AppointmentBook;
 use crate::lists::ListError;
 use crate::ports::{
@@ -28,9 +34,9 @@ use crate::ports::{
     ProviderReferences, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::BatchSummary;
-use crate::values::OrganisationId;
 
 pub use crate::ports::BatchViews;
+pub use access::{Caller, Role};
 pub use attachments::{AttachmentFile, AttachmentSummary, MAX_ATTACHMENT_BYTES};
 pub use batches::{BatchPreview, Content, CreateBatch};
 pub use idempotency::IdempotencyKey;
@@ -39,32 +45,15 @@ pub use links::{
 };
 pub use lists::{Ingested, ListProgress, ListState, UploadSlot};
 pub use reports::Download;
-pub use selfbook::{AppointmentView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE};
+pub use selfbook::{
+    AppointmentView, CatalogueView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE,
+};
 pub use settings::{OrganisationSettings, PracticeContact};
 use store::AggregateStore;
 pub use store::{CommandError, CONFLICT_RETRIES};
+pub use templates::{TemplateDraft, TemplateLists, TemplateView, TEMPLATE_NAME_LENGTH};
 pub use workers::{JobError, JobOutcome, ReceiptError};
-
-/// Who is asking: the organisation comes from the caller's authenticated
-/// identity, never from a request body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub organisation_id: OrganisationId,
-    pub actor: String,
-    pub correlation_id: String,
-}
-
-impl Caller {
-    /// The runtime's own identity, acting for an organisation on work that
-    /// organisation started.
-    pub fn system(organisation_id: OrganisationId, component: &str, correlation_id: &str) -> Self {
-        Self {
-            organisation_id,
-            actor: format!("system:{component}"),
-            correlation_id: correlation_id.to_owned(),
-        }
-    }
-}
+pub use workspace::{BatchFilter, MAX_PAGE};
 
 /// Every failure a use case reports, each with a message staff can act on.
 /// The HTTP layer maps these to problem responses in one place.
@@ -90,8 +79,26 @@ pub enum BatchbookError {
     Unavailable(String),
     #[error("Self-Book needs an appointment book, and none is configured for this deployment")]
     NoAppointmentBook,
+    #[error("{}", role_needed(*.0))]
+    RoleNeeded(Role),
+    #[error("there is no such attachment")]
+    AttachmentNotFound,
+    #[error("there is no such template of yours or shared with your organisation")]
+    TemplateNotFound,
+    #[error("this is {0}'s personal template; only they can change it")]
+    NotYourTemplate(String),
     #[error("attachment: the file is larger than 5 MiB ({MAX_ATTACHMENT_BYTES} bytes), the largest allowed")]
     AttachmentTooLarge,
+}
+
+fn role_needed(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "this needs the admin role; ask an admin of your organisation",
+        Role::Auditor => "this needs the auditor role",
+        Role::Staff | Role::System => {
+            "this needs the staff or admin role; an auditor can only read"
+        }
+    }
 }
 
 impl From<PortError> for BatchbookError {
@@ -160,6 +167,11 @@ pub struct Batchbook<R: PersistedEventRepository> {
     deliveries: AggregateStore<R, Delivery>,
     invites: AggregateStore<R, Invite>,
     slot_claims: AggregateStore<R, SlotClaim>,
+    organisations: AggregateStore<R, Organisation>,
+    templates: AggregateStore<R, Template>,
+    uploads: AggregateStore<R, Upload>,
+    /// Each organisation's appointment-book catalogue, read briefly ago.
+    catalogues: std::sync::Mutex<std::collections::HashMap<String, CatalogueView>>,
     ports: Ports,
 }
 
@@ -178,6 +190,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             deliveries: AggregateStore::new(&repository, delivery_services),
             invites: AggregateStore::new(&repository, ()),
             slot_claims: AggregateStore::new(&repository, ()),
+            organisations: AggregateStore::new(&repository, ()),
+            templates: AggregateStore::new(&repository, ()),
+            uploads: AggregateStore::new(&repository, ()),
+            catalogues: Default::default(),
             ports,
         }
     }
@@ -191,10 +207,24 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         EventMetadata {
             organisation_id: caller.organisation_id.to_string(),
             actor: caller.actor.clone(),
+            actor_name: Some(caller.name.clone()).filter(|n| !n.is_empty()),
             correlation_id: caller.correlation_id.clone(),
             occurred_at: self.ports.clock.now(),
         }
         .to_map()
+    }
+
+    /// Brings the views up to date with an aggregate's events now, so a read
+    /// right after a command sees it. The projector applies the same events
+    /// again later and, being idempotent by sequence, changes nothing.
+    async fn refresh_views<A: cqrs_es::Aggregate + Clone>(
+        &self,
+        store: &AggregateStore<R, A>,
+        id: &str,
+    ) -> Result<(), BatchbookError> {
+        let events = store.stored_events(id).await?;
+        self.ports.views.apply_now(events).await?;
+        Ok(())
     }
 
     /// The batch's summary, if it belongs to the caller's organisation.

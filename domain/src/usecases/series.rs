@@ -4,6 +4,8 @@
 
 use cqrs_es::persist::PersistedEventRepository;
 
+use crate::usecases::Role;
+
 use super::{Batchbook, BatchbookError, Caller, CommandError};
 use crate::aggregates::DeliveryCommand;
 use crate::jobs::delivery_id;
@@ -19,6 +21,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         batch_id: &str,
         nhs_number: &NhsNumber,
     ) -> Result<(), BatchbookError> {
+        caller.require(Role::Staff)?;
         let (batch, row) = self.patient_in(caller, batch_id, nhs_number).await?;
         if batch.kind() != events::BatchKind::InhalerSeries {
             return Err(BatchbookError::InvalidRequest(
@@ -39,12 +42,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         row: u64,
         command: DeliveryCommand,
     ) -> Result<(), BatchbookError> {
+        let id = delivery_id(batch_id, row);
         self.deliveries
-            .execute(&delivery_id(batch_id, row), command, self.metadata(caller))
+            .execute(&id, command, self.metadata(caller))
             .await
             .map_err(|e| match e {
                 CommandError::Conflict => BatchbookError::Conflict,
                 other => BatchbookError::Unavailable(other.to_string()),
-            })
+            })?;
+        self.refresh_views(&self.deliveries, &id).await
     }
 }

@@ -4,12 +4,16 @@
 //! per organisation in the blob store, checked before it is kept.
 
 use cqrs_es::persist::PersistedEventRepository;
+
+use crate::usecases::Role;
 use serde::{Deserialize, Serialize};
 
-use super::{keys, Batchbook, BatchbookError, Caller};
+use super::{keys, Batchbook, BatchbookError, Caller, CommandError};
+use crate::aggregates::OrganisationCommand;
 use crate::policies::SendingWindow;
 use crate::ports::PortError;
 use crate::values::{one_line, text, OrganisationId};
+use events::SettingsRecord;
 
 /// An organisation's choices about its lists and its sending.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,11 +131,32 @@ pub struct PracticeContact {
     pub website: Option<String>,
 }
 
+/// The settings as the Organisation's events record them: the same fields,
+/// in the same JSON shape, so the record reads back as it was written.
+fn to_record(settings: &OrganisationSettings) -> Result<SettingsRecord, PortError> {
+    serde_json::to_value(settings)
+        .and_then(serde_json::from_value)
+        .map_err(|e| PortError::new("settings record", e))
+}
+
+fn from_record(record: &SettingsRecord) -> Result<OrganisationSettings, PortError> {
+    serde_json::to_value(record)
+        .and_then(serde_json::from_value)
+        .map_err(|e| PortError::new("settings record", e))
+}
+
 impl<R: PersistedEventRepository> Batchbook<R> {
+    /// The organisation's settings: as its Organisation aggregate last
+    /// recorded them, else as kept before settings were events (a JSON
+    /// document in the blob store), else the defaults.
     pub(in crate::usecases) async fn settings_of(
         &self,
         org: &OrganisationId,
     ) -> Result<OrganisationSettings, PortError> {
+        let organisation = self.organisations.load(org.as_ref()).await?;
+        if let Some(record) = organisation.settings() {
+            return from_record(record);
+        }
         Ok(self
             .get_json(&keys::settings(org))
             .await?
@@ -143,16 +168,32 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(self.settings_of(&caller.organisation_id).await?)
     }
 
-    /// Replaces the caller's organisation's settings.
+    /// Replaces the caller's organisation's settings (admins only): an
+    /// event on the organisation, with the admin as its actor.
     #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id, actor = %caller.actor))]
     pub async fn update_settings(
         &self,
         caller: &Caller,
         settings: OrganisationSettings,
     ) -> Result<OrganisationSettings, BatchbookError> {
+        caller.require(Role::Admin)?;
         let settings = settings.checked().map_err(BatchbookError::InvalidRequest)?;
-        self.put_json(&keys::settings(&caller.organisation_id), &settings)
-            .await?;
+        let command = OrganisationCommand::ChangeSettings {
+            organisation_id: caller.organisation_id.to_string(),
+            settings: to_record(&settings)?,
+            now: self.ports.clock.now(),
+        };
+        self.organisations
+            .execute(
+                caller.organisation_id.as_ref(),
+                command,
+                self.metadata(caller),
+            )
+            .await
+            .map_err(|e| match e {
+                CommandError::Conflict => BatchbookError::Conflict,
+                other => BatchbookError::Unavailable(other.to_string()),
+            })?;
         tracing::info!(
             flag_mobiles_likely_to_fail = settings.flag_mobiles_likely_to_fail,
             opens = %settings.sending_window.opens,

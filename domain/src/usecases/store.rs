@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, CqrsFramework, EventStore};
 
 use crate::ports::PortError;
@@ -64,15 +64,27 @@ fn event_store<R: PersistedEventRepository, A: Aggregate>(
 pub struct AggregateStore<R: PersistedEventRepository, A: Aggregate> {
     framework: CqrsFramework<A, PersistedEventStore<R, A>>,
     store: PersistedEventStore<R, A>,
+    repository: R,
 }
 
 impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
-    /// `repository` is called twice: cqrs-es's framework owns its store.
+    /// `repository` is called three times: cqrs-es's framework owns its
+    /// store, and the loader and the view refresher have their own.
     pub fn new(repository: impl Fn() -> R, services: A::Services) -> Self {
         Self {
             framework: CqrsFramework::new(event_store(repository()), vec![], services),
             store: event_store(repository()),
+            repository: repository(),
         }
+    }
+
+    /// Every stored event of one aggregate, as the projector receives them:
+    /// for bringing the views up to date with a command just run.
+    pub async fn stored_events(&self, id: &str) -> Result<Vec<SerializedEvent>, PortError> {
+        self.repository
+            .get_events::<A>(id)
+            .await
+            .map_err(|e| PortError::new("event store", e))
     }
 
     /// The aggregate replayed from its events; its default state when it

@@ -1,8 +1,10 @@
 //! A batch's attachment: uploaded once, then named when the batch is
 //! created (`attachment_id`).
 
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
+use axum::http::header;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
@@ -12,7 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{FileBody, StrictQuery};
 use super::with_limit;
-use super::{ApiState, Authenticated, Problem};
+use super::{user, ApiState, Authenticated, PageParams, Problem, UserResponse};
+use domain::projection::{ItemBody, ItemKind};
 
 /// What a file arrives as: its own type, or plain bytes. Its real type is
 /// found from its bytes either way.
@@ -24,6 +27,7 @@ const FILE_TYPES: [&str; 4] = [
 ];
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentParams {
     /// The name the patient's browser saves it under, e.g. `Flu leaflet.pdf`:
@@ -93,11 +97,129 @@ pub async fn upload_attachment<R: PersistedEventRepository + 'static>(
     Ok((StatusCode::CREATED, Json(summary.into())))
 }
 
+/// An attachment as the attachments page shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentEntry {
+    /// Name it as `attachment_id` when creating a batch; `GET
+    /// /v1/attachments/{attachment_id}` returns the file.
+    pub attachment_id: String,
+    /// The name patients' browsers save it under.
+    pub file_name: String,
+    /// `application/pdf`, `image/png` or `image/jpeg`, from its bytes.
+    pub content_type: String,
+    /// In bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the file.
+    pub sha256: String,
+    /// When it was kept.
+    pub uploaded_at: DateTime<Utc>,
+    /// Who uploaded it.
+    pub uploaded_by: Option<UserResponse>,
+}
+
+/// One page of attachments, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentPage {
+    /// At most `limit` of them.
+    pub attachments: Vec<AttachmentEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The organisation's attachments, newest first.
+#[utoipa::path(
+    get, path = "/v1/attachments", tag = "batches",
+    params(PageParams),
+    responses(
+        (status = 200, body = AttachmentPage),
+        (status = 400, description = "An unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A cursor this API did not give, or a limit outside 1 to 100", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_attachments<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    StrictQuery(params): StrictQuery<PageParams>,
+) -> Result<Json<AttachmentPage>, Problem> {
+    let page = state
+        .app
+        .workspace_items(
+            &caller,
+            ItemKind::Attachment,
+            params.cursor.as_deref(),
+            params.limit,
+        )
+        .await?;
+    let attachments = page
+        .items
+        .into_iter()
+        .filter_map(|item| match item.item {
+            ItemBody::Attachment(file) => Some(AttachmentEntry {
+                attachment_id: item.id,
+                file_name: file.file_name,
+                content_type: file.content_type,
+                size: file.size,
+                sha256: file.sha256,
+                uploaded_at: item.created_at,
+                uploaded_by: user(item.created_by, item.created_by_name),
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(AttachmentPage {
+        attachments,
+        next: page.next,
+    }))
+}
+
+/// The attachment's file itself, for staff to check before sending. It is
+/// served as a download-safe copy: its own type, never sniffed, and
+/// sandboxed so a crafted file cannot run script in the API's origin.
+#[utoipa::path(
+    get, path = "/v1/attachments/{attachment_id}", tag = "batches",
+    params(("attachment_id" = String, Path, description = "The attachment's id")),
+    responses(
+        (status = 200, description = "The file, as `application/pdf`, `image/png` or `image/jpeg`", content((Vec<u8> = "application/pdf"), (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"))),
+        (status = 404, description = "No such attachment in the caller's organisation", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_attachment<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(attachment_id): Path<String>,
+) -> Result<Response, Problem> {
+    let file = state.app.attachment_file(&caller, &attachment_id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, file.content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename*=UTF-8''{}",
+                    percent_encoding::utf8_percent_encode(
+                        &file.file_name,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                ),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_owned(),
+            ),
+        ],
+        file.bytes,
+    )
+        .into_response())
+}
+
 /// Attachments: this module's routes, each with its OpenAPI operation.
 pub(super) fn routes<R: PersistedEventRepository + 'static>(
 ) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
-    utoipa_axum::router::OpenApiRouter::new().routes(with_limit(
-        super::operation!(upload_attachment),
-        domain::usecases::MAX_ATTACHMENT_BYTES + 1,
-    ))
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(with_limit(
+            super::operation!(upload_attachment),
+            domain::usecases::MAX_ATTACHMENT_BYTES + 1,
+        ))
+        .routes(super::operation!(list_attachments))
+        .routes(super::operation!(get_attachment))
 }

@@ -11,7 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::body::{FileBody, NoBody, StrictQuery};
 use super::with_limit;
-use super::{csv_download, ApiState, Authenticated, IdempotencyKeyHeader, Problem};
+use super::{
+    csv_download, user, ApiState, Authenticated, IdempotencyKeyHeader, PageParams, Problem,
+    UserResponse,
+};
+use chrono::{DateTime, Utc};
+use domain::projection::{ItemBody, ItemKind};
 
 /// What a CSV export arrives as: browsers on Windows call a `.csv` file
 /// `application/vnd.ms-excel`, and some tools send plain text or bytes.
@@ -115,6 +120,81 @@ pub async fn get_list<R: PersistedEventRepository + 'static>(
     Ok(Json(
         state.app.list_summary(&caller, &list_id).await?.into(),
     ))
+}
+
+/// A checked list as the lists page shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListEntry {
+    /// Name it as `list_id` when creating a batch.
+    pub list_id: String,
+    /// The clinical system that exported the file.
+    pub system: ClinicalSystem,
+    /// Patient rows on the list.
+    pub patient_count: u64,
+    /// Patients who can be sent a message.
+    pub contactable_count: u64,
+    /// Patients who cannot; `not-contactable.csv` gives each one's reason.
+    pub not_contactable_count: u64,
+    /// When it was checked.
+    pub checked_at: DateTime<Utc>,
+    /// Who uploaded it; absent for a list uploaded straight to storage.
+    pub uploaded_by: Option<UserResponse>,
+}
+
+/// One page of checked lists, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListPage {
+    /// At most `limit` of them.
+    pub lists: Vec<ListEntry>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// The organisation's checked lists, newest first. Lists that were refused
+/// are not among them.
+#[utoipa::path(
+    get, path = "/v1/lists", tag = "lists",
+    params(PageParams),
+    responses(
+        (status = 200, body = ListPage),
+        (status = 400, description = "An unknown query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A cursor this API did not give, or a limit outside 1 to 100", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_lists<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    StrictQuery(params): StrictQuery<PageParams>,
+) -> Result<Json<ListPage>, Problem> {
+    let page = state
+        .app
+        .workspace_items(
+            &caller,
+            ItemKind::List,
+            params.cursor.as_deref(),
+            params.limit,
+        )
+        .await?;
+    let lists = page
+        .items
+        .into_iter()
+        .filter_map(|item| match item.item {
+            ItemBody::List(list) => Some(ListEntry {
+                list_id: item.id,
+                system: ClinicalSystem::parse(&list.system)?,
+                patient_count: list.patient_count,
+                contactable_count: list.contactable_count,
+                not_contactable_count: list.not_contactable_count,
+                checked_at: item.created_at,
+                uploaded_by: user(item.created_by, item.created_by_name),
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(Json(ListPage {
+        lists,
+        next: page.next,
+    }))
 }
 
 /// Where to upload a list directly.
@@ -231,6 +311,7 @@ pub(super) fn routes<R: PersistedEventRepository + 'static>(
         ))
         .routes(super::operation!(new_upload))
         .routes(super::operation!(get_list))
+        .routes(super::operation!(list_lists))
         .routes(super::operation!(list_progress))
         .routes(super::operation!(not_contactable))
 }

@@ -13,6 +13,7 @@ mod lists;
 mod problem;
 mod selfbook;
 mod settings;
+mod templates;
 
 use std::sync::Arc;
 
@@ -24,7 +25,8 @@ use cqrs_es::persist::PersistedEventRepository;
 use domain::usecases::IdempotencyKey;
 use domain::{Batchbook, Caller};
 use infra::simulators::SimulatedProviders;
-use utoipa::OpenApi;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::identity::IdentitySource;
@@ -106,6 +108,37 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// A person signed in to Batchbook.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct UserResponse {
+    /// Their stable id, from their sign-in; filter batches by it with
+    /// `created_by`.
+    pub user_id: String,
+    /// Their name as their sign-in gives it.
+    pub name: String,
+}
+
+pub(crate) fn user(id: Option<String>, name: Option<String>) -> Option<UserResponse> {
+    id.map(|user_id| UserResponse {
+        name: name.unwrap_or_else(|| user_id.clone()),
+        user_id,
+    })
+}
+
+/// A page of a list: where to start, and how many.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// The `next` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// How many to a page: 1 to 100; 25 when left out.
+    #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+}
+
 /// A report as the API hands it over: the file, or on AWS a redirect to a
 /// short-lived link.
 pub(crate) fn csv_download(
@@ -148,7 +181,10 @@ where
     P::schemas(&mut schemas);
     let methods = P::methods();
     let mut operation = P::operation();
-    problem::document_refusals(&mut operation);
+    let writes = methods
+        .iter()
+        .any(|m| !matches!(m, utoipa::openapi::HttpMethod::Get));
+    problem::document_refusals(&mut operation, writes);
     let tags = P::tags();
     if !tags.is_empty() {
         operation
@@ -198,6 +234,7 @@ pub fn routes<R: PersistedEventRepository + 'static>(
         .merge(links::routes())
         .merge(selfbook::routes())
         .merge(attachments::routes())
+        .merge(templates::routes())
         .merge(callbacks::routes())
         .merge(dev::routes())
         .split_for_parts()

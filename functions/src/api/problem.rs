@@ -55,7 +55,8 @@ impl Problem {
 /// 401 and 403 for staff routes (no sign-in, or a token naming no
 /// organisation), 404, 410 and 423 for a patient's link, 401 for a link's
 /// session, and 413, 415 and 422 where there is a request body.
-pub fn document_refusals(operation: &mut utoipa::openapi::path::Operation) {
+/// `writes`: the operation changes something (any method but GET).
+pub fn document_refusals(operation: &mut utoipa::openapi::path::Operation, writes: bool) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     let staff = operation
         .security
@@ -81,7 +82,10 @@ pub fn document_refusals(operation: &mut utoipa::openapi::path::Operation) {
     };
     if staff {
         refusals.push(("401", "Not signed in"));
-        refusals.push(("403", "The sign-in names no valid organisation"));
+        refusals.push((
+            "403",
+            "`no_role` or `no_organisation`: the sign-in names no valid role or organisation; `role_needed`: the caller's role does not allow this, and `detail` says which role does",
+        ));
     }
     let names_a_resource = operation
         .parameters
@@ -106,6 +110,12 @@ pub fn document_refusals(operation: &mut utoipa::openapi::path::Operation) {
         refusals.push((
             "401",
             "No session, or it has expired: confirm the date of birth again",
+        ));
+    }
+    if writes && staff {
+        refusals.push((
+            "409",
+            "`conflict`: someone else changed this at the same moment; try again",
         ));
     }
     if body {
@@ -265,6 +275,12 @@ impl From<IdentityError> for Problem {
                 "No organisation",
                 e.to_string(),
             ),
+            IdentityError::NoRole => Problem::new(
+                StatusCode::FORBIDDEN,
+                "no_role",
+                "No Batchbook role",
+                e.to_string(),
+            ),
         }
     }
 }
@@ -304,6 +320,30 @@ impl From<BatchbookError> for Problem {
                 StatusCode::CONFLICT,
                 "list_being_checked",
                 "Still checking",
+                detail,
+            ),
+            BatchbookError::RoleNeeded(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "role_needed",
+                "Your role does not allow this",
+                detail,
+            ),
+            BatchbookError::AttachmentNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "attachment_not_found",
+                "Attachment not found",
+                detail,
+            ),
+            BatchbookError::TemplateNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "template_not_found",
+                "Template not found",
+                detail,
+            ),
+            BatchbookError::NotYourTemplate(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "not_your_template",
+                "This template is someone else's",
                 detail,
             ),
             BatchbookError::AttachmentTooLarge => Problem::new(

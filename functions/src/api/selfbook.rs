@@ -20,7 +20,7 @@ use super::links::{LinkRefusal, LinkSession};
 use super::{ApiState, Authenticated, Problem};
 
 /// What a Self-Book invite books.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfBookRequest {
     #[schema(example = "telephone")]
@@ -57,7 +57,8 @@ pub struct SelfBookRequest {
     pub expiry: LinkExpiry,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// "I don't want this", as staff word it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeclineRequest {
     /// Saved when the patient declines, e.g. `73211009`.
@@ -81,6 +82,24 @@ impl From<SelfBookRequest> for SelfBook {
                 wording: d.wording,
             }),
             expiry: r.expiry,
+        }
+    }
+}
+
+impl From<SelfBook> for SelfBookRequest {
+    fn from(s: SelfBook) -> Self {
+        Self {
+            appointment_type: s.appointment_type,
+            slot_type: s.slot_type,
+            timing: s.timing,
+            clinicians: s.clinicians,
+            location: s.location,
+            within_days: s.within_days,
+            decline: s.decline.map(|d| DeclineRequest {
+                snomed_code: d.snomed_code,
+                wording: d.wording,
+            }),
+            expiry: s.expiry,
         }
     }
 }
@@ -118,6 +137,108 @@ pub async fn check_availability<R: PersistedEventRepository + 'static>(
     Ok(Json(AvailabilityResponse {
         bookable: found.bookable,
         by_clinician: found.by_clinician,
+    }))
+}
+
+/// A slot type in the appointment book.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SlotTypeResponse {
+    /// Name it as `self_book.slot_type`.
+    pub slot_type: String,
+    /// How its slots are held: in person, by telephone or by video.
+    pub channels: Vec<AppointmentChannel>,
+    /// Of its slots in the window, those anyone may book now.
+    pub bookable: u64,
+}
+
+/// A clinician in the appointment book.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClinicianResponse {
+    /// Name it in `self_book.clinicians`.
+    pub clinician_id: String,
+    /// As patients are told: "Nurse Patel".
+    pub name: String,
+    /// The slot types they hold in the window.
+    pub slot_types: Vec<String>,
+}
+
+/// A site in the appointment book.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LocationResponse {
+    /// Name it as `self_book.location`.
+    pub location_id: String,
+    /// As patients are told: "Riverside Surgery, 1 High Street".
+    pub name: String,
+    /// The ODS code of the organisation it belongs to, when it is not the
+    /// caller's own: only sites in the settings' `other_sites` are listed.
+    pub organisation: Option<String>,
+}
+
+/// What the appointment book holds, to set up Self-Book from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CatalogueResponse {
+    /// Every slot type with slots in the window, by name.
+    pub slot_types: Vec<SlotTypeResponse>,
+    /// Every clinician with slots in the window, by name.
+    pub clinicians: Vec<ClinicianResponse>,
+    /// Every site with slots in the window, by name.
+    pub locations: Vec<LocationResponse>,
+    /// The start of the window the book was searched over (now).
+    pub from: DateTime<Utc>,
+    /// The end of that window: 28 days on.
+    pub to: DateTime<Utc>,
+    /// When the book was read: the answer is kept for 5 minutes.
+    pub read_at: DateTime<Utc>,
+}
+
+/// The appointment book's slot types, clinicians and locations ("from your
+/// clinical system"), read from its slots over the next 28 days. GP
+/// Connect has no catalogue call, so this comes from a slot search, kept
+/// for 5 minutes.
+#[utoipa::path(
+    get, path = "/v1/self-book/catalogue", tag = "self-book",
+    responses(
+        (status = 200, body = CatalogueResponse),
+        (status = 501, description = "No appointment book is configured", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn catalogue<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<CatalogueResponse>, Problem> {
+    let view = state.app.catalogue(&caller).await?;
+    let found = view.catalogue;
+    Ok(Json(CatalogueResponse {
+        slot_types: found
+            .slot_types
+            .into_iter()
+            .map(|t| SlotTypeResponse {
+                slot_type: t.slot_type,
+                channels: t.channels,
+                bookable: t.bookable,
+            })
+            .collect(),
+        clinicians: found
+            .clinicians
+            .into_iter()
+            .map(|c| ClinicianResponse {
+                clinician_id: c.clinician,
+                name: c.name,
+                slot_types: c.slot_types,
+            })
+            .collect(),
+        locations: found
+            .locations
+            .into_iter()
+            .map(|l| LocationResponse {
+                location_id: l.location,
+                name: l.name,
+                organisation: l.organisation,
+            })
+            .collect(),
+        from: view.from,
+        to: view.to,
+        read_at: view.read_at,
     }))
 }
 
@@ -464,6 +585,7 @@ pub(super) fn routes<R: PersistedEventRepository + 'static>(
 ) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
     utoipa_axum::router::OpenApiRouter::new()
         .routes(super::operation!(check_availability))
+        .routes(super::operation!(catalogue))
         .routes(super::operation!(invite_patient))
         .routes(super::operation!(booked))
         .routes(super::operation!(not_booked))

@@ -10,16 +10,31 @@
 //!
 //! Summaries of Sending batches whose recipients all have an outcome carry
 //! `settled = "SETTLED"`, a sparse index the completion step queries.
+//!
+//! Staff's lists are partitions of the same table, queried with strongly
+//! consistent reads (an index would be eventually consistent, and a batch
+//! just created must be listed): `LISTED#<org>#batch` holds one entry per
+//! batch at sort key `listed` (newest last, so queries run backwards),
+//! with the fields lists filter on; the counts are read from the summaries
+//! themselves. It is written in the projector's transaction, only when
+//! those fields change. Lists, attachments and templates live at
+//! `ITEM#<kind>#<id>`, with a copy of each in `LISTED#<org>#<kind>`.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use domain::links::LinkRecord;
+use domain::ports::{BatchQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
-use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
+use domain::projection::{
+    listed_key, project, BatchSummary, DeliveryRow, ItemKind, ProjectionError, ViewTransaction,
+    WorkspaceItem,
+};
 use domain::usecases::BatchViews;
 
 use super::dynamo::{condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
@@ -40,6 +55,49 @@ pub struct DynamoViews {
 fn batch_pk(batch_id: &str) -> String {
     format!("BATCH#{batch_id}")
 }
+
+/// The partition listing an organisation's batches, or its lists,
+/// attachments or templates.
+fn listed_pk(organisation_id: &str, kind: &str) -> String {
+    format!("LISTED#{organisation_id}#{kind}")
+}
+
+const BATCH_KIND: &str = "batch";
+
+fn item_pk(kind: ItemKind, id: &str) -> String {
+    format!("ITEM#{}#{id}", kind.as_str())
+}
+const ITEM_SK: &str = "#ITEM";
+
+/// What a batch's list entry holds: where it sorts and what lists filter on.
+#[derive(PartialEq, Eq)]
+struct ListEntry {
+    listed: String,
+    status: &'static str,
+    kind: String,
+    created_by: Option<String>,
+}
+
+fn list_entry(summary: &BatchSummary) -> Option<ListEntry> {
+    let kind = summary.kind?;
+    Some(ListEntry {
+        listed: listed_key(summary.created_at?, &summary.batch_id),
+        status: summary.status.label(),
+        kind: serde_json::to_value(kind)
+            .ok()?
+            .as_str()
+            .map(str::to_owned)?,
+        created_by: summary.created_by.clone(),
+    })
+}
+
+/// The lowest `listed` key at or after `at`.
+fn listed_bound(at: DateTime<Utc>) -> String {
+    format!("{:013}", at.timestamp_millis().max(0))
+}
+
+/// BatchGetItem takes at most 100 keys.
+const GET_BATCH: usize = 100;
 
 fn row_sk(row: u64) -> String {
     format!("ROW#{row:010}")
@@ -65,6 +123,7 @@ impl DynamoViews {
             let mut tx = DynamoViewTx {
                 views: self,
                 versions: HashMap::new(),
+                listed: HashMap::new(),
                 writes: Vec::new(),
             };
             let changed = project(&mut tx, event.clone(), &self.upcasters).await?;
@@ -185,12 +244,193 @@ impl BatchViews for DynamoViews {
             .map_err(sdk_error("settled batches"))?;
         page.items().iter().map(body).collect()
     }
+
+    async fn list_batches(&self, query: &BatchQuery) -> Result<Page<BatchSummary>, PortError> {
+        let upper = match (&query.after, query.to.map(listed_bound)) {
+            (Some(after), Some(to)) => Some(after.clone().min(to)),
+            (after, to) => after.clone().or(to),
+        };
+        let lower = query.from.map(listed_bound);
+        let mut filters = Vec::new();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .expression_attribute_values(":pk", s(listed_pk(&query.organisation_id, BATCH_KIND)));
+        request = match (&lower, &upper) {
+            (Some(lower), Some(upper)) => request
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lower AND :upper")
+                .expression_attribute_values(":lower", s(lower))
+                .expression_attribute_values(":upper", s(upper)),
+            (Some(lower), None) => request
+                .key_condition_expression("pk = :pk AND sk >= :lower")
+                .expression_attribute_values(":lower", s(lower)),
+            (None, Some(upper)) => request
+                .key_condition_expression("pk = :pk AND sk < :upper")
+                .expression_attribute_values(":upper", s(upper)),
+            (None, None) => request.key_condition_expression("pk = :pk"),
+        };
+        if let Some(status) = query.status {
+            filters.push("#status = :status");
+            request = request
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", s(status.label()));
+        }
+        if let Some(kind) = query.kind {
+            let name = serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            filters.push("kind = :kind");
+            request = request.expression_attribute_values(":kind", s(name));
+        }
+        if let Some(user) = &query.created_by {
+            filters.push("created_by = :user");
+            request = request.expression_attribute_values(":user", s(user));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
+        }
+        // DynamoDB limits the items it reads, before the filters: read on
+        // until a page and one more are found, or the list ends.
+        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut start = None;
+        loop {
+            let output = request
+                .clone()
+                .limit((query.limit + 1).clamp(1, 1_000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error("batch list"))?;
+            for item in output.items() {
+                let listed = get_s(item, "sk")?;
+                // BETWEEN includes its upper bound; a cursor is exclusive.
+                if upper.as_deref() == Some(listed) {
+                    continue;
+                }
+                entries.push((listed.to_owned(), get_s(item, "batch_id")?.to_owned()));
+            }
+            start = output.last_evaluated_key().cloned();
+            if entries.len() > query.limit || start.as_ref().is_none_or(|k| k.is_empty()) {
+                break;
+            }
+        }
+        let more = entries.len() > query.limit;
+        entries.truncate(query.limit);
+        let next = more
+            .then(|| entries.last().map(|(listed, _)| listed.clone()))
+            .flatten();
+        let ids: Vec<String> = entries.into_iter().map(|(_, id)| id).collect();
+        let mut found = self.summaries(&ids).await?;
+        let items = ids.iter().filter_map(|id| found.remove(id)).collect();
+        Ok(Page { items, next })
+    }
+
+    async fn list_items(
+        &self,
+        organisation_id: &str,
+        kind: ItemKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<WorkspaceItem>, PortError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND sk < :after")
+            .expression_attribute_values(":pk", s(listed_pk(organisation_id, kind.as_str())))
+            // Every key sorts below "~": digits, '#', and ids.
+            .expression_attribute_values(":after", s(after.unwrap_or("~")))
+            .limit((limit + 1).clamp(1, 1_000) as i32)
+            .send()
+            .await
+            .map_err(sdk_error("workspace list"))?;
+        let mut items: Vec<WorkspaceItem> =
+            output.items().iter().map(body).collect::<Result<_, _>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = more
+            .then(|| items.last().map(WorkspaceItem::listed))
+            .flatten();
+        Ok(Page { items, next })
+    }
+
+    async fn item(&self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError> {
+        self.get(&item_pk(kind, id), ITEM_SK)
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError> {
+        for event in &events {
+            self.apply(event).await.map_err(|e| match e {
+                ProjectionError::Store(e) => e,
+                other => PortError::new("projection", other),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl DynamoViews {
+    /// Batch summaries by id, read consistently, a hundred at a time.
+    async fn summaries(&self, ids: &[String]) -> Result<HashMap<String, BatchSummary>, PortError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(GET_BATCH) {
+            let mut keys = KeysAndAttributes::builder().consistent_read(true);
+            for id in chunk {
+                keys = keys.keys(Item::from([
+                    ("pk".into(), s(batch_pk(id))),
+                    ("sk".into(), s(SUMMARY)),
+                ]));
+            }
+            let mut request = Some(keys.build().map_err(|e| PortError::new("batch list", e))?);
+            for attempt in 0u32.. {
+                let Some(keys) = request.take() else { break };
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(sdk_error("batch list"))?;
+                for item in output
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let summary: BatchSummary = body(item)?;
+                    found.insert(summary.batch_id.clone(), summary);
+                }
+                request = output
+                    .unprocessed_keys
+                    .and_then(|mut left| left.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if request.is_some() {
+                    if attempt == 8 {
+                        return Err(PortError("DynamoDB kept summaries unprocessed".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 struct DynamoViewTx<'a> {
     views: &'a DynamoViews,
     /// The version each item had when read; `None` when it did not exist.
     versions: HashMap<(String, String), Option<i64>>,
+    /// Each summary as first read, to tell whether its list entry changes.
+    listed: HashMap<String, Option<ListEntry>>,
     writes: Vec<TransactWriteItem>,
 }
 
@@ -220,6 +460,17 @@ impl DynamoViewTx<'_> {
             None => put.condition_expression("attribute_not_exists(pk)"),
         };
         let put = put.build().map_err(|e| PortError::new("view write", e))?;
+        self.writes
+            .push(TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    fn put_unconditional(&mut self, item: Item) -> Result<(), PortError> {
+        let put = Put::builder()
+            .table_name(&self.views.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| PortError::new("view write", e))?;
         self.writes
             .push(TransactWriteItem::builder().put(put).build());
         Ok(())
@@ -255,13 +506,39 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
 #[async_trait::async_trait]
 impl ViewTransaction for DynamoViewTx<'_> {
     async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError> {
-        self.read(batch_pk(batch_id), SUMMARY.into())
+        let summary: Option<BatchSummary> = self
+            .read(batch_pk(batch_id), SUMMARY.into())
             .await?
             .map(|item| body(&item))
-            .transpose()
+            .transpose()?;
+        self.listed
+            .entry(batch_id.to_owned())
+            .or_insert_with(|| summary.as_ref().and_then(list_entry));
+        Ok(summary)
     }
 
     async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
+        let entry = list_entry(summary);
+        let before = self.listed.get(&summary.batch_id).and_then(Option::as_ref);
+        if let Some(entry) = entry.as_ref().filter(|e| Some(*e) != before) {
+            // Unconditional: the summary's own condition, in the same
+            // transaction, orders writers.
+            let mut item = Item::from([
+                (
+                    "pk".into(),
+                    s(listed_pk(&summary.organisation_id, BATCH_KIND)),
+                ),
+                ("sk".into(), s(&entry.listed)),
+                ("batch_id".into(), s(&summary.batch_id)),
+                ("status".into(), s(entry.status)),
+                ("kind".into(), s(&entry.kind)),
+            ]);
+            if let Some(user) = &entry.created_by {
+                item.insert("created_by".into(), s(user));
+            }
+            self.put_unconditional(item)?;
+        }
+        self.listed.insert(summary.batch_id.clone(), entry);
         let mut item = Item::from([
             ("pk".into(), s(batch_pk(&summary.batch_id))),
             ("sk".into(), s(SUMMARY)),
@@ -293,6 +570,41 @@ impl ViewTransaction for DynamoViewTx<'_> {
             ("status".into(), s(row.view_status())),
             ("body".into(), s(json(row)?)),
         ]))
+    }
+
+    async fn item(&mut self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError> {
+        self.read(item_pk(kind, id), ITEM_SK.into())
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
+        let kind = item.item.kind();
+        let row = json(item)?;
+        self.write(Item::from([
+            ("pk".into(), s(item_pk(kind, &item.id))),
+            ("sk".into(), s(ITEM_SK)),
+            ("body".into(), s(&row)),
+        ]))?;
+        let pk = listed_pk(&item.organisation_id, kind.as_str());
+        if item.deleted {
+            let delete = Delete::builder()
+                .table_name(&self.views.table)
+                .key("pk", s(pk))
+                .key("sk", s(item.listed()))
+                .build()
+                .map_err(|e| PortError::new("view write", e))?;
+            self.writes
+                .push(TransactWriteItem::builder().delete(delete).build());
+            Ok(())
+        } else {
+            self.put_unconditional(Item::from([
+                ("pk".into(), s(pk)),
+                ("sk".into(), s(item.listed())),
+                ("body".into(), s(row)),
+            ]))
+        }
     }
 
     async fn record_failure(

@@ -7,10 +7,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::EventUpcaster;
+use cqrs_es::persist::SerializedEvent;
 use domain::jobs::parse_delivery_id;
 use domain::links::LinkRecord;
+use domain::ports::{BatchQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
-use domain::projection::{project, BatchSummary, DeliveryRow, ProjectionError, ViewTransaction};
+use domain::projection::{
+    listed_key, project, BatchSummary, DeliveryRow, ItemKind, ProjectionError, ViewTransaction,
+    WorkspaceItem,
+};
 use domain::usecases::BatchViews;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -48,11 +53,7 @@ impl SqliteViews {
                 return Ok(read);
             };
             read += events.len();
-            let mut tx = SqliteViewTx {
-                tx: self.pool.begin().await.map_err(db_error("projector"))?,
-                batches: HashMap::new(),
-                deliveries: HashMap::new(),
-            };
+            let mut tx = self.begin().await?;
             tx.prefetch(
                 events
                     .iter()
@@ -74,6 +75,14 @@ impl SqliteViews {
         }
     }
 
+    async fn begin(&self) -> Result<SqliteViewTx, PortError> {
+        Ok(SqliteViewTx {
+            tx: self.pool.begin().await.map_err(db_error("projector"))?,
+            batches: HashMap::new(),
+            deliveries: HashMap::new(),
+        })
+    }
+
     /// Forgets every view row and the position, so the next catch-up
     /// rebuilds the views from the whole event log.
     pub async fn reset(&self) -> Result<(), PortError> {
@@ -82,6 +91,7 @@ impl SqliteViews {
             "DELETE FROM batch_summaries",
             "DELETE FROM deliveries",
             "DELETE FROM recipient_failures",
+            "DELETE FROM workspace_items",
             "DELETE FROM positions",
         ] {
             sqlx::query(statement)
@@ -169,6 +179,118 @@ impl BatchViews for SqliteViews {
                 .map_err(db_error("batch view"))?;
         decode_all(bodies)
     }
+
+    async fn list_batches(&self, query: &BatchQuery) -> Result<Page<BatchSummary>, PortError> {
+        // Newest first along the (organisation_id, listed) index; the
+        // filters narrow what it walks.
+        let mut sql = sqlx::QueryBuilder::new(
+            "SELECT listed, body FROM batch_summaries WHERE listed IS NOT NULL AND organisation_id = ",
+        );
+        sql.push_bind(&query.organisation_id);
+        if let Some(after) = &query.after {
+            sql.push(" AND listed < ").push_bind(after);
+        }
+        if let Some(from) = query.from {
+            sql.push(" AND listed >= ").push_bind(listed_bound(from));
+        }
+        if let Some(to) = query.to {
+            sql.push(" AND listed < ").push_bind(listed_bound(to));
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND status = ").push_bind(status.label());
+        }
+        if let Some(kind) = query.kind {
+            sql.push(" AND kind = ").push_bind(kind_name(kind));
+        }
+        if let Some(user) = &query.created_by {
+            sql.push(" AND created_by = ").push_bind(user);
+        }
+        sql.push(" ORDER BY listed DESC LIMIT ")
+            .push_bind(query.limit as i64 + 1);
+        let rows: Vec<(String, String)> = sql
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("batch list"))?;
+        page(rows, query.limit)
+    }
+
+    async fn list_items(
+        &self,
+        organisation_id: &str,
+        kind: ItemKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<WorkspaceItem>, PortError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT listed, body FROM workspace_items
+             WHERE organisation_id = ? AND kind = ? AND deleted = 0 AND listed < ?
+             ORDER BY listed DESC LIMIT ?",
+        )
+        .bind(organisation_id)
+        .bind(kind.as_str())
+        // Every key sorts below "~": digits, '#', and ids.
+        .bind(after.unwrap_or("~"))
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("workspace list"))?;
+        page(rows, limit)
+    }
+
+    async fn item(&self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM workspace_items WHERE kind = ? AND id = ?")
+                .bind(kind.as_str())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error("workspace item"))?;
+        Ok(decode_all(body.into_iter().collect())?.pop())
+    }
+
+    async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError> {
+        let mut tx = self.begin().await?;
+        for event in events {
+            project(&mut tx, event, &self.upcasters)
+                .await
+                .map_err(|e| match e {
+                    ProjectionError::Store(e) => e,
+                    other => PortError::new("projection", other),
+                })?;
+        }
+        tx.flush().await?;
+        tx.tx.commit().await.map_err(db_error("projector"))
+    }
+}
+
+/// The lowest `listed` key at or after `at`.
+fn listed_bound(at: DateTime<Utc>) -> String {
+    format!("{:013}", at.timestamp_millis().max(0))
+}
+
+fn kind_name(kind: events::BatchKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// One page from `limit + 1` rows of (listed, body): the extra row only says
+/// there is a next page, which starts after the last row kept.
+fn page<T: serde::de::DeserializeOwned>(
+    mut rows: Vec<(String, String)>,
+    limit: usize,
+) -> Result<Page<T>, PortError> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = more
+        .then(|| rows.last().map(|(listed, _)| listed.clone()))
+        .flatten();
+    Ok(Page {
+        items: decode_all(rows.into_iter().map(|(_, body)| body).collect())?,
+        next,
+    })
 }
 
 /// The projector's transaction over one page of events. Rows it reads or
@@ -236,7 +358,7 @@ impl SqliteViewTx {
             .collect();
         for chunk in batches.chunks(ROWS_PER_STATEMENT) {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO batch_summaries (batch_id, organisation_id, status, settled, body, last_sequence) ",
+                "INSERT INTO batch_summaries (batch_id, organisation_id, status, settled, body, last_sequence, listed, kind, created_by) ",
             );
             let mut bodies = Vec::with_capacity(chunk.len());
             for summary in chunk {
@@ -248,12 +370,16 @@ impl SqliteViewTx {
                     .push_bind(summary.status.label())
                     .push_bind(summary.is_settled())
                     .push_bind(body)
-                    .push_bind(summary.last_sequence as i64);
+                    .push_bind(summary.last_sequence as i64)
+                    .push_bind(summary_listed(summary))
+                    .push_bind(summary.kind.map(kind_name))
+                    .push_bind(&summary.created_by);
             });
             query.push(
                 " ON CONFLICT (batch_id) DO UPDATE SET organisation_id = excluded.organisation_id,
                   status = excluded.status, settled = excluded.settled, body = excluded.body,
-                  last_sequence = excluded.last_sequence",
+                  last_sequence = excluded.last_sequence, listed = excluded.listed,
+                  kind = excluded.kind, created_by = excluded.created_by",
             );
             query
                 .build()
@@ -294,6 +420,13 @@ impl SqliteViewTx {
         }
         Ok(())
     }
+}
+
+/// Where a batch sorts in its organisation's list; `None` (unlisted) until
+/// its draft is seen.
+fn summary_listed(summary: &BatchSummary) -> Option<String> {
+    summary.kind?;
+    Some(listed_key(summary.created_at?, &summary.batch_id))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
@@ -348,6 +481,37 @@ impl ViewTransaction for SqliteViewTx {
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
         self.deliveries
             .insert((row.batch_id.clone(), row.row), (Some(row.clone()), true));
+        Ok(())
+    }
+
+    async fn item(&mut self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM workspace_items WHERE kind = ? AND id = ?")
+                .bind(kind.as_str())
+                .bind(id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_error("workspace item"))?;
+        Ok(decode_all(body.into_iter().collect())?.pop())
+    }
+
+    async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
+        sqlx::query(
+            "INSERT INTO workspace_items (kind, id, organisation_id, listed, deleted, body, last_sequence)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (kind, id) DO UPDATE SET deleted = excluded.deleted, body = excluded.body,
+               last_sequence = excluded.last_sequence",
+        )
+        .bind(item.item.kind().as_str())
+        .bind(&item.id)
+        .bind(&item.organisation_id)
+        .bind(item.listed())
+        .bind(item.deleted)
+        .bind(to_json(item)?)
+        .bind(item.last_sequence as i64)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_error("workspace item"))?;
         Ok(())
     }
 

@@ -321,13 +321,21 @@ fn unavailable(e: sqlx::Error) -> BookError {
 #[async_trait::async_trait]
 impl AppointmentBook for SimulatedAppointmentBook {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
+        let mut slots = self.slots_between(search.from, search.to).await?;
+        slots.retain(|s| s.slot_type == search.slot_type);
+        Ok(slots)
+    }
+
+    async fn slots_between(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Slot>, BookError> {
         let busy = self.rows.booked().await?;
         Ok(self
             .slots
             .iter()
-            .filter(|s| {
-                s.slot_type == search.slot_type && s.start >= search.from && s.start < search.to
-            })
+            .filter(|s| s.start >= from && s.start < to)
             .map(|s| Slot {
                 busy: busy.contains(&s.slot_id),
                 ..s.clone()

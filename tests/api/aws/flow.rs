@@ -144,9 +144,7 @@ pub async fn exchange(
 ) -> axum::response::Response {
     let app = router(ApiState {
         app: env.stack.app.clone(),
-        identity: IdentitySource::ApiGatewayJwt {
-            organisation_claim: "ods".into(),
-        },
+        identity: IdentitySource::ApiGatewayJwt(Default::default()),
         outbox: None,
         callbacks: CallbackTokens {
             govuk_notify: Some(crate::helpers::NOTIFY_TOKEN.into()),
@@ -156,6 +154,8 @@ pub async fn exchange(
     let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
     jwt.claims.insert("ods".into(), org.into());
     jwt.claims.insert("sub".into(), "user-1".into());
+    jwt.claims.insert("name".into(), "Jo Bloggs".into());
+    jwt.claims.insert("batchbook_role".into(), "admin".into());
     let mut authorizer = ApiGatewayRequestAuthorizer::default();
     authorizer.jwt = Some(jwt);
     let mut context = ApiGatewayV2httpRequestContext::default();

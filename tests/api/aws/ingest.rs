@@ -11,11 +11,13 @@ use domain::{BatchbookError, Caller};
 use super::env::{delete_handled, receive_sqs_event, AwsTestEnv};
 
 pub fn caller(org: &str) -> Caller {
-    Caller {
-        organisation_id: OrganisationId::parse(org).unwrap(),
-        actor: "test".into(),
-        correlation_id: "aws-test".into(),
-    }
+    Caller::user(
+        OrganisationId::parse(org).unwrap(),
+        "test-user",
+        "Test user",
+        domain::Role::Admin,
+        "aws-test",
+    )
 }
 
 /// Runs the ingest handler over the ingest queue until `key` has been seen.

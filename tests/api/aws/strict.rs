@@ -77,7 +77,7 @@ async fn refused_sends_and_revokes_change_nothing_through_the_api_function() {
         ("GET", "/v1/nothing-here", &[], "", 404,
             "there is no GET /v1/nothing-here; the API description is at /openapi.json"),
         ("DELETE", "/v1/batches", &[], "", 405,
-            "this route does not take that method; it takes POST"),
+            "this route does not take that method; it takes POST,GET,HEAD"),
     ];
     for (method, uri, headers, body, status, detail) in cases {
         let (got, problem, headers) = raw(env, "A12345", method, uri, headers, body).await;

@@ -38,6 +38,7 @@ impl Batch {
             snomed_code,
             content,
             list,
+            from_template,
         } = new;
         if self.status != BatchStatus::Absent {
             return Err(BatchError::AlreadyExists);
@@ -64,6 +65,7 @@ impl Batch {
                 questionnaire,
                 attachment,
                 self_book,
+                from_template: from_template.map(Box::new),
             },
             BatchEvent::PatientListAttached(list),
         ])

@@ -79,6 +79,8 @@ pub struct NewBatch {
     /// What it sends: one kind of content.
     pub content: BatchContent,
     pub list: ListAttached,
+    /// The template its message was copied from, if it was.
+    pub from_template: Option<events::TemplateUsed>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

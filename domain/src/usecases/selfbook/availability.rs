@@ -4,12 +4,23 @@
 use cqrs_es::persist::PersistedEventRepository;
 use events::SelfBook;
 
-use crate::appointments::{availability, AppointmentBook, Availability};
+use crate::appointments::{availability, catalogue, AppointmentBook, Availability, Catalogue};
 use crate::appointments::{Slot, SlotSearch};
 use crate::ports::PortError;
 use crate::selfbook::{self};
 use crate::usecases::{Batchbook, BatchbookError, Caller};
 use crate::values::OrganisationId;
+
+/// The catalogue, and the window of the search it was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueView {
+    pub catalogue: Catalogue,
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// When the book was asked; a later call within the cache time gets
+    /// this same answer.
+    pub read_at: chrono::DateTime<chrono::Utc>,
+}
 
 impl<R: PersistedEventRepository> Batchbook<R> {
     pub(in crate::usecases) fn appointment_book(
@@ -32,6 +43,46 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         selfbook::check(config).map_err(BatchbookError::InvalidRequest)?;
         let (search, slots) = self.slots_for(&caller.organisation_id, config).await?;
         Ok(availability(&slots, &search))
+    }
+
+    /// The appointment book's slot types, clinicians and locations over
+    /// the next [`selfbook::CATALOGUE_DAYS`] days, with the other
+    /// organisations' sites the settings allow. Read from a slot search,
+    /// kept for [`selfbook::CATALOGUE_FOR`] per organisation.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn catalogue(&self, caller: &Caller) -> Result<CatalogueView, BatchbookError> {
+        let book = self.appointment_book()?;
+        let org = caller.organisation_id.to_string();
+        let now = self.ports.clock.now();
+        let cached = self
+            .catalogues
+            .lock()
+            .expect("the catalogue cache is never poisoned")
+            .get(&org)
+            .filter(|view| now < view.read_at + selfbook::CATALOGUE_FOR)
+            .cloned();
+        if let Some(view) = cached {
+            return Ok(view);
+        }
+        let to = now + selfbook::CATALOGUE_DAYS;
+        let other_sites = self.settings_of(&caller.organisation_id).await?.other_sites;
+        let slots = book
+            .slots_between(now, to)
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        let view = CatalogueView {
+            catalogue: catalogue(&slots, &other_sites),
+            from: now,
+            to,
+            read_at: now,
+        };
+        let mut cache = self
+            .catalogues
+            .lock()
+            .expect("the catalogue cache is never poisoned");
+        cache.retain(|_, v| now < v.read_at + selfbook::CATALOGUE_FOR);
+        cache.insert(org, view.clone());
+        Ok(view)
     }
 
     /// What an invite of `org` configured like this finds in the book now:

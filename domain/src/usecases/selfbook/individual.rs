@@ -4,6 +4,8 @@
 
 use crate::content::BatchContent;
 use cqrs_es::persist::PersistedEventRepository;
+
+use crate::usecases::Role;
 use events::SelfBook;
 use serde::Serialize;
 
@@ -66,6 +68,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         request: PatientInvite,
         key: Option<&crate::usecases::IdempotencyKey>,
     ) -> Result<PatientInvited, BatchbookError> {
+        caller.require(Role::Staff)?;
         let fingerprint = format!(
             "invite-patient\n{:?}\n{}\n{}\n{}\n{:?}\n{}\n{}",
             request.name,
@@ -203,6 +206,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     name,
                     list_id: list.list_id.clone(),
                     template: request.message,
+                    template_id: None,
                     email_subject: None,
                     snomed_code: None,
                     content,

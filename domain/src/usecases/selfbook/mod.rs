@@ -20,6 +20,7 @@ mod patient;
 mod reactions;
 mod timers;
 
+pub use availability::CatalogueView;
 pub use individual::{PatientInvite, PatientInvited};
 
 use chrono::{DateTime, Duration, Utc};

@@ -12,9 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (stack, config) = lambda_functions::start().await?;
     let app = router(ApiState {
         app: stack.app.clone(),
-        identity: IdentitySource::ApiGatewayJwt {
-            organisation_claim: config.api.organisation_claim.clone(),
-        },
+        identity: IdentitySource::ApiGatewayJwt(config.api.claims.clone()),
         outbox: None,
         callbacks: config.api.callbacks.clone(),
     });

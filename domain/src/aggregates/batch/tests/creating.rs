@@ -96,6 +96,7 @@ fn a_batch_is_one_kind_of_link_at_most() {
             questionnaire: None,
             attachment: Some(leaflet.clone()),
             self_book: None,
+            from_template: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ] {

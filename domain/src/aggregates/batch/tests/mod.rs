@@ -45,6 +45,7 @@ pub(super) fn drafted() -> Vec<BatchEvent> {
             questionnaire: None,
             attachment: None,
             self_book: None,
+            from_template: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ]
@@ -93,6 +94,7 @@ pub(super) fn florey_drafted() -> Vec<BatchEvent> {
             questionnaire: Some(Questionnaire::BloodPressure7Day),
             attachment: None,
             self_book: None,
+            from_template: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ]
@@ -116,6 +118,7 @@ pub(super) fn create(
         snomed_code: snomed_code.map(str::to_owned),
         content,
         list,
+        from_template: None,
     }))
 }
 

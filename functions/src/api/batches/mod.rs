@@ -1,4 +1,11 @@
-//! Batch messages: create, send, read, cancel, and the failed-to-deliver report.
+//! Batch messages: create, send, cancel and revoke (each answering with the
+//! batch as it then stands), and the reports. Reading them is in `views`.
+
+mod views;
+
+pub use views::BatchResponse;
+use views::{__path_get_batch, __path_list_batches};
+use views::{get_batch, list_batches, stagger_days, StaggerDayResponse};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -6,16 +13,13 @@ use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
-use domain::aggregates::{BatchStatus, InviteStatus};
 use domain::content::BatchContent;
 use domain::policies::{SendPlan, SendStart};
-use domain::projection::BatchSummary;
 use domain::template::SmsEncoding;
 use domain::usecases::{Content, CreateBatch, RevokeScope};
 use domain::values::NhsNumber;
 use events::Questionnaire;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::body::{JsonBody, NoBody, OptionalJsonBody};
@@ -30,8 +34,15 @@ pub struct CreateBatchRequest {
     pub list_id: String,
     /// The message: SMS and NHS App text, and the body of emails.
     /// `((name))` becomes the patient's given name. At most 918 characters
-    /// once filled in.
-    pub message: String,
+    /// once filled in. Leave it out to copy it from `template_id`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Copy the message (and its email subject, unless one is given here)
+    /// from this template, one of the caller's own or shared with the
+    /// organisation, as it is now: later edits of the template change no
+    /// batch already made. Not with `message`.
+    #[serde(default)]
+    pub template_id: Option<String>,
     /// Needed when any patient on the list has an email address. One
     /// line, at most 200 characters.
     #[serde(default)]
@@ -114,28 +125,6 @@ pub struct PreviewResponse {
     pub stagger: Vec<StaggerDayResponse>,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct StaggerDayResponse {
-    pub day: u32,
-    pub starts_at: DateTime<Utc>,
-    pub patients: u64,
-}
-
-fn stagger_days(days: Vec<events::StaggerDay>) -> Vec<StaggerDayResponse> {
-    days.into_iter()
-        .map(|d| StaggerDayResponse {
-            day: d.day,
-            starts_at: d.starts_at,
-            patients: d.recipients,
-        })
-        .collect()
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreatedBatch {
-    pub batch_id: String,
-}
-
 /// When to send. Exactly one of `now` and `send_at`, so that a misspelt
 /// time is never read as "now":
 ///
@@ -189,173 +178,6 @@ impl SendRequest {
     }
 }
 
-/// A batch's status and counts.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BatchResponse {
-    pub batch_id: String,
-    pub name: String,
-    /// Saving: the messages sent are being saved to patients' records.
-    pub status: BatchStatusName,
-    pub list_id: String,
-    pub counts: BatchCounts,
-    pub send_at: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    /// When the last record was saved.
-    pub saved_at: Option<DateTime<Utc>>,
-    pub email_subject: Option<String>,
-    pub snomed_code: Option<String>,
-    /// The days of a staggered send.
-    pub stagger: Vec<StaggerDayResponse>,
-    /// The Florey questionnaire the batch links to, if any.
-    pub questionnaire: Option<Questionnaire>,
-    /// The file each patient's link opens, if any.
-    pub attachment: Option<BatchAttachment>,
-    /// When staff revoked every link of the batch.
-    pub links_revoked_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct BatchAttachment {
-    pub attachment_id: String,
-    pub file_name: String,
-    pub content_type: String,
-    pub size: u64,
-    /// Hex SHA-256 of the file.
-    pub sha256: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct BatchCounts {
-    /// Rows on the patient list.
-    pub patient_list: u64,
-    /// Patients the batch is sent to.
-    pub recipients: u64,
-    /// Sent, with no final outcome yet.
-    pub awaiting_receipt: u64,
-    /// Delivered by SMS or NHS App (emails are never counted here).
-    pub delivered: u64,
-    /// Emails delivered.
-    pub emails_delivered: u64,
-    /// Patients without a valid mobile number.
-    pub without_valid_mobile: u64,
-    /// Messages that failed to deliver.
-    pub failed_to_deliver: u64,
-    /// Messages saved to the patient's record, with the SNOMED CT code.
-    pub saved_to_record: u64,
-    /// Messages the clinical system would not take (for example, the
-    /// patient is no longer registered).
-    pub not_saved_to_record: u64,
-    /// Patients who answered the questionnaire.
-    pub answered: u64,
-    /// Patients who opened the attachment.
-    pub opened_attachment: u64,
-    /// For a Self-Book batch, its invites by status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub invites: Option<InviteCounts>,
-}
-
-/// A Self-Book batch's invites by status.
-#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct InviteCounts {
-    /// Sent; nothing chosen yet.
-    pub open: u64,
-    /// A time is chosen and the appointment book is being asked.
-    pub pending: u64,
-    pub booked: u64,
-    /// The book refused the time chosen; the patient may choose another.
-    pub failed: u64,
-    pub declined: u64,
-    pub cancelled: u64,
-    /// The link expired with nothing booked.
-    pub timed_out: u64,
-}
-
-impl From<BTreeMap<InviteStatus, u64>> for InviteCounts {
-    fn from(counts: BTreeMap<InviteStatus, u64>) -> Self {
-        let count = |status| counts.get(&status).copied().unwrap_or_default();
-        Self {
-            open: count(InviteStatus::Open),
-            pending: count(InviteStatus::Pending),
-            booked: count(InviteStatus::Booked),
-            failed: count(InviteStatus::Failed),
-            declined: count(InviteStatus::Declined),
-            cancelled: count(InviteStatus::Cancelled),
-            timed_out: count(InviteStatus::TimedOut),
-        }
-    }
-}
-
-/// A batch's status as staff see it.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub enum BatchStatusName {
-    Draft,
-    Scheduled,
-    Sending,
-    Done,
-    Cancelled,
-    Saving,
-    Saved,
-}
-
-impl From<BatchStatus> for BatchStatusName {
-    fn from(status: BatchStatus) -> Self {
-        match status {
-            // A batch that has no events is never shown (`batch` answers
-            // 404 for it); were one read, it would be a draft to be.
-            BatchStatus::Absent | BatchStatus::Draft => Self::Draft,
-            BatchStatus::Scheduled => Self::Scheduled,
-            BatchStatus::Sending => Self::Sending,
-            BatchStatus::Done => Self::Done,
-            BatchStatus::Cancelled => Self::Cancelled,
-            BatchStatus::Saving => Self::Saving,
-            BatchStatus::Saved => Self::Saved,
-        }
-    }
-}
-
-impl From<BatchSummary> for BatchResponse {
-    fn from(s: BatchSummary) -> Self {
-        Self {
-            counts: BatchCounts {
-                patient_list: s.patient_count,
-                recipients: s.recipient_count,
-                awaiting_receipt: s.awaiting_receipt_count,
-                delivered: s.delivered_count,
-                emails_delivered: s.email_delivered_count,
-                without_valid_mobile: s.without_valid_mobile_count,
-                failed_to_deliver: s.failed_count,
-                saved_to_record: s.saved_to_record_count,
-                not_saved_to_record: s.not_saved_to_record_count,
-                answered: s.answered_count,
-                opened_attachment: s.attachment_opened_count,
-                invites: (s.kind == Some(events::BatchKind::SelfBook))
-                    .then(|| s.invite_counts().into()),
-            },
-            batch_id: s.batch_id,
-            name: s.name,
-            status: s.status.into(),
-            list_id: s.list_id,
-            send_at: s.send_at,
-            started_at: s.started_at,
-            completed_at: s.completed_at,
-            saved_at: s.saved_at,
-            email_subject: s.email_subject,
-            snomed_code: s.snomed_code,
-            stagger: stagger_days(s.stagger),
-            questionnaire: s.questionnaire,
-            attachment: s.attachment.map(|a| BatchAttachment {
-                attachment_id: a.attachment_id,
-                file_name: a.file_name,
-                content_type: a.content_type,
-                size: a.size,
-                sha256: a.sha256,
-            }),
-            links_revoked_at: s.links_revoked_at,
-        }
-    }
-}
-
 /// The one kind of content a request's fields ask for.
 fn content(
     questionnaire: Option<Questionnaire>,
@@ -378,9 +200,9 @@ fn content(
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the same batch")),
     request_body = CreateBatchRequest,
     responses(
-        (status = 201, body = CreatedBatch),
+        (status = 201, description = "Created: the batch, as `GET /v1/batches/{batch_id}` now shows it", body = BatchResponse),
         (status = 404, description = "No such list", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`detail` names the field and why: for example both or neither of `message` and `template_id`, or a template that is not the caller's", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_batch<R: PersistedEventRepository + 'static>(
@@ -388,7 +210,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     JsonBody(request): JsonBody<CreateBatchRequest>,
-) -> Result<(StatusCode, Json<CreatedBatch>), Problem> {
+) -> Result<(StatusCode, Json<BatchResponse>), Problem> {
     let content = content(
         request.questionnaire,
         request.attachment_id,
@@ -402,7 +224,8 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
             CreateBatch {
                 name: request.name,
                 list_id: request.list_id,
-                template: request.message,
+                template: request.message.unwrap_or_default(),
+                template_id: request.template_id,
                 email_subject: request.email_subject,
                 snomed_code: request.snomed_code,
                 content,
@@ -410,7 +233,8 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
             key.as_ref(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(CreatedBatch { batch_id })))
+    let batch = state.app.batch(&caller, &batch_id).await?;
+    Ok((StatusCode::CREATED, Json(batch.into())))
 }
 
 /// The length of a message for a list (worst case over the list's names),
@@ -469,29 +293,13 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
     }))
 }
 
-/// A batch's status and counts.
-#[utoipa::path(
-    get, path = "/v1/batches/{batch_id}", tag = "batches",
-    params(("batch_id" = String, Path)),
-    responses(
-        (status = 200, body = BatchResponse),
-    )
-)]
-pub async fn get_batch<R: PersistedEventRepository + 'static>(
-    State(state): State<ApiState<R>>,
-    Authenticated(caller): Authenticated,
-    Path(batch_id): Path<String>,
-) -> Result<Json<BatchResponse>, Problem> {
-    Ok(Json(state.app.batch(&caller, &batch_id).await?.into()))
-}
-
 /// Send a batch now, or schedule it.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/send", tag = "batches",
     params(("batch_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the first answer")),
     request_body(content = Option<SendRequest>, description = "Empty or `{\"now\": true}` to send now; `{\"send_at\": …}` to schedule; either with `stagger_days`"),
     responses(
-        (status = 202, description = "Sending, or scheduled"),
+        (status = 202, description = "Sending, or scheduled: the batch as it now stands", body = BatchResponse),
         (status = 409, description = "Already sent, or cancelled", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown field, neither or both of `now` and `send_at`, a `send_at` past or over a year away, or `stagger_days` outside 1 to 28", body = Problem, content_type = "application/problem+json"),
     )
@@ -502,14 +310,15 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     Path(batch_id): Path<String>,
     IdempotencyKeyHeader(key): IdempotencyKeyHeader,
     OptionalJsonBody(request): OptionalJsonBody<Option<SendRequest>>,
-) -> Result<StatusCode, Problem> {
+) -> Result<(StatusCode, Json<BatchResponse>), Problem> {
     let empty = request.is_none();
     let plan = request.unwrap_or_default().plan(empty)?;
     state
         .app
         .send_batch(&caller, &batch_id, plan, key.as_ref())
         .await?;
-    Ok(StatusCode::ACCEPTED)
+    let batch = state.app.batch(&caller, &batch_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(batch.into())))
 }
 
 /// Cancel a batch that has not started sending, or a staggered batch before
@@ -518,8 +327,8 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
     post, path = "/v1/batches/{batch_id}/cancel", tag = "batches",
     params(("batch_id" = String, Path)),
     responses(
-        (status = 204, description = "Cancelled"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Cancelled: the batch as it now stands", body = BatchResponse),
+        (status = 409, description = "It has started sending, or was cancelled already", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
@@ -527,9 +336,9 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
     _: NoBody,
-) -> Result<StatusCode, Problem> {
+) -> Result<Json<BatchResponse>, Problem> {
     state.app.cancel_batch(&caller, &batch_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(state.app.batch(&caller, &batch_id).await?.into()))
 }
 
 /// The patients whose message failed to deliver, as CSV.
@@ -598,7 +407,8 @@ impl RevokeRequest {
     params(("batch_id" = String, Path)),
     request_body(content = RevokeRequest, description = "`{\"all\": true}` to revoke every link of the batch; `{\"nhs_number\": \"…\"}` for one patient's"),
     responses(
-        (status = 204, description = "Revoked (revoking again changes nothing)"),
+        (status = 200, description = "Revoked (revoking again changes nothing): the batch as it now stands", body = BatchResponse),
+        (status = 403, description = "`role_needed`: revoking every link of a batch needs the admin role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The batch has no links, or has sent none yet", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither or both of `all` and `nhs_number`, an unknown field, a bad NHS number, or one not in the batch", body = Problem, content_type = "application/problem+json"),
     )
@@ -608,10 +418,10 @@ pub async fn revoke_links<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
     JsonBody(request): JsonBody<RevokeRequest>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Json<BatchResponse>, Problem> {
     let scope = request.scope()?;
     state.app.revoke_links(&caller, &batch_id, scope).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(state.app.batch(&caller, &batch_id).await?.into()))
 }
 
 /// A questionnaire batch's answers, as CSV: NHS Number, Answered At, then
@@ -647,7 +457,7 @@ pub struct StopSeriesRequest {
     params(("batch_id" = String, Path)),
     request_body = StopSeriesRequest,
     responses(
-        (status = 204, description = "Stopped (stopping again changes nothing)"),
+        (status = 200, description = "Stopped (stopping again changes nothing): the batch as it now stands", body = BatchResponse),
         (status = 422, description = "A bad NHS number, one not in the batch, or a batch that is not a series", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -656,14 +466,14 @@ pub async fn stop_series<R: PersistedEventRepository + 'static>(
     Authenticated(caller): Authenticated,
     Path(batch_id): Path<String>,
     JsonBody(request): JsonBody<StopSeriesRequest>,
-) -> Result<StatusCode, Problem> {
+) -> Result<Json<BatchResponse>, Problem> {
     let nhs_number = NhsNumber::parse(&request.nhs_number)
         .map_err(|e| Problem::invalid_request(format!("nhs_number: {e}")))?;
     state
         .app
         .stop_series(&caller, &batch_id, &nhs_number)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(state.app.batch(&caller, &batch_id).await?.into()))
 }
 
 /// Batches: this module's routes, each with its OpenAPI operation.
@@ -673,6 +483,7 @@ pub(super) fn routes<R: PersistedEventRepository + 'static>(
         .routes(super::operation!(create_batch))
         .routes(super::operation!(preview_batch))
         .routes(super::operation!(get_batch))
+        .routes(super::operation!(list_batches))
         .routes(super::operation!(send_batch))
         .routes(super::operation!(cancel_batch))
         .routes(super::operation!(failed_to_deliver))
