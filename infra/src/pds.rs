@@ -137,6 +137,17 @@ struct Patient {
     deceased_date_time: Option<String>,
     #[serde(default)]
     telecom: Vec<ContactPoint>,
+    #[serde(default)]
+    name: Vec<HumanName>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HumanName {
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    #[serde(default)]
+    given: Vec<String>,
+    period: Option<Period>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,10 +202,19 @@ impl Patient {
                     .and_then(|t| t.value.clone())
             })
             .flatten();
+        // The current usual name; failing that, any current name.
+        let current_names = || self.name.iter().filter(|n| current(&n.period));
+        let given_name = current_names()
+            .find(|n| n.use_.as_deref() == Some("usual"))
+            .or_else(|| current_names().next())
+            .and_then(|n| n.given.first())
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty());
         DemographicsRecord {
             deceased: self.deceased_date_time.is_some(),
             restricted,
             mobile,
+            given_name,
         }
     }
 }

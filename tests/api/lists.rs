@@ -251,6 +251,53 @@ async fn an_emis_list_of_nhs_numbers_is_completed_from_pds_with_each_outcome_nam
 }
 
 #[tokio::test]
+async fn a_list_of_nhs_numbers_alone_greets_each_patient_by_the_given_name_pds_holds() {
+    let app = spawn_app().await;
+    let list: Value = app
+        .upload_list("NHS Number\r\n9990000018\r\n")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let created = app
+        .post_json(
+            "/v1/batches",
+            &json!({"name": "Flu", "list_id": list["list_id"], "message": "Dear ((name)), book your flu jab."}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let batch: Value = created.json().await.unwrap();
+    let batch_id = batch["batch_id"].as_str().unwrap();
+    let sent = app
+        .post_json(
+            &format!("/v1/batches/{batch_id}/send"),
+            &json!({"now": true}),
+        )
+        .await;
+    assert_eq!(sent.status(), 202);
+    app.run_pending_work().await;
+    let bodies: Vec<(String, String)> = app
+        .outbox()
+        .await
+        .iter()
+        .map(|m| {
+            (
+                m["to"].as_str().unwrap().into(),
+                m["body"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    // PDS's given name for 9990000018 is Joe; not "patient".
+    assert_eq!(
+        bodies,
+        [(
+            "+447700100901".to_owned(),
+            "Dear Joe, book your flu jab.".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
 async fn nhs_app_patients_are_sent_an_nhs_app_message_and_others_an_sms() {
     let app = spawn_app().await;
     let batch_id = app

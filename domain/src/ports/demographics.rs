@@ -14,6 +14,9 @@ pub struct DemographicsRecord {
     pub restricted: bool,
     /// The current mobile, as PDS writes it.
     pub mobile: Option<String>,
+    /// The first given name of the patient's current usual name: what
+    /// `((name))` becomes when the list has no name column.
+    pub given_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

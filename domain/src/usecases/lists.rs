@@ -266,7 +266,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         let lacks_contact = row.reason == Some(ContactDetailsNotProvided);
         if let Some(pds) = &self.ports.demographics {
-            match pds.lookup(&nhs).await {
+            let record = pds.lookup(&nhs).await;
+            // A list of NHS numbers alone still greets each patient by name.
+            if let Ok(found) = &record {
+                if row.given_name.is_none() {
+                    row.given_name = found.given_name.as_deref().and_then(pds_given_name);
+                }
+            }
+            match record {
                 Ok(record) if record.deceased => {
                     row.refuse(Deceased, None);
                     return Ok(());
@@ -403,4 +410,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         Err(BatchbookError::ListNotFound)
     }
+}
+
+/// A given name from PDS, fit for a text: one line, at most the longest
+/// given name the NHS Data Dictionary allows (35 characters).
+fn pds_given_name(name: &str) -> Option<String> {
+    let name = name.split_whitespace().next()?;
+    (name.chars().count() <= super::TEMPLATE_NAME_LENGTH && !name.chars().any(char::is_control))
+        .then(|| name.to_owned())
 }

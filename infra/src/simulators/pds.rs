@@ -18,6 +18,8 @@ const BUNDLED: &str = include_str!("../../fixtures/synthetic_patients.json");
 pub struct SyntheticPatient {
     pub nhs_number: String,
     #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
     pub mobile: Option<String>,
     #[serde(default)]
     pub deceased: bool,
@@ -77,6 +79,7 @@ impl Demographics for SimulatedPds {
             restricted: patient.restricted,
             // PDS gives no contact details for a restricted record.
             mobile: patient.mobile.clone().filter(|_| !patient.restricted),
+            given_name: patient.given_name.clone(),
         })
     }
 }
@@ -107,7 +110,8 @@ mod tests {
             Ok(DemographicsRecord {
                 deceased: false,
                 restricted: false,
-                mobile: Some("07700 100901".into())
+                mobile: Some("07700 100901".into()),
+                given_name: Some("Joe".into()),
             })
         );
         assert!(pds.lookup(&nhs("9990000042")).await.unwrap().deceased);
@@ -116,7 +120,8 @@ mod tests {
             Ok(DemographicsRecord {
                 deceased: false,
                 restricted: true,
-                mobile: None
+                mobile: None,
+                given_name: Some("Sanjay".into()),
             })
         );
         assert_eq!(

@@ -90,7 +90,15 @@ async fn read(
     let body = match id.as_str() {
         "9000000009" => patient(
             &id,
-            json!({"telecom": [
+            json!({
+                "name": [
+                    {"id": "122", "use": "usual", "period": {"start": "2010-01-01", "end": "2019-12-31"},
+                     "given": ["Janet"], "family": "Jones"},
+                    {"id": "123", "use": "nickname", "given": ["Jan"], "family": "Smith"},
+                    {"id": "124", "use": "usual", "period": {"start": "2020-01-01"},
+                     "given": ["Jane", "Mary"], "family": "Smith", "prefix": ["Mrs"]}
+                ],
+                "telecom": [
                 {"id": "789", "period": {"start": "2020-01-01", "end": "2021-12-31"},
                  "system": "phone", "use": "mobile", "value": "07700 900111"},
                 {"id": "790", "period": {"start": "2022-01-01"},
@@ -176,6 +184,8 @@ async fn the_client_reads_each_documented_answer() {
             restricted: false,
             // The current mobile, not the expired one or the home phone.
             mobile: Some("07700 900123".into()),
+            // The first given name of the current usual name.
+            given_name: Some("Jane".into()),
         })
     );
     assert_eq!(
@@ -184,6 +194,7 @@ async fn the_client_reads_each_documented_answer() {
             deceased: true,
             restricted: false,
             mobile: Some("07700 900124".into()),
+            given_name: Some("Jane".into()),
         })
     );
     assert_eq!(
@@ -192,6 +203,8 @@ async fn the_client_reads_each_documented_answer() {
             deceased: false,
             restricted: true,
             mobile: None,
+            // The name is still given; only contact details are withheld.
+            given_name: Some("Jane".into()),
         })
     );
     assert_eq!(
@@ -201,7 +214,10 @@ async fn the_client_reads_each_documented_answer() {
     // A 429 is waited out and retried.
     assert_eq!(
         pds.lookup(&nhs("9000000041")).await,
-        Ok(DemographicsRecord::default())
+        Ok(DemographicsRecord {
+            given_name: Some("Jane".into()),
+            ..DemographicsRecord::default()
+        })
     );
     // A service that stays down is "unavailable" after every attempt, and
     // the error names no patient.
