@@ -451,3 +451,36 @@ impl WorkQueue for DuplicatingQueue {
         self.0.ack(queue, receipt).await
     }
 }
+
+impl TestApp {
+    /// A request to `path` as `who`, a development sign-in after `dev:`:
+    /// `A12345:sam` (staff), `A12345:ann:admin`, `A12345:ida:auditor`.
+    pub fn request_as(
+        &self,
+        who: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.as_org(
+            self.client
+                .request(method, format!("{}{path}", self.address)),
+            who,
+        )
+    }
+
+    /// The status and JSON body (`null` when none) of `request`.
+    pub async fn reply(request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Uploads `csv` as `who` and answers the checked list's id.
+    pub async fn list_as(&self, who: &str, csv: &str) -> String {
+        let response = self.upload_list_as(who, csv).await;
+        assert_eq!(response.status(), 201);
+        let list: Value = response.json().await.unwrap();
+        list["list_id"].as_str().unwrap().to_owned()
+    }
+}
