@@ -142,6 +142,33 @@ pub async fn exchange(
     headers: &[(&str, &str)],
     body: Body,
 ) -> axum::response::Response {
+    let who = Signer {
+        org,
+        user: "user-1",
+        name: "Jo Bloggs",
+        role: "admin",
+    };
+    exchange_as(env, &who, method, uri, headers, body).await
+}
+
+/// Who a request is signed in as: the claims API Gateway's JWT authorizer
+/// hands over.
+pub struct Signer<'a> {
+    pub org: &'a str,
+    pub user: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+}
+
+/// As [`exchange`], signed in as `who`.
+pub async fn exchange_as(
+    env: &AwsTestEnv,
+    who: &Signer<'_>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> axum::response::Response {
     let app = router(ApiState {
         app: env.stack.app.clone(),
         identity: IdentitySource::ApiGatewayJwt(Default::default()),
@@ -152,10 +179,10 @@ pub async fn exchange(
         },
     });
     let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-    jwt.claims.insert("ods".into(), org.into());
-    jwt.claims.insert("sub".into(), "user-1".into());
-    jwt.claims.insert("name".into(), "Jo Bloggs".into());
-    jwt.claims.insert("batchbook_role".into(), "admin".into());
+    jwt.claims.insert("ods".into(), who.org.into());
+    jwt.claims.insert("sub".into(), who.user.into());
+    jwt.claims.insert("name".into(), who.name.into());
+    jwt.claims.insert("batchbook_role".into(), who.role.into());
     let mut authorizer = ApiGatewayRequestAuthorizer::default();
     authorizer.jwt = Some(jwt);
     let mut context = ApiGatewayV2httpRequestContext::default();

@@ -13,3 +13,4 @@ mod scheduling;
 mod selfbook;
 mod streams;
 mod strict;
+mod workspace;
