@@ -10,8 +10,8 @@ export CARGO_INCREMENTAL=0
 echo "== tools"
 cargo --version
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
-# moto (local DynamoDB, SQS, S3 for the AWS adapter tests), the SAM CLI and
-# cfn-lint (template checks). Versions are pinned in tests/requirements.txt.
+# moto (local DynamoDB, SQS, S3 for the AWS adapter tests), the SAM CLI,
+# cfn-lint (template checks) and Schemathesis (the API against its document). Versions are pinned in tests/requirements.txt.
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
 echo "== formatting"
@@ -26,3 +26,7 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== tests"
 cargo test --workspace
+
+echo "== the API against its OpenAPI document (report in target/schemathesis)"
+cargo build --bin batchbook --quiet
+bash tests/schemathesis/run.sh target/debug/batchbook

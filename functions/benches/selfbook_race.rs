@@ -107,7 +107,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let app = router(ApiState {
         app: stack.app.clone(),
         identity: IdentitySource::Development {
-            default_organisation: org,
+            default_organisation: Some(org),
         },
         outbox: Some(stack.providers.clone()),
         callbacks: CallbackTokens {

@@ -15,7 +15,9 @@ use lambda_http::request::RequestContext;
 #[derive(Debug, Clone)]
 pub enum IdentitySource {
     Development {
-        default_organisation: OrganisationId,
+        /// The organisation a request without a token acts for, as its
+        /// admin; `None` refuses such a request (401), as AWS does.
+        default_organisation: Option<OrganisationId>,
     },
     ApiGatewayJwt(JwtClaims),
 }
@@ -83,8 +85,11 @@ impl IdentitySource {
                 default_organisation,
             } => {
                 let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+                    let org = default_organisation
+                        .clone()
+                        .ok_or(IdentityError::Unauthenticated)?;
                     return Ok(Caller::user(
-                        default_organisation.clone(),
+                        org,
                         "dev-user",
                         "Development user",
                         Role::Admin,
@@ -172,7 +177,7 @@ mod tests {
 
     fn dev() -> IdentitySource {
         IdentitySource::Development {
-            default_organisation: OrganisationId::parse("A12345").unwrap(),
+            default_organisation: Some(OrganisationId::parse("A12345").unwrap()),
         }
     }
 

@@ -35,6 +35,10 @@ enum Command {
         /// The organisation (ODS code) a request without a development token acts for.
         #[arg(long, default_value = "A12345")]
         dev_org: String,
+        /// Refuse a request without a development token (401), as the
+        /// deployed stack refuses one without a sign-in.
+        #[arg(long)]
+        require_sign_in: bool,
         /// Make the simulated SMS provider take this long per message.
         #[arg(long, default_value_t = 0)]
         sms_delay_ms: u64,
@@ -85,9 +89,13 @@ async fn main() -> ExitCode {
             addr,
             data,
             dev_org,
+            require_sign_in,
             sms_delay_ms,
             link_base_url,
-        } => serve(addr, data, dev_org, sms_delay_ms, link_base_url).await,
+        } => {
+            let dev_org = (!require_sign_in).then_some(dev_org);
+            serve(addr, data, dev_org, sms_delay_ms, link_base_url).await
+        }
         Command::Demo { patients, data } => demo(data, patients).await,
         Command::RebuildViews { data } => rebuild(data).await,
         Command::Lists {
@@ -113,12 +121,13 @@ type AnyError = Box<dyn std::error::Error>;
 async fn serve(
     addr: SocketAddr,
     data: PathBuf,
-    dev_org: String,
+    dev_org: Option<String>,
     sms_delay_ms: u64,
     link_base_url: Option<String>,
 ) -> Result<(), AnyError> {
-    let default_organisation =
-        OrganisationId::parse(&dev_org).map_err(|e| format!("--dev-org: {e}"))?;
+    let default_organisation = dev_org
+        .map(|org| OrganisationId::parse(&org).map_err(|e| format!("--dev-org: {e}")))
+        .transpose()?;
     let mut config = EmbeddedConfig::new(&data);
     config.link_base_url = link_base_url.unwrap_or_else(|| format!("http://{addr}/v1/links"));
     config.providers = ProviderSimulatorSettings {

@@ -59,7 +59,7 @@ pub async fn spawn_app_with(layer: Option<QueueLayer>, data: tempfile::TempDir) 
     let app = router(ApiState {
         app: stack.app.clone(),
         identity: IdentitySource::Development {
-            default_organisation: OrganisationId::parse(ORG).unwrap(),
+            default_organisation: Some(OrganisationId::parse(ORG).unwrap()),
         },
         outbox: Some(stack.providers.clone()),
         callbacks: CallbackTokens {

@@ -11,13 +11,22 @@ use super::{ApiState, Authenticated, Problem};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxEntry {
+    /// Batchbook's reference for the message: what GOV.UK Notify's delivery
+    /// callback quotes as `reference`. NHS Notify's callback quotes
+    /// `messageReference`, a UUID derived from it.
     pub reference: String,
+    /// The key the message was sent with: a retry with it sends nothing new.
     pub idempotency_key: String,
+    /// SMS, email or the NHS App.
     pub channel: events::Channel,
     /// A mobile, an email address or an NHS number, by channel.
     pub to: String,
+    /// The email's subject; absent for SMS and the NHS App.
     pub subject: Option<String>,
+    /// The message as the patient received it, with their name and link
+    /// filled in.
     pub body: String,
+    /// When the provider accepted it.
     pub accepted_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -30,6 +30,8 @@ const SESSION_HEADER: &str = "link-session";
 /// Whether a link can be used, and if not, how to reach the practice.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LinkPageResponse {
+    /// Whether the link can be used, and if not why: expired, withdrawn or
+    /// locked.
     pub state: LinkState,
     /// The practice's name, phone and website, when the link cannot be used.
     #[schema(value_type = Option<Object>)]
@@ -55,7 +57,9 @@ pub struct VerifyRequest {
 /// A questionnaire as the page asks it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct QuestionnaireResponse {
+    /// Which questionnaire this is.
     pub questionnaire: Questionnaire,
+    /// Its title, as the page shows it.
     pub title: String,
     /// Each with `id`, `text`, `required` and `answer`: a number (`min`,
     /// `max`, `decimals`, `unit`) or a choice (`options`).
@@ -83,7 +87,10 @@ impl From<QuestionnaireForm> for QuestionnaireResponse {
 /// expires.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VerifiedResponse {
+    /// Send this as the `Link-Session` header on the link's other requests.
     pub session: String,
+    /// When the session ends; the patient checks their date of birth again
+    /// after.
     pub session_expires_at: DateTime<Utc>,
     /// For a questionnaire link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +108,7 @@ pub struct VerifiedResponse {
 /// The file behind an attachment link.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttachmentOfferResponse {
+    /// The file's name, as staff uploaded it.
     pub file_name: String,
     /// `application/pdf`, `image/png` or `image/jpeg`.
     pub content_type: String,
@@ -319,7 +327,7 @@ fn invite_code(e: &domain::aggregates::InviteError) -> &'static str {
 /// Open a link: whether it can be used. Says nothing about the patient.
 #[utoipa::path(
     get, path = "/v1/links/{token}", tag = "patient links", security(()),
-    params(("token" = String, Path)),
+    params(("token" = String, Path, description = "The link token: the last part of the link in the patient's message")),
     responses(
         (status = 200, body = LinkPageResponse),
     )
@@ -334,7 +342,7 @@ pub async fn open_link<R: PersistedEventRepository + 'static>(
 /// The date-of-birth check. Five wrong answers lock the link for good.
 #[utoipa::path(
     post, path = "/v1/links/{token}/verify", tag = "patient links", security(()),
-    params(("token" = String, Path)),
+    params(("token" = String, Path, description = "The link token: the last part of the link in the patient's message")),
     request_body = VerifyRequest,
     responses(
         (status = 200, body = VerifiedResponse),

@@ -105,7 +105,7 @@ pub async fn upload_list<R: PersistedEventRepository + 'static>(
 /// A checked list's counts; the reason, if the list was refused.
 #[utoipa::path(
     get, path = "/v1/lists/{list_id}", tag = "lists",
-    params(("list_id" = String, Path)),
+    params(("list_id" = String, Path, description = "The list's id, as `POST /v1/lists` answered it")),
     responses(
         (status = 200, body = ListResponse),
         (status = 409, description = "Still being checked", body = Problem, content_type = "application/problem+json"),
@@ -233,6 +233,7 @@ pub async fn new_upload<R: PersistedEventRepository + 'static>(
 /// How far a list's check has got.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProgressResponse {
+    /// The list being checked.
     pub list_id: String,
     /// `refused`: `GET /v1/lists/{list_id}` says why.
     pub state: ListState,
@@ -259,7 +260,7 @@ impl From<ListProgress> for ProgressResponse {
 /// Rows checked so far, for a progress bar while a large list is checked.
 #[utoipa::path(
     get, path = "/v1/lists/{list_id}/progress", tag = "lists",
-    params(("list_id" = String, Path)),
+    params(("list_id" = String, Path, description = "The list's id, as `POST /v1/lists` answered it")),
     responses(
         (status = 200, body = ProgressResponse),
     )
@@ -279,7 +280,7 @@ pub async fn list_progress<R: PersistedEventRepository + 'static>(
 /// would run as formulas begin with an apostrophe.
 #[utoipa::path(
     get, path = "/v1/lists/{list_id}/not-contactable.csv", tag = "lists",
-    params(("list_id" = String, Path)),
+    params(("list_id" = String, Path, description = "The list's id, as `POST /v1/lists` answered it")),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The uploaded columns, then Reason"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),

@@ -7,6 +7,7 @@ mod batches;
 /// Strict request bodies and query strings: the one place they are read.
 pub mod body;
 mod callbacks;
+mod contract;
 mod dev;
 mod links;
 mod lists;
@@ -242,13 +243,14 @@ pub fn routes<R: PersistedEventRepository + 'static>(
 
 pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
     let (routes, openapi) = routes::<R>();
+    let openapi = std::sync::Arc::new(contract::document(&openapi));
     let routes = routes
         .route("/health", get(|| async { "ok" }))
         .route(
             "/openapi.json",
             get(move || {
                 let openapi = openapi.clone();
-                async move { Json(openapi) }
+                async move { Json(openapi.as_ref().clone()) }
             }),
         )
         .fallback(problem::no_such_route)

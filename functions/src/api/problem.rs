@@ -17,7 +17,10 @@ pub struct Problem {
     /// A URI naming the kind of problem: `urn:batchbook:problem:<code>`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// A short summary of the kind of problem, the same for every instance of
+    /// it.
     pub title: String,
+    /// The HTTP status code.
     pub status: u16,
     /// What went wrong, and what to do about it.
     pub detail: String,

@@ -23,6 +23,7 @@ use super::{ApiState, Authenticated, Problem};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SelfBookRequest {
+    /// `in_person`, `telephone` or `video`: which slots are offered.
     #[schema(example = "telephone")]
     pub appointment_type: AppointmentChannel,
     /// The slot type in the practice's appointment book, e.g. `flu`; at
@@ -247,15 +248,20 @@ pub async fn catalogue<R: PersistedEventRepository + 'static>(
 pub struct OfferResponse {
     /// Send this back to book it.
     pub offer_id: String,
+    /// When the appointment starts (for a part of the day, when the window
+    /// opens).
     pub start: DateTime<Utc>,
+    /// When it ends (for a part of the day, when the window closes).
     pub end: DateTime<Utc>,
     /// For a part of the day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<DayWindow>,
+    /// In person, by telephone or by video.
     pub appointment_type: AppointmentChannel,
     /// Who the patient will see; absent for a part of the day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clinician: Option<String>,
+    /// Where, as patients are told: "Riverside Surgery, 1 High Street".
     pub location: String,
 }
 
@@ -275,20 +281,28 @@ impl From<Offer> for OfferResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct OffersResponse {
+    /// What the patient may book now, soonest first.
     pub offers: Vec<OfferResponse>,
 }
 
 /// The chosen appointment.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AppointmentResponse {
+    /// When the appointment starts (for a part of the day, when the window
+    /// opens).
     pub start: DateTime<Utc>,
+    /// When it ends (for a part of the day, when the window closes).
     pub end: DateTime<Utc>,
+    /// For a part of the day: `morning` or `afternoon`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<DayWindow>,
     /// e.g. "Tuesday 1 December 2026 at 9:05am", in practice time.
     pub when: String,
+    /// In person, by telephone or by video.
     pub appointment_type: AppointmentChannel,
+    /// Who the patient will see, as patients are told: "Nurse Patel".
     pub clinician: String,
+    /// Where, as patients are told: "Riverside Surgery, 1 High Street".
     pub location: String,
     /// While booked: the last moment it can be cancelled online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,14 +329,20 @@ impl From<AppointmentView> for AppointmentResponse {
 pub struct InviteResponse {
     /// `pending`: the booking is being made; `failed`: choose another time.
     pub status: InviteStatus,
+    /// In person, by telephone or by video.
     pub appointment_type: AppointmentChannel,
+    /// The slot type in the appointment book, e.g. `flu`.
     pub slot_type: String,
+    /// `exact_time`: a slot's time; `time_window`: a morning or afternoon.
     pub timing: Timing,
     /// The words of "I don't want this", while the patient may decline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline: Option<String>,
+    /// The appointment, once one is booked or being booked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appointment: Option<AppointmentResponse>,
+    /// Why the last booking failed, in words for the patient; they may choose
+    /// another time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
     /// When the link stops working; absent for never.
@@ -452,7 +472,7 @@ pub async fn cancel<R: PersistedEventRepository + 'static>(
 /// columns plus Status and Appointment: it can be uploaded again as a list.
 #[utoipa::path(
     get, path = "/v1/batches/{batch_id}/booked.csv", tag = "self-book",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status (Booked) and Appointment (practice time, YYYY-MM-DD HH:MM)"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
@@ -479,7 +499,7 @@ pub async fn booked<R: PersistedEventRepository + 'static>(
 /// invite them again.
 #[utoipa::path(
     get, path = "/v1/batches/{batch_id}/not-booked.csv", tag = "self-book",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "The upload's columns, then Status: Open, Pending, Failed, Declined, Cancelled or Timed Out"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
@@ -505,6 +525,7 @@ pub async fn not_booked<R: PersistedEventRepository + 'static>(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientRequest {
+    /// The patient's 10-digit NHS number.
     pub nhs_number: String,
     /// A UK mobile: the invite goes by SMS.
     pub mobile: String,
@@ -524,9 +545,11 @@ pub struct InvitePatientRequest {
     /// <slot type>" when left out.
     #[serde(default)]
     pub name: Option<String>,
+    /// The one patient to invite.
     pub patient: PatientRequest,
     /// The text, with `((link))`; at most 2 SMS fragments.
     pub message: String,
+    /// What they may book, as for a Self-Book batch.
     pub self_book: SelfBookRequest,
 }
 
@@ -534,6 +557,7 @@ pub struct InvitePatientRequest {
 pub struct InvitedResponse {
     /// The invite's batch: its status, counts and reports are the batch's.
     pub batch_id: String,
+    /// The one-patient list the invite was made from.
     pub list_id: String,
 }
 

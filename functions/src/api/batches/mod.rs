@@ -82,8 +82,11 @@ pub struct CreateBatchRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
+    /// The checked list the batch would go to.
     pub list_id: String,
+    /// The message, as for creating a batch.
     pub message: String,
+    /// The email's subject, as for creating a batch.
     #[serde(default)]
     pub email_subject: Option<String>,
     /// As for creating: the length counts the link in.
@@ -119,9 +122,13 @@ pub struct PreviewResponse {
     pub characters: usize,
     /// Text message fragments: 160 then 153 each in GSM-7; 70 then 67 in UCS-2.
     pub fragments: usize,
+    /// Patients who would get an email (no mobile, an email address).
     pub email_recipients: u64,
+    /// Patients who would get an NHS App message first.
     pub nhs_app_recipients: u64,
+    /// Patients who would get a text.
     pub sms_recipients: u64,
+    /// With `stagger_days`: how many patients each day would get, and when.
     pub stagger: Vec<StaggerDayResponse>,
 }
 
@@ -296,7 +303,7 @@ pub async fn preview_batch<R: PersistedEventRepository + 'static>(
 /// Send a batch now, or schedule it.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/send", tag = "batches",
-    params(("batch_id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the first answer")),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it"), ("Idempotency-Key" = Option<String>, Header, description = "Retry with the same key to get the first answer")),
     request_body(content = Option<SendRequest>, description = "Empty or `{\"now\": true}` to send now; `{\"send_at\": …}` to schedule; either with `stagger_days`"),
     responses(
         (status = 202, description = "Sending, or scheduled: the batch as it now stands", body = BatchResponse),
@@ -325,7 +332,7 @@ pub async fn send_batch<R: PersistedEventRepository + 'static>(
 /// its last day starts: messages not yet sent are never sent.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/cancel", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     responses(
         (status = 200, description = "Cancelled: the batch as it now stands", body = BatchResponse),
         (status = 409, description = "It has started sending, or was cancelled already", body = Problem, content_type = "application/problem+json"),
@@ -344,7 +351,7 @@ pub async fn cancel_batch<R: PersistedEventRepository + 'static>(
 /// The patients whose message failed to deliver, as CSV.
 #[utoipa::path(
     get, path = "/v1/batches/{batch_id}/failed-to-deliver.csv", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Email Address, Mobile, Channel, Reason"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
@@ -404,7 +411,7 @@ impl RevokeRequest {
 /// practice; nothing re-activates it.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/links/revoke", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     request_body(content = RevokeRequest, description = "`{\"all\": true}` to revoke every link of the batch; `{\"nhs_number\": \"…\"}` for one patient's"),
     responses(
         (status = 200, description = "Revoked (revoking again changes nothing): the batch as it now stands", body = BatchResponse),
@@ -428,7 +435,7 @@ pub async fn revoke_links<R: PersistedEventRepository + 'static>(
 /// one column per question id.
 #[utoipa::path(
     get, path = "/v1/batches/{batch_id}/responses.csv", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     responses(
         (status = 200, content_type = "text/csv", body = String, description = "NHS Number, Answered At, then each question's id"),
         (status = 303, description = "On AWS: a short-lived link to the file, in `Location`"),
@@ -454,7 +461,7 @@ pub struct StopSeriesRequest {
 /// Stop the inhaler series for one patient: no more texts, for good.
 #[utoipa::path(
     post, path = "/v1/batches/{batch_id}/series/stop", tag = "batches",
-    params(("batch_id" = String, Path)),
+    params(("batch_id" = String, Path, description = "The batch's id, as `POST /v1/batches` answered it")),
     request_body = StopSeriesRequest,
     responses(
         (status = 200, description = "Stopped (stopping again changes nothing): the batch as it now stands", body = BatchResponse),
