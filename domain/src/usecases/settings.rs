@@ -1,7 +1,9 @@
 //! An organisation's settings: its sending window, the contact patients
 //! are shown on links that cannot be used, the shared sites Self-Book may
-//! book into, and whether failed mobiles are flagged. One small document
-//! per organisation in the blob store, checked before it is kept.
+//! book into, and whether failed mobiles are flagged. Checked, then kept
+//! as an event on the organisation's Organisation aggregate, so who changed
+//! what, and when, is in the history; settings kept before that (a JSON
+//! document in the blob store) are still read until first changed.
 
 use cqrs_es::persist::PersistedEventRepository;
 
