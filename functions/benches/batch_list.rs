@@ -88,8 +88,10 @@ async fn workspace(
                 "authorization",
                 format!("Bearer dev:A12345:colleague-{}", n % COLLEAGUES),
             )
-            .json(&json!({"name": format!("Batch {n}"), "list_id": list["list_id"],
-                          "message": "Dear ((name)), book your flu jab."}))
+            .json(
+                &json!({"name": format!("Batch {n}"), "list_id": list["list_id"],
+                          "message": "Dear ((name)), book your flu jab."}),
+            )
             .send()
             .await?;
         if response.status() != 201 {
@@ -115,7 +117,9 @@ async fn one_run(batches: usize) -> Result<(Duration, Duration), Box<dyn std::er
         .await?
         .json()
         .await?;
-    let next = first["next"].as_str().ok_or("a first page names the next")?;
+    let next = first["next"]
+        .as_str()
+        .ok_or("a first page names the next")?;
     let next = next.replace('#', "%23");
     let paths = [
         "/v1/batches".to_owned(),
@@ -156,10 +160,7 @@ async fn one_run(batches: usize) -> Result<(Duration, Duration), Box<dyn std::er
     }
     latencies.sort();
     server.abort();
-    Ok((
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-    ))
+    Ok((percentile(&latencies, 0.50), percentile(&latencies, 0.99)))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

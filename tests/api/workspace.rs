@@ -614,3 +614,109 @@ async fn a_read_straight_after_each_command_sees_what_the_command_did() {
     }
     background.abort();
 }
+
+/// The same for the other commands: uploads, settings, revoking links and
+/// inviting one patient, each read back at once while the background work
+/// runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_straight_after_an_upload_a_setting_a_revoke_or_an_invite_sees_it() {
+    let app = spawn_app().await;
+    let stack = app.stack.clone();
+    let background = tokio::spawn(async move {
+        loop {
+            let _ = stack.run_pending_work().await;
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    });
+    let leaflet = b"%PDF-1.4\n%%EOF\n".to_vec();
+    for round in 0..8 {
+        app.clock.advance(chrono::Duration::seconds(1));
+        let list = app.list_as(STAFF, &clean_list(2)).await;
+        assert_eq!(
+            app.page(STAFF, "/v1/lists?limit=1").await["lists"][0]["list_id"],
+            list
+        );
+
+        let (status, uploaded) = TestApp::reply(
+            app.request_as(STAFF, Method::POST, "/v1/attachments?file_name=a.pdf")
+                .header("content-type", "application/pdf")
+                .body(leaflet.clone()),
+        )
+        .await;
+        assert_eq!(status, 201, "{uploaded}");
+        assert_eq!(
+            app.page(STAFF, "/v1/attachments?limit=1").await["attachments"][0]["attachment_id"],
+            uploaded["attachment_id"]
+        );
+
+        let name = format!("Surgery {round}");
+        let (status, _) = TestApp::reply(app.request_as(ADMIN, Method::PUT, "/v1/settings").json(
+            &json!({"flag_mobiles_likely_to_fail": false,
+                    "sending_window": {"opens": "00:00", "closes": "00:00"},
+                    "contact": {"name": name, "phone": "01632 960000"}}),
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            app.page(STAFF, "/v1/settings").await["contact"]["name"],
+            name
+        );
+
+        // A questionnaire batch sent, then every link revoked.
+        let (status, batch) =
+            TestApp::reply(app.request_as(STAFF, Method::POST, "/v1/batches").json(
+                &json!({"name": "Smoking", "list_id": list, "questionnaire": "smoking_status",
+                    "message": "Dear ((name)), please answer: ((link))"}),
+            ))
+            .await;
+        assert_eq!(status, 201, "{batch}");
+        let id = batch["batch_id"].as_str().unwrap().to_owned();
+        app.send_batch_as(STAFF, &id, json!({"now": true})).await;
+        // The background loop sends them.
+        let waited = std::time::Instant::now();
+        loop {
+            let counts = app.page(STAFF, &format!("/v1/batches/{id}")).await["counts"].clone();
+            let sent = counts["awaiting_receipt"].as_u64().unwrap()
+                + counts["delivered"].as_u64().unwrap();
+            if sent == 2 {
+                break;
+            }
+            assert!(waited.elapsed().as_secs() < 20, "never sent: {counts}");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let (status, revoked) = TestApp::reply(
+            app.request_as(
+                ADMIN,
+                Method::POST,
+                &format!("/v1/batches/{id}/links/revoke"),
+            )
+            .json(&json!({"all": true})),
+        )
+        .await;
+        assert_eq!(status, 200, "{revoked}");
+        let read = app.page(STAFF, &format!("/v1/batches/{id}")).await;
+        assert_eq!(read["links_revoked_at"], revoked["links_revoked_at"]);
+        assert!(read["links_revoked_at"].is_string(), "{read}");
+
+        // One patient invited: the invite's batch reads back at once.
+        let (status, invited) =
+            TestApp::reply(app.request_as(STAFF, Method::POST, "/v1/invites").json(
+                &json!({"patient": {"nhs_number": "9434765919", "mobile": "07700 100001",
+                                "date_of_birth": "1950-02-01", "given_name": "Joe"},
+                    "message": "Dear ((name)), book here: ((link))",
+                    "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}),
+            ))
+            .await;
+        assert_eq!(status, 201, "{invited}");
+        let batch_id = invited["batch_id"].as_str().unwrap();
+        assert_eq!(
+            app.page(STAFF, &format!("/v1/batches/{batch_id}")).await["kind"],
+            "self_book"
+        );
+        assert_eq!(
+            app.page(STAFF, "/v1/batches?kind=self_book&limit=1").await["batches"][0]["batch_id"],
+            batch_id
+        );
+    }
+    background.abort();
+}
