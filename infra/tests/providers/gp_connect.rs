@@ -17,7 +17,8 @@ use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::appointments::{
-    AppointmentBook, AppointmentChannel, BookError, BookingRequest, SlotSearch,
+    catalogue, AppointmentBook, AppointmentChannel, BookError, BookingRequest, ClinicianEntry,
+    LocationEntry, SlotSearch, SlotTypeEntry,
 };
 use infra::gp_connect::{GpConnectClient, GpConnectSettings};
 use infra::http::RetryPolicy;
@@ -338,6 +339,42 @@ async fn a_search_over_more_than_two_weeks_goes_in_pages_of_at_most_14_days() {
     let mut other = search(0, 30);
     other.slot_type = "flu".into();
     assert!(client.search(&other).await.unwrap().is_empty());
+}
+
+/// GP Connect has no catalogue call: the catalogue is read from a search of
+/// every free slot over 28 days, in pages of at most 14.
+#[tokio::test]
+async fn the_catalogue_comes_from_a_free_slot_search_over_the_window() {
+    let (fake, client) = harness().await;
+    let slots = client
+        .slots_between(
+            day(0) - chrono::Duration::hours(1),
+            day(28) - chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(slots.len(), 28, "one a day for 28 days");
+    assert_eq!(*fake.searches.lock().unwrap(), [14, 14]);
+    assert_eq!(
+        catalogue(&slots, &[]),
+        domain::appointments::Catalogue {
+            slot_types: vec![SlotTypeEntry {
+                slot_type: "review".into(),
+                channels: vec![AppointmentChannel::Telephone],
+                bookable: 28,
+            }],
+            clinicians: vec![ClinicianEntry {
+                clinician: "dr-okafor".into(),
+                name: "Dr Ada Okafor".into(),
+                slot_types: vec!["review".into()],
+            }],
+            locations: vec![LocationEntry {
+                location: "riverside".into(),
+                name: "Riverside Surgery, 1 High Street".into(),
+                organisation: None,
+            }],
+        }
+    );
 }
 
 #[tokio::test]
