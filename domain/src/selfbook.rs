@@ -311,7 +311,7 @@ pub fn when(slot: &ChosenSlot) -> String {
 }
 
 /// "9:05am", "1pm", "6:30pm" in practice time.
-fn clock(at: DateTime<Utc>) -> String {
+pub fn clock(at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&London);
     if local.format("%M").to_string() == "00" {
         local.format("%-I%P").to_string()

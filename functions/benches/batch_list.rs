@@ -75,7 +75,7 @@ async fn workspace(
         .post(format!("{address}/v1/lists"))
         .header("authorization", "Bearer dev:A12345")
         .header("content-type", "text/csv")
-        .body("NHS Number,Given Name,Telecom Number,Date of Birth\n9990000018,Joe,07700 900018,01/02/1950\n")
+        .body("NHS Number,Given Name,Telecom Number,Date of Birth\n9434765919,Pat,07700 100001,01/02/1950\n")
         .send()
         .await?
         .json()

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod identity;
 pub mod ingest;
 pub mod lists_cli;
+pub mod pages;
 pub mod sqs;
 pub mod streams;
 pub mod telemetry;

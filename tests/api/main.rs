@@ -12,6 +12,7 @@ mod isolation;
 mod lambda;
 mod lists;
 mod messages;
+mod pages;
 mod scheduling;
 mod selfbook;
 mod series;

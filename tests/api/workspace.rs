@@ -284,11 +284,11 @@ async fn batches_are_listed_newest_first_a_page_at_a_time_and_filtered() {
     };
     assert_eq!(
         only(app.page(ORG, "/v1/batches?status=Cancelled").await),
-        [ids[0].clone()]
+        [ids[0].as_str()]
     );
     assert_eq!(
         only(app.page(ORG, "/v1/batches?kind=florey_questionnaire").await),
-        [florey_id.clone()]
+        [florey_id.as_str()]
     );
     assert_eq!(
         only(app.page(ORG, "/v1/batches?status=Draft&limit=100").await).len(),

@@ -392,6 +392,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         self.form(&opened)
     }
 
+    /// What the attachment is (name, type, size, expiry), for a page holding
+    /// a session; reading this is not opening it.
+    pub async fn link_attachment_offer(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<AttachmentOffer, LinkError> {
+        self.open_with_session(token, session).await?.attachment()
+    }
+
     /// The attachment, for a page holding a session. The first open is
     /// recorded on the patient's delivery.
     #[tracing::instrument(skip_all)]

@@ -459,7 +459,7 @@ pub async fn get_attachment<R: PersistedEventRepository + 'static>(
 /// `attachment` with the file's name: plain ASCII in `filename` (anything
 /// else becomes `_`) and the whole name in `filename*` (RFC 6266), so a
 /// Welsh or accented name reaches the patient's browser intact.
-fn content_disposition(file_name: &str) -> String {
+pub(crate) fn content_disposition(file_name: &str) -> String {
     let ascii: String = file_name
         .chars()
         .map(|c| {

@@ -32,6 +32,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::identity::IdentitySource;
 pub use callbacks::{CallbackTokens, NhsNotifyCallbackKeys};
+pub(crate) use links::content_disposition;
 pub use problem::Problem;
 
 pub struct ApiState<R: PersistedEventRepository> {
@@ -253,6 +254,7 @@ pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Rout
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(crate::pages::routes())
         .fallback(problem::no_such_route)
         .layer(DefaultBodyLimit::max(body::JSON_BODY_LIMIT))
         .with_state(state);

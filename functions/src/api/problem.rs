@@ -177,9 +177,11 @@ pub async fn finish(response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         header::HeaderValue::from_static("nosniff"),
     );
-    let is_problem = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    // A patient's page says what went wrong in words of its own.
+    let is_problem = headers.get(header::CONTENT_TYPE).is_some_and(|t| {
+        t.as_bytes().starts_with(b"application/problem+json")
+            || t.as_bytes().starts_with(b"text/html")
+    });
     if parts.status.as_u16() < 400 || is_problem {
         return Response::from_parts(parts, body);
     }

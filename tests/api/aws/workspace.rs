@@ -231,7 +231,7 @@ async fn templates_and_their_refusals_through_the_api_function() {
     .await;
     assert_eq!(status, 201, "{shared}");
     let lists = ok(&env, &SAM, "/v1/templates").await;
-    assert_eq!(ids(&lists, "mine", "template_id"), [mine_id.clone()]);
+    assert_eq!(ids(&lists, "mine", "template_id"), [mine_id.as_str()]);
     assert_eq!(
         ids(&lists, "shared", "template_id"),
         [shared["template_id"].as_str().unwrap()]
@@ -328,7 +328,7 @@ async fn attachments_settings_and_the_catalogue_through_the_api_function() {
     assert_eq!(status, 201, "{uploaded}");
     let id = uploaded["attachment_id"].as_str().unwrap().to_owned();
     let page = ok(&env, &ANN, "/v1/attachments").await;
-    assert_eq!(ids(&page, "attachments", "attachment_id"), [id.clone()]);
+    assert_eq!(ids(&page, "attachments", "attachment_id"), [id.as_str()]);
     assert_eq!(
         page["attachments"][0]["uploaded_by"],
         json!({"user_id": "sam", "name": "Sam Jones"})

@@ -1,0 +1,673 @@
+//! What each page shows: the templates (`functions/templates/pages/`) and
+//! the words put in them, all from the message catalogue.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Europe::London;
+use domain::aggregates::InviteStatus;
+use domain::appointments::AppointmentChannel;
+use domain::florey::AnswerKind;
+use domain::selfbook::{clock, DayWindow, Offer};
+use domain::usecases::{
+    AttachmentOffer, InviteView, LinkPage, LinkState, PracticeContact, QuestionnaireForm,
+};
+
+use super::messages::{fill, Messages};
+use super::{Visit, STYLESHEET};
+
+/// A rendered page.
+pub struct Shown(pub axum::response::Html<String>);
+
+/// What the base template needs.
+pub struct Layout {
+    pub lang: &'static str,
+    pub title: String,
+    pub css: &'static str,
+    pub back: Option<String>,
+    pub refresh: Option<u32>,
+    /// The title says "Error:" first.
+    pub error: bool,
+    /// The error summary: each error's field id and words.
+    pub errors: Vec<(String, String)>,
+}
+
+impl Layout {
+    fn new(m: &Messages, title: &str) -> Self {
+        Self {
+            lang: m.lang,
+            title: title.to_owned(),
+            css: STYLESHEET,
+            back: None,
+            refresh: None,
+            error: false,
+            errors: Vec::new(),
+        }
+    }
+
+    fn with_errors(mut self, errors: Vec<(String, String)>) -> Self {
+        self.error = !errors.is_empty();
+        self.errors = errors;
+        self
+    }
+}
+
+pub struct FormView {
+    pub action: String,
+    pub label: String,
+    pub csrf: String,
+    pub hidden: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/info.html")]
+struct Info<'a> {
+    m: &'a Messages,
+    layout: Layout,
+    heading: String,
+    lead: Vec<String>,
+    rows: Vec<(String, String)>,
+    after: Vec<String>,
+    contact: Option<ContactView>,
+    buttons: Vec<(String, String)>,
+    form: Option<FormView>,
+    links: Vec<(String, String)>,
+}
+
+pub struct ContactView {
+    pub name: String,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+}
+
+impl<'a> Info<'a> {
+    fn new(m: &'a Messages, title: &str) -> Self {
+        Self {
+            m,
+            layout: Layout::new(m, title),
+            heading: title.to_owned(),
+            lead: Vec::new(),
+            rows: Vec::new(),
+            after: Vec::new(),
+            contact: None,
+            buttons: Vec::new(),
+            form: None,
+            links: Vec::new(),
+        }
+    }
+
+    fn lead(mut self, text: &str) -> Self {
+        self.lead.push(text.to_owned());
+        self
+    }
+
+    fn contact(mut self, contact: Option<&PracticeContact>) -> Self {
+        self.contact = contact.map(|c| ContactView {
+            name: c.name.clone(),
+            phone: c
+                .phone
+                .as_deref()
+                .map(|p| fill(&self.m.common.contact_phone, &[("phone", p)])),
+            website: c.website.clone(),
+        });
+        self
+    }
+
+    fn form(mut self, visit: &Visit, action: &str, label: &str) -> Self {
+        self.form = Some(FormView {
+            action: visit.path(action),
+            label: label.to_owned(),
+            csrf: visit.csrf(),
+            hidden: Vec::new(),
+        });
+        self
+    }
+
+    fn shown(self) -> Shown {
+        render(&self)
+    }
+}
+
+fn render(template: &impl Template) -> Shown {
+    // The templates are checked when built; rendering into a String fails
+    // only on a formatting error of our own types, which have none.
+    Shown(axum::response::Html(template.render().unwrap_or_else(
+        |e| format!("<!DOCTYPE html><title>Error</title><p>{e}</p>"),
+    )))
+}
+
+/// The day, month and year as the patient typed them.
+#[derive(Debug, Default, Clone)]
+pub struct DateEntry {
+    pub day: String,
+    pub month: String,
+    pub year: String,
+}
+
+/// What is wrong with a date of birth, and which of its fields.
+pub struct DateError {
+    pub text: String,
+    /// Day, month, year: each marked when it is at fault.
+    pub fields: (bool, bool, bool),
+}
+
+impl DateError {
+    pub fn wrong(m: &Messages, attempts_left: u32) -> Self {
+        let text = if attempts_left == 1 {
+            m.check.wrong_last.clone()
+        } else {
+            fill(&m.check.wrong, &[("attempts", &attempts_left.to_string())])
+        };
+        Self {
+            text,
+            fields: (true, true, true),
+        }
+    }
+}
+
+impl DateEntry {
+    pub fn from_form(form: &HashMap<String, String>) -> Self {
+        let field = |name: &str| {
+            form.get(name)
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        Self {
+            day: field("day"),
+            month: field("month"),
+            year: field("year"),
+        }
+    }
+
+    /// The date, or what is wrong with it, as the NHS.UK date input
+    /// pattern words each case.
+    pub fn date(&self, m: &Messages, today: NaiveDate) -> Result<NaiveDate, DateError> {
+        let error = |text: &str, fields| DateError {
+            text: text.to_owned(),
+            fields,
+        };
+        let (d, mo, y) = (&self.day, &self.month, &self.year);
+        match (d.is_empty(), mo.is_empty(), y.is_empty()) {
+            (true, true, true) => return Err(error(&m.check.missing, (true, true, true))),
+            (true, _, _) => return Err(error(&m.check.missing_day, (true, false, false))),
+            (_, true, _) => return Err(error(&m.check.missing_month, (false, true, false))),
+            (_, _, true) => return Err(error(&m.check.missing_year, (false, false, true))),
+            _ => {}
+        }
+        if y.len() != 4 || !y.chars().all(|c| c.is_ascii_digit()) {
+            return Err(error(&m.check.year_digits, (false, false, true)));
+        }
+        let number = |v: &str| v.parse::<u32>().ok();
+        let date = match (number(d), number(mo), number(y)) {
+            (Some(d), Some(mo), Some(y)) => NaiveDate::from_ymd_opt(y as i32, mo, d),
+            _ => None,
+        };
+        let Some(date) = date else {
+            return Err(error(&m.check.not_real, (true, true, true)));
+        };
+        if date > today {
+            return Err(error(&m.check.future, (true, true, true)));
+        }
+        Ok(date)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/check.html")]
+struct Check<'a> {
+    m: &'a Messages,
+    layout: Layout,
+    action: String,
+    csrf: String,
+    error: Option<String>,
+    bad: (bool, bool, bool),
+    day: String,
+    month: String,
+    year: String,
+}
+
+/// One question as the page asks it.
+pub struct QuestionView {
+    pub field: String,
+    pub text: String,
+    pub required: bool,
+    pub hint: Option<String>,
+    /// Each answer offered: its code and its words.
+    pub options: Vec<(String, String)>,
+    pub value: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/questionnaire.html")]
+struct QuestionnairePage<'a> {
+    m: &'a Messages,
+    layout: Layout,
+    title: String,
+    action: String,
+    csrf: String,
+    questions: Vec<QuestionView>,
+}
+
+pub struct OfferView {
+    pub n: usize,
+    pub id: String,
+    pub label: String,
+}
+
+pub struct DayView {
+    pub heading: String,
+    pub offers: Vec<OfferView>,
+}
+
+#[derive(Template)]
+#[template(path = "pages/slots.html")]
+struct Slots<'a> {
+    m: &'a Messages,
+    layout: Layout,
+    action: String,
+    csrf: String,
+    error: Option<String>,
+    days: Vec<DayView>,
+}
+
+/// A question's form field: `q-` and its id.
+fn field(id: &str) -> String {
+    format!("q-{id}")
+}
+
+/// The answers a questionnaire form gives, by question id; blanks are
+/// left out, as unanswered.
+pub fn answers_from(form: &HashMap<String, String>) -> BTreeMap<String, String> {
+    form.iter()
+        .filter_map(|(name, value)| {
+            let id = name.strip_prefix("q-")?;
+            let value = value.trim();
+            (!value.is_empty()).then(|| (id.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+fn day_heading(at: DateTime<Utc>) -> String {
+    at.with_timezone(&London).format("%A %-d %B").to_string()
+}
+
+fn long_date(at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&London);
+    format!("{} at {}", local.format("%-d %B %Y"), clock(at))
+}
+
+fn channel(m: &Messages, channel: AppointmentChannel) -> String {
+    match channel {
+        AppointmentChannel::InPerson => m.invite.in_person.clone(),
+        AppointmentChannel::Telephone => m.invite.telephone.clone(),
+        AppointmentChannel::Video => m.invite.video.clone(),
+    }
+}
+
+fn offer_label(m: &Messages, offer: &Offer) -> String {
+    match offer.window {
+        Some(DayWindow::Morning) => m.invite.morning.clone(),
+        Some(DayWindow::Afternoon) => m.invite.afternoon.clone(),
+        None => clock(offer.start),
+    }
+}
+
+/// The pages, each from its parts.
+pub struct Page;
+
+impl Page {
+    pub fn check(m: &Messages, visit: &Visit, entry: DateEntry, error: Option<DateError>) -> Shown {
+        let errors = error
+            .as_ref()
+            .map(|e| {
+                let target = if e.fields.0 {
+                    "date-of-birth-day"
+                } else if e.fields.1 {
+                    "date-of-birth-month"
+                } else {
+                    "date-of-birth-year"
+                };
+                vec![(target.to_owned(), e.text.clone())]
+            })
+            .unwrap_or_default();
+        render(&Check {
+            m,
+            layout: Layout::new(m, &m.check.title).with_errors(errors),
+            action: visit.base(),
+            csrf: visit.csrf(),
+            bad: error.as_ref().map_or((false, false, false), |e| e.fields),
+            error: error.map(|e| e.text),
+            day: entry.day,
+            month: entry.month,
+            year: entry.year,
+        })
+    }
+
+    pub fn state(m: &Messages, page: &LinkPage) -> Shown {
+        let (title, text) = match page.state {
+            LinkState::Open => (&m.check.title, &m.check.intro),
+            LinkState::Expired => (&m.states.expired_title, &m.states.expired),
+            LinkState::Withdrawn => (&m.states.withdrawn_title, &m.states.withdrawn),
+            LinkState::Locked => (&m.states.locked_title, &m.states.locked),
+        };
+        Info::new(m, title)
+            .lead(text)
+            .lead(&m.states.contact_us)
+            .contact(page.contact.as_ref())
+            .shown()
+    }
+
+    pub fn unknown(m: &Messages) -> Shown {
+        Info::new(m, &m.states.unknown_title)
+            .lead(&m.states.unknown)
+            .shown()
+    }
+
+    pub fn busy(m: &Messages) -> Shown {
+        Info::new(m, &m.common.busy_title)
+            .lead(&m.common.busy)
+            .shown()
+    }
+
+    pub fn form_expired(m: &Messages, visit: &Visit) -> Shown {
+        let mut page = Info::new(m, &m.common.form_expired_title).lead(&m.common.form_expired);
+        page.buttons
+            .push((visit.base(), m.common.start_again.clone()));
+        page.shown()
+    }
+
+    pub fn questionnaire(
+        m: &Messages,
+        visit: &Visit,
+        form: &QuestionnaireForm,
+        given: &HashMap<String, String>,
+        wrong: &[String],
+    ) -> Shown {
+        let questions: Vec<QuestionView> = form
+            .questions
+            .iter()
+            .map(|q| {
+                let name = field(q.id);
+                let (hint, options, error_text) = match &q.answer {
+                    AnswerKind::Number {
+                        min,
+                        max,
+                        decimals,
+                        unit,
+                    } => {
+                        let words = if *decimals == 0 {
+                            &m.questionnaire.number_whole
+                        } else {
+                            &m.questionnaire.number
+                        };
+                        let mut hint = fill(
+                            words,
+                            &[("min", &min.to_string()), ("max", &max.to_string())],
+                        );
+                        if !unit.is_empty() {
+                            hint.push(' ');
+                            hint.push_str(&fill(&m.questionnaire.unit, &[("unit", unit)]));
+                        }
+                        (Some(hint.clone()), Vec::new(), hint)
+                    }
+                    AnswerKind::Choice { options } => (
+                        None,
+                        options
+                            .iter()
+                            .map(|o| ((*o).to_owned(), Messages::word(&m.options, o).to_owned()))
+                            .collect(),
+                        m.questionnaire.choose.clone(),
+                    ),
+                };
+                let missing = q.required && given.get(&name).is_none_or(|v| v.trim().is_empty());
+                let error = wrong.iter().any(|w| w == q.id).then(|| {
+                    if missing && !given.is_empty() {
+                        m.questionnaire.required.clone()
+                    } else {
+                        error_text
+                    }
+                });
+                QuestionView {
+                    value: given.get(&name).cloned().unwrap_or_default(),
+                    field: name,
+                    text: Messages::word(&m.questions, q.id).to_owned(),
+                    required: q.required,
+                    hint,
+                    options,
+                    error,
+                }
+            })
+            .collect();
+        let errors = questions
+            .iter()
+            .filter_map(|q| {
+                let target = if q.options.is_empty() {
+                    q.field.clone()
+                } else {
+                    format!("{}-0", q.field)
+                };
+                q.error
+                    .clone()
+                    .map(|e| (target, format!("{}: {e}", q.text)))
+            })
+            .collect();
+        let code = serde_json::to_value(form.questionnaire)
+            .ok()
+            .and_then(|c| c.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let title = Messages::word(&m.titles, &code).to_owned();
+        render(&QuestionnairePage {
+            m,
+            layout: Layout::new(m, &title).with_errors(errors),
+            title,
+            action: visit.path("/questionnaire"),
+            csrf: visit.csrf(),
+            questions,
+        })
+    }
+
+    pub fn answered(m: &Messages) -> Shown {
+        Info::new(m, &m.questionnaire.answered_title)
+            .lead(&m.questionnaire.answered)
+            .shown()
+    }
+
+    pub fn attachment(m: &Messages, visit: &Visit, offer: &AttachmentOffer) -> Shown {
+        let kind = match offer.content_type.as_str() {
+            "application/pdf" => "PDF",
+            "image/png" => "PNG image",
+            _ => "JPEG image",
+        };
+        let size = if offer.size >= 1024 * 1024 {
+            format!("{:.1} MB", offer.size as f64 / (1024.0 * 1024.0))
+        } else {
+            format!("{} KB", offer.size.div_ceil(1024))
+        };
+        let mut page = Info::new(m, &m.attachment.title)
+            .lead(&m.attachment.intro)
+            .lead(&fill(
+                &m.attachment.file,
+                &[("name", &offer.file_name), ("kind", kind), ("size", &size)],
+            ));
+        page.buttons.push((
+            visit.path("/attachment/file"),
+            m.attachment.download.clone(),
+        ));
+        page.after.push(fill(
+            &m.attachment.expires,
+            &[("date", &long_date(offer.expires_at))],
+        ));
+        page.shown()
+    }
+
+    pub fn invite(m: &Messages, visit: &Visit, view: &InviteView, refresh: Option<u32>) -> Shown {
+        let appointment_rows = |page: &mut Info| {
+            if let Some(a) = &view.appointment {
+                page.rows.push((m.invite.when.clone(), a.when.clone()));
+                page.rows
+                    .push((m.invite.how.clone(), channel(m, a.appointment_type)));
+                page.rows
+                    .push((m.invite.where_.clone(), a.location.clone()));
+                if !a.clinician.is_empty() {
+                    page.rows.push((m.invite.with.clone(), a.clinician.clone()));
+                }
+            }
+        };
+        let page = match view.status {
+            InviteStatus::Open => {
+                let mut page = Info::new(m, &m.invite.title);
+                page.buttons
+                    .push((visit.path("/slots"), m.invite.book.clone()));
+                if let Some(words) = &view.decline {
+                    page.links.push((visit.path("/decline"), words.clone()));
+                }
+                page
+            }
+            InviteStatus::Pending => {
+                let mut page = Info::new(m, &m.invite.pending_title).lead(&m.invite.pending);
+                appointment_rows(&mut page);
+                page.layout.refresh = refresh;
+                page.buttons
+                    .push((visit.path("/invite"), m.invite.check_again.clone()));
+                page
+            }
+            InviteStatus::Booked => {
+                let mut page = Info::new(m, &m.invite.booked_title).lead(&m.invite.booked);
+                appointment_rows(&mut page);
+                if let Some(until) = view.appointment.as_ref().and_then(|a| a.cancellable_until) {
+                    page.after.push(fill(
+                        &m.invite.cancellable_until,
+                        &[("date", &long_date(until))],
+                    ));
+                    page.links
+                        .push((visit.path("/cancel"), m.invite.cancel.clone()));
+                }
+                page
+            }
+            InviteStatus::Failed => {
+                let mut page = Info::new(m, &m.invite.failed_title);
+                if let Some(failure) = &view.failure {
+                    page = page.lead(failure);
+                }
+                page.buttons
+                    .push((visit.path("/slots"), m.invite.choose_another.clone()));
+                if let Some(words) = &view.decline {
+                    page.links.push((visit.path("/decline"), words.clone()));
+                }
+                page
+            }
+            InviteStatus::Declined => {
+                Info::new(m, &m.invite.declined_title).lead(&m.invite.declined)
+            }
+            InviteStatus::Cancelled => {
+                Info::new(m, &m.invite.cancelled_title).lead(&m.invite.cancelled)
+            }
+            InviteStatus::TimedOut => {
+                Info::new(m, &m.invite.timed_out_title).lead(&m.invite.timed_out)
+            }
+        };
+        page.shown()
+    }
+
+    pub fn no_times(m: &Messages, visit: &Visit) -> Shown {
+        let mut page = Info::new(m, &m.invite.no_times_title)
+            .lead(&m.invite.no_times)
+            .lead(&m.states.contact_us);
+        page.layout.back = Some(visit.path("/invite"));
+        page.shown()
+    }
+
+    pub fn slots(m: &Messages, visit: &Visit, offers: &[Offer], error: Option<&str>) -> Shown {
+        let mut days: Vec<DayView> = Vec::new();
+        for (n, offer) in offers.iter().enumerate() {
+            let heading = day_heading(offer.start);
+            let shown = OfferView {
+                n,
+                id: offer.offer_id.clone(),
+                label: offer_label(m, offer),
+            };
+            match days.last_mut() {
+                Some(day) if day.heading == heading => day.offers.push(shown),
+                _ => days.push(DayView {
+                    heading,
+                    offers: vec![shown],
+                }),
+            }
+        }
+        let errors = error
+            .map(|e| vec![("offer-0".to_owned(), e.to_owned())])
+            .unwrap_or_default();
+        let mut layout = Layout::new(m, &m.invite.choose_title).with_errors(errors);
+        layout.back = Some(visit.path("/invite"));
+        render(&Slots {
+            m,
+            layout,
+            action: visit.path("/slots"),
+            csrf: visit.csrf(),
+            error: error.map(str::to_owned),
+            days,
+        })
+    }
+
+    pub fn confirm(m: &Messages, visit: &Visit, offer: &Offer) -> Shown {
+        let local = offer.start.with_timezone(&London);
+        let when = format!(
+            "{} {} {}, {}",
+            local.format("%A"),
+            local.day(),
+            local.format("%B %Y"),
+            offer_label(m, offer)
+        );
+        let mut page =
+            Info::new(m, &m.invite.confirm_title).form(visit, "/confirm", &m.invite.confirm);
+        page.rows.push((m.invite.when.clone(), when));
+        page.rows
+            .push((m.invite.how.clone(), channel(m, offer.appointment_type)));
+        page.rows
+            .push((m.invite.where_.clone(), offer.location.clone()));
+        page.rows.push((
+            m.invite.with.clone(),
+            offer
+                .clinician
+                .clone()
+                .unwrap_or_else(|| m.invite.anyone.clone()),
+        ));
+        if let Some(form) = page.form.as_mut() {
+            form.hidden.push(("offer".into(), offer.offer_id.clone()));
+        }
+        page.links
+            .push((visit.path("/slots"), m.invite.change.clone()));
+        page.layout.back = Some(visit.path("/slots"));
+        page.shown()
+    }
+
+    pub fn decline(m: &Messages, visit: &Visit, words: &str) -> Shown {
+        let mut page = Info::new(m, &m.invite.decline_title).lead(words).form(
+            visit,
+            "/decline",
+            &m.invite.decline_confirm,
+        );
+        page.layout.back = Some(visit.path("/invite"));
+        page.shown()
+    }
+
+    pub fn cancel(m: &Messages, visit: &Visit, view: &InviteView) -> Shown {
+        let mut page =
+            Info::new(m, &m.invite.cancel_title).form(visit, "/cancel", &m.invite.cancel_confirm);
+        if let Some(a) = &view.appointment {
+            page.rows.push((m.invite.when.clone(), a.when.clone()));
+            page.rows
+                .push((m.invite.where_.clone(), a.location.clone()));
+        }
+        page.layout.back = Some(visit.path("/invite"));
+        page.shown()
+    }
+
+    pub fn too_late(m: &Messages, visit: &Visit) -> Shown {
+        let mut page = Info::new(m, &m.invite.too_late_title).lead(&m.invite.too_late);
+        page.layout.back = Some(visit.path("/invite"));
+        page.shown()
+    }
+}
