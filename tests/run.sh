@@ -13,6 +13,16 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # moto (local DynamoDB, SQS, S3 for the AWS adapter tests), the SAM CLI,
 # cfn-lint (template checks) and Schemathesis (the API against its document). Versions are pinned in tests/requirements.txt.
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+# Debian's Chromium and ChromeDriver, and axe-core from npm (pinned in
+# tests/browser/package-lock.json), for the patient pages' browser tests;
+# with them here, those tests must run (tests/api/browser.rs).
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+fi
+(cd tests/browser && npm ci --silent --no-audit --no-fund)
+export BATCHBOOK_BROWSER_TESTS=required
 
 echo "== formatting"
 cargo fmt --all -- --check

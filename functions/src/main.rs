@@ -43,7 +43,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         sms_delay_ms: u64,
         /// Where patients' links point: the patient-facing link page. By
-        /// default this server's own `/v1/links`, which answers in JSON.
+        /// default this server's own patient pages, `/l`.
         #[arg(long, env = "BATCHBOOK_LINK_BASE_URL")]
         link_base_url: Option<String>,
     },
@@ -129,7 +129,7 @@ async fn serve(
         .map(|org| OrganisationId::parse(&org).map_err(|e| format!("--dev-org: {e}")))
         .transpose()?;
     let mut config = EmbeddedConfig::new(&data);
-    config.link_base_url = link_base_url.unwrap_or_else(|| format!("http://{addr}/v1/links"));
+    config.link_base_url = link_base_url.unwrap_or_else(|| format!("http://{addr}/l"));
     config.providers = ProviderSimulatorSettings {
         delay: Duration::from_millis(sms_delay_ms),
         // Receipts come a few seconds after sending, as from a real network.

@@ -4,6 +4,7 @@
 mod attachment;
 mod aws;
 mod batches;
+mod browser;
 mod crash;
 mod florey;
 mod helpers;

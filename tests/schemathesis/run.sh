@@ -44,7 +44,7 @@ for _ in $(seq 100); do
   TOKEN=$(curl -sf -H "$auth" "$base/v1/dev/sms-outbox" | python3 -c "
 import json, sys
 bodies = [m['body'] for m in json.load(sys.stdin)]
-print(next((b.split('/v1/links/')[1].split()[0] for b in bodies if '/v1/links/' in b), ''))")
+print(next((b.split('/l/')[1].split()[0] for b in bodies if '/l/' in b), ''))")
   [ -n "$TOKEN" ] && break
   sleep 0.1
 done

@@ -515,12 +515,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let nhs_number = match scope {
             RevokeScope::EveryLink => {
                 caller.require(Role::Admin)?;
-                let command = BatchCommand::RevokeLinks {
-                    organisation_id: org,
-                    now,
-                };
+                // The batch's own work (sending, completing) may commit at
+                // the same moment; the revoke is decided again on what it
+                // then holds, rather than refused as a conflict.
                 self.batches
-                    .execute(batch_id, command, self.metadata(caller))
+                    .execute_retrying(
+                        batch_id,
+                        || self.metadata(caller),
+                        |_| BatchCommand::RevokeLinks {
+                            organisation_id: org.clone(),
+                            now,
+                        },
+                    )
                     .await?;
                 self.refresh_views(&self.batches, batch_id).await?;
                 tracing::info!("every link of the batch revoked");

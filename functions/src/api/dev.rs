@@ -11,11 +11,13 @@ use super::{ApiState, Authenticated, Problem};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxEntry {
-    /// Batchbook's reference for the message: what GOV.UK Notify's delivery
-    /// callback quotes as `reference`. NHS Notify's callback quotes
-    /// `messageReference`, a UUID derived from it.
+    /// The simulated provider's own id for the message, as a provider
+    /// answers a send with one (GOV.UK Notify's notification `id`).
     pub reference: String,
-    /// The key the message was sent with: a retry with it sends nothing new.
+    /// Batchbook's reference for the message, `<org>:<batch>:<row>:<channel>`:
+    /// a retry with it sends nothing new, and a delivery callback quotes it
+    /// (GOV.UK Notify's `reference`; NHS Notify's `messageReference` is a
+    /// UUID derived from it).
     pub idempotency_key: String,
     /// SMS, email or the NHS App.
     pub channel: events::Channel,

@@ -40,8 +40,6 @@ const SESSION_COOKIE: &str = "bb_session";
 const CSRF_COOKIE: &str = "bb_csrf";
 /// How long the session cookie lasts: the session's own 30 minutes.
 const SESSION_SECONDS: u32 = 30 * 60;
-/// A pending booking's page asks again after this many seconds.
-const PENDING_REFRESH_SECONDS: u32 = 3;
 /// The stylesheet's path names its version, so it can be kept for a year.
 pub const STYLESHEET: &str = "/l/assets/nhsuk-frontend-10.6.1.min.css";
 const STYLES: &str = include_str!("../../pages/vendor/nhsuk-frontend/nhsuk-frontend.min.css");
@@ -473,14 +471,7 @@ async fn invite<R: PersistedEventRepository + 'static>(
 ) -> Response {
     let m = english_messages();
     match state.app.link_invite(&visit.token, visit.session()).await {
-        Ok(view) => {
-            let refresh = (view.status == InviteStatus::Pending).then_some(PENDING_REFRESH_SECONDS);
-            visit.answer(
-                StatusCode::OK,
-                Page::invite(m, &visit, &view, refresh),
-                None,
-            )
-        }
+        Ok(view) => visit.answer(StatusCode::OK, Page::invite(m, &visit, &view), None),
         Err(e) => visit.refusal(m, e),
     }
 }

@@ -26,7 +26,6 @@ pub struct Layout {
     pub title: String,
     pub css: &'static str,
     pub back: Option<String>,
-    pub refresh: Option<u32>,
     /// The title says "Error:" first.
     pub error: bool,
     /// The error summary: each error's field id and words.
@@ -40,7 +39,6 @@ impl Layout {
             title: title.to_owned(),
             css: STYLESHEET,
             back: None,
-            refresh: None,
             error: false,
             errors: Vec::new(),
         }
@@ -502,7 +500,9 @@ impl Page {
         page.shown()
     }
 
-    pub fn invite(m: &Messages, visit: &Visit, view: &InviteView, refresh: Option<u32>) -> Shown {
+    /// The invite as it stands. A pending booking offers "Check again", not
+    /// a timed refresh: a page that reloads by itself fails WCAG 2.2.1.
+    pub fn invite(m: &Messages, visit: &Visit, view: &InviteView) -> Shown {
         let appointment_rows = |page: &mut Info| {
             if let Some(a) = &view.appointment {
                 page.rows.push((m.invite.when.clone(), a.when.clone()));
@@ -528,7 +528,6 @@ impl Page {
             InviteStatus::Pending => {
                 let mut page = Info::new(m, &m.invite.pending_title).lead(&m.invite.pending);
                 appointment_rows(&mut page);
-                page.layout.refresh = refresh;
                 page.buttons
                     .push((visit.path("/invite"), m.invite.check_again.clone()));
                 page

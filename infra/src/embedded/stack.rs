@@ -82,8 +82,8 @@ impl EmbeddedConfig {
 }
 
 /// Where links point when nothing else is said: the local server's own
-/// link API (`batchbook serve` on its default address).
-pub const DEFAULT_LINK_BASE_URL: &str = "http://127.0.0.1:8080/v1/links";
+/// patient pages (`batchbook serve` on its default address).
+pub const DEFAULT_LINK_BASE_URL: &str = "http://127.0.0.1:8080/l";
 
 /// The deployment's link key: `link.key` in the data directory (64 hex
 /// characters, readable by its owner only), made at first start from the
