@@ -8,6 +8,7 @@ mod event_store;
 mod flow;
 mod ingest;
 mod links;
+mod pages;
 mod queues;
 mod scheduling;
 mod selfbook;
