@@ -61,6 +61,9 @@ pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
         .route("/l/{token}/confirm", get(confirm::<R>).post(book::<R>))
         .route("/l/{token}/decline", get(decline::<R>).post(declined::<R>))
         .route("/l/{token}/cancel", get(cancel::<R>).post(cancelled::<R>))
+        // Phones on slow networks: pages and the stylesheet go compressed
+        // (Brotli or gzip, as the browser accepts).
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 async fn stylesheet() -> Response {

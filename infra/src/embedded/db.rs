@@ -71,6 +71,26 @@ pub async fn open_pool(data_dir: &Path, database: Database) -> Result<SqlitePool
     Ok(pool)
 }
 
+/// Read-only connections to a database `open_pool` has opened, for reads
+/// many callers make at once (the workspace's lists): in WAL mode they read
+/// beside the one writer, each seeing what was committed when it began.
+pub async fn open_reader(
+    data_dir: &Path,
+    database: Database,
+    connections: u32,
+) -> Result<SqlitePool, PortError> {
+    let path = data_dir.join(database.file_name());
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .map_err(|e| PortError::new("sqlite options", e))?
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(30));
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options)
+        .await
+        .map_err(|e| PortError::new(database.file_name(), e))
+}
+
 pub(crate) fn db_error(context: &'static str) -> impl Fn(sqlx::Error) -> PortError {
     move |e| PortError::new(context, e)
 }

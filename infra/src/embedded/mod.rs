@@ -23,7 +23,7 @@ mod timers;
 mod views;
 
 pub use blobs::FsBlobStore;
-pub use db::{open_pool, Database};
+pub use db::{open_pool, open_reader, Database};
 pub use event_log::EventLog;
 pub use event_store::{EmbeddedEventRepository, GroupWriter};
 pub use idempotency::SqliteIdempotency;

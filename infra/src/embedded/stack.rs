@@ -16,7 +16,7 @@ use sqlx::SqlitePool;
 
 use super::db::db_error;
 use super::{
-    open_pool, Database, EmbeddedEventRepository, EventLog, FsBlobStore, GroupWriter,
+    open_pool, open_reader, Database, EmbeddedEventRepository, EventLog, FsBlobStore, GroupWriter,
     SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
 };
 use crate::simulators::{
@@ -146,7 +146,10 @@ impl EmbeddedStack {
             .map_err(|e| PortError::new("data directory", e))?;
         let events = open_pool(dir, Database::Events).await?;
         let work = open_pool(dir, Database::Work).await?;
-        let views = Arc::new(SqliteViews::new(open_pool(dir, Database::Views).await?));
+        let views = Arc::new(SqliteViews::with_reader(
+            open_pool(dir, Database::Views).await?,
+            open_reader(dir, Database::Views, 4).await?,
+        ));
         let providers = Arc::new(
             SimulatedProviders::open(
                 dir,

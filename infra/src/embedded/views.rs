@@ -26,13 +26,21 @@ const PROJECTOR: &str = "batch_views";
 
 pub struct SqliteViews {
     pool: SqlitePool,
+    /// Read-only connections for the workspace's lists, which many staff
+    /// read at once; the one writing connection stays free for projection.
+    reader: SqlitePool,
     upcasters: Vec<Box<dyn EventUpcaster>>,
 }
 
 impl SqliteViews {
     pub fn new(pool: SqlitePool) -> Self {
+        Self::with_reader(pool.clone(), pool)
+    }
+
+    pub fn with_reader(pool: SqlitePool, reader: SqlitePool) -> Self {
         Self {
             pool,
+            reader,
             upcasters: events::upcast::all(),
         }
     }
@@ -209,7 +217,7 @@ impl BatchViews for SqliteViews {
             .push_bind(query.limit as i64 + 1);
         let rows: Vec<(String, String)> = sql
             .build_query_as()
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await
             .map_err(db_error("batch list"))?;
         page(rows, query.limit)
@@ -232,7 +240,7 @@ impl BatchViews for SqliteViews {
         // Every key sorts below "~": digits, '#', and ids.
         .bind(after.unwrap_or("~"))
         .bind(limit as i64 + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await
         .map_err(db_error("workspace list"))?;
         page(rows, limit)

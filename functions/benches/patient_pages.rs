@@ -1,0 +1,247 @@
+//! The patient pages benchmark (issue 17): 200 patients at once go through
+//! the date-of-birth check and open their slots page, over HTTP on the
+//! embedded stack. Goals: p99 server time for a page 30 ms (the 400 ms
+//! identity floor aside); a first visit at most 150 KB over the wire,
+//! compressed; each later page at most 15 KB.
+//!
+//! ```sh
+//! cargo bench -p functions --bench patient_pages                  # 200 patients, 3 runs
+//! BATCHBOOK_BENCH_PATIENTS=50 BATCHBOOK_BENCH_RUNS=1 cargo bench -p functions --bench patient_pages
+//! ```
+//!
+//! Each patient, all at once: opens the link (the page and its
+//! stylesheet, a first visit), posts their date of birth, opens the invite
+//! and then the slots page. Prints per run the p50 and p99 time of the
+//! page requests (landing, invite, slots; the check's time less its 400 ms
+//! floor), and the bytes over the wire of the first visit and of the slots
+//! page, then the medians over the runs.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use domain::ports::{Clock, FakeClock};
+use domain::usecases::OrganisationSettings;
+use domain::values::OrganisationId;
+use domain::Caller;
+use functions::api::{router, ApiState, CallbackTokens};
+use functions::identity::IdentitySource;
+use infra::embedded::{EmbeddedConfig, EmbeddedStack, DEFAULT_LINK_BASE_URL};
+use infra::simulators::ClinicalSystemPace;
+use serde_json::{json, Value};
+
+const FLOOR: Duration = Duration::from_millis(400);
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn list(patients: usize) -> String {
+    let mut csv = String::from("NHS Number,Given Name,Telecom Number,Date of Birth\n");
+    let numbers = (600_000_001u32..).filter_map(domain::values::NhsNumber::from_first_nine);
+    let mobiles = (100_001u32..).filter(|m| m % 100 != 99);
+    for (nhs, mobile) in numbers.zip(mobiles).take(patients) {
+        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
+    }
+    csv
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[at]
+}
+
+struct Run {
+    p50: Duration,
+    p99: Duration,
+    first_visit: usize,
+    later_page: usize,
+}
+
+/// A cookie header from a response's `Set-Cookie`s, added to `jar`.
+fn keep(jar: &mut Vec<String>, response: &reqwest::Response) {
+    for set in response.headers().get_all("set-cookie") {
+        if let Some(pair) = set.to_str().ok().and_then(|v| v.split(';').next()) {
+            jar.push(pair.to_owned());
+        }
+    }
+}
+
+async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
+    let data = tempfile::tempdir()?;
+    let clock = Arc::new(FakeClock::at(
+        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let mut config = EmbeddedConfig::new(data.path());
+    config.clock = clock.clone() as Arc<dyn Clock>;
+    config.clinical_system = ClinicalSystemPace::instant();
+    let stack = Arc::new(EmbeddedStack::open(config).await?);
+    let org = OrganisationId::parse("A12345")?;
+    let settings = OrganisationSettings {
+        sending_window: domain::policies::SendingWindow::always(),
+        ..Default::default()
+    };
+    stack
+        .app
+        .update_settings(&Caller::system(org.clone(), "bench", "bench"), settings)
+        .await?;
+    let app = router(ApiState {
+        app: stack.app.clone(),
+        identity: IdentitySource::Development {
+            default_organisation: Some(org),
+        },
+        outbox: Some(stack.providers.clone()),
+        callbacks: CallbackTokens {
+            govuk_notify: None,
+            nhs_notify: None,
+        },
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let uploaded: Value = client
+        .post(format!("{address}/v1/lists"))
+        .header("content-type", "text/csv")
+        .body(list(patients))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let created: Value = client
+        .post(format!("{address}/v1/batches"))
+        .json(&json!({"name": "Flu", "list_id": uploaded["list_id"],
+            "message": "Book your flu jab: ((link))",
+            "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let batch_id = created["batch_id"].as_str().ok_or("no batch")?;
+    client
+        .post(format!("{address}/v1/batches/{batch_id}/send"))
+        .json(&json!({"now": true}))
+        .send()
+        .await?;
+    stack.run_pending_work().await?;
+    let prefix = format!("{DEFAULT_LINK_BASE_URL}/");
+    let tokens: Vec<String> = stack
+        .providers
+        .outbox()
+        .await?
+        .into_iter()
+        .filter_map(|m| m.body.split(&prefix).nth(1).map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), patients, "every patient is invited");
+
+    let start = Arc::new(tokio::sync::Barrier::new(patients));
+    let visits = futures::future::join_all(tokens.iter().map(|token| {
+        let (client, start) = (client.clone(), start.clone());
+        let base = format!("{address}/l/{token}");
+        let css = format!("{address}{}", functions::pages::STYLESHEET);
+        async move {
+            start.wait().await;
+            let mut jar = Vec::new();
+            let mut took = Vec::new();
+            let get = |url: String, jar: &Vec<String>| {
+                client
+                    .get(url)
+                    .header("accept-encoding", "br, gzip")
+                    .header("cookie", jar.join("; "))
+                    .send()
+            };
+            let at = Instant::now();
+            let landing = get(base.clone(), &jar).await?;
+            took.push(at.elapsed());
+            keep(&mut jar, &landing);
+            let mut first_visit = landing.bytes().await?.len();
+            first_visit += get(css, &jar).await?.bytes().await?.len();
+            let csrf = jar
+                .iter()
+                .find_map(|c| c.strip_prefix("bb_csrf="))
+                .unwrap_or_default()
+                .to_owned();
+            let at = Instant::now();
+            let checked = client
+                .post(base.clone())
+                .header("cookie", jar.join("; "))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("day", "1"),
+                    ("month", "2"),
+                    ("year", "1950"),
+                ])
+                .send()
+                .await?;
+            took.push(at.elapsed().saturating_sub(FLOOR));
+            assert_eq!(checked.status(), 303, "the right date of birth");
+            keep(&mut jar, &checked);
+            let at = Instant::now();
+            let invite = get(format!("{base}/invite"), &jar).await?;
+            took.push(at.elapsed());
+            invite.bytes().await?;
+            let at = Instant::now();
+            let slots = get(format!("{base}/slots"), &jar).await?;
+            took.push(at.elapsed());
+            assert_eq!(slots.status(), 200, "the slots page");
+            let later_page = slots.bytes().await?.len();
+            Ok::<_, reqwest::Error>((took, first_visit, later_page))
+        }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    server.abort();
+    let mut latencies: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
+    latencies.sort();
+    Ok(Run {
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        first_visit: visits.iter().map(|v| v.1).max().unwrap_or_default(),
+        later_page: visits.iter().map(|v| v.2).max().unwrap_or_default(),
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let patients = env_number("BATCHBOOK_BENCH_PATIENTS", 200);
+    let runs = env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!("Patient pages, embedded stack over HTTP: {patients} patients at once, {runs} run(s)");
+    let (mut p50s, mut p99s, mut firsts, mut laters) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let r = runtime.block_on(one_run(patients))?;
+        println!(
+            "run {run}: page p50 {:.2} ms, p99 {:.2} ms; first visit {:.1} KB, slots page {:.1} KB (compressed)",
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.first_visit as f64 / 1024.0,
+            r.later_page as f64 / 1024.0
+        );
+        p50s.push(r.p50);
+        p99s.push(r.p99);
+        firsts.push(r.first_visit);
+        laters.push(r.later_page);
+    }
+    p50s.sort();
+    p99s.sort();
+    firsts.sort();
+    laters.sort();
+    println!(
+        "median over {runs} run(s): page p50 {:.2} ms, p99 {:.2} ms (goal 30 ms); first visit {:.1} KB (goal 150), later page {:.1} KB (goal 15)",
+        p50s[runs / 2].as_secs_f64() * 1e3,
+        p99s[runs / 2].as_secs_f64() * 1e3,
+        firsts[runs / 2] as f64 / 1024.0,
+        laters[runs / 2] as f64 / 1024.0
+    );
+    Ok(())
+}
