@@ -12,14 +12,13 @@
 //! batches. Prints, per run, the p50 and p99 latency of those 1,000
 //! requests, then the medians over the runs.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use domain::ports::{Clock, FakeClock};
-use domain::values::OrganisationId;
-use functions::api::{router, ApiState, CallbackTokens};
-use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
 use infra::simulators::ClinicalSystemPace;
 use serde_json::{json, Value};
@@ -28,18 +27,6 @@ const CALLERS: usize = 50;
 const ASKS: usize = 20;
 /// The batches are made by this many colleagues, in turn.
 const COLLEAGUES: usize = 10;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at]
-}
 
 /// The organisation's 10,000 batches, made through the API by ten
 /// colleagues a minute apart; answers the server's address.
@@ -54,22 +41,7 @@ async fn workspace(
     config.clock = clock.clone() as Arc<dyn Clock>;
     config.clinical_system = ClinicalSystemPace::instant();
     let stack = Arc::new(EmbeddedStack::open(config).await?);
-    let app = router(ApiState {
-        app: stack.app.clone(),
-        identity: IdentitySource::Development {
-            default_organisation: Some(OrganisationId::parse("A12345")?),
-        },
-        outbox: Some(stack.providers.clone()),
-        callbacks: CallbackTokens {
-            govuk_notify: None,
-            nhs_notify: None,
-        },
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (address, server) = common::serve(&stack).await?;
     let client = reqwest::Client::new();
     let list: Value = client
         .post(format!("{address}/v1/lists"))
@@ -160,12 +132,15 @@ async fn one_run(batches: usize) -> Result<(Duration, Duration), Box<dyn std::er
     }
     latencies.sort();
     server.abort();
-    Ok((percentile(&latencies, 0.50), percentile(&latencies, 0.99)))
+    Ok((
+        common::percentile(&latencies, 0.50),
+        common::percentile(&latencies, 0.99),
+    ))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let batches = env_number("BATCHBOOK_BENCH_BATCHES", 10_000);
-    let runs = env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let batches = common::env_number("BATCHBOOK_BENCH_BATCHES", 10_000);
+    let runs = common::env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -16,6 +16,8 @@
 //! floor), and the bytes over the wire of the first visit and of the slots
 //! page, then the medians over the runs.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,35 +26,11 @@ use domain::ports::{Clock, FakeClock};
 use domain::usecases::OrganisationSettings;
 use domain::values::OrganisationId;
 use domain::Caller;
-use functions::api::{router, ApiState, CallbackTokens};
-use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack, DEFAULT_LINK_BASE_URL};
 use infra::simulators::ClinicalSystemPace;
 use serde_json::{json, Value};
 
 const FLOOR: Duration = Duration::from_millis(400);
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn list(patients: usize) -> String {
-    let mut csv = String::from("NHS Number,Given Name,Telecom Number,Date of Birth\n");
-    let numbers = (600_000_001u32..).filter_map(domain::values::NhsNumber::from_first_nine);
-    let mobiles = (100_001u32..).filter(|m| m % 100 != 99);
-    for (nhs, mobile) in numbers.zip(mobiles).take(patients) {
-        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
-    }
-    csv
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at]
-}
 
 struct Run {
     p50: Duration,
@@ -88,29 +66,14 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         .app
         .update_settings(&Caller::system(org.clone(), "bench", "bench"), settings)
         .await?;
-    let app = router(ApiState {
-        app: stack.app.clone(),
-        identity: IdentitySource::Development {
-            default_organisation: Some(org),
-        },
-        outbox: Some(stack.providers.clone()),
-        callbacks: CallbackTokens {
-            govuk_notify: None,
-            nhs_notify: None,
-        },
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (address, server) = common::serve(&stack).await?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let uploaded: Value = client
         .post(format!("{address}/v1/lists"))
         .header("content-type", "text/csv")
-        .body(list(patients))
+        .body(common::list(patients))
         .send()
         .await?
         .json()
@@ -202,16 +165,16 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let mut latencies: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
     latencies.sort();
     Ok(Run {
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
+        p50: common::percentile(&latencies, 0.50),
+        p99: common::percentile(&latencies, 0.99),
         first_visit: visits.iter().map(|v| v.1).max().unwrap_or_default(),
         later_page: visits.iter().map(|v| v.2).max().unwrap_or_default(),
     })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let patients = env_number("BATCHBOOK_BENCH_PATIENTS", 200);
-    let runs = env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let patients = common::env_number("BATCHBOOK_BENCH_PATIENTS", 200);
+    let runs = common::env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

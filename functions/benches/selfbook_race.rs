@@ -14,6 +14,8 @@
 //! loopback, and the simulated appointment book (one session of 50
 //! five-minute slots).
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +25,6 @@ use domain::ports::{Clock, FakeClock};
 use domain::usecases::OrganisationSettings;
 use domain::values::OrganisationId;
 use domain::Caller;
-use functions::api::{router, ApiState, CallbackTokens};
-use functions::identity::IdentitySource;
 use infra::embedded::{EmbeddedConfig, EmbeddedStack, DEFAULT_LINK_BASE_URL};
 use infra::simulators::{BookConfig, ClinicalSystemPace};
 use serde_json::{json, Value};
@@ -55,35 +55,11 @@ location = "riverside"
 channel = "in_person"
 "#;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Patients with distinct mobiles, none of which the simulated SMS
-/// provider fails (it fails numbers ending in 99).
-fn list(patients: usize) -> String {
-    let mut csv = String::from("NHS Number,Given Name,Telecom Number,Date of Birth\n");
-    let numbers = (600_000_001u32..).filter_map(domain::values::NhsNumber::from_first_nine);
-    let mobiles = (100_001u32..).filter(|m| m % 100 != 99);
-    for (nhs, mobile) in numbers.zip(mobiles).take(patients) {
-        csv.push_str(&format!("{nhs},Pat,07700 {mobile:06},01/02/1950\n"));
-    }
-    csv
-}
-
 struct Run {
     p50: Duration,
     p99: Duration,
     booked: usize,
     taken: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[at]
 }
 
 async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
@@ -104,22 +80,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         ..Default::default()
     };
     stack.app.update_settings(&caller, settings).await?;
-    let app = router(ApiState {
-        app: stack.app.clone(),
-        identity: IdentitySource::Development {
-            default_organisation: Some(org),
-        },
-        outbox: Some(stack.providers.clone()),
-        callbacks: CallbackTokens {
-            govuk_notify: None,
-            nhs_notify: None,
-        },
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let (address, server) = common::serve(&stack).await?;
     let client = reqwest::Client::new();
     let staff = |method, path: &str| {
         client
@@ -130,7 +91,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     // Invite every patient, and give each a verified session.
     let uploaded: Value = staff(reqwest::Method::POST, "/v1/lists")
         .header("content-type", "text/csv")
-        .body(list(patients))
+        .body(common::list(patients))
         .send()
         .await?
         .json()
@@ -243,16 +204,16 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     );
     server.abort();
     Ok(Run {
-        p50: percentile(&latencies, 0.50),
-        p99: percentile(&latencies, 0.99),
+        p50: common::percentile(&latencies, 0.50),
+        p99: common::percentile(&latencies, 0.99),
         booked,
         taken,
     })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let patients = env_number("BATCHBOOK_BENCH_PATIENTS", 1_000);
-    let runs = env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let patients = common::env_number("BATCHBOOK_BENCH_PATIENTS", 1_000);
+    let runs = common::env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

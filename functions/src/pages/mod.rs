@@ -265,6 +265,24 @@ impl Visit {
     fn forged(&self, m: &Messages) -> Response {
         self.answer(StatusCode::FORBIDDEN, Page::form_expired(m, self), None)
     }
+
+    /// A form that changes the invite (decline, cancel): refused unless it
+    /// came from the patient's own page; then the invite page says what it
+    /// now is.
+    async fn invite_form<F, A>(&self, form: &HashMap<String, String>, act: A) -> Response
+    where
+        A: FnOnce() -> F,
+        F: std::future::Future<Output = Result<domain::usecases::InviteView, LinkError>>,
+    {
+        let m = english_messages();
+        if !self.form_is_ours(form) {
+            return self.forged(m);
+        }
+        match act().await {
+            Ok(_) => self.see(&self.path("/invite"), None),
+            Err(e) => self.refusal(m, e),
+        }
+    }
 }
 
 fn append_cookie(headers: &mut HeaderMap, cookie: &str) {
@@ -631,18 +649,8 @@ async fn declined<R: PersistedEventRepository + 'static>(
     visit: Visit,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
-    match state
-        .app
-        .decline_invite(&visit.token, visit.session())
-        .await
-    {
-        Ok(_) => visit.see(&visit.path("/invite"), None),
-        Err(e) => visit.refusal(m, e),
-    }
+    let act = || state.app.decline_invite(&visit.token, visit.session());
+    visit.invite_form(&form, act).await
 }
 
 async fn cancel<R: PersistedEventRepository + 'static>(
@@ -664,16 +672,6 @@ async fn cancelled<R: PersistedEventRepository + 'static>(
     visit: Visit,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
-    match state
-        .app
-        .cancel_booking(&visit.token, visit.session())
-        .await
-    {
-        Ok(_) => visit.see(&visit.path("/invite"), None),
-        Err(e) => visit.refusal(m, e),
-    }
+    let act = || state.app.cancel_booking(&visit.token, visit.session());
+    visit.invite_form(&form, act).await
 }
