@@ -7,6 +7,7 @@ mod env;
 mod event_store;
 mod flow;
 mod ingest;
+mod isolation;
 mod links;
 mod pages;
 mod queues;
