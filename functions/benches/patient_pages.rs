@@ -164,6 +164,20 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     server.abort();
     let mut latencies: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
     latencies.sort();
+    // Each page's own p99, to say where the time goes.
+    let each: Vec<String> = ["landing", "check", "invite", "slots"]
+        .iter()
+        .enumerate()
+        .map(|(i, page)| {
+            let mut times: Vec<Duration> = visits.iter().map(|(t, _, _)| t[i]).collect();
+            times.sort();
+            format!(
+                "{page} {:.1}",
+                common::percentile(&times, 0.99).as_secs_f64() * 1e3
+            )
+        })
+        .collect();
+    println!("  p99 by page (ms): {}", each.join(", "));
     Ok(Run {
         p50: common::percentile(&latencies, 0.50),
         p99: common::percentile(&latencies, 0.99),

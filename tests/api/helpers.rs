@@ -484,3 +484,53 @@ impl TestApp {
         list["list_id"].as_str().unwrap().to_owned()
     }
 }
+
+/// One operation of the OpenAPI document that takes an id: its method, its
+/// path as documented, the path with `ids` put in, and a body the owner's
+/// request would be accepted with (so that only the organisation differs).
+pub struct IdOperation {
+    pub method: String,
+    pub documented: String,
+    pub path: String,
+    pub body: Option<Value>,
+}
+
+/// Every operation in `doc` that takes an id, each with the resource of
+/// `ids` (name, id) it names. A patient's link is reached by its secret
+/// token, never by an organisation's sign-in, so `/v1/links/{token}` is
+/// left to the link tests. Panics on an id no resource was made for, so a
+/// route added later cannot be missed.
+pub fn id_operations(doc: &Value, ids: &[(&str, String)], patient: &str) -> Vec<IdOperation> {
+    let body_for = |path: &str| match path {
+        "/v1/batches/{batch_id}/send" => json!({"now": true}),
+        "/v1/batches/{batch_id}/links/revoke" => json!({"all": true}),
+        "/v1/batches/{batch_id}/series/stop" => json!({ "nhs_number": patient }),
+        "/v1/templates/{template_id}" => json!({"name": "Mine", "body": "Hello"}),
+        _ => json!({}),
+    };
+    let mut found = Vec::new();
+    for (documented, operations) in doc["paths"].as_object().unwrap() {
+        if !documented.contains('{') || documented.starts_with("/v1/links/{token}") {
+            continue;
+        }
+        let mut path = documented.clone();
+        for (name, id) in ids {
+            path = path.replace(&format!("{{{name}}}"), id);
+        }
+        assert!(
+            !path.contains('{'),
+            "{documented} takes an id this test has no resource for; make one"
+        );
+        for method in operations.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let body = (method != "GET" && method != "DELETE").then(|| body_for(documented));
+            found.push(IdOperation {
+                method,
+                documented: documented.clone(),
+                path: path.clone(),
+                body,
+            });
+        }
+    }
+    found
+}

@@ -4,9 +4,9 @@
 //! a route added later is covered without anyone remembering to add it.
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{clean_list, nhs_numbers, spawn_app, TestApp, ORG};
+use crate::helpers::{clean_list, id_operations, nhs_numbers, spawn_app, TestApp, ORG};
 
 const OTHER: &str = "B67890";
 
@@ -43,52 +43,23 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
         ),
     ];
     let patient = nhs_numbers(&csv)[0].clone();
-    // A body each write would accept from the owner, so that only the
-    // organisation differs.
-    let body_for = |path: &str| -> Value {
-        match path {
-            "/v1/batches/{batch_id}/send" => json!({"now": true}),
-            "/v1/batches/{batch_id}/links/revoke" => json!({"all": true}),
-            "/v1/batches/{batch_id}/series/stop" => json!({"nhs_number": patient}),
-            "/v1/templates/{template_id}" => json!({"name": "Mine", "body": "Hello"}),
-            _ => json!({}),
-        }
-    };
-
     let doc = app.get_json("/openapi.json").await;
     let before = app.snapshot().await;
     let mut tried = Vec::new();
-    for (template_path, operations) in doc["paths"].as_object().unwrap() {
-        if !template_path.contains('{') {
-            continue;
+    for op in id_operations(&doc, &ids, &patient) {
+        let method: Method = op.method.parse().unwrap();
+        let mut request = app.request_as(OTHER, method, &op.path);
+        if let Some(body) = &op.body {
+            request = request.json(body);
         }
-        // A patient's link is reached by its secret token, never by an
-        // organisation's sign-in: the link tests cover it.
-        if template_path.starts_with("/v1/links/{token}") {
-            continue;
-        }
-        let mut path = template_path.clone();
-        for (name, id) in &ids {
-            path = path.replace(&format!("{{{name}}}"), id);
-        }
+        let (status, body) = TestApp::reply(request).await;
+        let what = format!("{} {}", op.method, op.documented);
+        assert_eq!(status, 404, "{what}: {body}");
         assert!(
-            !path.contains('{'),
-            "{template_path} takes an id this test has no resource for; make one above"
+            body["code"].as_str().unwrap().ends_with("_not_found"),
+            "{what}: {body}"
         );
-        for method in operations.as_object().unwrap().keys() {
-            let method: Method = method.to_uppercase().parse().unwrap();
-            let mut request = app.request_as(OTHER, method.clone(), &path);
-            if method != Method::GET && method != Method::DELETE {
-                request = request.json(&body_for(template_path));
-            }
-            let (status, body) = TestApp::reply(request).await;
-            assert_eq!(status, 404, "{method} {template_path}: {body}");
-            assert!(
-                body["code"].as_str().unwrap().ends_with("_not_found"),
-                "{method} {template_path}: {body}"
-            );
-            tried.push(format!("{method} {template_path}"));
-        }
+        tried.push(what);
     }
     assert_eq!(app.snapshot().await, before);
     // The loop tried each of these; a route added later is tried too, and
