@@ -16,10 +16,15 @@ python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements
 # Debian's Chromium and ChromeDriver, and axe-core from npm (pinned in
 # tests/browser/package-lock.json), for the patient pages' browser tests;
 # with them here, those tests must run (tests/api/browser.rs).
-if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+debian=()
+command -v chromium >/dev/null || debian+=(chromium)
+command -v chromedriver >/dev/null || debian+=(chromium-driver)
+command -v npm >/dev/null || debian+=(nodejs npm)
+command -v curl >/dev/null || debian+=(curl)
+if [ ${#debian[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq chromium chromium-driver >/dev/null \
-    || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+  apt-get install -y -qq "${debian[@]}" >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq "${debian[@]}" >/dev/null; }
 fi
 (cd tests/browser && npm ci --silent --no-audit --no-fund)
 export BATCHBOOK_BROWSER_TESTS=required
