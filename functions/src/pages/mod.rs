@@ -675,3 +675,17 @@ async fn cancelled<R: PersistedEventRepository + 'static>(
     let act = || state.app.cancel_booking(&visit.token, visit.session());
     visit.invite_form(&form, act).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stylesheet_path_names_the_vendored_version() {
+        let version = include_str!("../../pages/vendor/nhsuk-frontend/VERSION").trim();
+        assert_eq!(
+            STYLESHEET,
+            format!("/l/assets/nhsuk-frontend-{version}.min.css")
+        );
+    }
+}
