@@ -653,5 +653,42 @@ async fn a_page_after_the_session_ends_asks_for_the_date_of_birth_again() {
         css.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
-    assert!(css.text().await.unwrap().contains(".nhsuk-button"));
+    let plain = css.text().await.unwrap();
+    assert!(plain.contains(".nhsuk-button"));
+    // Gzipped for a browser that takes it: the same bytes, far fewer.
+    let gzipped = patient
+        .client
+        .get(format!(
+            "{}/l/assets/nhsuk-frontend-10.6.1.min.css",
+            app.address
+        ))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    assert_eq!(gzipped.headers()["vary"], "accept-encoding");
+    let bytes = gzipped.bytes().await.unwrap();
+    assert!(
+        bytes.len() * 5 < plain.len(),
+        "{} of {}",
+        bytes.len(),
+        plain.len()
+    );
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(bytes.as_ref()),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+    // A page goes compressed too.
+    let page = patient
+        .client
+        .get(format!("{}/l/{}", app.address, tokens[0]))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-encoding"], "gzip");
 }
