@@ -957,3 +957,29 @@ async fn two_practices_racing_for_one_shared_hub_slot_get_one_booking_and_one_ju
     statuses.sort();
     assert_eq!(statuses, ["booked", "open"]);
 }
+
+/// The batch's read-out gives the Self-Book set-up as it was asked for,
+/// leaving out what was not given: the OpenAPI document says those fields
+/// take no `null` (a request may not send one), so a response sends none.
+#[tokio::test]
+async fn a_self_book_batch_reads_back_its_set_up_without_nulls() {
+    let app = spawn_app().await;
+    let list: Value = app.upload_list(&clean_list(2)).await.json().await.unwrap();
+    let created = app
+        .request(reqwest::Method::POST, "/v1/batches")
+        .json(
+            &json!({"name": "Flu", "list_id": list["list_id"], "message": MESSAGE,
+                      "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let batch = app.batch(created["batch_id"].as_str().unwrap()).await;
+    assert_eq!(
+        batch["self_book"],
+        json!({"appointment_type": "in_person", "slot_type": "flu", "timing": "exact_time",
+               "clinicians": [], "expiry": "14d"})
+    );
+}

@@ -41,14 +41,14 @@ pub struct SelfBookRequest {
     pub clinicians: Vec<String>,
     /// Only slots at this site (its id in the appointment book). Another
     /// organisation's site only if it is in the settings' `other_sites`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Only slots within this many days (1 to 90) of when the patient
     /// looks; 28 when left out.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within_days: Option<u32>,
     /// Let the patient say "I don't want this"; left out, they can only book.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline: Option<DeclineRequest>,
     /// How long the link works from the first message: `24h`, `48h`, `7d`,
     /// `14d` (the default), `30d` or `never`. A booked appointment's link
