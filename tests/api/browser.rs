@@ -15,7 +15,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, spawn_app, token_in, TestApp};
+use crate::helpers::{spawn_app, token_in, TestApp};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -252,33 +252,6 @@ impl<'a> Chrome<'a> {
     }
 }
 
-impl TestApp {
-    /// Sends `body` as a batch to `n` patients: their tokens, from the
-    /// batch's own messages (the outbox also holds confirmations and
-    /// other batches' texts, in no particular order).
-    async fn browser_batch(&self, n: usize, body: Value) -> Vec<String> {
-        self.browser_batch_of(n, body).await.1
-    }
-
-    /// As [`Self::browser_batch`], with the batch's id.
-    async fn browser_batch_of(&self, n: usize, body: Value) -> (String, Vec<String>) {
-        let list: Value = self.upload_list(&clean_list(n)).await.json().await.unwrap();
-        let mut body = body;
-        body["list_id"] = list["list_id"].clone();
-        let batch_id = self.send_batch_from(body).await;
-        let tokens: Vec<String> = self
-            .outbox()
-            .await
-            .iter()
-            .filter(|m| m["idempotency_key"].as_str().unwrap().contains(&batch_id))
-            .filter(|m| m["body"].as_str().unwrap().starts_with("Dear "))
-            .map(|m| token_in(m["body"].as_str().unwrap()))
-            .collect();
-        assert_eq!(tokens.len(), n, "one message for each patient");
-        (batch_id, tokens)
-    }
-}
-
 fn flu() -> Value {
     json!({"name": "Flu", "message": "Dear ((name)), book your flu jab: ((link))",
            "self_book": {"appointment_type": "in_person", "slot_type": "flu",
@@ -287,7 +260,7 @@ fn flu() -> Value {
 
 async fn questionnaire_with_an_error(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
     let tokens = app
-        .browser_batch(
+        .linked_batch(
             1,
             json!({"name": "Smoking", "questionnaire": "smoking_status",
                                  "message": "Dear ((name)), please answer: ((link))"}),
@@ -324,7 +297,7 @@ async fn questionnaire_with_an_error(app: &TestApp, chrome: &Chrome<'_>, run: &s
 }
 
 async fn book_then_cancel(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
-    let tokens = app.browser_batch(1, flu()).await;
+    let tokens = app.linked_batch(1, flu()).await;
     assert_eq!(
         chrome.check_in(&tokens[0], &format!("{run}-invite")).await,
         "Book an appointment – Your GP practice"
@@ -397,7 +370,7 @@ async fn book_then_cancel(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
 }
 
 async fn decline_and_taken(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
-    let tokens = app.browser_batch(2, flu()).await;
+    let tokens = app.linked_batch(2, flu()).await;
     chrome.check_in(&tokens[0], &format!("{run}-decline")).await;
     chrome.click_link("I don't want a flu jab").await;
     assert_eq!(
@@ -423,7 +396,7 @@ async fn decline_and_taken(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
         .await
         .unwrap()
         .unwrap();
-    let other = app.browser_batch(1, flu()).await;
+    let other = app.linked_batch(1, flu()).await;
     let session = app.link(&other[0]).session("1950-02-01").await;
     let (status, _) = app
         .link(&other[0])
@@ -455,7 +428,7 @@ async fn decline_and_taken(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
 
 async fn locked_withdrawn_and_attachment(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
     let (batch, tokens) = app
-        .browser_batch_of(
+        .linked_batch_of(
             2,
             json!({"name": "Smoking", "questionnaire": "smoking_status",
                                  "message": "Dear ((name)), please answer: ((link))"}),
@@ -505,7 +478,7 @@ async fn locked_withdrawn_and_attachment(app: &TestApp, chrome: &Chrome<'_>, run
         .unwrap();
     let uploaded: Value = response.json().await.unwrap();
     let tokens = app
-        .browser_batch(
+        .linked_batch(
             1,
             json!({"name": "Leaflet", "attachment_id": uploaded["attachment_id"],
                                  "message": "Dear ((name)), our leaflet: ((link))"}),

@@ -534,3 +534,31 @@ pub fn id_operations(doc: &Value, ids: &[(&str, String)], patient: &str) -> Vec<
     }
     found
 }
+
+impl TestApp {
+    /// Sends `body` (a batch whose message starts "Dear ((name))") to `n`
+    /// patients: their links' tokens, from the batch's own messages (the
+    /// outbox also holds other batches' texts and confirmations, in no
+    /// particular order).
+    pub async fn linked_batch(&self, n: usize, body: Value) -> Vec<String> {
+        self.linked_batch_of(n, body).await.1
+    }
+
+    /// As [`Self::linked_batch`], with the batch's id.
+    pub async fn linked_batch_of(&self, n: usize, body: Value) -> (String, Vec<String>) {
+        let list: Value = self.upload_list(&clean_list(n)).await.json().await.unwrap();
+        let mut body = body;
+        body["list_id"] = list["list_id"].clone();
+        let batch_id = self.send_batch_from(body).await;
+        let tokens: Vec<String> = self
+            .outbox()
+            .await
+            .iter()
+            .filter(|m| m["idempotency_key"].as_str().unwrap().contains(&batch_id))
+            .filter(|m| m["body"].as_str().unwrap().starts_with("Dear "))
+            .map(|m| token_in(m["body"].as_str().unwrap()))
+            .collect();
+        assert_eq!(tokens.len(), n, "one message for each patient");
+        (batch_id, tokens)
+    }
+}

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{clean_list, spawn_app, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 
 const BORN: (&str, &str, &str) = ("1", "2", "1950");
 
@@ -129,21 +129,6 @@ impl<'a> Browser<'a> {
     }
 }
 
-impl TestApp {
-    /// Sends `body` as a batch to `n` patients; the first patient's token.
-    async fn page_batch(&self, n: usize, body: Value) -> Vec<String> {
-        let list: Value = self.upload_list(&clean_list(n)).await.json().await.unwrap();
-        let mut body = body;
-        body["list_id"] = list["list_id"].clone();
-        self.send_batch_from(body).await;
-        let mut tokens = Vec::new();
-        for message in self.outbox().await {
-            tokens.push(crate::helpers::token_in(message["body"].as_str().unwrap()));
-        }
-        tokens
-    }
-}
-
 fn assert_page_headers(answer: &Answer) {
     assert_eq!(
         answer.headers["content-security-policy"],
@@ -160,8 +145,8 @@ fn assert_page_headers(answer: &Answer) {
 async fn a_patient_checks_their_date_of_birth_and_answers_a_questionnaire_with_an_error_on_the_way()
 {
     let app = spawn_app().await;
-    let tokens = app
-        .page_batch(
+    let (batch_id, tokens) = app
+        .linked_batch_of(
             1,
             json!({"name": "Smoking", "questionnaire": "smoking_status",
                               "message": "Dear ((name)), please answer: ((link))"}),
@@ -304,7 +289,7 @@ async fn a_patient_checks_their_date_of_birth_and_answers_a_questionnaire_with_a
     let csv = app
         .request(
             Method::GET,
-            &format!("/v1/batches/{}/responses.csv", batch_of(&app).await),
+            &format!("/v1/batches/{batch_id}/responses.csv"),
         )
         .send()
         .await
@@ -315,11 +300,6 @@ async fn a_patient_checks_their_date_of_birth_and_answers_a_questionnaire_with_a
     assert!(csv.contains("current_smoker,5,yes"), "{csv}");
 }
 
-async fn batch_of(app: &TestApp) -> String {
-    let page = app.get_json("/v1/batches?limit=1").await;
-    page["batches"][0]["batch_id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn five_wrong_dates_lock_the_link_and_a_withdrawn_or_unknown_link_says_so() {
     let app = spawn_app().await;
@@ -327,8 +307,8 @@ async fn five_wrong_dates_lock_the_link_and_a_withdrawn_or_unknown_link_says_so(
         "flag_mobiles_likely_to_fail": false,
         "contact": {"name": "Riverside Surgery", "phone": "01632 960000", "website": "https://riverside.example"}}))).await;
     assert_eq!(status, 200);
-    let tokens = app
-        .page_batch(
+    let (batch_id, tokens) = app
+        .linked_batch_of(
             2,
             json!({"name": "Smoking", "questionnaire": "smoking_status",
                               "message": "Dear ((name)), please answer: ((link))"}),
@@ -368,7 +348,6 @@ async fn five_wrong_dates_lock_the_link_and_a_withdrawn_or_unknown_link_says_so(
     assert_eq!(patient.get("").await.status, 423);
 
     // Withdrawn by the practice.
-    let batch_id = batch_of(&app).await;
     let (status, _) = app.revoke(&batch_id, json!({"all": true})).await;
     assert_eq!(status, 200);
     let mut other = Browser::new(&app, &tokens[1]);
@@ -393,7 +372,7 @@ async fn five_wrong_dates_lock_the_link_and_a_withdrawn_or_unknown_link_says_so(
 async fn an_expired_link_says_so_and_how_to_reach_the_practice() {
     let app = spawn_app().await;
     let tokens = app
-        .page_batch(
+        .linked_batch(
             1,
             json!({"name": "Smoking", "questionnaire": "smoking_status",
                               "message": "Dear ((name)), please answer: ((link))"}),
@@ -421,8 +400,8 @@ async fn a_patient_opens_the_attachment_page_then_downloads_the_file() {
     )
     .await;
     assert_eq!(status, 201);
-    let tokens = app
-        .page_batch(
+    let (batch_id, tokens) = app
+        .linked_batch_of(
             1,
             json!({"name": "Leaflet", "attachment_id": uploaded["attachment_id"],
                               "message": "Dear ((name)), our leaflet: ((link))"}),
@@ -443,7 +422,7 @@ async fn a_patient_opens_the_attachment_page_then_downloads_the_file() {
     assert_eq!(file.headers["content-type"], "application/pdf");
     assert_eq!(file.body.as_bytes(), leaflet.as_slice());
     app.run_pending_work().await;
-    let batch = app.batch(&batch_of(&app).await).await;
+    let batch = app.batch(&batch_id).await;
     assert_eq!(batch["counts"]["opened_attachment"], 1);
 }
 
@@ -458,7 +437,7 @@ fn flu() -> Value {
 async fn a_patient_books_waits_sees_it_booked_then_cancels_it() {
     let app = spawn_app().await;
     let tokens = app
-        .page_batch(
+        .linked_batch(
             1,
             json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
         )
@@ -553,7 +532,7 @@ fn first_offer(body: &str) -> String {
 async fn a_patient_told_the_time_was_just_taken_chooses_another() {
     let app = spawn_app().await;
     let tokens = app
-        .page_batch(
+        .linked_batch(
             2,
             json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
         )
@@ -587,8 +566,8 @@ async fn a_patient_told_the_time_was_just_taken_chooses_another() {
 #[tokio::test]
 async fn a_patient_declines_and_is_told_the_practice_knows() {
     let app = spawn_app().await;
-    let tokens = app
-        .page_batch(
+    let (batch_id, tokens) = app
+        .linked_batch_of(
             1,
             json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
         )
@@ -617,7 +596,7 @@ async fn a_patient_declines_and_is_told_the_practice_knows() {
         "You have told us you do not want this appointment – Your GP practice"
     );
     app.run_pending_work().await;
-    let batch = app.batch(&batch_of(&app).await).await;
+    let batch = app.batch(&batch_id).await;
     assert_eq!(batch["counts"]["invites"]["declined"], 1);
 }
 
@@ -625,7 +604,7 @@ async fn a_patient_declines_and_is_told_the_practice_knows() {
 async fn a_page_after_the_session_ends_asks_for_the_date_of_birth_again() {
     let app = spawn_app().await;
     let tokens = app
-        .page_batch(
+        .linked_batch(
             1,
             json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
         )

@@ -18,7 +18,7 @@ mod views;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -169,6 +169,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit {
     }
 }
 
+/// A form posted from one of the patient's own pages: its fields, once the
+/// CSRF token it carries matches the patient's cookie. Any other form is
+/// answered "this page has expired", and its handler never runs.
+pub struct OurForm(HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequest<S> for OurForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let visit = Visit::from_request_parts(&mut parts, state).await?;
+        let Form(form) =
+            Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        if visit.form_is_ours(&form) {
+            Ok(Self(form))
+        } else {
+            Err(visit.forged(english_messages()))
+        }
+    }
+}
+
 fn cookies(headers: &HeaderMap) -> HashMap<String, String> {
     headers
         .get_all(header::COOKIE)
@@ -294,21 +317,16 @@ impl Visit {
         self.answer(StatusCode::FORBIDDEN, Page::form_expired(m, self), None)
     }
 
-    /// A form that changes the invite (decline, cancel): refused unless it
-    /// came from the patient's own page; then the invite page says what it
-    /// now is.
-    async fn invite_form<F, A>(&self, form: &HashMap<String, String>, act: A) -> Response
+    /// After a form that changes the invite (decline, cancel): the invite
+    /// page, which says what it now is.
+    async fn invite_form<F, A>(&self, act: A) -> Response
     where
         A: FnOnce() -> F,
         F: std::future::Future<Output = Result<domain::usecases::InviteView, LinkError>>,
     {
-        let m = english_messages();
-        if !self.form_is_ours(form) {
-            return self.forged(m);
-        }
         match act().await {
             Ok(_) => self.see(&self.path("/invite"), None),
-            Err(e) => self.refusal(m, e),
+            Err(e) => self.refusal(english_messages(), e),
         }
     }
 }
@@ -357,12 +375,9 @@ async fn landing<R: PersistedEventRepository + 'static>(
 async fn check<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(form): OurForm,
 ) -> Response {
     let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
     let entry = views::DateEntry::from_form(&form);
     let today = state
         .app
@@ -433,12 +448,9 @@ async fn questionnaire<R: PersistedEventRepository + 'static>(
 async fn answer<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(form): OurForm,
 ) -> Response {
     let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
     let answers = views::answers_from(&form);
     match state
         .app
@@ -562,12 +574,9 @@ async fn slots<R: PersistedEventRepository + 'static>(
 async fn choose<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(form): OurForm,
 ) -> Response {
     let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
     match form.get("offer").filter(|o| !o.is_empty()) {
         Some(offer) => {
             let to = format!(
@@ -618,12 +627,9 @@ async fn confirm<R: PersistedEventRepository + 'static>(
 async fn book<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(form): OurForm,
 ) -> Response {
     let m = english_messages();
-    if !visit.form_is_ours(&form) {
-        return visit.forged(m);
-    }
     let offer = form.get("offer").cloned().unwrap_or_default();
     match state
         .app
@@ -675,10 +681,10 @@ async fn decline<R: PersistedEventRepository + 'static>(
 async fn declined<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(_): OurForm,
 ) -> Response {
     let act = || state.app.decline_invite(&visit.token, visit.session());
-    visit.invite_form(&form, act).await
+    visit.invite_form(act).await
 }
 
 async fn cancel<R: PersistedEventRepository + 'static>(
@@ -698,10 +704,10 @@ async fn cancel<R: PersistedEventRepository + 'static>(
 async fn cancelled<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    Form(form): Form<HashMap<String, String>>,
+    OurForm(_): OurForm,
 ) -> Response {
     let act = || state.app.cancel_booking(&visit.token, visit.session());
-    visit.invite_form(&form, act).await
+    visit.invite_form(act).await
 }
 
 #[cfg(test)]
