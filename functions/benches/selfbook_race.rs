@@ -20,13 +20,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
-use domain::ports::{Clock, FakeClock};
-use domain::usecases::OrganisationSettings;
-use domain::values::OrganisationId;
-use domain::Caller;
-use infra::embedded::{EmbeddedConfig, EmbeddedStack, DEFAULT_LINK_BASE_URL};
-use infra::simulators::{BookConfig, ClinicalSystemPace};
+use infra::simulators::BookConfig;
 use serde_json::{json, Value};
 
 const SLOTS: usize = 50;
@@ -64,64 +58,10 @@ struct Run {
 
 async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let data = tempfile::tempdir()?;
-    // A Monday morning: the slots are the next day's.
-    let clock = Arc::new(FakeClock::at(
-        Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
-    ));
-    let mut config = EmbeddedConfig::new(data.path());
-    config.clock = clock.clone() as Arc<dyn Clock>;
-    config.clinical_system = ClinicalSystemPace::instant();
-    config.appointment_book = BookConfig::parse(BOOK)?;
-    let stack = Arc::new(EmbeddedStack::open(config).await?);
-    let org = OrganisationId::parse("A12345")?;
-    let caller = Caller::system(org.clone(), "bench", "bench");
-    let settings = OrganisationSettings {
-        sending_window: domain::policies::SendingWindow::always(),
-        ..Default::default()
-    };
-    stack.app.update_settings(&caller, settings).await?;
+    let stack = common::open_stack(data.path(), Some(BookConfig::parse(BOOK)?)).await?;
     let (address, server) = common::serve(&stack).await?;
+    let tokens = common::invite_everyone(&stack, &address, patients).await?;
     let client = reqwest::Client::new();
-    let staff = |method, path: &str| {
-        client
-            .request(method, format!("{address}{path}"))
-            .header("authorization", "Bearer dev:A12345")
-    };
-
-    // Invite every patient, and give each a verified session.
-    let uploaded: Value = staff(reqwest::Method::POST, "/v1/lists")
-        .header("content-type", "text/csv")
-        .body(common::list(patients))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let created: Value = staff(reqwest::Method::POST, "/v1/batches")
-        .json(&json!({"name": "Flu", "list_id": uploaded["list_id"],
-            "message": "Book your flu jab: ((link))",
-            "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let batch_id = created["batch_id"].as_str().ok_or("no batch")?.to_owned();
-    staff(
-        reqwest::Method::POST,
-        &format!("/v1/batches/{batch_id}/send"),
-    )
-    .json(&json!({"now": true}))
-    .send()
-    .await?;
-    stack.run_pending_work().await?;
-    let prefix = format!("{DEFAULT_LINK_BASE_URL}/");
-    let tokens: Vec<String> = stack
-        .providers
-        .outbox()
-        .await?
-        .into_iter()
-        .filter_map(|m| m.body.split(&prefix).nth(1).map(str::to_owned))
-        .collect();
-    assert_eq!(tokens.len(), patients, "every patient is invited");
     let sessions = futures::future::join_all(tokens.iter().map(|token| {
         let client = client.clone();
         let url = format!("{address}/v1/links/{token}/verify");

@@ -61,3 +61,76 @@ pub async fn serve(
     });
     Ok((address, server))
 }
+
+/// The embedded stack in `data` on a fake clock at a Monday 09:00, with the
+/// clinical system answering at once and A12345's sending window always
+/// open; `book` in place of the bundled appointment book when given.
+pub async fn open_stack(
+    data: &std::path::Path,
+    book: Option<infra::simulators::BookConfig>,
+) -> Result<Arc<EmbeddedStack>, Box<dyn std::error::Error>> {
+    use chrono::TimeZone;
+    use domain::ports::{Clock, FakeClock};
+    let clock = Arc::new(FakeClock::at(
+        chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap(),
+    ));
+    let mut config = infra::embedded::EmbeddedConfig::new(data);
+    config.clock = clock as Arc<dyn Clock>;
+    config.clinical_system = infra::simulators::ClinicalSystemPace::instant();
+    if let Some(book) = book {
+        config.appointment_book = book;
+    }
+    let stack = Arc::new(EmbeddedStack::open(config).await?);
+    let settings = domain::usecases::OrganisationSettings {
+        sending_window: domain::policies::SendingWindow::always(),
+        ..Default::default()
+    };
+    let caller = domain::Caller::system(OrganisationId::parse("A12345")?, "bench", "bench");
+    stack.app.update_settings(&caller, settings).await?;
+    Ok(stack)
+}
+
+/// Sends `patients` patients a Self-Book flu invite through the API served
+/// at `address`, and answers each one's link token.
+pub async fn invite_everyone(
+    stack: &EmbeddedStack,
+    address: &str,
+    patients: usize,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    use serde_json::{json, Value};
+    let client = reqwest::Client::new();
+    let uploaded: Value = client
+        .post(format!("{address}/v1/lists"))
+        .header("content-type", "text/csv")
+        .body(list(patients))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let created: Value = client
+        .post(format!("{address}/v1/batches"))
+        .json(&json!({"name": "Flu", "list_id": uploaded["list_id"],
+            "message": "Book your flu jab: ((link))",
+            "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let batch_id = created["batch_id"].as_str().ok_or("no batch")?;
+    client
+        .post(format!("{address}/v1/batches/{batch_id}/send"))
+        .json(&json!({"now": true}))
+        .send()
+        .await?;
+    stack.run_pending_work().await?;
+    let prefix = format!("{}/", infra::embedded::DEFAULT_LINK_BASE_URL);
+    let tokens: Vec<String> = stack
+        .providers
+        .outbox()
+        .await?
+        .into_iter()
+        .filter_map(|m| m.body.split(&prefix).nth(1).map(str::to_owned))
+        .collect();
+    assert_eq!(tokens.len(), patients, "every patient is invited");
+    Ok(tokens)
+}
