@@ -11,10 +11,13 @@
 //!
 //! Each patient, all at once: opens the link (the page and its
 //! stylesheet, a first visit), posts their date of birth, opens the invite
-//! and then the slots page. Prints per run the p50 and p99 time of the
-//! page requests (landing, invite, slots; the check's time less its 400 ms
-//! floor), and the bytes over the wire of the first visit and of the slots
-//! page, then the medians over the runs.
+//! and then the slots page. Prints per run the p50 and p99 server time of
+//! the page requests (landing, check, invite, slots; the check's less its
+//! 400 ms floor), timed inside the server from the router's receiving a
+//! request to its answer being ready, which is what the goal is about; the
+//! same as the patients' client saw it (in the same process, so sharing the
+//! two cores with the server, and so slower); and the bytes over the wire of
+//! the first visit and of the slots page; then the medians over the runs.
 
 mod common;
 
@@ -26,6 +29,8 @@ const FLOOR: Duration = Duration::from_millis(400);
 struct Run {
     p50: Duration,
     p99: Duration,
+    client_p50: Duration,
+    client_p99: Duration,
     first_visit: usize,
     later_page: usize,
 }
@@ -42,7 +47,7 @@ fn keep(jar: &mut Vec<String>, response: &reqwest::Response) {
 async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     let data = tempfile::tempdir()?;
     let stack = common::open_stack(data.path(), None).await?;
-    let (address, server) = common::serve(&stack).await?;
+    let (address, server, times) = common::serve_timed(&stack).await?;
     let tokens = common::invite_everyone(&stack, &address, patients).await?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -106,25 +111,52 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
     server.abort();
-    let mut latencies: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
-    latencies.sort();
-    // Each page's own p99, to say where the time goes.
-    let each: Vec<String> = ["landing", "check", "invite", "slots"]
-        .iter()
-        .enumerate()
-        .map(|(i, page)| {
-            let mut times: Vec<Duration> = visits.iter().map(|(t, _, _)| t[i]).collect();
+    let mut client: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
+    client.sort();
+    // The server's times for the pages (not the stylesheet, nor the set-up
+    // before the patients came), by page.
+    let page_of = |what: &str| {
+        let (method, path) = what.split_once(' ')?;
+        let rest = path.strip_prefix("/l/")?;
+        let (_, page) = rest.split_once('/').unwrap_or((rest, ""));
+        match (method, page) {
+            ("GET", "") => Some("landing"),
+            ("POST", "") => Some("check"),
+            ("GET", "invite") => Some("invite"),
+            ("GET", "slots") => Some("slots"),
+            _ => None,
+        }
+    };
+    let mut by_page: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
+    for (what, took) in times.taken() {
+        if let Some(page) = page_of(&what) {
+            let took = if page == "check" {
+                took.saturating_sub(FLOOR)
+            } else {
+                took
+            };
+            by_page.entry(page).or_default().push(took);
+        }
+    }
+    let mut served: Vec<Duration> = by_page.values().flatten().copied().collect();
+    served.sort();
+    let each: Vec<String> = by_page
+        .iter_mut()
+        .map(|(page, times)| {
             times.sort();
             format!(
                 "{page} {:.1}",
-                common::percentile(&times, 0.99).as_secs_f64() * 1e3
+                common::percentile(times, 0.99).as_secs_f64() * 1e3
             )
         })
         .collect();
-    println!("  p99 by page (ms): {}", each.join(", "));
+    println!("  server p99 by page (ms): {}", each.join(", "));
+    assert_eq!(served.len(), 4 * patients, "every page was timed");
     Ok(Run {
-        p50: common::percentile(&latencies, 0.50),
-        p99: common::percentile(&latencies, 0.99),
+        p50: common::percentile(&served, 0.50),
+        p99: common::percentile(&served, 0.99),
+        client_p50: common::percentile(&client, 0.50),
+        client_p99: common::percentile(&client, 0.99),
         first_visit: visits.iter().map(|v| v.1).max().unwrap_or_default(),
         later_page: visits.iter().map(|v| v.2).max().unwrap_or_default(),
     })
@@ -139,28 +171,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Patient pages, embedded stack over HTTP: {patients} patients at once, {runs} run(s)");
     let (mut p50s, mut p99s, mut firsts, mut laters) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut client_p99s = Vec::new();
     for run in 1..=runs {
         let r = runtime.block_on(one_run(patients))?;
         println!(
-            "run {run}: page p50 {:.2} ms, p99 {:.2} ms; first visit {:.1} KB, slots page {:.1} KB (compressed)",
+            "run {run}: server p50 {:.2} ms, p99 {:.2} ms (client p50 {:.2}, p99 {:.2}); first visit {:.1} KB, slots page {:.1} KB (compressed)",
             r.p50.as_secs_f64() * 1e3,
             r.p99.as_secs_f64() * 1e3,
+            r.client_p50.as_secs_f64() * 1e3,
+            r.client_p99.as_secs_f64() * 1e3,
             r.first_visit as f64 / 1024.0,
             r.later_page as f64 / 1024.0
         );
         p50s.push(r.p50);
         p99s.push(r.p99);
+        client_p99s.push(r.client_p99);
         firsts.push(r.first_visit);
         laters.push(r.later_page);
     }
     p50s.sort();
     p99s.sort();
+    client_p99s.sort();
     firsts.sort();
     laters.sort();
     println!(
-        "median over {runs} run(s): page p50 {:.2} ms, p99 {:.2} ms (goal 30 ms); first visit {:.1} KB (goal 150), later page {:.1} KB (goal 15)",
+        "median over {runs} run(s): server p50 {:.2} ms, p99 {:.2} ms (goal 30 ms; client p99 {:.2} ms); first visit {:.1} KB (goal 150), later page {:.1} KB (goal 15)",
         p50s[runs / 2].as_secs_f64() * 1e3,
         p99s[runs / 2].as_secs_f64() * 1e3,
+        client_p99s[runs / 2].as_secs_f64() * 1e3,
         firsts[runs / 2] as f64 / 1024.0,
         laters[runs / 2] as f64 / 1024.0
     );

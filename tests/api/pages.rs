@@ -500,6 +500,18 @@ async fn a_patient_books_waits_sees_it_booked_then_cancels_it() {
     );
     assert!(!done.body.contains("http-equiv=\"refresh\""));
     assert!(done.shows("Riverside Surgery, 1 High Street"));
+    // When, in the catalogue's words: the first time still ahead that Monday.
+    assert!(
+        done.body
+            .contains("<dt class=\"nhsuk-summary-list__key\">When</dt>"),
+        "{}",
+        done.body
+    );
+    assert!(
+        done.shows("Monday 23 November 2026 at 10:05am"),
+        "{}",
+        done.body
+    );
     assert!(done.shows("Cancel this appointment"));
     // The confirmation text carries the same link.
     let texts = app
@@ -670,4 +682,112 @@ async fn a_page_after_the_session_ends_asks_for_the_date_of_birth_again() {
         .await
         .unwrap();
     assert_eq!(page.headers()["content-encoding"], "gzip");
+}
+
+#[tokio::test]
+async fn a_form_with_a_field_its_page_lacks_or_one_twice_is_refused_by_name_and_changes_nothing() {
+    let app = spawn_app().await;
+    let tokens = app
+        .linked_batch(
+            2,
+            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
+        )
+        .await;
+    let mut patient = Browser::new(&app, &tokens[0]);
+    patient.get("").await;
+    // A typo beside the date of birth: refused, and no attempt is counted.
+    let typo = patient
+        .post(
+            "",
+            &[
+                ("day", "2"),
+                ("month", "2"),
+                ("year", "1950"),
+                ("yaer", "1950"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (typo.status, typo.title()),
+        (400, "This page has expired – Your GP practice")
+    );
+    assert!(
+        typo.shows(
+            "The form sent something this page does not ask for (yaer), so nothing was done."
+        ),
+        "{}",
+        typo.body
+    );
+    assert_page_headers(&typo);
+    let wrong = patient
+        .post("", &[("day", "2"), ("month", "2"), ("year", "1950")])
+        .await;
+    assert!(
+        wrong.shows("You have 4 attempts left."),
+        "the refused form counted no attempt: {}",
+        wrong.body
+    );
+
+    // The time chosen sent twice: refused, and nothing is booked.
+    let invite = patient.check_in().await;
+    assert_eq!(invite.title(), "Book an appointment – Your GP practice");
+    let slots = patient.get("/slots").await;
+    let offer = first_offer(&slots.body);
+    let twice = patient
+        .post("/confirm", &[("offer", &offer), ("offer", "other")])
+        .await;
+    assert_eq!(twice.status, 400);
+    assert!(
+        twice.shows("The form sent offer more than once, so nothing was done."),
+        "{}",
+        twice.body
+    );
+    let stray = patient.post("/decline", &[("reason", "busy")]).await;
+    assert_eq!(stray.status, 400);
+    assert!(stray.shows("(reason)"), "{}", stray.body);
+    assert_eq!(
+        patient.get("/invite").await.title(),
+        "Book an appointment – Your GP practice",
+        "neither booked nor declined"
+    );
+}
+
+#[tokio::test]
+async fn a_questionnaire_answer_naming_no_question_is_refused_by_name() {
+    let app = spawn_app().await;
+    let (batch_id, tokens) = app
+        .linked_batch_of(
+            1,
+            json!({"name": "Smoking", "questionnaire": "smoking_status",
+                              "message": "Dear ((name)), please answer: ((link))"}),
+        )
+        .await;
+    let mut patient = Browser::new(&app, &tokens[0]);
+    assert_eq!(
+        patient.check_in().await.title(),
+        "Smoking – Your GP practice"
+    );
+    let stray = patient
+        .post(
+            "/questionnaire",
+            &[
+                ("q-smoking_status", "never_smoked"),
+                ("q-smoking_staus", "never_smoked"),
+            ],
+        )
+        .await;
+    assert_eq!(stray.status, 400, "{}", stray.body);
+    assert!(
+        stray.shows("(q-smoking_staus)"),
+        "the stray field is named: {}",
+        stray.body
+    );
+    assert_eq!(
+        patient.get("/questionnaire").await.title(),
+        "Smoking – Your GP practice",
+        "not answered"
+    );
+    app.run_pending_work().await;
+    let batch = app.batch(&batch_id).await;
+    assert_eq!(batch["counts"]["answered"], 0, "{batch}");
 }

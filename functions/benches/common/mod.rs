@@ -38,12 +38,8 @@ pub fn list(patients: usize) -> String {
     csv
 }
 
-/// `stack` served on a loopback port, a request with no token acting for
-/// A12345's development admin: its address and the server's task.
-pub async fn serve(
-    stack: &Arc<EmbeddedStack>,
-) -> Result<(String, tokio::task::JoinHandle<()>), Box<dyn std::error::Error>> {
-    let app = router(ApiState {
+fn app_router(stack: &Arc<EmbeddedStack>) -> Result<axum::Router, Box<dyn std::error::Error>> {
+    Ok(router(ApiState {
         app: stack.app.clone(),
         identity: IdentitySource::Development {
             default_organisation: Some(OrganisationId::parse("A12345")?),
@@ -53,13 +49,62 @@ pub async fn serve(
             govuk_notify: None,
             nhs_notify: None,
         },
-    });
+    }))
+}
+
+async fn listen(
+    app: axum::Router,
+) -> Result<(String, tokio::task::JoinHandle<()>), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok((address, server))
+}
+
+/// `stack` served on a loopback port, a request with no token acting for
+/// A12345's development admin: its address and the server's task.
+pub async fn serve(
+    stack: &Arc<EmbeddedStack>,
+) -> Result<(String, tokio::task::JoinHandle<()>), Box<dyn std::error::Error>> {
+    listen(app_router(stack)?).await
+}
+
+/// How long the server took over each request, from the router's receiving
+/// it to its answer being ready: the request's method and path, and the time.
+#[derive(Clone, Default)]
+pub struct ServerTimes(Arc<std::sync::Mutex<Vec<(String, Duration)>>>);
+
+impl ServerTimes {
+    /// Every time taken so far, each with its request.
+    pub fn taken(&self) -> Vec<(String, Duration)> {
+        self.0.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// As `serve`, timing every request on the server's side.
+pub async fn serve_timed(
+    stack: &Arc<EmbeddedStack>,
+) -> Result<(String, tokio::task::JoinHandle<()>, ServerTimes), Box<dyn std::error::Error>> {
+    let times = ServerTimes::default();
+    let kept = times.clone();
+    let app = app_router(stack)?.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let kept = kept.clone();
+            async move {
+                let what = format!("{} {}", request.method(), request.uri().path());
+                let at = std::time::Instant::now();
+                let response = next.run(request).await;
+                if let Ok(mut times) = kept.0.lock() {
+                    times.push((what, at.elapsed()));
+                }
+                response
+            }
+        },
+    ));
+    let (address, server) = listen(app).await?;
+    Ok((address, server, times))
 }
 
 /// The embedded stack in `data` on a fake clock at a Monday 09:00, with the

@@ -1,7 +1,9 @@
-//! The message catalogue: every word a patient reads, from
-//! `functions/pages/messages/<lang>.toml`. Each key is a field here, so a
-//! page cannot name a key that does not exist, and a catalogue missing a key
-//! or holding an unknown one is refused when it is read.
+//! The message catalogues: every word a patient reads, from
+//! `functions/pages/messages/<lang>.toml`, one file per language, found and
+//! built in by `functions/build.rs` (adding a translation is adding its
+//! file). Each key is a field here, so a page cannot name a key that does not
+//! exist, and a catalogue missing a key or holding an unknown one is refused
+//! when it is read (a test reads every one).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -19,6 +21,7 @@ macro_rules! section {
 }
 
 section!(Common {
+    language,
     service,
     skip,
     back,
@@ -33,6 +36,8 @@ section!(Common {
     busy,
     form_expired_title,
     form_expired,
+    unknown_field,
+    field_twice,
     start_again,
 });
 section!(Check {
@@ -79,7 +84,12 @@ section!(Attachment {
     intro,
     file,
     download,
-    expires
+    expires,
+    pdf,
+    png,
+    jpeg,
+    kb,
+    mb,
 });
 section!(Invite {
     title,
@@ -107,6 +117,7 @@ section!(Invite {
     cancel,
     cancellable_until,
     failed_title,
+    failed,
     choose_another,
     declined_title,
     declined,
@@ -128,6 +139,30 @@ section!(Invite {
     anyone,
 });
 
+/// How dates and times are worded, in practice time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dates {
+    /// Monday first.
+    pub weekdays: [String; 7],
+    /// January first.
+    pub months: [String; 12],
+    /// After a time before noon, and after one from noon.
+    pub am: String,
+    pub pm: String,
+    /// A time on the hour, and one past it: `{hour}`, `{minute}`, `{ampm}`.
+    pub hour: String,
+    pub minutes: String,
+    /// A day heading: `{weekday}`, `{day}`, `{month}`.
+    pub day: String,
+    /// A whole date: `{weekday}`, `{day}`, `{month}`, `{year}`.
+    pub date: String,
+    /// A date and a time: `{date}`, `{time}`.
+    pub at: String,
+    /// A date and a part of the day: `{date}`, `{from}`, `{to}`.
+    pub between: String,
+}
+
 /// One language's catalogue.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +176,7 @@ pub struct Messages {
     pub questionnaire: Questionnaire,
     pub attachment: Attachment,
     pub invite: Invite,
+    pub dates: Dates,
     /// Questionnaires' titles, by code; questions, by id; answers offered,
     /// by code. A test holds these to every questionnaire Batchbook sends.
     pub titles: BTreeMap<String, String>,
@@ -170,13 +206,71 @@ fn read(text: &str) -> Result<Messages, toml::de::Error> {
     toml::from_str(&text)
 }
 
-/// The English catalogue, read once.
-pub fn english_messages() -> &'static Messages {
-    static EN: LazyLock<Messages> = LazyLock::new(|| {
-        read(include_str!("../../pages/messages/en.toml"))
-            .expect("functions/pages/messages/en.toml is a whole catalogue")
+include!(concat!(env!("OUT_DIR"), "/catalogues.rs"));
+
+/// The catalogues of the languages the pages speak, English first.
+pub struct Catalogues(Vec<Messages>);
+
+impl Catalogues {
+    /// Reads each `(language, text)`; the first refused names its file.
+    pub fn read(files: &[(&'static str, &str)]) -> Result<Self, String> {
+        let mut all = files
+            .iter()
+            .map(|(lang, text)| {
+                read(text)
+                    .map(|m| Messages { lang, ..m })
+                    .map_err(|e| format!("functions/pages/messages/{lang}.toml: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        all.sort_by_key(|m| m.lang != "en");
+        match all.first() {
+            Some(m) if m.lang == "en" => Ok(Self(all)),
+            _ => Err("functions/pages/messages/en.toml is missing".to_owned()),
+        }
+    }
+
+    /// The catalogue for a visit: the first language of the patient's
+    /// browser (`Accept-Language`, by weight) that the pages speak, matched
+    /// whole (`cy-GB`) or by its first part (`cy`); English otherwise.
+    pub fn choose(&self, accept_language: Option<&str>) -> &Messages {
+        let speaks = |tag: &str| {
+            let primary = tag.split('-').next().unwrap_or_default();
+            self.0
+                .iter()
+                .find(|m| m.lang.eq_ignore_ascii_case(tag) || m.lang.eq_ignore_ascii_case(primary))
+        };
+        let mut wanted: Vec<(f32, &str)> = accept_language
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let tag = pieces.next()?.trim();
+                let q = pieces
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .map_or(Some(1.0), |q| q.trim().parse::<f32>().ok())?;
+                (!tag.is_empty() && q > 0.0).then_some((q, tag))
+            })
+            .collect();
+        // Highest weight first; equal weights keep the browser's order.
+        wanted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        wanted
+            .iter()
+            .find_map(|(_, tag)| speaks(tag))
+            .unwrap_or(&self.0[0])
+    }
+}
+
+/// Every catalogue in `functions/pages/messages`, read once.
+pub fn catalogues() -> &'static Catalogues {
+    static ALL: LazyLock<Catalogues> = LazyLock::new(|| {
+        Catalogues::read(CATALOGUES).unwrap_or_else(|e| panic!("a catalogue is refused: {e}"))
     });
-    &EN
+    &ALL
+}
+
+/// The English catalogue.
+pub fn english_messages() -> &'static Messages {
+    &catalogues().0[0]
 }
 
 /// `text` with each `{name}` replaced by its value.
@@ -235,6 +329,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_catalogue_in_the_folder_is_whole() {
+        let all = Catalogues::read(CATALOGUES).unwrap();
+        assert_eq!(all.0[0].lang, "en");
+        assert_eq!(all.0.len(), CATALOGUES.len());
+    }
+
+    /// English and a stand-in second language, told apart by their names.
+    fn two_languages() -> Catalogues {
+        let english = include_str!("../../pages/messages/en.toml");
+        let other = english.replace("language = \"English\"", "language = \"Cymraeg\"");
+        Catalogues::read(&[("cy", &other), ("en", english)]).unwrap()
+    }
+
+    #[test]
+    fn the_browser_s_languages_choose_the_catalogue_by_weight() {
+        let all = two_languages();
+        let chosen = |accept: Option<&str>| all.choose(accept).common.language.as_str();
+        assert_eq!(chosen(None), "English");
+        assert_eq!(chosen(Some("cy")), "Cymraeg");
+        assert_eq!(chosen(Some("cy-GB,cy;q=0.9,en;q=0.8")), "Cymraeg");
+        assert_eq!(chosen(Some("en-GB,en;q=0.9,cy;q=0.8")), "English");
+        assert_eq!(chosen(Some("fr-FR, cy;q=0.5")), "Cymraeg");
+        assert_eq!(chosen(Some("en;q=0.4, CY;q=0.6")), "Cymraeg");
+        // Refused (q=0), unknown, or unreadable: English.
+        assert_eq!(chosen(Some("cy;q=0")), "English");
+        assert_eq!(chosen(Some("fr, de")), "English");
+        assert_eq!(chosen(Some("cy;q=high")), "English");
+        assert_eq!(chosen(Some(",,;")), "English");
+        assert_eq!(all.choose(Some("cy")).lang, "cy");
+    }
+
+    #[test]
+    fn catalogues_without_english_or_with_a_broken_one_are_refused_by_file() {
+        let english = include_str!("../../pages/messages/en.toml");
+        assert_eq!(
+            Catalogues::read(&[("cy", english)]).err().unwrap(),
+            "functions/pages/messages/en.toml is missing"
+        );
+        let broken = english.replace("\nday = \"Day\"", "");
+        let refused = Catalogues::read(&[("en", english), ("cy", &broken)])
+            .err()
+            .unwrap();
+        assert!(
+            refused.starts_with("functions/pages/messages/cy.toml: ")
+                && refused.contains("missing field `day`"),
+            "{refused}"
+        );
     }
 
     #[test]

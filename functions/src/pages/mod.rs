@@ -28,7 +28,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use domain::aggregates::{InviteError, InviteStatus};
 use domain::usecases::{LinkError, LinkPage, LinkState};
 
-pub use messages::{english_messages, Messages};
+pub use messages::{catalogues, english_messages, Messages};
 use views::{Page, Shown};
 
 use crate::api::ApiState;
@@ -139,6 +139,9 @@ pub struct Visit {
     secure: bool,
     /// A CSRF token to set, when the patient holds none yet.
     new_csrf: Option<String>,
+    /// The words of the language the patient's browser asks for, among
+    /// those the pages speak; English otherwise.
+    m: &'static Messages,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Visit {
@@ -160,34 +163,95 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit {
                 .is_some_and(|v| v.as_bytes() == b"https");
         let new_csrf =
             (!cookies.contains_key(CSRF_COOKIE)).then(|| uuid::Uuid::new_v4().simple().to_string());
+        let m = catalogues().choose(
+            parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        );
         Ok(Self {
             token,
             cookies,
             secure,
             new_csrf,
+            m,
         })
     }
 }
 
-/// A form posted from one of the patient's own pages: its fields, once the
-/// CSRF token it carries matches the patient's cookie. Any other form is
-/// answered "this page has expired", and its handler never runs.
-pub struct OurForm(HashMap<String, String>);
+/// The fields a page's form sends, besides its CSRF token.
+pub trait Fields {
+    /// Each field's name.
+    const NAMES: &'static [&'static str];
+    /// Fields named by this and a question's id (the questionnaire's).
+    const PREFIX: Option<&'static str> = None;
+}
 
-impl<S: Send + Sync> FromRequest<S> for OurForm {
+/// The date-of-birth check's form.
+pub struct DateOfBirth;
+impl Fields for DateOfBirth {
+    const NAMES: &'static [&'static str] = &["day", "month", "year"];
+}
+
+/// A form that names the time chosen (choose, confirm).
+pub struct Chosen;
+impl Fields for Chosen {
+    const NAMES: &'static [&'static str] = &["offer"];
+}
+
+/// A form that is only a button (decline, cancel).
+pub struct Button;
+impl Fields for Button {
+    const NAMES: &'static [&'static str] = &[];
+}
+
+/// A questionnaire's answers, one field per question (`q-<id>`); the use
+/// case refuses an id the questionnaire does not ask.
+pub struct Answers;
+impl Fields for Answers {
+    const NAMES: &'static [&'static str] = &[];
+    const PREFIX: Option<&'static str> = Some("q-");
+}
+
+/// A form posted from one of the patient's own pages: its fields, once the
+/// CSRF token it carries matches the patient's cookie and it holds only the
+/// page's own fields `F`, each once. Any other form is answered "this page
+/// has expired" (a field the page does not have is named), and its handler
+/// never runs, so it changes nothing.
+pub struct OurForm<F>(HashMap<String, String>, std::marker::PhantomData<F>);
+
+impl<S: Send + Sync, F: Fields> FromRequest<S> for OurForm<F> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let visit = Visit::from_request_parts(&mut parts, state).await?;
-        let Form(form) =
-            Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+        let Form(sent) =
+            Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), state)
                 .await
                 .map_err(IntoResponse::into_response)?;
-        if visit.form_is_ours(&form) {
-            Ok(Self(form))
-        } else {
-            Err(visit.forged(english_messages()))
+        let mut form = HashMap::with_capacity(sent.len());
+        let mut wrong = None;
+        for (name, value) in sent {
+            let known = name == "csrf"
+                || F::NAMES.contains(&name.as_str())
+                || F::PREFIX.is_some_and(|p| name.starts_with(p));
+            if !known || form.contains_key(&name) {
+                wrong = wrong.or(Some((name, known)));
+            } else {
+                form.insert(name, value);
+            }
+        }
+        if !visit.form_is_ours(&form) {
+            return Err(visit.forged(visit.m));
+        }
+        match wrong {
+            None => Ok(Self(form, std::marker::PhantomData)),
+            Some((name, known)) => Err(visit.answer(
+                StatusCode::BAD_REQUEST,
+                Page::bad_field(visit.m, &visit, &name, known),
+                None,
+            )),
         }
     }
 }
@@ -326,7 +390,7 @@ impl Visit {
     {
         match act().await {
             Ok(_) => self.see(&self.path("/invite"), None),
-            Err(e) => self.refusal(english_messages(), e),
+            Err(e) => self.refusal(self.m, e),
         }
     }
 }
@@ -360,7 +424,7 @@ async fn landing<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state.app.open_link(&visit.token).await {
         Ok(page) if page.state == LinkState::Open => visit.answer(
             StatusCode::OK,
@@ -375,9 +439,9 @@ async fn landing<R: PersistedEventRepository + 'static>(
 async fn check<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(form): OurForm,
+    OurForm(form, _): OurForm<DateOfBirth>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     let entry = views::DateEntry::from_form(&form);
     let today = state
         .app
@@ -429,7 +493,7 @@ async fn questionnaire<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state
         .app
         .link_questionnaire(&visit.token, visit.session())
@@ -448,9 +512,9 @@ async fn questionnaire<R: PersistedEventRepository + 'static>(
 async fn answer<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(form): OurForm,
+    OurForm(form, _): OurForm<Answers>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     let answers = views::answers_from(&form);
     match state
         .app
@@ -467,6 +531,19 @@ async fn answer<R: PersistedEventRepository + 'static>(
                 Ok(asked) => asked,
                 Err(e) => return visit.refusal(m, e),
             };
+            // A field naming no question of this questionnaire: not ours.
+            if let Some(stray) = refused
+                .0
+                .iter()
+                .find(|p| !shown.questions.iter().any(|q| q.id == p.question))
+            {
+                let name = format!("{}{}", Answers::PREFIX.unwrap_or_default(), stray.question);
+                return visit.answer(
+                    StatusCode::BAD_REQUEST,
+                    Page::bad_field(m, &visit, &name, false),
+                    None,
+                );
+            }
             let wrong: Vec<String> = refused.0.iter().map(|p| p.question.clone()).collect();
             visit.answer(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -484,7 +561,7 @@ async fn attachment<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state
         .app
         .link_attachment_offer(&visit.token, visit.session())
@@ -499,7 +576,7 @@ async fn attachment_file<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state
         .app
         .link_attachment(&visit.token, visit.session())
@@ -530,7 +607,7 @@ async fn invite<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state.app.link_invite(&visit.token, visit.session()).await {
         Ok(view) => visit.answer(StatusCode::OK, Page::invite(m, &visit, &view), None),
         Err(e) => visit.refusal(m, e),
@@ -546,7 +623,7 @@ async fn show_slots<R: PersistedEventRepository + 'static>(
     error: Option<&str>,
     taken: Option<&str>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     let offers = state
         .app
         .link_offers(&visit.token, visit.session())
@@ -574,9 +651,9 @@ async fn slots<R: PersistedEventRepository + 'static>(
 async fn choose<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(form): OurForm,
+    OurForm(form, _): OurForm<Chosen>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match form.get("offer").filter(|o| !o.is_empty()) {
         Some(offer) => {
             let to = format!(
@@ -604,7 +681,7 @@ async fn confirm<R: PersistedEventRepository + 'static>(
     visit: Visit,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     let wanted = query.get("offer").cloned().unwrap_or_default();
     match state.app.link_offers(&visit.token, visit.session()).await {
         Ok(offers) => match offers.iter().find(|o| o.offer_id == wanted) {
@@ -627,9 +704,9 @@ async fn confirm<R: PersistedEventRepository + 'static>(
 async fn book<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(form): OurForm,
+    OurForm(form, _): OurForm<Chosen>,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     let offer = form.get("offer").cloned().unwrap_or_default();
     match state
         .app
@@ -665,7 +742,7 @@ async fn decline<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state.app.link_invite(&visit.token, visit.session()).await {
         Ok(view) if view.status == InviteStatus::Open || view.status == InviteStatus::Failed => {
             match view.decline {
@@ -681,7 +758,7 @@ async fn decline<R: PersistedEventRepository + 'static>(
 async fn declined<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(_): OurForm,
+    OurForm(..): OurForm<Button>,
 ) -> Response {
     let act = || state.app.decline_invite(&visit.token, visit.session());
     visit.invite_form(act).await
@@ -691,7 +768,7 @@ async fn cancel<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
 ) -> Response {
-    let m = english_messages();
+    let m = visit.m;
     match state.app.link_invite(&visit.token, visit.session()).await {
         Ok(view) if view.status == InviteStatus::Booked => {
             visit.answer(StatusCode::OK, Page::cancel(m, &visit, &view), None)
@@ -704,7 +781,7 @@ async fn cancel<R: PersistedEventRepository + 'static>(
 async fn cancelled<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
-    OurForm(_): OurForm,
+    OurForm(..): OurForm<Button>,
 ) -> Response {
     let act = || state.app.cancel_booking(&visit.token, visit.session());
     visit.invite_form(act).await

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Europe::London;
 use domain::aggregates::InviteStatus;
 use domain::appointments::AppointmentChannel;
 use domain::florey::AnswerKind;
-use domain::selfbook::{clock, DayWindow, Offer};
+use domain::selfbook::{DayWindow, Offer};
 use domain::usecases::{
     AttachmentOffer, InviteView, LinkPage, LinkState, PracticeContact, QuestionnaireForm,
 };
@@ -287,13 +287,82 @@ pub fn answers_from(form: &HashMap<String, String>) -> BTreeMap<String, String> 
         .collect()
 }
 
-fn day_heading(at: DateTime<Utc>) -> String {
-    at.with_timezone(&London).format("%A %-d %B").to_string()
+/// "9am", "9:05am", in practice time and the catalogue's words.
+fn time(m: &Messages, at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&London);
+    let ampm = if local.hour() < 12 {
+        &m.dates.am
+    } else {
+        &m.dates.pm
+    };
+    let hour = match local.hour() % 12 {
+        0 => 12,
+        h => h,
+    }
+    .to_string();
+    let minute = format!("{:02}", local.minute());
+    let words = if local.minute() == 0 {
+        &m.dates.hour
+    } else {
+        &m.dates.minutes
+    };
+    fill(
+        words,
+        &[("hour", &hour), ("minute", &minute), ("ampm", ampm)],
+    )
 }
 
-fn long_date(at: DateTime<Utc>) -> String {
+fn date_parts(m: &Messages, at: DateTime<Utc>) -> [(&'static str, String); 4] {
     let local = at.with_timezone(&London);
-    format!("{} at {}", local.format("%-d %B %Y"), clock(at))
+    [
+        (
+            "weekday",
+            m.dates.weekdays[local.weekday().num_days_from_monday() as usize].clone(),
+        ),
+        ("day", local.day().to_string()),
+        ("month", m.dates.months[local.month0() as usize].clone()),
+        ("year", local.year().to_string()),
+    ]
+}
+
+fn fill_parts(words: &str, parts: &[(&'static str, String)]) -> String {
+    let values: Vec<(&str, &str)> = parts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fill(words, &values)
+}
+
+/// "Monday 7 December", heading a day's times.
+fn day_heading(m: &Messages, at: DateTime<Utc>) -> String {
+    fill_parts(&m.dates.day, &date_parts(m, at))
+}
+
+/// "Monday 7 December 2026".
+fn whole_date(m: &Messages, at: DateTime<Utc>) -> String {
+    fill_parts(&m.dates.date, &date_parts(m, at))
+}
+
+/// "Monday 7 December 2026 at 9:05am".
+fn long_date(m: &Messages, at: DateTime<Utc>) -> String {
+    fill(
+        &m.dates.at,
+        &[("date", &whole_date(m, at)), ("time", &time(m, at))],
+    )
+}
+
+/// When an appointment or an offer is: at a time, or within a part of the
+/// day (`window`), from `start` to `end`.
+fn when(m: &Messages, start: DateTime<Utc>, end: DateTime<Utc>, window: bool) -> String {
+    if window {
+        fill(
+            &m.dates.between,
+            &[
+                ("date", &whole_date(m, start)),
+                ("from", &time(m, start)),
+                ("to", &time(m, end)),
+            ],
+        )
+    } else {
+        long_date(m, start)
+    }
 }
 
 fn channel(m: &Messages, channel: AppointmentChannel) -> String {
@@ -308,7 +377,7 @@ fn offer_label(m: &Messages, offer: &Offer) -> String {
     match offer.window {
         Some(DayWindow::Morning) => m.invite.morning.clone(),
         Some(DayWindow::Afternoon) => m.invite.afternoon.clone(),
-        None => clock(offer.start),
+        None => time(m, offer.start),
     }
 }
 
@@ -371,6 +440,21 @@ impl Page {
 
     pub fn form_expired(m: &Messages, visit: &Visit) -> Shown {
         let mut page = Info::new(m, &m.common.form_expired_title).lead(&m.common.form_expired);
+        page.buttons
+            .push((visit.base(), m.common.start_again.clone()));
+        page.shown()
+    }
+
+    /// A form holding a field its page does not have, or one twice.
+    pub fn bad_field(m: &Messages, visit: &Visit, name: &str, twice: bool) -> Shown {
+        let words = if twice {
+            &m.common.field_twice
+        } else {
+            &m.common.unknown_field
+        };
+        let mut page = Info::new(m, &m.common.form_expired_title)
+            .lead(&fill(words, &[("field", name)]))
+            .lead(&m.common.form_expired);
         page.buttons
             .push((visit.base(), m.common.start_again.clone()));
         page.shown()
@@ -474,14 +558,16 @@ impl Page {
 
     pub fn attachment(m: &Messages, visit: &Visit, offer: &AttachmentOffer) -> Shown {
         let kind = match offer.content_type.as_str() {
-            "application/pdf" => "PDF",
-            "image/png" => "PNG image",
-            _ => "JPEG image",
+            "application/pdf" => &m.attachment.pdf,
+            "image/png" => &m.attachment.png,
+            _ => &m.attachment.jpeg,
         };
         let size = if offer.size >= 1024 * 1024 {
-            format!("{:.1} MB", offer.size as f64 / (1024.0 * 1024.0))
+            let size = format!("{:.1}", offer.size as f64 / (1024.0 * 1024.0));
+            fill(&m.attachment.mb, &[("size", &size)])
         } else {
-            format!("{} KB", offer.size.div_ceil(1024))
+            let size = offer.size.div_ceil(1024).to_string();
+            fill(&m.attachment.kb, &[("size", &size)])
         };
         let mut page = Info::new(m, &m.attachment.title)
             .lead(&m.attachment.intro)
@@ -495,7 +581,7 @@ impl Page {
         ));
         page.after.push(fill(
             &m.attachment.expires,
-            &[("date", &long_date(offer.expires_at))],
+            &[("date", &long_date(m, offer.expires_at))],
         ));
         page.shown()
     }
@@ -505,7 +591,10 @@ impl Page {
     pub fn invite(m: &Messages, visit: &Visit, view: &InviteView) -> Shown {
         let appointment_rows = |page: &mut Info| {
             if let Some(a) = &view.appointment {
-                page.rows.push((m.invite.when.clone(), a.when.clone()));
+                page.rows.push((
+                    m.invite.when.clone(),
+                    when(m, a.start, a.end, a.window.is_some()),
+                ));
                 page.rows
                     .push((m.invite.how.clone(), channel(m, a.appointment_type)));
                 page.rows
@@ -538,7 +627,7 @@ impl Page {
                 if let Some(until) = view.appointment.as_ref().and_then(|a| a.cancellable_until) {
                     page.after.push(fill(
                         &m.invite.cancellable_until,
-                        &[("date", &long_date(until))],
+                        &[("date", &long_date(m, until))],
                     ));
                     page.links
                         .push((visit.path("/cancel"), m.invite.cancel.clone()));
@@ -546,10 +635,7 @@ impl Page {
                 page
             }
             InviteStatus::Failed => {
-                let mut page = Info::new(m, &m.invite.failed_title);
-                if let Some(failure) = &view.failure {
-                    page = page.lead(failure);
-                }
+                let mut page = Info::new(m, &m.invite.failed_title).lead(&m.invite.failed);
                 page.buttons
                     .push((visit.path("/slots"), m.invite.choose_another.clone()));
                 if let Some(words) = &view.decline {
@@ -581,7 +667,7 @@ impl Page {
     pub fn slots(m: &Messages, visit: &Visit, offers: &[Offer], error: Option<&str>) -> Shown {
         let mut days: Vec<DayView> = Vec::new();
         for (n, offer) in offers.iter().enumerate() {
-            let heading = day_heading(offer.start);
+            let heading = day_heading(m, offer.start);
             let shown = OfferView {
                 n,
                 id: offer.offer_id.clone(),
@@ -611,14 +697,7 @@ impl Page {
     }
 
     pub fn confirm(m: &Messages, visit: &Visit, offer: &Offer) -> Shown {
-        let local = offer.start.with_timezone(&London);
-        let when = format!(
-            "{} {} {}, {}",
-            local.format("%A"),
-            local.day(),
-            local.format("%B %Y"),
-            offer_label(m, offer)
-        );
+        let when = when(m, offer.start, offer.end, offer.window.is_some());
         let mut page =
             Info::new(m, &m.invite.confirm_title).form(visit, "/confirm", &m.invite.confirm);
         page.rows.push((m.invite.when.clone(), when));
@@ -656,7 +735,10 @@ impl Page {
         let mut page =
             Info::new(m, &m.invite.cancel_title).form(visit, "/cancel", &m.invite.cancel_confirm);
         if let Some(a) = &view.appointment {
-            page.rows.push((m.invite.when.clone(), a.when.clone()));
+            page.rows.push((
+                m.invite.when.clone(),
+                when(m, a.start, a.end, a.window.is_some()),
+            ));
             page.rows
                 .push((m.invite.where_.clone(), a.location.clone()));
         }

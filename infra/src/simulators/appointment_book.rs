@@ -225,24 +225,52 @@ pub trait BookingRows: Send + Sync {
 /// per slot at most.
 pub struct SqliteBookingRows {
     pool: SqlitePool,
+    /// Asks for the slots booked now. Every patient opening their times
+    /// asks, and the database has one connection: concurrent asks are
+    /// answered by one read, made after each of them was asked, so each
+    /// still sees every booking committed before it asked.
+    booked: tokio::sync::mpsc::UnboundedSender<BookedReply>,
 }
+
+type BookedReply = tokio::sync::oneshot::Sender<Result<Arc<HashSet<String>>, String>>;
 
 impl SqliteBookingRows {
     /// On the simulators' database, shared with the simulated providers
-    /// (one connection per SQLite file).
+    /// (one connection per SQLite file). Starts the task that reads the
+    /// booked slots (inside a Tokio runtime).
     pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+        let reads = pool.clone();
+        let booked = crate::embedded::grouped::spawn_grouped(move |asks: Vec<BookedReply>| {
+            let pool = reads.clone();
+            async move {
+                let read: Result<Vec<String>, _> =
+                    sqlx::query_scalar("SELECT slot_id FROM appointment_bookings")
+                        .fetch_all(&pool)
+                        .await;
+                let answer = read
+                    .map(|slots| Arc::new(slots.into_iter().collect::<HashSet<_>>()))
+                    .map_err(|e| e.to_string());
+                for ask in asks {
+                    // One who stopped waiting no longer wants the answer.
+                    let _ = ask.send(answer.clone());
+                }
+            }
+        });
+        Self { pool, booked }
     }
 }
 
 #[async_trait::async_trait]
 impl BookingRows for SqliteBookingRows {
     async fn booked(&self) -> Result<HashSet<String>, BookError> {
-        let booked: Vec<String> = sqlx::query_scalar("SELECT slot_id FROM appointment_bookings")
-            .fetch_all(&self.pool)
+        let stopped = || BookError::Unavailable("simulated book: its reader has stopped".into());
+        let (ask, answer) = tokio::sync::oneshot::channel();
+        self.booked.send(ask).map_err(|_| stopped())?;
+        let booked = answer
             .await
-            .map_err(unavailable)?;
-        Ok(booked.into_iter().collect())
+            .map_err(|_| stopped())?
+            .map_err(|e| BookError::Unavailable(format!("simulated book: {e}")))?;
+        Ok(Arc::unwrap_or_clone(booked))
     }
 
     async fn take(
