@@ -16,6 +16,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, token_in, TestApp};
+use crate::pages::flu;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -250,12 +251,6 @@ impl<'a> Chrome<'a> {
     async fn close(self) {
         self.client.close().await.unwrap();
     }
-}
-
-fn flu() -> Value {
-    json!({"name": "Flu", "message": "Dear ((name)), book your flu jab: ((link))",
-           "self_book": {"appointment_type": "in_person", "slot_type": "flu",
-                         "decline": {"snomed_code": "73211009", "wording": "I don't want a flu jab"}}})
 }
 
 async fn questionnaire_with_an_error(app: &TestApp, chrome: &Chrome<'_>, run: &str) {

@@ -428,20 +428,18 @@ async fn a_patient_opens_the_attachment_page_then_downloads_the_file() {
 
 const BOOK: &str = "Dear ((name)), book your flu jab: ((link))";
 
-fn flu() -> Value {
-    json!({"appointment_type": "in_person", "slot_type": "flu",
-           "decline": {"snomed_code": "73211009", "wording": "I don't want a flu jab"}})
+/// A Self-Book flu invite that patients may decline: the batch to send
+/// (the browser tests send it too).
+pub(crate) fn flu() -> Value {
+    json!({"name": "Flu", "message": BOOK,
+           "self_book": {"appointment_type": "in_person", "slot_type": "flu",
+                         "decline": {"snomed_code": "73211009", "wording": "I don't want a flu jab"}}})
 }
 
 #[tokio::test]
 async fn a_patient_books_waits_sees_it_booked_then_cancels_it() {
     let app = spawn_app().await;
-    let tokens = app
-        .linked_batch(
-            1,
-            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
-        )
-        .await;
+    let tokens = app.linked_batch(1, flu()).await;
     let mut patient = Browser::new(&app, &tokens[0]);
     let invite = patient.check_in().await;
     assert_eq!(invite.title(), "Book an appointment – Your GP practice");
@@ -543,12 +541,7 @@ fn first_offer(body: &str) -> String {
 #[tokio::test]
 async fn a_patient_told_the_time_was_just_taken_chooses_another() {
     let app = spawn_app().await;
-    let tokens = app
-        .linked_batch(
-            2,
-            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
-        )
-        .await;
+    let tokens = app.linked_batch(2, flu()).await;
     let mut first = Browser::new(&app, &tokens[0]);
     let mut second = Browser::new(&app, &tokens[1]);
     first.check_in().await;
@@ -578,12 +571,7 @@ async fn a_patient_told_the_time_was_just_taken_chooses_another() {
 #[tokio::test]
 async fn a_patient_declines_and_is_told_the_practice_knows() {
     let app = spawn_app().await;
-    let (batch_id, tokens) = app
-        .linked_batch_of(
-            1,
-            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
-        )
-        .await;
+    let (batch_id, tokens) = app.linked_batch_of(1, flu()).await;
     let mut patient = Browser::new(&app, &tokens[0]);
     patient.check_in().await;
     let decline = patient.get("/decline").await;
@@ -615,12 +603,7 @@ async fn a_patient_declines_and_is_told_the_practice_knows() {
 #[tokio::test]
 async fn a_page_after_the_session_ends_asks_for_the_date_of_birth_again() {
     let app = spawn_app().await;
-    let tokens = app
-        .linked_batch(
-            1,
-            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
-        )
-        .await;
+    let tokens = app.linked_batch(1, flu()).await;
     let mut patient = Browser::new(&app, &tokens[0]);
     patient.check_in().await;
     app.clock.advance(chrono::Duration::minutes(31));
@@ -687,12 +670,7 @@ async fn a_page_after_the_session_ends_asks_for_the_date_of_birth_again() {
 #[tokio::test]
 async fn a_form_with_a_field_its_page_lacks_or_one_twice_is_refused_by_name_and_changes_nothing() {
     let app = spawn_app().await;
-    let tokens = app
-        .linked_batch(
-            2,
-            json!({"name": "Flu", "message": BOOK, "self_book": flu()}),
-        )
-        .await;
+    let tokens = app.linked_batch(2, flu()).await;
     let mut patient = Browser::new(&app, &tokens[0]);
     patient.get("").await;
     // A typo beside the date of birth: refused, and no attempt is counted.

@@ -268,11 +268,6 @@ pub fn catalogues() -> &'static Catalogues {
     &ALL
 }
 
-/// The English catalogue.
-pub fn english_messages() -> &'static Messages {
-    &catalogues().0[0]
-}
-
 /// `text` with each `{name}` replaced by its value.
 pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(text.to_owned(), |text, (name, value)| {
@@ -286,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_english_catalogue_is_whole() {
-        let m = english_messages();
+        let m = catalogues().choose(None);
         assert_eq!(m.check.title, "Confirm your date of birth");
         assert_eq!(m.common.continue_, "Continue");
         assert_eq!(m.invite.where_, "Where");
@@ -311,7 +306,7 @@ mod tests {
     fn every_questionnaire_word_is_in_the_catalogue() {
         use domain::florey::{questions, AnswerKind};
         use events::Questionnaire;
-        let m = english_messages();
+        let m = catalogues().choose(None);
         for questionnaire in [
             Questionnaire::BloodPressure4Day,
             Questionnaire::BloodPressure7Day,

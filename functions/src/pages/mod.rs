@@ -28,7 +28,8 @@ use cqrs_es::persist::PersistedEventRepository;
 use domain::aggregates::{InviteError, InviteStatus};
 use domain::usecases::{LinkError, LinkPage, LinkState};
 
-pub use messages::{catalogues, english_messages, Messages};
+use messages::catalogues;
+pub use messages::Messages;
 use views::{Page, Shown};
 
 use crate::api::ApiState;
