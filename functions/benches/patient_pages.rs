@@ -54,6 +54,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         .build()?;
 
     let start = Arc::new(tokio::sync::Barrier::new(patients));
+    let (cpu_before, wall) = (common::cpu_time(), Instant::now());
     let visits = futures::future::join_all(tokens.iter().map(|token| {
         let (client, start) = (client.clone(), start.clone());
         let base = format!("{address}/l/{token}");
@@ -110,7 +111,17 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
     .await
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    let (cpu, wall) = (
+        common::cpu_time().saturating_sub(cpu_before),
+        wall.elapsed(),
+    );
     server.abort();
+    println!(
+        "  the visits used {:.2} s of CPU (server and client) in {:.2} s: {:.2} ms a request",
+        cpu.as_secs_f64(),
+        wall.as_secs_f64(),
+        cpu.as_secs_f64() * 1e3 / (5 * patients) as f64,
+    );
     let mut client: Vec<Duration> = visits.iter().flat_map(|(t, _, _)| t.clone()).collect();
     client.sort();
     // The server's times for the pages (not the stylesheet, nor the set-up

@@ -25,7 +25,7 @@ pub use demographics::{
     NhsAppReachability,
 };
 pub use idempotency::{IdempotencyClaim, IdempotencyRecords};
-pub use links::LinkDirectory;
+pub use links::{KeptLinks, LinkDirectory};
 pub use providers::{
     EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, ProviderError, ProviderReferences,
     Receipt, ReceiptOutcome, SmsProvider, SmsRequest,

@@ -202,15 +202,24 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .find(&token_sha256(token))
             .await?
             .ok_or(LinkError::NotFound)?;
-        let batch = self.batches.load(&record.batch_id).await?;
-        let delivery = self.load_delivery(&record.batch_id, record.row).await?;
+        // The three loads at once: the embedded store answers loads made
+        // together with one read, and DynamoDB takes them side by side.
+        let invite = async {
+            match record.purpose {
+                LinkPurpose::Invite => {
+                    Ok(Some(self.load_invite(&record.batch_id, record.row).await?))
+                }
+                _ => Ok(None),
+            }
+        };
+        let (batch, delivery, invite) = futures::try_join!(
+            async { Ok::<_, LinkError>(self.batches.load(&record.batch_id).await?) },
+            self.load_delivery(&record.batch_id, record.row),
+            invite,
+        )?;
         if batch.organisation_id() != record.organisation_id {
             return Err(LinkError::NotFound);
         }
-        let invite = match record.purpose {
-            LinkPurpose::Invite => Some(self.load_invite(&record.batch_id, record.row).await?),
-            _ => None,
-        };
         Ok(Opened {
             record,
             batch,

@@ -160,6 +160,10 @@ pub struct Links {
     pub base_url: String,
 }
 
+/// How many patients' link records each process keeps (a few hundred bytes
+/// each): the patients of a large batch opening their links on one day.
+const KEPT_LINKS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(50_000).unwrap();
+
 /// The application: every use case, over one event repository family `R`
 /// (SQLite embedded, DynamoDB on AWS) and one set of ports.
 pub struct Batchbook<R: PersistedEventRepository> {
@@ -178,7 +182,11 @@ pub struct Batchbook<R: PersistedEventRepository> {
 impl<R: PersistedEventRepository> Batchbook<R> {
     /// `repository` is called twice per aggregate type: cqrs-es's event
     /// store owns its repository.
-    pub fn new(repository: impl Fn() -> R, ports: Ports) -> Self {
+    pub fn new(repository: impl Fn() -> R, mut ports: Ports) -> Self {
+        ports.links.directory = Arc::new(crate::ports::KeptLinks::new(
+            ports.links.directory,
+            KEPT_LINKS,
+        ));
         let delivery_services = DeliveryServices {
             sms: ports.sms.clone(),
             email: ports.email.clone(),

@@ -268,16 +268,52 @@ pub fn catalogues() -> &'static Catalogues {
     &ALL
 }
 
-/// `text` with each `{name}` replaced by its value.
+/// `text` with each `{name}` replaced by its value, in one pass and one
+/// allocation (a slots page fills a few hundred); a `{…}` naming no value
+/// is kept as it is.
 pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
-    values.iter().fold(text.to_owned(), |text, (name, value)| {
-        text.replace(&format!("{{{name}}}"), value)
-    })
+    let mut filled =
+        String::with_capacity(text.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        filled.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let named = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| (*value, close))
+        });
+        match named {
+            Some((value, close)) => {
+                filled.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                filled.push('{');
+                rest = after;
+            }
+        }
+    }
+    filled.push_str(rest);
+    filled
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fill_puts_each_value_in_place_and_keeps_braces_naming_none() {
+        let values = [("hour", "9"), ("minute", "05"), ("ampm", "am")];
+        assert_eq!(fill("{hour}:{minute}{ampm}", &values), "9:05am");
+        assert_eq!(fill("at {hour} {hour}", &values), "at 9 9");
+        assert_eq!(fill("{other} {hour} {", &values), "{other} 9 {");
+        // A value holding a brace is not filled again.
+        assert_eq!(fill("{a}{b}", &[("a", "{b}"), ("b", "x")]), "{b}x");
+        assert_eq!(fill("no names", &values), "no names");
+    }
 
     #[test]
     fn the_english_catalogue_is_whole() {

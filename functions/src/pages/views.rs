@@ -1,6 +1,7 @@
 //! What each page shows: the templates (`functions/templates/pages/`) and
 //! the words put in them, all from the message catalogue.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
@@ -312,21 +313,24 @@ fn time(m: &Messages, at: DateTime<Utc>) -> String {
     )
 }
 
-fn date_parts(m: &Messages, at: DateTime<Utc>) -> [(&'static str, String); 4] {
+fn date_parts(m: &Messages, at: DateTime<Utc>) -> [(&'static str, Cow<'_, str>); 4] {
     let local = at.with_timezone(&London);
     [
         (
             "weekday",
-            m.dates.weekdays[local.weekday().num_days_from_monday() as usize].clone(),
+            Cow::Borrowed(&m.dates.weekdays[local.weekday().num_days_from_monday() as usize]),
         ),
-        ("day", local.day().to_string()),
-        ("month", m.dates.months[local.month0() as usize].clone()),
-        ("year", local.year().to_string()),
+        ("day", Cow::Owned(local.day().to_string())),
+        (
+            "month",
+            Cow::Borrowed(&m.dates.months[local.month0() as usize]),
+        ),
+        ("year", Cow::Owned(local.year().to_string())),
     ]
 }
 
-fn fill_parts(words: &str, parts: &[(&'static str, String)]) -> String {
-    let values: Vec<(&str, &str)> = parts.iter().map(|(k, v)| (*k, v.as_str())).collect();
+fn fill_parts(words: &str, parts: &[(&'static str, Cow<'_, str>)]) -> String {
+    let values: Vec<(&str, &str)> = parts.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     fill(words, &values)
 }
 
@@ -666,19 +670,24 @@ impl Page {
 
     pub fn slots(m: &Messages, visit: &Visit, offers: &[Offer], error: Option<&str>) -> Shown {
         let mut days: Vec<DayView> = Vec::new();
+        let mut today = None;
         for (n, offer) in offers.iter().enumerate() {
-            let heading = day_heading(m, offer.start);
             let shown = OfferView {
                 n,
                 id: offer.offer_id.clone(),
                 label: offer_label(m, offer),
             };
+            // A heading for each day, worded once.
+            let day = offer.start.with_timezone(&London).date_naive();
             match days.last_mut() {
-                Some(day) if day.heading == heading => day.offers.push(shown),
-                _ => days.push(DayView {
-                    heading,
-                    offers: vec![shown],
-                }),
+                Some(last) if today == Some(day) => last.offers.push(shown),
+                _ => {
+                    today = Some(day);
+                    days.push(DayView {
+                        heading: day_heading(m, offer.start),
+                        offers: vec![shown],
+                    });
+                }
             }
         }
         let errors = error

@@ -4,6 +4,7 @@
 //! booked once however many workers race for it.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -56,7 +57,7 @@ fn unavailable(e: impl std::fmt::Display) -> BookError {
 
 #[async_trait::async_trait]
 impl BookingRows for DynamoBookingRows {
-    async fn booked(&self) -> Result<HashSet<String>, BookError> {
+    async fn booked(&self) -> Result<Arc<HashSet<String>>, BookError> {
         self.items()
             .await?
             .iter()
@@ -65,7 +66,8 @@ impl BookingRows for DynamoBookingRows {
                     .map(str::to_owned)
                     .map_err(unavailable)
             })
-            .collect()
+            .collect::<Result<HashSet<_>, _>>()
+            .map(Arc::new)
     }
 
     async fn take(

@@ -47,7 +47,40 @@ struct Commit {
 struct Load {
     aggregate_type: &'static str,
     aggregate_id: String,
-    reply: oneshot::Sender<Result<Vec<SerializedEvent>, PersistenceError>>,
+    reply: oneshot::Sender<Result<Vec<StoredRow>, PersistenceError>>,
+}
+
+/// One event as its row holds it, the payload and metadata still JSON
+/// text: the grouped read only fetches, and each caller parses its own
+/// events on its own task, so a group's parsing is spread over the
+/// runtime's threads instead of queued on the reader's.
+#[derive(Clone)]
+struct StoredRow {
+    aggregate_id: String,
+    sequence: usize,
+    aggregate_type: String,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+impl StoredRow {
+    fn parsed(self) -> Result<SerializedEvent, PersistenceError> {
+        let json = |text: &str| {
+            serde_json::from_str::<Value>(text)
+                .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
+        };
+        Ok(SerializedEvent::new(
+            self.aggregate_id,
+            self.sequence,
+            self.aggregate_type,
+            self.event_type,
+            self.event_version,
+            json(&self.payload)?,
+            json(&self.metadata)?,
+        ))
+    }
 }
 
 fn stopped() -> PersistenceError {
@@ -71,14 +104,28 @@ impl GroupWriter {
             let pool = reads.clone();
             async move {
                 match read_group(&pool, &group).await {
-                    Ok(found) => {
+                    Ok(mut found) => {
                         // Two callers may load one aggregate in one group:
-                        // each gets its events.
+                        // each gets its events, copied only for all but
+                        // the last of them.
+                        let mut callers: HashMap<(&'static str, String), usize> = HashMap::new();
+                        for load in &group {
+                            *callers
+                                .entry((load.aggregate_type, load.aggregate_id.clone()))
+                                .or_default() += 1;
+                        }
                         for load in group {
                             let key = (load.aggregate_type, load.aggregate_id);
-                            let _ = load
-                                .reply
-                                .send(Ok(found.get(&key).cloned().unwrap_or_default()));
+                            let left = callers.get_mut(&key).map(|n| {
+                                *n -= 1;
+                                *n
+                            });
+                            let events = if left == Some(0) {
+                                found.remove(&key)
+                            } else {
+                                found.get(&key).cloned()
+                            };
+                            let _ = load.reply.send(Ok(events.unwrap_or_default()));
                         }
                     }
                     Err(e) => {
@@ -131,7 +178,12 @@ impl GroupWriter {
                 reply,
             })
             .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        answer
+            .await
+            .map_err(|_| stopped())??
+            .into_iter()
+            .map(StoredRow::parsed)
+            .collect()
     }
 
     async fn commit(
@@ -182,8 +234,8 @@ fn by_type<'a>(
 async fn read_group(
     pool: &SqlitePool,
     group: &[Load],
-) -> Result<HashMap<(&'static str, String), Vec<SerializedEvent>>, sqlx::Error> {
-    let mut found: HashMap<(&'static str, String), Vec<SerializedEvent>> = HashMap::new();
+) -> Result<HashMap<(&'static str, String), Vec<StoredRow>>, sqlx::Error> {
+    let mut found: HashMap<(&'static str, String), Vec<StoredRow>> = HashMap::new();
     let ids = by_type(
         group
             .iter()
@@ -200,18 +252,17 @@ async fn read_group(
         });
         query.push(" ORDER BY aggregate_id, sequence");
         for row in query.build().fetch_all(pool).await? {
-            let aggregate_type: String = row.get("aggregate_type");
-            let aggregate_id: String = row.get("aggregate_id");
-            let sequence: i64 = row.get("sequence");
-            let event = SerializedEvent::new(
-                aggregate_id.clone(),
-                sequence as usize,
-                aggregate_type,
-                row.get("event_type"),
-                row.get("event_version"),
-                row.get::<Value, _>("payload"),
-                row.get::<Value, _>("metadata"),
-            );
+            let aggregate_id: String = row.try_get("aggregate_id")?;
+            let sequence: i64 = row.try_get("sequence")?;
+            let event = StoredRow {
+                aggregate_id: aggregate_id.clone(),
+                sequence: sequence as usize,
+                aggregate_type: row.try_get("aggregate_type")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                payload: row.try_get("payload")?,
+                metadata: row.try_get("metadata")?,
+            };
             found.entry((kind, aggregate_id)).or_default().push(event);
         }
     }
@@ -401,7 +452,13 @@ mod tests {
         );
         let sequences =
             |events: Vec<SerializedEvent>| events.iter().map(|e| e.sequence).collect::<Vec<_>>();
-        assert_eq!(sequences(one.unwrap()), [1, 2, 3]);
+        let one = one.unwrap();
+        // Each caller parses its own rows: the payloads come back as stored.
+        assert_eq!(
+            one.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+            [1, 2, 3].map(|n| serde_json::json!({ "n": n }))
+        );
+        assert_eq!(sequences(one), [1, 2, 3]);
         // Loaded twice in one group, both callers get every event.
         assert_eq!(sequences(again.unwrap()), [1, 2, 3]);
         assert_eq!(sequences(two.unwrap()), [1]);

@@ -588,11 +588,14 @@ impl LinkDirectory for SqliteViews {
         tx.commit().await.map_err(db_error("links"))
     }
 
+    /// On the read-only connections: patients opening their links at once
+    /// read side by side, not queued behind projection on the writer. A
+    /// link is committed before its message is sent, so it is there to read.
     async fn find(&self, token_sha256: &str) -> Result<Option<LinkRecord>, PortError> {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM links WHERE token_sha256 = ?")
                 .bind(token_sha256)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await
                 .map_err(db_error("links"))?;
         body.map(|b| serde_json::from_str(&b).map_err(|e| PortError::new("link record", e)))

@@ -204,8 +204,8 @@ fn london(date: NaiveDate, at: NaiveTime) -> DateTime<Utc> {
 /// ([`SqliteBookingRows`]), the sandbox outbox table on AWS.
 #[async_trait::async_trait]
 pub trait BookingRows: Send + Sync {
-    /// The slots booked now.
-    async fn booked(&self) -> Result<HashSet<String>, BookError>;
+    /// The slots booked now, shared by the asks one read answered.
+    async fn booked(&self) -> Result<Arc<HashSet<String>>, BookError>;
     /// Books `slot_id` as `appointment_id` under `key` unless it is booked
     /// already; answers the slot's booking: its appointment id and key.
     async fn take(
@@ -262,7 +262,7 @@ impl SqliteBookingRows {
 
 #[async_trait::async_trait]
 impl BookingRows for SqliteBookingRows {
-    async fn booked(&self) -> Result<HashSet<String>, BookError> {
+    async fn booked(&self) -> Result<Arc<HashSet<String>>, BookError> {
         let stopped = || BookError::Unavailable("simulated book: its reader has stopped".into());
         let (ask, answer) = tokio::sync::oneshot::channel();
         self.booked.send(ask).map_err(|_| stopped())?;
@@ -270,7 +270,7 @@ impl BookingRows for SqliteBookingRows {
             .await
             .map_err(|_| stopped())?
             .map_err(|e| BookError::Unavailable(format!("simulated book: {e}")))?;
-        Ok(Arc::unwrap_or_clone(booked))
+        Ok(booked)
     }
 
     async fn take(
@@ -336,6 +336,26 @@ impl SimulatedAppointmentBook {
         }
     }
 
+    /// The slots starting from `from` and before `to` that `wanted` keeps,
+    /// each marked busy when booked; only those are copied.
+    async fn slots_where(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        wanted: impl Fn(&Slot) -> bool,
+    ) -> Result<Vec<Slot>, BookError> {
+        let busy = self.rows.booked().await?;
+        Ok(self
+            .slots
+            .iter()
+            .filter(|s| s.start >= from && s.start < to && wanted(s))
+            .map(|s| Slot {
+                busy: busy.contains(&s.slot_id),
+                ..s.clone()
+            })
+            .collect())
+    }
+
     /// Every booking the book holds: its slot and the key it was made with.
     pub async fn bookings(&self) -> Result<Vec<(String, String)>, BookError> {
         self.rows.all().await
@@ -349,9 +369,8 @@ fn unavailable(e: sqlx::Error) -> BookError {
 #[async_trait::async_trait]
 impl AppointmentBook for SimulatedAppointmentBook {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
-        let mut slots = self.slots_between(search.from, search.to).await?;
-        slots.retain(|s| s.slot_type == search.slot_type);
-        Ok(slots)
+        self.slots_where(search.from, search.to, |s| s.slot_type == search.slot_type)
+            .await
     }
 
     async fn slots_between(
@@ -359,16 +378,7 @@ impl AppointmentBook for SimulatedAppointmentBook {
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Slot>, BookError> {
-        let busy = self.rows.booked().await?;
-        Ok(self
-            .slots
-            .iter()
-            .filter(|s| s.start >= from && s.start < to)
-            .map(|s| Slot {
-                busy: busy.contains(&s.slot_id),
-                ..s.clone()
-            })
-            .collect())
+        self.slots_where(from, to, |_| true).await
     }
 
     async fn book(&self, request: &BookingRequest) -> Result<BookedAppointment, BookError> {
