@@ -7,19 +7,6 @@ use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use cqrs_es::persist::SerializedEvent;
 use domain::usecases::JobError;
-use serde::Deserialize;
-
-/// An events-table item as the stream carries it.
-#[derive(Debug, Deserialize)]
-struct EventItem {
-    aggregate_id: String,
-    sequence: usize,
-    aggregate_type: String,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
-}
 
 /// The stored event an INSERT record carries; `None` for other records
 /// (events are never changed or deleted, so there should be none).
@@ -28,17 +15,9 @@ pub fn stored_event(record: &EventRecord) -> Result<Option<SerializedEvent>, Job
         return Ok(None);
     }
     let malformed = |e: &dyn std::fmt::Display| JobError::Malformed(format!("stream record: {e}"));
-    let item: EventItem =
+    let item: infra::event_row::EventRow =
         serde_dynamo::from_item(record.change.new_image.clone()).map_err(|e| malformed(&e))?;
-    Ok(Some(SerializedEvent::new(
-        item.aggregate_id,
-        item.sequence,
-        item.aggregate_type,
-        item.event_type,
-        item.event_version,
-        serde_json::from_str(&item.payload).map_err(|e| malformed(&e))?,
-        serde_json::from_str(&item.metadata).map_err(|e| malformed(&e))?,
-    )))
+    item.into_event().map(Some).map_err(|e| malformed(&e))
 }
 
 /// Feeds each record's event to `consume`, in order, stopping at the first

@@ -15,6 +15,7 @@
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod embedded;
+pub mod event_row;
 pub mod gp_connect;
 pub mod http;
 pub mod nhs_auth;

@@ -6,6 +6,7 @@ use domain::ports::PortError;
 use sqlx::{Row, SqlitePool};
 
 use super::db::db_error;
+use crate::event_row::EventRow;
 
 #[derive(Clone)]
 pub struct EventLog {
@@ -43,23 +44,19 @@ impl EventLog {
         .map_err(db_error("event log"))?;
         rows.into_iter()
             .map(|row| {
-                let json = |column: &str| -> Result<serde_json::Value, PortError> {
-                    let text: String = row.get(column);
-                    serde_json::from_str(&text).map_err(|e| PortError::new("event log", e))
-                };
                 let sequence: i64 = row.get("sequence");
-                Ok((
-                    row.get::<i64, _>("rowid"),
-                    SerializedEvent::new(
-                        row.get("aggregate_id"),
-                        sequence as usize,
-                        row.get("aggregate_type"),
-                        row.get("event_type"),
-                        row.get("event_version"),
-                        json("payload")?,
-                        json("metadata")?,
-                    ),
-                ))
+                let event = EventRow {
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: sequence as usize,
+                    aggregate_type: row.get("aggregate_type"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get("payload"),
+                    metadata: row.get("metadata"),
+                }
+                .into_event()
+                .map_err(|e| PortError::new("event log", e))?;
+                Ok((row.get::<i64, _>("rowid"), event))
             })
             .collect()
     }

@@ -34,6 +34,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use super::grouped::spawn_grouped;
+use crate::event_row::EventRow;
 
 /// Rows per `INSERT`: 7 parameters each, under SQLite's 32,766.
 const ROWS_PER_INSERT: usize = 500;
@@ -47,40 +48,10 @@ struct Commit {
 struct Load {
     aggregate_type: &'static str,
     aggregate_id: String,
-    reply: oneshot::Sender<Result<Vec<StoredRow>, PersistenceError>>,
-}
-
-/// One event as its row holds it, the payload and metadata still JSON
-/// text: the grouped read only fetches, and each caller parses its own
-/// events on its own task, so a group's parsing is spread over the
-/// runtime's threads instead of queued on the reader's.
-#[derive(Clone)]
-struct StoredRow {
-    aggregate_id: String,
-    sequence: usize,
-    aggregate_type: String,
-    event_type: String,
-    event_version: String,
-    payload: String,
-    metadata: String,
-}
-
-impl StoredRow {
-    fn parsed(self) -> Result<SerializedEvent, PersistenceError> {
-        let json = |text: &str| {
-            serde_json::from_str::<Value>(text)
-                .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
-        };
-        Ok(SerializedEvent::new(
-            self.aggregate_id,
-            self.sequence,
-            self.aggregate_type,
-            self.event_type,
-            self.event_version,
-            json(&self.payload)?,
-            json(&self.metadata)?,
-        ))
-    }
+    /// The rows unparsed: the grouped read only fetches, and each caller
+    /// parses its own events on its own task, so a group's parsing is
+    /// spread over the runtime's threads instead of queued on the reader's.
+    reply: oneshot::Sender<Result<Vec<EventRow>, PersistenceError>>,
 }
 
 fn stopped() -> PersistenceError {
@@ -182,7 +153,10 @@ impl GroupWriter {
             .await
             .map_err(|_| stopped())??
             .into_iter()
-            .map(StoredRow::parsed)
+            .map(|row| {
+                row.into_event()
+                    .map_err(|e| PersistenceError::DeserializationError(Box::new(e)))
+            })
             .collect()
     }
 
@@ -234,8 +208,8 @@ fn by_type<'a>(
 async fn read_group(
     pool: &SqlitePool,
     group: &[Load],
-) -> Result<HashMap<(&'static str, String), Vec<StoredRow>>, sqlx::Error> {
-    let mut found: HashMap<(&'static str, String), Vec<StoredRow>> = HashMap::new();
+) -> Result<HashMap<(&'static str, String), Vec<EventRow>>, sqlx::Error> {
+    let mut found: HashMap<(&'static str, String), Vec<EventRow>> = HashMap::new();
     let ids = by_type(
         group
             .iter()
@@ -254,7 +228,7 @@ async fn read_group(
         for row in query.build().fetch_all(pool).await? {
             let aggregate_id: String = row.try_get("aggregate_id")?;
             let sequence: i64 = row.try_get("sequence")?;
-            let event = StoredRow {
+            let event = EventRow {
                 aggregate_id: aggregate_id.clone(),
                 sequence: sequence as usize,
                 aggregate_type: row.try_get("aggregate_type")?,
