@@ -12,6 +12,8 @@ pub mod batch;
 pub mod delivery;
 pub mod invite;
 pub mod metadata;
+pub mod patient;
+pub mod team;
 pub mod upcast;
 pub mod workspace;
 
@@ -22,6 +24,8 @@ pub use invite::{
     SlotClaimEvent, Timing,
 };
 pub use metadata::{EventMetadata, MetadataError};
+pub use patient::{PatientSearchEvent, SearchOutcome};
+pub use team::WorkspaceEvent;
 pub use workspace::{
     ContactRecord, OrganisationEvent, SendingWindowRecord, SettingsRecord, TemplateEvent,
     TemplateText, TemplateUsed, UploadEvent,

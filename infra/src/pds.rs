@@ -139,6 +139,7 @@ struct Patient {
     telecom: Vec<ContactPoint>,
     #[serde(default)]
     name: Vec<HumanName>,
+    birth_date: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +148,7 @@ struct HumanName {
     use_: Option<String>,
     #[serde(default)]
     given: Vec<String>,
+    family: Option<String>,
     period: Option<Period>,
 }
 
@@ -192,29 +194,38 @@ impl Patient {
                 date(&p.start).is_none_or(|s| s <= today) && date(&p.end).is_none_or(|e| e >= today)
             })
         };
-        let mobile = (!restricted)
-            .then(|| {
-                self.telecom
-                    .iter()
-                    .filter(|t| t.system.as_deref() == Some("phone"))
-                    .filter(|t| t.use_.as_deref() == Some("mobile"))
-                    .find(|t| current(&t.period))
-                    .and_then(|t| t.value.clone())
-            })
-            .flatten();
+        // A restricted record's contact details are never read.
+        let contact = |system: &str, use_: Option<&str>| {
+            (!restricted)
+                .then(|| {
+                    self.telecom
+                        .iter()
+                        .filter(|t| t.system.as_deref() == Some(system))
+                        .filter(|t| use_.is_none_or(|u| t.use_.as_deref() == Some(u)))
+                        .find(|t| current(&t.period))
+                        .and_then(|t| t.value.as_deref())
+                        .map(|v| v.trim().to_owned())
+                        .filter(|v| !v.is_empty())
+                })
+                .flatten()
+        };
         // The current usual name; failing that, any current name.
         let current_names = || self.name.iter().filter(|n| current(&n.period));
-        let given_name = current_names()
+        let name = current_names()
             .find(|n| n.use_.as_deref() == Some("usual"))
-            .or_else(|| current_names().next())
-            .and_then(|n| n.given.first())
-            .map(|g| g.trim().to_owned())
-            .filter(|g| !g.is_empty());
+            .or_else(|| current_names().next());
+        let trimmed = |v: Option<&String>| {
+            v.map(|g| g.trim().to_owned())
+                .filter(|g: &String| !g.is_empty())
+        };
         DemographicsRecord {
             deceased: self.deceased_date_time.is_some(),
             restricted,
-            mobile,
-            given_name,
+            mobile: contact("phone", Some("mobile")),
+            given_name: trimmed(name.and_then(|n| n.given.first())),
+            family_name: trimmed(name.and_then(|n| n.family.as_ref())),
+            birth_date: date(&self.birth_date),
+            email: contact("email", None),
         }
     }
 }

@@ -233,11 +233,15 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/lists/{list_id}",
             "/v1/lists/{list_id}/not-contactable.csv",
             "/v1/lists/{list_id}/progress",
+            "/v1/patients/search",
             "/v1/self-book/availability",
             "/v1/self-book/catalogue",
             "/v1/settings",
             "/v1/templates",
             "/v1/templates/{template_id}",
+            "/v1/workspaces",
+            "/v1/workspaces/{workspace_id}",
+            "/v1/workspaces/{workspace_id}/members/{user_id}",
         ]
     );
 }

@@ -506,6 +506,7 @@ pub fn id_operations(doc: &Value, ids: &[(&str, String)], patient: &str) -> Vec<
         "/v1/batches/{batch_id}/links/revoke" => json!({"all": true}),
         "/v1/batches/{batch_id}/series/stop" => json!({ "nhs_number": patient }),
         "/v1/templates/{template_id}" => json!({"name": "Mine", "body": "Hello"}),
+        "/v1/workspaces/{workspace_id}/members/{user_id}" => json!({"name": "Sam"}),
         _ => json!({}),
     };
     let mut found = Vec::new();

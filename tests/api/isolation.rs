@@ -30,6 +30,22 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
     )
     .await;
     assert_eq!(status, 201, "{attachment}");
+    let (status, workspace) = TestApp::reply(
+        app.request(Method::POST, "/v1/workspaces")
+            .json(&json!({"name": "Dermatology"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{workspace}");
+    let workspace_id = workspace["workspace_id"].as_str().unwrap().to_owned();
+    let (status, _) = TestApp::reply(
+        app.request(
+            Method::PUT,
+            &format!("/v1/workspaces/{workspace_id}/members/sam"),
+        )
+        .json(&json!({"name": "Sam"})),
+    )
+    .await;
+    assert_eq!(status, 200);
     let ids = [
         ("batch_id", batch_id.clone()),
         ("list_id", list_id),
@@ -41,6 +57,8 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
             "attachment_id",
             attachment["attachment_id"].as_str().unwrap().to_owned(),
         ),
+        ("workspace_id", workspace_id),
+        ("user_id", "sam".to_owned()),
     ];
     let patient = nhs_numbers(&csv)[0].clone();
     let doc = app.get_json("/openapi.json").await;
@@ -69,6 +87,7 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
         tried,
         [
             "DELETE /v1/templates/{template_id}",
+            "DELETE /v1/workspaces/{workspace_id}/members/{user_id}",
             "GET /v1/attachments/{attachment_id}",
             "GET /v1/batches/{batch_id}",
             "GET /v1/batches/{batch_id}/booked.csv",
@@ -79,11 +98,13 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
             "GET /v1/lists/{list_id}/not-contactable.csv",
             "GET /v1/lists/{list_id}/progress",
             "GET /v1/templates/{template_id}",
+            "GET /v1/workspaces/{workspace_id}",
             "POST /v1/batches/{batch_id}/cancel",
             "POST /v1/batches/{batch_id}/links/revoke",
             "POST /v1/batches/{batch_id}/send",
             "POST /v1/batches/{batch_id}/series/stop",
             "PUT /v1/templates/{template_id}",
+            "PUT /v1/workspaces/{workspace_id}/members/{user_id}",
         ]
     );
     // And the owner still reaches each one.

@@ -532,6 +532,86 @@ async fn a_patient_books_waits_sees_it_booked_then_cancels_it() {
     );
 }
 
+/// Each day heading of a slots page, in order.
+fn day_headings(page: &Answer) -> Vec<String> {
+    page.body
+        .split("<h2 class=\"nhsuk-heading-s\">")
+        .skip(1)
+        .map(|rest| rest[..rest.find("</h2>").unwrap()].to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_times_come_a_page_of_whole_days_at_a_time_with_the_pages_either_side_linked() {
+    let app = spawn_app().await;
+    let tokens = app.linked_batch(1, flu()).await;
+    let mut patient = Browser::new(&app, &tokens[0]);
+    patient.check_in().await;
+    let slots = format!("/l/{}/slots", tokens[0]);
+    let times = |page: &Answer| page.body.matches("type=\"radio\"").count();
+
+    // The practice's flu sessions are Monday morning (from 10am, an hour
+    // after the clock's 9am) and Wednesday afternoon (Saturday's are at the
+    // hub, which this practice does not book into), a time every 5 minutes
+    // less the book's blocked (every 9th) and embargoed (every 13th) slots:
+    // this week's Monday and Wednesday hold 48 times, and next Monday would
+    // take the page past 60, so it starts the next page.
+    let first = patient.get("/slots").await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        day_headings(&first),
+        ["Monday 23 November", "Wednesday 25 November"]
+    );
+    assert_eq!(times(&first), 48);
+    assert!(!first.body.contains("nhsuk-pagination-item--previous"));
+    assert!(!first.body.contains("name=\"from\""));
+    assert!(first
+        .body
+        .contains(&format!("href=\"{slots}?from=2026-11-30\"")));
+    assert!(first.shows("Later times, from Monday 30 November"));
+
+    let second = patient.get("/slots?from=2026-11-30").await;
+    assert_eq!(second.status, 200);
+    assert_eq!(
+        day_headings(&second),
+        ["Monday 30 November", "Wednesday 2 December"]
+    );
+    assert!(second
+        .body
+        .contains(&format!("href=\"{slots}?from=2026-11-23\"")));
+    assert!(second.shows("Earlier times, from Monday 23 November"));
+    assert!(second
+        .body
+        .contains("<input type=\"hidden\" name=\"from\" value=\"2026-11-30\">"));
+    // A day inside a page, or before the first, shows the page holding it.
+    let inside = patient.get("/slots?from=2026-12-01").await;
+    assert_eq!(day_headings(&inside), day_headings(&second));
+    let before = patient.get("/slots?from=2026-01-01").await;
+    assert_eq!(day_headings(&before), day_headings(&first));
+    // Continuing without a time shows the same page again, with the error.
+    let nothing = patient.post("/slots", &[("from", "2026-11-30")]).await;
+    assert_eq!(nothing.status, 422);
+    assert_eq!(day_headings(&nothing), day_headings(&second));
+    assert!(nothing.shows("Select a time for your appointment"));
+
+    // An address part the page does not take, or cannot read, is named.
+    let unknown = patient.get("/slots?form=2026-11-30").await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.shows("The page address asks for something this page does not have (form)."));
+    for unreadable in [
+        "/slots?from=tomorrow",
+        "/slots?from=2026-11-30&from=2026-12-02",
+    ] {
+        let page = patient.get(unreadable).await;
+        assert_eq!(page.status, 400, "{unreadable}");
+        assert!(
+            page.shows("The page address has a from we cannot read."),
+            "{unreadable}: {}",
+            page.body
+        );
+    }
+}
+
 fn first_offer(body: &str) -> String {
     let at = body.find("name=\"offer\" type=\"radio\" value=\"").unwrap() + 33;
     let end = body[at..].find('"').unwrap();

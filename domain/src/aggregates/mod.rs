@@ -36,9 +36,11 @@ pub mod batch;
 pub mod delivery;
 pub mod invite;
 pub mod organisation;
+pub mod patient_search;
 pub mod slot_claim;
 pub mod template;
 pub mod upload;
+pub mod workspace;
 
 pub use batch::{Batch, BatchCommand, BatchError, BatchStatus, NewBatch};
 pub use delivery::{
@@ -46,6 +48,8 @@ pub use delivery::{
 };
 pub use invite::{Invite, InviteCommand, InviteError, InviteStatus, LinkStanding};
 pub use organisation::{Organisation, OrganisationCommand, OrganisationError};
+pub use patient_search::{PatientSearch, PatientSearchCommand, PatientSearchError};
 pub use slot_claim::{slot_claim_id, SlotClaim, SlotClaimCommand, SlotClaimError};
 pub use template::{Editor, Template, TemplateCommand, TemplateError};
 pub use upload::{Upload, UploadCommand, UploadError};
+pub use workspace::{Workspace, WorkspaceCommand, WorkspaceError};

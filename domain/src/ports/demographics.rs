@@ -1,7 +1,7 @@
 //! What outside services know of a patient: the demographics service
 //! (PDS), NHS App reachability, and this organisation's failed deliveries.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::PortError;
 use crate::values::NhsNumber;
@@ -17,6 +17,12 @@ pub struct DemographicsRecord {
     /// The first given name of the patient's current usual name: what
     /// `((name))` becomes when the list has no name column.
     pub given_name: Option<String>,
+    /// The family name of that same name.
+    pub family_name: Option<String>,
+    /// The date of birth PDS holds, which a patient search must match.
+    pub birth_date: Option<NaiveDate>,
+    /// The current email address, as PDS writes it.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

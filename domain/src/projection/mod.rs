@@ -21,7 +21,7 @@ use crate::ports::PortError;
 mod rows;
 pub use rows::{
     listed_key, AttachmentItem, BatchSummary, DeliveryRow, InviteRow, ItemBody, ItemKind, ListItem,
-    RecordState, TemplateItem, WorkspaceItem,
+    RecordState, TemplateItem, WorkspaceEntry, WorkspaceItem,
 };
 
 pub use crate::ports::ViewTransaction;
@@ -46,6 +46,7 @@ pub enum RecordedEvent {
     Invite(InviteEvent),
     Template(events::TemplateEvent),
     Upload(events::UploadEvent),
+    Workspace(events::WorkspaceEvent),
     /// An aggregate this release does not project.
     Other,
 }
@@ -83,6 +84,10 @@ pub fn decode(
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
         <crate::aggregates::Upload as cqrs_es::Aggregate>::TYPE => RecordedEvent::Upload(
+            serde_json::from_value(event.payload.clone())
+                .map_err(|e| undecodable(&event, e.to_string()))?,
+        ),
+        <crate::aggregates::Workspace as cqrs_es::Aggregate>::TYPE => RecordedEvent::Workspace(
             serde_json::from_value(event.payload.clone())
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
@@ -217,6 +222,20 @@ pub async fn project(
             };
             tx.put_item(&next).await?;
         }
+        RecordedEvent::Workspace(event) => {
+            let previous = tx.item(ItemKind::Workspace, &aggregate_id).await?;
+            if previous
+                .as_ref()
+                .is_some_and(|p| sequence <= p.last_sequence)
+            {
+                return Ok(false);
+            }
+            let Some(mut next) = workspace_item(previous, event, &metadata) else {
+                return Ok(false);
+            };
+            next.last_sequence = sequence;
+            tx.put_item(&next).await?;
+        }
         RecordedEvent::Upload(event) => {
             let (id, body, at) = match event {
                 events::UploadEvent::ListChecked {
@@ -277,6 +296,54 @@ pub async fn project(
 }
 
 /// A template's row after one of its events.
+/// A workspace's row after one of its events; `None` for an event of a
+/// workspace whose row is missing (its creation not yet applied).
+fn workspace_item(
+    previous: Option<WorkspaceItem>,
+    event: events::WorkspaceEvent,
+    metadata: &EventMetadata,
+) -> Option<WorkspaceItem> {
+    use events::WorkspaceEvent;
+    match (previous, event) {
+        (
+            _,
+            WorkspaceEvent::WorkspaceCreated {
+                workspace_id,
+                organisation_id,
+                name,
+                created_at,
+            },
+        ) => Some(WorkspaceItem {
+            id: workspace_id,
+            organisation_id,
+            created_at,
+            created_by: metadata.actor.strip_prefix("user:").map(str::to_owned),
+            created_by_name: metadata.actor_name.clone(),
+            deleted: false,
+            item: ItemBody::Workspace(WorkspaceEntry {
+                name,
+                members: Default::default(),
+            }),
+            last_sequence: 0,
+        }),
+        (Some(mut row), event) => {
+            if let ItemBody::Workspace(entry) = &mut row.item {
+                match event {
+                    WorkspaceEvent::MemberAdded { user_id, name, .. } => {
+                        entry.members.insert(user_id, name);
+                    }
+                    WorkspaceEvent::MemberRemoved { user_id, .. } => {
+                        entry.members.remove(&user_id);
+                    }
+                    WorkspaceEvent::WorkspaceCreated { .. } => {}
+                }
+            }
+            Some(row)
+        }
+        (None, _) => None,
+    }
+}
+
 fn template_item(
     previous: Option<WorkspaceItem>,
     event: events::TemplateEvent,

@@ -295,6 +295,7 @@ pub enum ItemBody {
     List(ListItem),
     Attachment(AttachmentItem),
     Template(TemplateItem),
+    Workspace(WorkspaceEntry),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -303,6 +304,8 @@ pub enum ItemKind {
     List,
     Attachment,
     Template,
+    /// A team's workspace: its name and members.
+    Workspace,
 }
 
 impl ItemKind {
@@ -311,6 +314,7 @@ impl ItemKind {
             Self::List => "list",
             Self::Attachment => "attachment",
             Self::Template => "template",
+            Self::Workspace => "workspace",
         }
     }
 }
@@ -321,6 +325,7 @@ impl ItemBody {
             Self::List(_) => ItemKind::List,
             Self::Attachment(_) => ItemKind::Attachment,
             Self::Template(_) => ItemKind::Template,
+            Self::Workspace(_) => ItemKind::Workspace,
         }
     }
 }
@@ -349,6 +354,14 @@ pub struct TemplateItem {
     pub version: u32,
     pub text: events::TemplateText,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A team's workspace as its list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceEntry {
+    pub name: String,
+    /// Members' names by user id.
+    pub members: std::collections::BTreeMap<String, String>,
 }
 
 impl WorkspaceItem {

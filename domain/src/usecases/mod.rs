@@ -8,11 +8,13 @@ mod idempotency;
 pub mod keys;
 mod links;
 mod lists;
+mod patients;
 mod reports;
 mod selfbook;
 mod series;
 mod settings;
 mod store;
+mod teams;
 mod templates;
 mod workers;
 mod workspace;
@@ -23,8 +25,8 @@ use cqrs_es::persist::PersistedEventRepository;
 use events::EventMetadata;
 
 use crate::aggregates::{
-    Batch, BatchError, Delivery, DeliveryServices, Invite, Organisation, SlotClaim, Template,
-    Upload,
+    Batch, BatchError, Delivery, DeliveryServices, Invite, Organisation, PatientSearch, SlotClaim,
+    Template, Upload, Workspace,
 };
 use crate::appointments::AppointmentBook;
 use crate::lists::ListError;
@@ -44,6 +46,7 @@ pub use links::{
     AttachmentOffer, LinkError, LinkPage, LinkState, QuestionnaireForm, RevokeScope, VerifiedLink,
 };
 pub use lists::{Ingested, ListProgress, ListState, UploadSlot};
+pub use patients::FoundPatient;
 pub use reports::Download;
 pub use selfbook::{
     AppointmentView, CatalogueView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE,
@@ -51,6 +54,7 @@ pub use selfbook::{
 pub use settings::{OrganisationSettings, PracticeContact};
 use store::AggregateStore;
 pub use store::{CommandError, CONFLICT_RETRIES};
+pub use teams::WorkspaceView;
 pub use templates::{TemplateDraft, TemplateLists, TemplateView, TEMPLATE_NAME_LENGTH};
 pub use workers::{JobError, JobOutcome, ReceiptError};
 pub use workspace::{BatchFilter, MAX_PAGE};
@@ -87,6 +91,14 @@ pub enum BatchbookError {
     TemplateNotFound,
     #[error("this is {0}'s personal template; only they can change it")]
     NotYourTemplate(String),
+    #[error("there is no such workspace in your organisation")]
+    WorkspaceNotFound,
+    #[error("{0} is not a member of this workspace")]
+    NotAMember(String),
+    #[error("there is no patient with this NHS number and date of birth")]
+    PatientNotFound,
+    #[error("finding a patient needs the demographics service (PDS), and none is configured for this deployment")]
+    NoDemographics,
     #[error("attachment: the file is larger than 5 MiB ({MAX_ATTACHMENT_BYTES} bytes), the largest allowed")]
     AttachmentTooLarge,
 }
@@ -174,6 +186,8 @@ pub struct Batchbook<R: PersistedEventRepository> {
     organisations: AggregateStore<R, Organisation>,
     templates: AggregateStore<R, Template>,
     uploads: AggregateStore<R, Upload>,
+    patient_searches: AggregateStore<R, PatientSearch>,
+    workspaces: AggregateStore<R, Workspace>,
     /// Each organisation's appointment-book catalogue, read briefly ago.
     catalogues: std::sync::Mutex<std::collections::HashMap<String, CatalogueView>>,
     ports: Ports,
@@ -201,6 +215,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             organisations: AggregateStore::new(&repository, ()),
             templates: AggregateStore::new(&repository, ()),
             uploads: AggregateStore::new(&repository, ()),
+            patient_searches: AggregateStore::new(&repository, ()),
+            workspaces: AggregateStore::new(&repository, ()),
             catalogues: Default::default(),
             ports,
         }

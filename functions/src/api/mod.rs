@@ -11,10 +11,12 @@ mod contract;
 mod dev;
 mod links;
 mod lists;
+mod patients;
 mod problem;
 mod selfbook;
 mod settings;
 mod templates;
+mod workspaces;
 
 use std::sync::Arc;
 
@@ -237,6 +239,8 @@ pub fn routes<R: PersistedEventRepository + 'static>(
         .merge(selfbook::routes())
         .merge(attachments::routes())
         .merge(templates::routes())
+        .merge(patients::routes())
+        .merge(workspaces::routes())
         .merge(callbacks::routes())
         .merge(dev::routes())
         .split_for_parts()

@@ -393,6 +393,30 @@ impl From<BatchbookError> for Problem {
                 "Check your request",
                 detail,
             ),
+            BatchbookError::WorkspaceNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "workspace_not_found",
+                "Workspace not found",
+                detail,
+            ),
+            BatchbookError::NotAMember(_) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_a_member",
+                "Not a member",
+                detail,
+            ),
+            BatchbookError::PatientNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "patient_not_found",
+                "Patient not found",
+                detail,
+            ),
+            BatchbookError::NoDemographics => Problem::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "no_demographics",
+                "Finding a patient is not available",
+                detail,
+            ),
             BatchbookError::NoAppointmentBook => Problem::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "no_appointment_book",

@@ -38,6 +38,8 @@ section!(Common {
     form_expired,
     unknown_field,
     field_twice,
+    unknown_query,
+    unreadable_query,
     start_again,
 });
 section!(Check {
@@ -98,6 +100,11 @@ section!(Invite {
     decline,
     choose_title,
     choose_error,
+    pages_label,
+    previous,
+    next,
+    earlier_times,
+    later_times,
     no_times_title,
     no_times,
     taken,

@@ -18,7 +18,7 @@ mod views;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -47,6 +47,10 @@ const STYLES: &str = include_str!("../../pages/vendor/nhsuk-frontend/nhsuk-front
 
 /// The pages' routes, for `api::router` to serve beside the API.
 pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
+    // Gzipped here, as the server starts, not by the first visitor: the
+    // first visits come together, and a lazy gzip held every one of them,
+    // and the runtime threads they waited on, until it was done.
+    gzipped_styles();
     Router::new()
         .route(STYLESHEET, get(stylesheet))
         .route("/l/assets/images/{name}", get(image))
@@ -71,8 +75,9 @@ pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
         )
 }
 
-/// The stylesheet, gzipped once at the best level and kept: compressing
-/// its 270 KB for every first visit would take the CPU from the pages.
+/// The stylesheet, gzipped once at the best level (when [`routes`] builds
+/// the pages' router) and kept: compressing its 270 KB for every first
+/// visit would take the CPU from the pages.
 fn gzipped_styles() -> &'static [u8] {
     static GZIPPED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
         use std::io::Write;
@@ -194,10 +199,11 @@ impl Fields for DateOfBirth {
     const NAMES: &'static [&'static str] = &["day", "month", "year"];
 }
 
-/// A form that names the time chosen (choose, confirm).
+/// A form that names the time chosen (choose, confirm); the slots page
+/// also sends the first day of the page of times it showed (`from`).
 pub struct Chosen;
 impl Fields for Chosen {
-    const NAMES: &'static [&'static str] = &["offer"];
+    const NAMES: &'static [&'static str] = &["offer", "from"];
 }
 
 /// A form that is only a button (decline, cancel).
@@ -615,14 +621,16 @@ async fn invite<R: PersistedEventRepository + 'static>(
     }
 }
 
-/// The times offered; `taken`, just refused as taken, is left out even while
-/// the book still shows it free (the winner's booking is being made).
+/// The page of times offered that holds `from` (see [`Page::slots`]);
+/// `taken`, just refused as taken, is left out even while the book still
+/// shows it free (the winner's booking is being made).
 async fn show_slots<R: PersistedEventRepository + 'static>(
     state: &ApiState<R>,
     visit: &Visit,
     status: StatusCode,
     error: Option<&str>,
     taken: Option<&str>,
+    from: Option<chrono::NaiveDate>,
 ) -> Response {
     let m = visit.m;
     let offers = state
@@ -637,16 +645,43 @@ async fn show_slots<R: PersistedEventRepository + 'static>(
         });
     match offers {
         Ok(offers) if offers.is_empty() => visit.answer(status, Page::no_times(m, visit), None),
-        Ok(offers) => visit.answer(status, Page::slots(m, visit, &offers, error), None),
+        Ok(offers) => visit.answer(status, Page::slots(m, visit, &offers, error, from), None),
         Err(e) => visit.refusal(m, e),
     }
 }
 
+/// The slots page; `?from=YYYY-MM-DD` asks for the page of times holding
+/// that day. Any other part of the address, or a `from` that is not a
+/// date, is refused by name.
 async fn slots<R: PersistedEventRepository + 'static>(
     State(state): State<ApiState<R>>,
     visit: Visit,
+    RawQuery(query): RawQuery,
 ) -> Response {
-    show_slots(&state, &visit, StatusCode::OK, None, None).await
+    let m = visit.m;
+    let mut from = None;
+    for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let refused = |known| {
+            visit.answer(
+                StatusCode::BAD_REQUEST,
+                Page::bad_query(m, &visit, &name, known),
+                None,
+            )
+        };
+        if name != "from" {
+            return refused(false);
+        }
+        match chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d") {
+            Ok(day) if from.is_none() => from = Some(day),
+            _ => return refused(true),
+        }
+    }
+    show_slots(&state, &visit, StatusCode::OK, None, None, from).await
+}
+
+/// The first day of the page of times a form was sent from, if it says.
+fn form_from(form: &HashMap<String, String>) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(form.get("from")?, "%Y-%m-%d").ok()
 }
 
 async fn choose<R: PersistedEventRepository + 'static>(
@@ -671,6 +706,7 @@ async fn choose<R: PersistedEventRepository + 'static>(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(&m.invite.choose_error),
                 None,
+                form_from(&form),
             )
             .await
         }
@@ -693,6 +729,7 @@ async fn confirm<R: PersistedEventRepository + 'static>(
                     &visit,
                     StatusCode::CONFLICT,
                     Some(&m.invite.not_offered),
+                    None,
                     None,
                 )
                 .await
@@ -722,6 +759,7 @@ async fn book<R: PersistedEventRepository + 'static>(
                 StatusCode::CONFLICT,
                 Some(&m.invite.taken),
                 Some(&offer),
+                None,
             )
             .await
         }
@@ -732,6 +770,7 @@ async fn book<R: PersistedEventRepository + 'static>(
                 StatusCode::CONFLICT,
                 Some(&m.invite.not_offered),
                 Some(&offer),
+                None,
             )
             .await
         }

@@ -260,6 +260,41 @@ pub struct DayView {
     pub offers: Vec<OfferView>,
 }
 
+/// A link to another page of times: where it goes and its words.
+pub struct MoreTimes {
+    pub href: String,
+    pub words: String,
+}
+
+/// The most times a page of the slots shows: whole days, so a day is
+/// never split, and always at least one day however many it holds.
+pub const TIMES_PER_PAGE: usize = 60;
+
+/// The offers (sorted by start) as pages of whole days of at most
+/// [`TIMES_PER_PAGE`] times (a day with more is a page alone): each page's
+/// first day and the range of `offers` it shows.
+pub fn slot_pages(offers: &[Offer]) -> Vec<(NaiveDate, std::ops::Range<usize>)> {
+    let day_of = |o: &Offer| o.start.with_timezone(&London).date_naive();
+    let mut pages: Vec<(NaiveDate, std::ops::Range<usize>)> = Vec::new();
+    let mut at = 0;
+    while at < offers.len() {
+        // One day's offers: from `at` to the first offer of another day.
+        let day = day_of(&offers[at]);
+        let end = offers[at..]
+            .iter()
+            .position(|o| day_of(o) != day)
+            .map_or(offers.len(), |n| at + n);
+        match pages.last_mut() {
+            Some((_, range)) if end - range.start <= TIMES_PER_PAGE && range.end == at => {
+                range.end = end;
+            }
+            _ => pages.push((day, at..end)),
+        }
+        at = end;
+    }
+    pages
+}
+
 #[derive(Template)]
 #[template(path = "pages/slots.html")]
 struct Slots<'a> {
@@ -269,6 +304,11 @@ struct Slots<'a> {
     csrf: String,
     error: Option<String>,
     days: Vec<DayView>,
+    /// The page's first day, when it is not the first page: sent back with
+    /// the form, so that an error shows this same page again.
+    from: Option<NaiveDate>,
+    earlier: Option<MoreTimes>,
+    later: Option<MoreTimes>,
 }
 
 /// A question's form field: `q-` and its id.
@@ -668,10 +708,23 @@ impl Page {
         page.shown()
     }
 
-    pub fn slots(m: &Messages, visit: &Visit, offers: &[Offer], error: Option<&str>) -> Shown {
+    /// The page of times that holds `from` (the first page when `from` is
+    /// none or before every time; the last when it is after them all).
+    pub fn slots(
+        m: &Messages,
+        visit: &Visit,
+        offers: &[Offer],
+        error: Option<&str>,
+        from: Option<NaiveDate>,
+    ) -> Shown {
+        let pages = slot_pages(offers);
+        let shown = from
+            .and_then(|from| pages.iter().rposition(|(first, _)| *first <= from))
+            .unwrap_or(0);
+        let range = pages.get(shown).map_or(0..0, |(_, r)| r.clone());
         let mut days: Vec<DayView> = Vec::new();
         let mut today = None;
-        for (n, offer) in offers.iter().enumerate() {
+        for (n, offer) in offers[range].iter().enumerate() {
             let shown = OfferView {
                 n,
                 id: offer.offer_id.clone(),
@@ -690,6 +743,20 @@ impl Page {
                 }
             }
         }
+        let link = |page: Option<&(NaiveDate, std::ops::Range<usize>)>, words: &str| {
+            page.map(|(first, range)| MoreTimes {
+                href: format!("{}?from={first}", visit.path("/slots")),
+                words: fill(
+                    words,
+                    &[("date", &day_heading(m, offers[range.start].start))],
+                ),
+            })
+        };
+        let earlier = link(
+            shown.checked_sub(1).and_then(|p| pages.get(p)),
+            &m.invite.earlier_times,
+        );
+        let later = link(pages.get(shown + 1), &m.invite.later_times);
         let errors = error
             .map(|e| vec![("offer-0".to_owned(), e.to_owned())])
             .unwrap_or_default();
@@ -702,7 +769,26 @@ impl Page {
             csrf: visit.csrf(),
             error: error.map(str::to_owned),
             days,
+            from: (shown > 0).then(|| pages[shown].0),
+            earlier,
+            later,
         })
+    }
+
+    /// A page address with a part that cannot be read, or one the page does
+    /// not take: it is named, and nothing was done.
+    pub fn bad_query(m: &Messages, visit: &Visit, name: &str, known: bool) -> Shown {
+        let words = if known {
+            &m.common.unreadable_query
+        } else {
+            &m.common.unknown_query
+        };
+        let mut page = Info::new(m, &m.common.form_expired_title)
+            .lead(&fill(words, &[("field", name)]))
+            .lead(&m.common.form_expired);
+        page.buttons
+            .push((visit.base(), m.common.start_again.clone()));
+        page.shown()
     }
 
     pub fn confirm(m: &Messages, visit: &Visit, offer: &Offer) -> Shown {
@@ -759,5 +845,50 @@ impl Page {
         let mut page = Info::new(m, &m.invite.too_late_title).lead(&m.invite.too_late);
         page.layout.back = Some(visit.path("/invite"));
         page.shown()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// `count` offers on day `day` of December 2026, a minute apart from
+    /// 9am London time (GMT in December).
+    fn offers_on(day: u32, count: usize) -> Vec<Offer> {
+        (0..count)
+            .map(|n| {
+                let start = Utc.with_ymd_and_hms(2026, 12, day, 9, 0, 0).unwrap()
+                    + chrono::Duration::minutes(n as i64);
+                Offer {
+                    offer_id: format!("{day}-{n}"),
+                    start,
+                    end: start + chrono::Duration::minutes(1),
+                    window: None,
+                    appointment_type: AppointmentChannel::InPerson,
+                    clinician: None,
+                    location: "Riverside".into(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_of_times_are_whole_days_of_at_most_sixty_and_a_longer_day_stands_alone() {
+        let offers: Vec<Offer> = [(1, 30), (2, 30), (3, 61), (4, 1), (5, 59), (7, 1)]
+            .into_iter()
+            .flat_map(|(day, count)| offers_on(day, count))
+            .collect();
+        let date = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        assert_eq!(
+            slot_pages(&offers),
+            vec![
+                (date(1), 0..60),
+                (date(3), 60..121),
+                (date(4), 121..181),
+                (date(7), 181..182),
+            ]
+        );
+        assert_eq!(slot_pages(&[]), vec![]);
     }
 }

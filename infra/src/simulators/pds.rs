@@ -20,7 +20,13 @@ pub struct SyntheticPatient {
     #[serde(default)]
     pub given_name: Option<String>,
     #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub birth_date: Option<chrono::NaiveDate>,
+    #[serde(default)]
     pub mobile: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
     #[serde(default)]
     pub deceased: bool,
     #[serde(default)]
@@ -80,6 +86,9 @@ impl Demographics for SimulatedPds {
             // PDS gives no contact details for a restricted record.
             mobile: patient.mobile.clone().filter(|_| !patient.restricted),
             given_name: patient.given_name.clone(),
+            family_name: patient.family_name.clone(),
+            birth_date: patient.birth_date,
+            email: patient.email.clone().filter(|_| !patient.restricted),
         })
     }
 }
@@ -112,6 +121,9 @@ mod tests {
                 restricted: false,
                 mobile: Some("07700 100901".into()),
                 given_name: Some("Joe".into()),
+                family_name: Some("Bloggs".into()),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1950, 2, 1),
+                email: Some("joe.bloggs@example.com".into()),
             })
         );
         assert!(pds.lookup(&nhs("9990000042")).await.unwrap().deceased);
@@ -122,6 +134,10 @@ mod tests {
                 restricted: true,
                 mobile: None,
                 given_name: Some("Sanjay".into()),
+                family_name: Some("Shah".into()),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1975, 3, 22),
+                // PDS gives no contact details for a restricted record.
+                email: None,
             })
         );
         assert_eq!(

@@ -186,6 +186,9 @@ async fn the_client_reads_each_documented_answer() {
             mobile: Some("07700 900123".into()),
             // The first given name of the current usual name.
             given_name: Some("Jane".into()),
+            family_name: Some("Smith".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2010, 10, 22),
+            email: Some("jane.smith@example.com".into()),
         })
     );
     assert_eq!(
@@ -195,6 +198,9 @@ async fn the_client_reads_each_documented_answer() {
             restricted: false,
             mobile: Some("07700 900124".into()),
             given_name: Some("Jane".into()),
+            family_name: Some("Smith".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2010, 10, 22),
+            email: None,
         })
     );
     assert_eq!(
@@ -205,6 +211,9 @@ async fn the_client_reads_each_documented_answer() {
             mobile: None,
             // The name is still given; only contact details are withheld.
             given_name: Some("Jane".into()),
+            family_name: Some("Smith".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2010, 10, 22),
+            email: None,
         })
     );
     assert_eq!(
@@ -216,6 +225,8 @@ async fn the_client_reads_each_documented_answer() {
         pds.lookup(&nhs("9000000041")).await,
         Ok(DemographicsRecord {
             given_name: Some("Jane".into()),
+            family_name: Some("Smith".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2010, 10, 22),
             ..DemographicsRecord::default()
         })
     );

@@ -51,6 +51,25 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
     .await;
     let (status, attachment) = json_of(response).await;
     assert_eq!(status, 201, "{attachment}");
+    let (status, workspace) = call(
+        env,
+        "A12345",
+        "POST",
+        "/v1/workspaces",
+        Some(json!({"name": "Dermatology"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{workspace}");
+    let workspace_id = workspace["workspace_id"].as_str().unwrap().to_owned();
+    let (status, _) = call(
+        env,
+        "A12345",
+        "PUT",
+        &format!("/v1/workspaces/{workspace_id}/members/sam"),
+        Some(json!({"name": "Sam"})),
+    )
+    .await;
+    assert_eq!(status, 200);
     let ids = [
         ("batch_id", run.batch_id.clone()),
         ("list_id", list_id),
@@ -62,6 +81,8 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
             "attachment_id",
             attachment["attachment_id"].as_str().unwrap().to_owned(),
         ),
+        ("workspace_id", workspace_id),
+        ("user_id", "sam".to_owned()),
     ];
     let patient = nhs_numbers(&csv)[0].clone();
     let (status, doc) = call(env, "A12345", "GET", "/openapi.json", None).await;
@@ -78,6 +99,6 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
         );
         tried += 1;
     }
-    assert_eq!(tried, 16, "every id-taking staff operation was tried");
+    assert_eq!(tried, 19, "every id-taking staff operation was tried");
     assert_eq!(events_in(env).await, before, "nothing was written");
 }
