@@ -45,6 +45,17 @@ impl TestApp {
     }
 }
 
+/// Who asks, how, where, with what; the status, code and detail answered.
+type Case<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<Value>,
+    u16,
+    &'a str,
+    &'a str,
+);
+
 fn refusal((status, body): (u16, Value)) -> (u16, String, String) {
     (
         status,
@@ -155,7 +166,7 @@ async fn only_admins_manage_workspaces_and_bad_requests_are_refused_by_field() {
     let id = made["workspace_id"].as_str().unwrap().to_owned();
     let admin_needed = "this needs the admin role; ask an admin of your organisation";
     let sam = format!("/v1/workspaces/{id}/members/sam");
-    let cases: Vec<(&str, Method, String, Option<Value>, u16, &str, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (SAM, Method::POST, "/v1/workspaces".into(), Some(json!({"name": "Mine"})), 403, "role_needed", admin_needed),
         (AUDITOR, Method::POST, "/v1/workspaces".into(), Some(json!({"name": "Mine"})), 403, "role_needed", admin_needed),
         (SAM, Method::PUT, sam.clone(), Some(json!({"name": "Sam"})), 403, "role_needed", admin_needed),
