@@ -27,7 +27,7 @@ post() { curl -sf -H "$auth" -H "content-type: $2" --data-binary "$3" "$base$1";
 
 # The seeded resources: a list, a draft batch, a sent questionnaire batch
 # (whose first patient's link the patient routes use), a template and an
-# attachment.
+# attachment and a workspace with one member.
 list='NHS Number,Given Name,Telecom Number,Date of Birth
 9990000018,Joe,07700 900018,01/02/1950
 9990000026,Aisha,07700 900026,01/02/1950'
@@ -54,6 +54,9 @@ export TOKEN
 export SESSION=$(post "/v1/links/$TOKEN/verify" application/json '{"date_of_birth":"1950-02-01"}' | field "['session']")
 export TEMPLATE_ID=$(post /v1/templates application/json '{"name":"Flu","body":"Dear ((name))"}' | field "['template_id']")
 export ATTACHMENT_ID=$(post '/v1/attachments?file_name=leaflet.pdf' application/pdf $'%PDF-1.4\n%%EOF\n' | field "['attachment_id']")
+export WORKSPACE_ID=$(post /v1/workspaces application/json '{"name":"Dermatology"}' | field "['workspace_id']")
+curl -sf -X PUT -H "$auth" -H 'content-type: application/json' "$base/v1/workspaces/$WORKSPACE_ID/members/sam" \
+  --data '{"name":"Sam"}' >/dev/null
 
 schemathesis --config-file tests/schemathesis/schemathesis.toml run "$base/openapi.json" \
   --url "$base" --report junit,har --report-dir "$reports" | tee "$reports/summary.txt"
