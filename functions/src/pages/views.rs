@@ -496,8 +496,14 @@ impl Page {
         } else {
             &m.common.unknown_field
         };
+        Self::nothing_done(m, visit, &fill(words, &[("field", name)]))
+    }
+
+    /// "This page has expired": what was wrong (`why`), and that nothing
+    /// was done, with the way back to the start of the link.
+    fn nothing_done(m: &Messages, visit: &Visit, why: &str) -> Shown {
         let mut page = Info::new(m, &m.common.form_expired_title)
-            .lead(&fill(words, &[("field", name)]))
+            .lead(why)
             .lead(&m.common.form_expired);
         page.buttons
             .push((visit.base(), m.common.start_again.clone()));
@@ -783,12 +789,7 @@ impl Page {
         } else {
             &m.common.unknown_query
         };
-        let mut page = Info::new(m, &m.common.form_expired_title)
-            .lead(&fill(words, &[("field", name)]))
-            .lead(&m.common.form_expired);
-        page.buttons
-            .push((visit.base(), m.common.start_again.clone()));
-        page.shown()
+        Self::nothing_done(m, visit, &fill(words, &[("field", name)]))
     }
 
     pub fn confirm(m: &Messages, visit: &Visit, offer: &Offer) -> Shown {

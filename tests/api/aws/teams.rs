@@ -3,42 +3,10 @@
 //! indexed query of the organisation's partition) straight after each
 //! change, and unseen from another organisation.
 
-use axum::body::Body;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::env::AwsTestEnv;
-use super::flow::{exchange_as, json_of, Signer};
-
-const SAM: Signer = Signer {
-    org: "A12345",
-    user: "sam",
-    name: "Sam Jones",
-    role: "staff",
-};
-const ANN: Signer = Signer {
-    org: "A12345",
-    user: "ann",
-    name: "Ann Patel",
-    role: "admin",
-};
-const OTHER: Signer = Signer {
-    org: "B67890",
-    user: "bo",
-    name: "Bo",
-    role: "admin",
-};
-
-async fn call(
-    env: &AwsTestEnv,
-    who: &Signer<'_>,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let headers = [("content-type", "application/json")];
-    json_of(exchange_as(env, who, method, uri, &headers, body).await).await
-}
+use super::workspace::{call, ANN, OTHER, SAM};
 
 #[tokio::test]
 async fn a_workspace_and_its_members_are_read_straight_after_each_change_and_only_in_its_organisation(

@@ -11,26 +11,26 @@ use super::flow::{exchange_as, json_of, Signer};
 use super::ingest::upload_and_ingest;
 use crate::helpers::clean_list;
 
-const SAM: Signer = Signer {
+pub(super) const SAM: Signer = Signer {
     org: "A12345",
     user: "sam",
     name: "Sam Jones",
     role: "staff",
 };
-const ANN: Signer = Signer {
+pub(super) const ANN: Signer = Signer {
     org: "A12345",
     user: "ann",
     name: "Ann Patel",
     role: "admin",
 };
-const OTHER: Signer = Signer {
+pub(super) const OTHER: Signer = Signer {
     org: "B67890",
     user: "bo",
     name: "Bo",
     role: "admin",
 };
 
-async fn call(
+pub(super) async fn call(
     env: &AwsTestEnv,
     who: &Signer<'_>,
     method: &str,
