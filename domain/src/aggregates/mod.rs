@@ -48,8 +48,8 @@ pub use delivery::{
 };
 pub use invite::{Invite, InviteCommand, InviteError, InviteStatus, LinkStanding};
 pub use organisation::{Organisation, OrganisationCommand, OrganisationError};
-pub use patient_search::{PatientSearch, PatientSearchCommand, PatientSearchError};
+pub use patient_search::{PatientSearch, PatientSearchCommand};
 pub use slot_claim::{slot_claim_id, SlotClaim, SlotClaimCommand, SlotClaimError};
 pub use template::{Editor, Template, TemplateCommand, TemplateError};
-pub use upload::{Upload, UploadCommand, UploadError};
+pub use upload::{Upload, UploadCommand};
 pub use workspace::{Workspace, WorkspaceCommand, WorkspaceError};

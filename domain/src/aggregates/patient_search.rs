@@ -17,15 +17,12 @@ pub enum PatientSearchCommand {
     Record(PatientSearchEvent),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PatientSearchError {}
-
 impl PatientSearch {
     async fn decide(
         &mut self,
         command: PatientSearchCommand,
         _services: &(),
-    ) -> Result<Vec<PatientSearchEvent>, PatientSearchError> {
+    ) -> Result<Vec<PatientSearchEvent>, std::convert::Infallible> {
         let PatientSearchCommand::Record(event) = command;
         Ok(if self.recorded { vec![] } else { vec![event] })
     }
@@ -40,7 +37,7 @@ aggregate!(
     "PatientSearch",
     PatientSearchCommand,
     PatientSearchEvent,
-    PatientSearchError,
+    std::convert::Infallible,
     ()
 );
 

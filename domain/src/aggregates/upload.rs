@@ -16,15 +16,12 @@ pub enum UploadCommand {
     Record(Box<UploadEvent>),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UploadError {}
-
 impl Upload {
     async fn decide(
         &mut self,
         command: UploadCommand,
         _services: &(),
-    ) -> Result<Vec<UploadEvent>, UploadError> {
+    ) -> Result<Vec<UploadEvent>, std::convert::Infallible> {
         let UploadCommand::Record(event) = command;
         Ok(if self.recorded { vec![] } else { vec![*event] })
     }
@@ -39,6 +36,6 @@ aggregate!(
     "Upload",
     UploadCommand,
     UploadEvent,
-    UploadError,
+    std::convert::Infallible,
     ()
 );

@@ -119,6 +119,20 @@ impl From<PortError> for BatchbookError {
     }
 }
 
+/// A command on an aggregate that refuses nothing (it records something
+/// once: an upload, a patient search): only a conflict, such as another
+/// copy of the same upload's check recording it first, or the store can
+/// fail it.
+impl From<CommandError<std::convert::Infallible>> for BatchbookError {
+    fn from(e: CommandError<std::convert::Infallible>) -> Self {
+        match e {
+            CommandError::Refused(never) | CommandError::Stopped(never) => match never {},
+            CommandError::Conflict => Self::Conflict,
+            CommandError::Unavailable(cause) => Self::Unavailable(cause),
+        }
+    }
+}
+
 impl From<CommandError<BatchError>> for BatchbookError {
     fn from(e: CommandError<BatchError>) -> Self {
         match e {

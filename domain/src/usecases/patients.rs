@@ -78,13 +78,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 PatientSearchCommand::Record(event),
                 self.metadata(caller),
             )
-            .await
-            .map_err(|e| match e {
-                super::CommandError::Refused(never) => match never {},
-                super::CommandError::Stopped(never) => match never {},
-                super::CommandError::Conflict => BatchbookError::Conflict,
-                super::CommandError::Unavailable(cause) => BatchbookError::Unavailable(cause),
-            })?;
+            .await?;
         tracing::info!(outcome = ?outcome, "a patient search was recorded");
         let record = record.ok_or(BatchbookError::PatientNotFound)?;
         let contactable = !record.deceased && !record.restricted;

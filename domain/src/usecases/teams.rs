@@ -82,6 +82,13 @@ impl WorkspaceView {
     }
 }
 
+/// Refuses an id no workspace could have: every one is a UUID.
+fn workspace_id_shaped(workspace_id: &str) -> Result<(), BatchbookError> {
+    uuid::Uuid::parse_str(workspace_id)
+        .map(drop)
+        .map_err(|_| BatchbookError::WorkspaceNotFound)
+}
+
 impl<R: PersistedEventRepository> Batchbook<R> {
     /// A workspace of the caller's organisation, from its events (so a read
     /// straight after a change sees it); another organisation's, or an id
@@ -91,9 +98,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         workspace_id: &str,
     ) -> Result<Workspace, BatchbookError> {
-        if uuid::Uuid::parse_str(workspace_id).is_err() {
-            return Err(BatchbookError::WorkspaceNotFound);
-        }
+        workspace_id_shaped(workspace_id)?;
         let workspace = self.workspaces.load(workspace_id).await?;
         if !workspace.exists() || workspace.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::WorkspaceNotFound);
@@ -219,7 +224,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         workspace_id: &str,
         command: impl Fn(String) -> WorkspaceCommand,
     ) -> Result<WorkspaceView, BatchbookError> {
-        self.workspace_of(caller, workspace_id).await?;
+        // The aggregate itself refuses a workspace that does not exist or
+        // is another organisation's (`Workspace::ours`).
+        workspace_id_shaped(workspace_id)?;
         let workspace = self
             .workspaces
             .execute_retrying(

@@ -156,14 +156,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 UploadCommand::Record(Box::new(event)),
                 self.metadata(caller),
             )
-            .await
-            .map_err(|e| match e {
-                super::CommandError::Refused(never) => match never {},
-                super::CommandError::Stopped(never) => match never {},
-                // Another copy of this upload's check recorded it first.
-                super::CommandError::Conflict => BatchbookError::Conflict,
-                super::CommandError::Unavailable(cause) => BatchbookError::Unavailable(cause),
-            })?;
+            .await?;
         self.refresh_views(&self.uploads, &id).await
     }
 }
