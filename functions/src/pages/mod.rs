@@ -47,10 +47,6 @@ const STYLES: &str = include_str!("../../pages/vendor/nhsuk-frontend/nhsuk-front
 
 /// The pages' routes, for `api::router` to serve beside the API.
 pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
-    // Gzipped here, as the server starts, not by the first visitor: the
-    // first visits come together, and a lazy gzip held every one of them,
-    // and the runtime threads they waited on, until it was done.
-    gzipped_styles();
     Router::new()
         .route(STYLESHEET, get(stylesheet))
         .route("/l/assets/images/{name}", get(image))
@@ -75,20 +71,12 @@ pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
         )
 }
 
-/// The stylesheet, gzipped once at the best level (when [`routes`] builds
-/// the pages' router) and kept: compressing its 270 KB for every first
-/// visit would take the CPU from the pages.
-fn gzipped_styles() -> &'static [u8] {
-    static GZIPPED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
-        use std::io::Write;
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        encoder
-            .write_all(STYLES.as_bytes())
-            .and_then(|()| encoder.finish())
-            .unwrap_or_default()
-    });
-    &GZIPPED
-}
+/// The stylesheet, gzipped at the best level by `build.rs`: compressing its
+/// 270 KB for a visit, or lazily for the first (which held every first
+/// visit that came with it, and the runtime threads they waited on), would
+/// take the CPU from the pages.
+const GZIPPED_STYLES: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/nhsuk-frontend.min.css.gz"));
 
 async fn stylesheet(headers: HeaderMap) -> Response {
     let gzip = headers
@@ -100,8 +88,8 @@ async fn stylesheet(headers: HeaderMap) -> Response {
         (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         (header::VARY, "accept-encoding"),
     ];
-    if gzip && !gzipped_styles().is_empty() {
-        let mut response = (kept, gzipped_styles()).into_response();
+    if gzip {
+        let mut response = (kept, GZIPPED_STYLES).into_response();
         response
             .headers_mut()
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
