@@ -183,6 +183,8 @@ async fn only_admins_manage_workspaces_and_bad_requests_are_refused_by_field() {
          "user_id: must be 1 to 64 letters, digits, `.`, `_`, `@` or `-`, as the user's sign-in gives it"),
         (ANN, Method::PUT, sam.clone(), Some(json!({"name": ""})), 422, "invalid_request",
          "name: must not be blank"),
+        (ANN, Method::PUT, sam.clone(), Some(json!({"nmae": "Sam"})), 422, "invalid_request",
+         "unknown field `nmae`; did you mean `name`?"),
         (ANN, Method::PUT, "/v1/workspaces/not-an-id/members/sam".into(), Some(json!({"name": "Sam"})), 404,
          "workspace_not_found", "there is no such workspace in your organisation"),
         (ANN, Method::GET, format!("/v1/workspaces/{}", uuid::Uuid::new_v4()), None, 404,
