@@ -320,3 +320,78 @@ mod tests {
         }
     }
 }
+
+/// Send one message of a conversation, queued by the reactor when staff
+/// write it. The worker reads the message and its destination, so the job
+/// holds no patient data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendConversationMessage {
+    pub organisation_id: String,
+    pub conversation_id: String,
+    pub message: u32,
+    pub correlation_id: String,
+}
+
+impl SendConversationMessage {
+    /// The provider's idempotency key for this message, which its receipts
+    /// quote back: see [`ConversationReference`].
+    pub fn reference(&self, channel: Channel) -> String {
+        ConversationReference {
+            organisation_id: self.organisation_id.clone(),
+            conversation_id: self.conversation_id.clone(),
+            message: self.message,
+            channel,
+        }
+        .to_string()
+    }
+}
+
+/// One conversation message as written in its provider idempotency key:
+/// `<organisation>:conversation:<conversation>:<message>:<channel>`. Five
+/// parts, so it is never read as a batch's [`MessageReference`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationReference {
+    pub organisation_id: String,
+    pub conversation_id: String,
+    pub message: u32,
+    pub channel: Channel,
+}
+
+impl ConversationReference {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split(':');
+        let (org, kind, conversation, message, channel) = (
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+            parts.next()?,
+        );
+        if parts.next().is_some() || kind != "conversation" || org.is_empty() {
+            return None;
+        }
+        let channel = [Channel::Sms, Channel::Email]
+            .into_iter()
+            .find(|c| c.as_str() == channel)?;
+        Some(Self {
+            organisation_id: org.to_owned(),
+            conversation_id: uuid::Uuid::parse_str(conversation).ok()?.to_string(),
+            message: message.parse().ok()?,
+            channel,
+        })
+    }
+}
+
+impl std::fmt::Display for ConversationReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:conversation:{}:{}:{}",
+            self.organisation_id,
+            self.conversation_id,
+            self.message,
+            self.channel.as_str()
+        )
+    }
+}

@@ -40,6 +40,9 @@ pub enum LinkPurpose {
     Attachment,
     /// A Self-Book invite: the patient books (or declines) an appointment.
     Invite,
+    /// A conversation's message that allows one reply. Its record names
+    /// the conversation (as `batch_id`) and the message (as `row`).
+    Reply,
 }
 
 impl LinkPurpose {
@@ -48,6 +51,7 @@ impl LinkPurpose {
             Self::Questionnaire => "questionnaire",
             Self::Attachment => "attachment",
             Self::Invite => "invite",
+            Self::Reply => "reply",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! which lives in the blob store. Patient data never enters the event log.
 
 pub mod batch;
+pub mod conversation;
 pub mod delivery;
 pub mod invite;
 pub mod metadata;
@@ -18,6 +19,7 @@ pub mod upcast;
 pub mod workspace;
 
 pub use batch::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
+pub use conversation::{Assignee, ConversationEvent, ConversationMessageEvent};
 pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};
 pub use invite::{
     AppointmentChannel, ChosenSlot, DeclineOption, InviteEvent, LinkExpiry, SelfBook,
@@ -27,6 +29,6 @@ pub use metadata::{EventMetadata, MetadataError};
 pub use patient::{PatientSearchEvent, SearchOutcome};
 pub use team::WorkspaceEvent;
 pub use workspace::{
-    ContactRecord, OrganisationEvent, SendingWindowRecord, SettingsRecord, TemplateEvent,
-    TemplateText, TemplateUsed, UploadEvent,
+    ContactRecord, OrganisationEvent, ReplySettingsRecord, SendingWindowRecord, SettingsRecord,
+    TemplateEvent, TemplateText, TemplateUsed, UploadEvent,
 };

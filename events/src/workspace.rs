@@ -36,6 +36,19 @@ pub struct SettingsRecord {
     pub contact: Option<ContactRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_sites: Vec<String>,
+    /// How patients may reply to conversations; `None` in settings saved
+    /// before replies existed, which take the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<ReplySettingsRecord>,
+}
+
+/// How patients may reply to a conversation's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplySettingsRecord {
+    /// The longest reply, in characters.
+    pub max_chars: u32,
+    /// How many days after the message a reply is taken.
+    pub valid_for_days: u32,
 }
 
 /// Events of an organisation (one aggregate per organisation).

@@ -135,7 +135,7 @@ impl<'a> Chrome<'a> {
     async fn type_into(&self, name: &str, value: &str) {
         let field = self
             .client
-            .find(Locator::Css(&format!("input[name='{name}']")))
+            .find(Locator::Css(&format!("[name='{name}']")))
             .await
             .unwrap();
         field.clear().await.unwrap();
@@ -510,6 +510,45 @@ async fn locked_withdrawn_and_attachment(app: &TestApp, chrome: &Chrome<'_>, run
     assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n%%EOF\n");
 }
 
+/// A conversation's message with a reply allowed: the reply page, its
+/// error, the reply sent, and a second visit told it was replied to.
+async fn reply_once(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
+    let team = app.team().await;
+    let (status, started) = app.start(&team, json!({})).await;
+    assert_eq!(status, 201, "{started}");
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    let token = crate::helpers::token_in(sent.last().unwrap()["body"].as_str().unwrap());
+    assert_eq!(
+        chrome.check_in(&token, &format!("{run}-reply")).await,
+        "Reply to your GP practice – Your GP practice"
+    );
+    chrome.check(&format!("{run}-reply")).await;
+    assert!(chrome
+        .text()
+        .await
+        .contains("Your test results are back. Please book a review."));
+    chrome.submit().await;
+    assert_eq!(
+        chrome.check(&format!("{run}-reply-error")).await,
+        "Error: Reply to your GP practice – Your GP practice"
+    );
+    assert!(chrome.text().await.contains("Enter your reply"));
+    chrome
+        .type_into("reply", "Thank you. I will call on Monday.")
+        .await;
+    chrome.submit().await;
+    assert_eq!(
+        chrome.check(&format!("{run}-reply-sent")).await,
+        "Your reply has been sent – Your GP practice"
+    );
+    chrome.goto(&format!("/l/{token}/reply")).await;
+    assert_eq!(
+        chrome.check(&format!("{run}-reply-again")).await,
+        "You have already replied to this message – Your GP practice"
+    );
+}
+
 async fn every_flow(script: bool) {
     if !browser_available() {
         return;
@@ -521,6 +560,7 @@ async fn every_flow(script: bool) {
     book_then_cancel(&app, &chrome, run).await;
     decline_and_taken(&app, &chrome, run).await;
     locked_withdrawn_and_attachment(&app, &chrome, run).await;
+    reply_once(&app, &chrome, run).await;
     chrome.close().await;
 }
 

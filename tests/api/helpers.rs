@@ -453,6 +453,32 @@ impl WorkQueue for DuplicatingQueue {
 }
 
 impl TestApp {
+    /// A conversation in `workspace_id` started by the default sign-in
+    /// (`dev-user`, added to the workspace first), with Joe Bloggs of the
+    /// simulated PDS.
+    pub async fn conversation_in(&self, workspace_id: &str) -> String {
+        let (status, body) = TestApp::reply(
+            self.request(
+                reqwest::Method::PUT,
+                &format!("/v1/workspaces/{workspace_id}/members/dev-user"),
+            )
+            .json(&json!({"name": "Dev User"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = TestApp::reply(
+            self.request(reqwest::Method::POST, "/v1/conversations")
+                .json(&json!({
+                    "workspace_id": workspace_id, "nhs_number": "9990000018",
+                    "date_of_birth": "1950-02-01", "channel": "sms", "body": "Hello",
+                    "allow_reply": true,
+                })),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        body["conversation_id"].as_str().unwrap().to_owned()
+    }
+
     /// A request to `path` as `who`, a development sign-in after `dev:`:
     /// `A12345:sam` (staff), `A12345:ann:admin`, `A12345:ida:auditor`.
     pub fn request_as(
@@ -507,6 +533,8 @@ pub fn id_operations(doc: &Value, ids: &[(&str, String)], patient: &str) -> Vec<
         "/v1/batches/{batch_id}/series/stop" => json!({ "nhs_number": patient }),
         "/v1/templates/{template_id}" => json!({"name": "Mine", "body": "Hello"}),
         "/v1/workspaces/{workspace_id}/members/{user_id}" => json!({"name": "Sam"}),
+        "/v1/conversations/{conversation_id}/messages" => json!({"channel": "sms", "body": "Hi"}),
+        "/v1/conversations/{conversation_id}/assignee" => json!({"team": true}),
         _ => json!({}),
     };
     let mut found = Vec::new();

@@ -46,6 +46,7 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
     )
     .await;
     assert_eq!(status, 200);
+    let conversation_id = app.conversation_in(&workspace_id).await;
     let ids = [
         ("batch_id", batch_id.clone()),
         ("list_id", list_id),
@@ -59,6 +60,7 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
         ),
         ("workspace_id", workspace_id),
         ("user_id", "sam".to_owned()),
+        ("conversation_id", conversation_id),
     ];
     let patient = nhs_numbers(&csv)[0].clone();
     let doc = app.get_json("/openapi.json").await;
@@ -94,6 +96,7 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
             "GET /v1/batches/{batch_id}/failed-to-deliver.csv",
             "GET /v1/batches/{batch_id}/not-booked.csv",
             "GET /v1/batches/{batch_id}/responses.csv",
+            "GET /v1/conversations/{conversation_id}",
             "GET /v1/lists/{list_id}",
             "GET /v1/lists/{list_id}/not-contactable.csv",
             "GET /v1/lists/{list_id}/progress",
@@ -103,6 +106,10 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_by_its_id() 
             "POST /v1/batches/{batch_id}/links/revoke",
             "POST /v1/batches/{batch_id}/send",
             "POST /v1/batches/{batch_id}/series/stop",
+            "POST /v1/conversations/{conversation_id}/done",
+            "POST /v1/conversations/{conversation_id}/messages",
+            "POST /v1/conversations/{conversation_id}/reopen",
+            "PUT /v1/conversations/{conversation_id}/assignee",
             "PUT /v1/templates/{template_id}",
             "PUT /v1/workspaces/{workspace_id}/members/{user_id}",
         ]

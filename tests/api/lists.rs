@@ -392,7 +392,8 @@ async fn a_mobile_that_failed_in_the_last_3_months_is_flagged_when_the_organisat
     assert_eq!(
         settings.json::<Value>().await.unwrap(),
         json!({"flag_mobiles_likely_to_fail": true,
-               "sending_window": {"opens": "08:00", "closes": "20:00", "time_zone": "Europe/London"}})
+               "sending_window": {"opens": "08:00", "closes": "20:00", "time_zone": "Europe/London"},
+               "replies": {"max_chars": 1000, "valid_for_days": 14}})
     );
     let list: Value = app.upload_list(csv).await.json().await.unwrap();
     assert_eq!(
@@ -439,7 +440,7 @@ async fn settings_with_an_unknown_field_are_refused_with_the_reason() {
     assert_eq!(status, 422);
     assert_eq!(
         body["detail"].as_str().unwrap(),
-        "unknown field `colour`; the fields are `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites`"
+        "unknown field `colour`; the fields are `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites`, `replies`"
     );
 }
 

@@ -5,6 +5,7 @@ mod attachment;
 mod aws;
 mod batches;
 mod browser;
+mod conversations;
 mod crash;
 mod florey;
 mod helpers;

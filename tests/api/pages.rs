@@ -849,3 +849,68 @@ async fn a_questionnaire_answer_naming_no_question_is_refused_by_name() {
     let batch = app.batch(&batch_id).await;
     assert_eq!(batch["counts"]["answered"], 0, "{batch}");
 }
+
+#[tokio::test]
+async fn a_patient_replies_once_on_the_reply_page_and_a_second_or_stray_reply_changes_nothing() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (status, started) = app.start(&team, json!({})).await;
+    assert_eq!(status, 201, "{started}");
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    let token = crate::helpers::token_in(sent[0]["body"].as_str().unwrap());
+    let mut patient = Browser::new(&app, &token);
+    // Before the check: nothing of the message or the patient.
+    let landing = patient.get("").await;
+    assert!(!landing.shows("test results"), "{}", landing.body);
+    let form = patient.check_in().await;
+    assert_eq!(
+        (form.status, form.title()),
+        (200, "Reply to your GP practice – Your GP practice")
+    );
+    assert_page_headers(&form);
+    assert!(form.shows("Your test results are back. Please book a review."));
+    assert!(form.shows("You can reply once, in up to 1000 characters."));
+    assert!(
+        form.shows("You can reply until Monday 7 December 2026 at 9am."),
+        "{}",
+        form.body
+    );
+    assert!(!form.shows("Sam"), "no staff detail is shown");
+
+    let before = app.snapshot().await;
+    let stray = patient
+        .post("/reply", &[("reply", "Hello"), ("name", "Joe")])
+        .await;
+    assert_eq!(stray.status, 400);
+    assert!(stray.shows("(name)"), "{}", stray.body);
+    let long = "a".repeat(1001);
+    let too_long = patient.post("/reply", &[("reply", &long)]).await;
+    assert_eq!(
+        (too_long.status, too_long.title()),
+        (422, "Error: Reply to your GP practice – Your GP practice")
+    );
+    assert!(too_long.shows("Your reply must be 1000 characters or fewer. It is 1001 characters."));
+    assert!(too_long.shows(&long), "what was typed is kept");
+    assert_eq!(app.snapshot().await, before);
+
+    let sent = patient.post("/reply", &[("reply", "I will call.")]).await;
+    assert_eq!(
+        (sent.status, sent.title()),
+        (200, "Your reply has been sent – Your GP practice")
+    );
+    let after = app.snapshot().await;
+    let again = patient.post("/reply", &[("reply", "Me again")]).await;
+    assert_eq!(
+        (again.status, again.title()),
+        (
+            409,
+            "You have already replied to this message – Your GP practice"
+        )
+    );
+    assert_eq!(app.snapshot().await, after);
+    assert_eq!(
+        patient.get("/reply").await.title(),
+        "You have already replied to this message – Your GP practice"
+    );
+}

@@ -221,7 +221,7 @@ async fn staff_write_routes_refuse_unknown_misspelt_null_mistyped_and_overlong_f
             "unknown field `list_id`; this takes no fields"),
         // PUT /v1/settings.
         refused(reqwest::Method::PUT, "/v1/settings", JSON, settings(json!({"colour": "blue"})), 422,
-            "unknown field `colour`; the fields are `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites`"),
+            "unknown field `colour`; the fields are `flag_mobiles_likely_to_fail`, `sending_window`, `contact`, `other_sites`, `replies`"),
         refused(reqwest::Method::PUT, "/v1/settings", JSON, r#"{"flag_mobile_likely_to_fail":true}"#, 422,
             "unknown field `flag_mobile_likely_to_fail`; did you mean `flag_mobiles_likely_to_fail`?"),
         refused(reqwest::Method::PUT, "/v1/settings", JSON, settings(json!({"contact": null})), 422,

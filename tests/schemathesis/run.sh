@@ -27,7 +27,7 @@ post() { curl -sf -H "$auth" -H "content-type: $2" --data-binary "$3" "$base$1";
 
 # The seeded resources: a list, a draft batch, a sent questionnaire batch
 # (whose first patient's link the patient routes use), a template and an
-# attachment and a workspace with one member.
+# attachment, a workspace with two members and a conversation in it.
 list='NHS Number,Given Name,Telecom Number,Date of Birth
 9990000018,Joe,07700 900018,01/02/1950
 9990000026,Aisha,07700 900026,01/02/1950'
@@ -57,6 +57,12 @@ export ATTACHMENT_ID=$(post '/v1/attachments?file_name=leaflet.pdf' application/
 export WORKSPACE_ID=$(post /v1/workspaces application/json '{"name":"Dermatology"}' | field "['workspace_id']")
 curl -sf -X PUT -H "$auth" -H 'content-type: application/json' "$base/v1/workspaces/$WORKSPACE_ID/members/sam" \
   --data '{"name":"Sam"}' >/dev/null
+# A conversation in it, started by the signed-in user (a member too).
+curl -sf -X PUT -H "$auth" -H 'content-type: application/json' "$base/v1/workspaces/$WORKSPACE_ID/members/dev-user" \
+  --data '{"name":"Dev User"}' >/dev/null
+export CONVERSATION_ID=$(post /v1/conversations application/json \
+  "{\"workspace_id\":\"$WORKSPACE_ID\",\"nhs_number\":\"9990000018\",\"date_of_birth\":\"1950-02-01\",\"channel\":\"sms\",\"body\":\"Hello\",\"allow_reply\":true}" \
+  | field "['conversation_id']")
 
 schemathesis --config-file tests/schemathesis/schemathesis.toml run "$base/openapi.json" \
   --url "$base" --report junit,har --report-dir "$reports" | tee "$reports/summary.txt"

@@ -33,6 +33,8 @@ macro_rules! aggregate {
 }
 
 pub mod batch;
+pub mod conversation;
+pub mod conversation_message;
 pub mod delivery;
 pub mod invite;
 pub mod organisation;
@@ -43,6 +45,11 @@ pub mod upload;
 pub mod workspace;
 
 pub use batch::{Batch, BatchCommand, BatchError, BatchStatus, NewBatch};
+pub use conversation::{Conversation, ConversationCommand, ConversationError};
+pub use conversation_message::{
+    conversation_message_id, ConversationMessage, ConversationMessageCommand,
+    ConversationMessageError, Outgoing,
+};
 pub use delivery::{
     Delivery, DeliveryCommand, DeliveryError, DeliveryServices, DeliveryStatus, Fallback, Message,
 };

@@ -93,6 +93,7 @@ mod tests {
             },
             contact: None,
             other_sites: vec![],
+            replies: None,
         }
     }
 

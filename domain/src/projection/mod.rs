@@ -47,6 +47,8 @@ pub enum RecordedEvent {
     Template(events::TemplateEvent),
     Upload(events::UploadEvent),
     Workspace(events::WorkspaceEvent),
+    Conversation(events::ConversationEvent),
+    ConversationMessage(events::ConversationMessageEvent),
     /// An aggregate this release does not project.
     Other,
 }
@@ -91,6 +93,18 @@ pub fn decode(
             serde_json::from_value(event.payload.clone())
                 .map_err(|e| undecodable(&event, e.to_string()))?,
         ),
+        <crate::aggregates::Conversation as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::Conversation(
+                serde_json::from_value(event.payload.clone())
+                    .map_err(|e| undecodable(&event, e.to_string()))?,
+            )
+        }
+        <crate::aggregates::ConversationMessage as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::ConversationMessage(
+                serde_json::from_value(event.payload.clone())
+                    .map_err(|e| undecodable(&event, e.to_string()))?,
+            )
+        }
         _ => RecordedEvent::Other,
     };
     Ok((decoded, metadata))
@@ -290,7 +304,10 @@ pub async fn project(
             })
             .await?;
         }
-        RecordedEvent::Other => return Ok(false),
+        // The inbox's read model comes with the inbox lists.
+        RecordedEvent::Conversation(_)
+        | RecordedEvent::ConversationMessage(_)
+        | RecordedEvent::Other => return Ok(false),
     }
     Ok(true)
 }

@@ -87,6 +87,8 @@ pub struct VerifiedLink {
     pub attachment: Option<AttachmentOffer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invite: Option<super::InviteView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<super::replies::ReplyForm>,
 }
 
 /// Why a link request was refused. Nothing here names the patient.
@@ -105,6 +107,10 @@ pub enum LinkError {
     SessionExpired,
     #[error("this questionnaire has already been answered")]
     AlreadyAnswered,
+    #[error("this message has already been replied to")]
+    AlreadyReplied,
+    #[error(transparent)]
+    Reply(#[from] super::replies::ReplyProblem),
     #[error(transparent)]
     Answers(#[from] AnswersRefused),
     #[error("that time was just taken; please choose another")]
@@ -147,6 +153,7 @@ impl Opened {
         let valid_for = match self.batch.link_purpose()? {
             LinkPurpose::Questionnaire => florey::valid_for(self.batch.questionnaire()?),
             LinkPurpose::Attachment => Duration::days(ATTACHMENT_LINK_DAYS),
+            LinkPurpose::Reply => return None,
             LinkPurpose::Invite => {
                 let invite = self.invite.as_ref();
                 match invite.map(Invite::status) {
@@ -191,17 +198,25 @@ fn unavailable(e: impl std::fmt::Display) -> LinkError {
 }
 
 impl<R: PersistedEventRepository> Batchbook<R> {
-    async fn open(&self, token: &str) -> Result<Opened, LinkError> {
+    /// The link's record, for a token shaped like one and registered.
+    pub(super) async fn find_link(&self, token: &str) -> Result<LinkRecord, LinkError> {
         if !is_token_shaped(token) {
             return Err(LinkError::NotFound);
         }
-        let record = self
-            .ports
+        self.ports
             .links
             .directory
             .find(&token_sha256(token))
             .await?
-            .ok_or(LinkError::NotFound)?;
+            .ok_or(LinkError::NotFound)
+    }
+
+    async fn open(&self, token: &str) -> Result<Opened, LinkError> {
+        let record = self.find_link(token).await?;
+        if record.purpose == LinkPurpose::Reply {
+            // A conversation's reply link opens only the reply pages.
+            return Err(LinkError::NotFound);
+        }
         // The three loads at once: the embedded store answers loads made
         // together with one read, and DynamoDB takes them side by side.
         let invite = async {
@@ -237,11 +252,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         opened: &Opened,
         state: LinkState,
     ) -> Result<LinkPage, LinkError> {
+        self.state_page(&opened.record.organisation_id, state).await
+    }
+
+    /// What a link in `state` shows: for one that cannot be used, how to
+    /// contact the organisation.
+    pub(super) async fn state_page(
+        &self,
+        organisation_id: &str,
+        state: LinkState,
+    ) -> Result<LinkPage, LinkError> {
         let contact = match state {
             LinkState::Open => None,
             _ => {
-                let org = OrganisationId::parse(&opened.record.organisation_id)
-                    .map_err(|_| LinkError::NotFound)?;
+                let org =
+                    OrganisationId::parse(organisation_id).map_err(|_| LinkError::NotFound)?;
                 // Settings kept before contacts were checked are checked
                 // here too: a patient is never shown one that fails.
                 self.settings_of(&org)
@@ -263,6 +288,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// What the page may show before the date-of-birth check.
     pub async fn open_link(&self, token: &str) -> Result<LinkPage, LinkError> {
+        let record = self.find_link(token).await?;
+        if record.purpose == LinkPurpose::Reply {
+            return self.reply_link_page(&record).await;
+        }
         let opened = self.open(token).await?;
         let state = opened.state(self.ports.clock.now());
         self.page(&opened, state).await
@@ -279,6 +308,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<VerifiedLink, LinkError> {
         let given = NaiveDate::parse_from_str(date_of_birth.trim(), "%Y-%m-%d")
             .map_err(|_| LinkError::UnreadableDateOfBirth)?;
+        let record = self.find_link(token).await?;
+        if record.purpose == LinkPurpose::Reply {
+            return self.verify_reply_link(record, given).await;
+        }
         let mut opened = self.open(token).await?;
         self.usable(&opened).await?;
         let key = &self.ports.links.key;
@@ -352,6 +385,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             invite: (purpose == Some(LinkPurpose::Invite))
                 .then(|| self.invite_view(&opened))
                 .transpose()?,
+            reply: None,
         })
     }
 

@@ -4,11 +4,13 @@
 mod access;
 mod attachments;
 mod batches;
+pub mod conversations;
 mod idempotency;
 pub mod keys;
 mod links;
 mod lists;
 mod patients;
+mod replies;
 mod reports;
 mod selfbook;
 mod series;
@@ -25,8 +27,8 @@ use cqrs_es::persist::PersistedEventRepository;
 use events::EventMetadata;
 
 use crate::aggregates::{
-    Batch, BatchError, Delivery, DeliveryServices, Invite, Organisation, PatientSearch, SlotClaim,
-    Template, Upload, Workspace,
+    Batch, BatchError, Conversation, ConversationMessage, Delivery, DeliveryServices, Invite,
+    Organisation, PatientSearch, SlotClaim, Template, Upload, Workspace,
 };
 use crate::appointments::AppointmentBook;
 use crate::lists::ListError;
@@ -47,11 +49,12 @@ pub use links::{
 };
 pub use lists::{Ingested, ListProgress, ListState, UploadSlot};
 pub use patients::FoundPatient;
+pub use replies::{ReplyForm, ReplyProblem};
 pub use reports::Download;
 pub use selfbook::{
     AppointmentView, CatalogueView, InviteView, PatientInvite, PatientInvited, BOOKING_DEADLINE,
 };
-pub use settings::{OrganisationSettings, PracticeContact};
+pub use settings::{OrganisationSettings, PracticeContact, ReplySettings};
 use store::AggregateStore;
 pub use store::{CommandError, CONFLICT_RETRIES};
 pub use teams::WorkspaceView;
@@ -95,6 +98,12 @@ pub enum BatchbookError {
     WorkspaceNotFound,
     #[error("{0} is not a member of this workspace")]
     NotAMember(String),
+    #[error("there is no such conversation in your workspaces")]
+    ConversationNotFound,
+    #[error(
+        "you are not a member of this workspace; ask an admin of your organisation to add you"
+    )]
+    NotInWorkspace,
     #[error("there is no patient with this NHS number and date of birth")]
     PatientNotFound,
     #[error("finding a patient needs the demographics service (PDS), and none is configured for this deployment")]
@@ -202,6 +211,8 @@ pub struct Batchbook<R: PersistedEventRepository> {
     uploads: AggregateStore<R, Upload>,
     patient_searches: AggregateStore<R, PatientSearch>,
     workspaces: AggregateStore<R, Workspace>,
+    conversations: AggregateStore<R, Conversation>,
+    conversation_messages: AggregateStore<R, ConversationMessage>,
     /// Each organisation's appointment-book catalogue, read briefly ago.
     catalogues: std::sync::Mutex<std::collections::HashMap<String, CatalogueView>>,
     ports: Ports,
@@ -223,7 +234,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         Self {
             batches: AggregateStore::new(&repository, ()),
+            conversation_messages: AggregateStore::new(&repository, delivery_services.clone()),
             deliveries: AggregateStore::new(&repository, delivery_services),
+            conversations: AggregateStore::new(&repository, ()),
             invites: AggregateStore::new(&repository, ()),
             slot_claims: AggregateStore::new(&repository, ()),
             organisations: AggregateStore::new(&repository, ()),

@@ -36,6 +36,60 @@ pub struct OrganisationSettings {
     /// shared hub) Self-Book invites may book into.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_sites: Vec<String>,
+    /// How patients may reply to a conversation's message that allows it.
+    #[serde(default)]
+    pub replies: ReplySettings,
+}
+
+/// The longest reply a patient may send, in characters, by default: room
+/// for a few sentences about symptoms or a question (an SMS reply is often
+/// one line), short enough that staff read it at a glance in the inbox.
+pub const DEFAULT_REPLY_MAX_CHARS: u32 = 1000;
+/// How long a reply link takes a reply, by default: two weeks, so a patient
+/// who reads messages weekly has one, with time to spare; after that a
+/// reply about an old message is better sent to a new one.
+pub const DEFAULT_REPLY_VALID_DAYS: u32 = 14;
+/// The bounds an organisation may set them within.
+pub const REPLY_MAX_CHARS_RANGE: std::ops::RangeInclusive<u32> = 50..=5000;
+pub const REPLY_VALID_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=90;
+
+/// How patients may reply to a conversation's message that allows a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySettings {
+    /// The longest reply, in characters.
+    pub max_chars: u32,
+    /// How many days after the message is written a reply is taken.
+    pub valid_for_days: u32,
+}
+
+impl Default for ReplySettings {
+    fn default() -> Self {
+        Self {
+            max_chars: DEFAULT_REPLY_MAX_CHARS,
+            valid_for_days: DEFAULT_REPLY_VALID_DAYS,
+        }
+    }
+}
+
+impl ReplySettings {
+    pub fn checked(self) -> Result<Self, String> {
+        if !REPLY_MAX_CHARS_RANGE.contains(&self.max_chars) {
+            return Err(format!(
+                "replies.max_chars: must be from {} to {}",
+                REPLY_MAX_CHARS_RANGE.start(),
+                REPLY_MAX_CHARS_RANGE.end()
+            ));
+        }
+        if !REPLY_VALID_DAYS_RANGE.contains(&self.valid_for_days) {
+            return Err(format!(
+                "replies.valid_for_days: must be from {} to {}",
+                REPLY_VALID_DAYS_RANGE.start(),
+                REPLY_VALID_DAYS_RANGE.end()
+            ));
+        }
+        Ok(self)
+    }
 }
 
 impl OrganisationSettings {
@@ -43,6 +97,7 @@ impl OrganisationSettings {
     /// cannot be kept named with the reason.
     pub fn checked(mut self) -> Result<Self, String> {
         self.sending_window = self.sending_window.check().map_err(|e| e.to_string())?;
+        self.replies = self.replies.checked()?;
         if let Some(contact) = self.contact.take() {
             self.contact = Some(contact.checked()?);
         }

@@ -103,6 +103,10 @@ pub struct VerifiedResponse {
     /// gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invite: Option<super::selfbook::InviteResponse>,
+    /// For a conversation's reply link: the reply form, as `GET
+    /// /v1/links/{token}/reply` gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyFormResponse>,
 }
 
 /// The file behind an attachment link.
@@ -127,6 +131,40 @@ impl From<AttachmentOffer> for AttachmentOfferResponse {
             expires_at: offer.expires_at,
         }
     }
+}
+
+/// A conversation's message the patient may reply to once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplyFormResponse {
+    /// The words of the message being replied to.
+    pub message: String,
+    /// The longest reply, in characters.
+    pub max_chars: u32,
+    /// When a reply is no longer taken.
+    pub reply_until: DateTime<Utc>,
+    /// When the patient replied; `null` until they have. A message takes
+    /// one reply.
+    pub replied_at: Option<DateTime<Utc>>,
+}
+
+impl From<domain::usecases::ReplyForm> for ReplyFormResponse {
+    fn from(form: domain::usecases::ReplyForm) -> Self {
+        Self {
+            message: form.message,
+            max_chars: form.max_chars,
+            reply_until: form.reply_until,
+            replied_at: form.replied_at,
+        }
+    }
+}
+
+/// The patient's reply.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyRequest {
+    /// What the patient writes: text, at most the form's `max_chars`
+    /// characters once trimmed.
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,6 +242,14 @@ impl IntoResponse for LinkRefusal {
             LinkError::AlreadyAnswered => {
                 (StatusCode::CONFLICT, "already_answered", "Already answered")
             }
+            LinkError::AlreadyReplied => {
+                (StatusCode::CONFLICT, "already_replied", "Already replied")
+            }
+            LinkError::Reply(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_reply",
+                "Check your reply",
+            ),
             LinkError::Answers(refused) => {
                 problems = Some(refused.0);
                 (
@@ -368,6 +414,7 @@ pub async fn verify_link<R: PersistedEventRepository + 'static>(
                     questionnaire: verified.questionnaire.map(Into::into),
                     attachment: verified.attachment.map(Into::into),
                     invite: verified.invite.map(Into::into),
+                    reply: verified.reply.map(Into::into),
                 })
                 .into_response(),
                 Err(e) => LinkRefusal(e).into_response(),
@@ -501,6 +548,51 @@ pub(super) fn routes<R: PersistedEventRepository + 'static>(
         .routes(super::operation!(get_questionnaire))
         .routes(super::operation!(answer_questionnaire))
         .routes(super::operation!(get_attachment))
+        .routes(super::operation!(get_reply))
+        .routes(super::operation!(reply))
+}
+
+/// The reply form behind a conversation's reply link, for a page holding a
+/// session.
+#[utoipa::path(
+    get, path = "/v1/links/{token}/reply", tag = "patient links", security(()),
+    params(LinkSession),
+    responses(
+        (status = 200, body = ReplyFormResponse),
+        (status = 401, description = "No session, or it expired", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The time to reply has passed (`link_expired`); `contact` says how to reach the practice", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_reply<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    link: LinkSession,
+) -> Result<Json<ReplyFormResponse>, LinkRefusal> {
+    let form = state.app.link_reply(&link.token, &link.session).await?;
+    Ok(Json(form.into()))
+}
+
+/// Reply to the message, once.
+#[utoipa::path(
+    post, path = "/v1/links/{token}/reply", tag = "patient links", security(()),
+    params(LinkSession),
+    request_body = ReplyRequest,
+    responses(
+        (status = 200, body = ReplyFormResponse),
+        (status = 409, description = "`already_replied`: the message took its one reply", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The time to reply has passed (`link_expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_reply`: empty, or longer than `max_chars`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reply<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    link: LinkSession,
+    JsonBody(request): JsonBody<ReplyRequest>,
+) -> Result<Json<ReplyFormResponse>, LinkRefusal> {
+    let form = state
+        .app
+        .reply_to_message(&link.token, &link.session, &request.text)
+        .await?;
+    Ok(Json(form.into()))
 }
 
 #[cfg(test)]

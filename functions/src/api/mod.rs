@@ -8,6 +8,7 @@ mod batches;
 pub mod body;
 mod callbacks;
 mod contract;
+mod conversations;
 mod dev;
 mod links;
 mod lists;
@@ -241,6 +242,7 @@ pub fn routes<R: PersistedEventRepository + 'static>(
         .merge(templates::routes())
         .merge(patients::routes())
         .merge(workspaces::routes())
+        .merge(conversations::routes())
         .merge(callbacks::routes())
         .merge(dev::routes())
         .split_for_parts()

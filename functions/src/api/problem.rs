@@ -399,6 +399,18 @@ impl From<BatchbookError> for Problem {
                 "Workspace not found",
                 detail,
             ),
+            BatchbookError::ConversationNotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "conversation_not_found",
+                "Conversation not found",
+                detail,
+            ),
+            BatchbookError::NotInWorkspace => Problem::new(
+                StatusCode::FORBIDDEN,
+                "not_in_workspace",
+                "Not a member of this workspace",
+                detail,
+            ),
             BatchbookError::NotAMember(_) => Problem::new(
                 StatusCode::NOT_FOUND,
                 "not_a_member",

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use cqrs_es::persist::PersistedEventRepository;
 use domain::policies::SendingWindow;
-use domain::usecases::{OrganisationSettings, PracticeContact};
+use domain::usecases::{OrganisationSettings, PracticeContact, ReplySettings};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -39,6 +39,14 @@ pub struct SettingsBody {
     /// most 64 characters, none twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_sites: Vec<String>,
+    /// How patients may reply to a conversation's message that allows a
+    /// reply: `{"max_chars": 1000, "valid_for_days": 14}` unless changed.
+    /// `max_chars` is the longest reply, from 50 to 5000 characters;
+    /// `valid_for_days` how many days after the message a reply is taken,
+    /// from 1 to 90.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub replies: ReplySettings,
 }
 
 impl From<OrganisationSettings> for SettingsBody {
@@ -48,6 +56,7 @@ impl From<OrganisationSettings> for SettingsBody {
             sending_window: s.sending_window,
             contact: s.contact,
             other_sites: s.other_sites,
+            replies: s.replies,
         }
     }
 }
@@ -83,6 +92,7 @@ pub async fn put_settings<R: PersistedEventRepository + 'static>(
         sending_window: body.sending_window,
         contact: body.contact,
         other_sites: body.other_sites,
+        replies: body.replies,
     };
     Ok(Json(
         state.app.update_settings(&caller, settings).await?.into(),

@@ -81,6 +81,20 @@ section!(Questionnaire {
     answered_title,
     answered,
 });
+section!(Reply {
+    title,
+    intro,
+    label,
+    hint,
+    submit,
+    until,
+    empty,
+    too_long,
+    sent_title,
+    sent,
+    already_title,
+    already,
+});
 section!(Attachment {
     title,
     intro,
@@ -182,6 +196,7 @@ pub struct Messages {
     pub states: States,
     pub questionnaire: Questionnaire,
     pub attachment: Attachment,
+    pub reply: Reply,
     pub invite: Invite,
     pub dates: Dates,
     /// Questionnaires' titles, by code; questions, by id; answers offered,

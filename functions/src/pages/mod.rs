@@ -55,6 +55,7 @@ pub fn routes<R: PersistedEventRepository + 'static>() -> Router<ApiState<R>> {
             "/l/{token}/questionnaire",
             get(questionnaire::<R>).post(answer::<R>),
         )
+        .route("/l/{token}/reply", get(reply::<R>).post(send_reply::<R>))
         .route("/l/{token}/attachment", get(attachment::<R>))
         .route("/l/{token}/attachment/file", get(attachment_file::<R>))
         .route("/l/{token}/invite", get(invite::<R>))
@@ -192,6 +193,12 @@ impl Fields for DateOfBirth {
 pub struct Chosen;
 impl Fields for Chosen {
     const NAMES: &'static [&'static str] = &["offer", "from"];
+}
+
+/// A reply to a conversation's message.
+pub struct ReplyText;
+impl Fields for ReplyText {
+    const NAMES: &'static [&'static str] = &["reply"];
 }
 
 /// A form that is only a button (decline, cancel).
@@ -353,6 +360,7 @@ impl Visit {
             LinkError::Unavailable(_) => {
                 self.answer(StatusCode::SERVICE_UNAVAILABLE, Page::busy(m), None)
             }
+            LinkError::AlreadyReplied | LinkError::Reply(_) => self.see(&self.path("/reply"), None),
             LinkError::UnreadableDateOfBirth
             | LinkError::WrongDateOfBirth { .. }
             | LinkError::AlreadyAnswered
@@ -463,6 +471,8 @@ async fn check<R: PersistedEventRepository + 'static>(
         Ok(verified) => {
             let next = if verified.questionnaire.is_some() {
                 "/questionnaire"
+            } else if verified.reply.is_some() {
+                "/reply"
             } else if verified.attachment.is_some() {
                 "/attachment"
             } else {
@@ -545,6 +555,56 @@ async fn answer<R: PersistedEventRepository + 'static>(
                 Page::questionnaire(m, &visit, &shown, &form, &wrong),
                 None,
             )
+        }
+        Err(e) => visit.refusal(m, e),
+    }
+}
+
+// ---- Replies -----------------------------------------------------------
+
+async fn reply<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    visit: Visit,
+) -> Response {
+    let m = visit.m;
+    match state.app.link_reply(&visit.token, visit.session()).await {
+        Ok(form) if form.replied_at.is_some() => {
+            visit.answer(StatusCode::OK, Page::already_replied(m), None)
+        }
+        Ok(form) => visit.answer(
+            StatusCode::OK,
+            Page::reply(m, &visit, &form, "", None),
+            None,
+        ),
+        Err(e) => visit.refusal(m, e),
+    }
+}
+
+async fn send_reply<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    visit: Visit,
+    OurForm(form, _): OurForm<ReplyText>,
+) -> Response {
+    let m = visit.m;
+    let text = form.get("reply").map(String::as_str).unwrap_or_default();
+    match state
+        .app
+        .reply_to_message(&visit.token, visit.session(), text)
+        .await
+    {
+        Ok(_) => visit.answer(StatusCode::OK, Page::reply_sent(m), None),
+        Err(LinkError::AlreadyReplied) => {
+            visit.answer(StatusCode::CONFLICT, Page::already_replied(m), None)
+        }
+        Err(LinkError::Reply(problem)) => {
+            match state.app.link_reply(&visit.token, visit.session()).await {
+                Ok(shown) => visit.answer(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Page::reply(m, &visit, &shown, text, Some(&problem)),
+                    None,
+                ),
+                Err(e) => visit.refusal(m, e),
+            }
         }
         Err(e) => visit.refusal(m, e),
     }

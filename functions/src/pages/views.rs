@@ -13,6 +13,7 @@ use domain::florey::AnswerKind;
 use domain::selfbook::{DayWindow, Offer};
 use domain::usecases::{
     AttachmentOffer, InviteView, LinkPage, LinkState, PracticeContact, QuestionnaireForm,
+    ReplyForm, ReplyProblem,
 };
 
 use super::messages::{fill, Messages};
@@ -224,6 +225,21 @@ struct Check<'a> {
     day: String,
     month: String,
     year: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/reply.html")]
+struct ReplyPage<'a> {
+    m: &'a Messages,
+    layout: Layout,
+    /// The message replied to, a line at a time.
+    message: Vec<String>,
+    hint: String,
+    until: String,
+    action: String,
+    csrf: String,
+    given: String,
+    error: Option<String>,
 }
 
 /// One question as the page asks it.
@@ -598,6 +614,58 @@ impl Page {
             csrf: visit.csrf(),
             questions,
         })
+    }
+
+    /// The reply form: the message replied to, and the box to reply in,
+    /// with what is wrong with a reply sent (`problem`) beside it.
+    pub fn reply(
+        m: &Messages,
+        visit: &Visit,
+        form: &ReplyForm,
+        given: &str,
+        problem: Option<&ReplyProblem>,
+    ) -> Shown {
+        let error = problem.map(|p| match p {
+            ReplyProblem::Empty => m.reply.empty.clone(),
+            ReplyProblem::TooLong { max, given } => fill(
+                &m.reply.too_long,
+                &[("max", &max.to_string()), ("given", &given.to_string())],
+            ),
+        });
+        let errors = error
+            .iter()
+            .map(|text| ("reply".to_owned(), text.clone()))
+            .collect();
+        render(&ReplyPage {
+            m,
+            layout: Layout::new(m, &m.reply.title).with_errors(errors),
+            message: form
+                .message
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            hint: fill(&m.reply.hint, &[("max", &form.max_chars.to_string())]),
+            until: fill(&m.reply.until, &[("date", &long_date(m, form.reply_until))]),
+            action: visit.path("/reply"),
+            csrf: visit.csrf(),
+            given: given.to_owned(),
+            error,
+        })
+    }
+
+    pub fn reply_sent(m: &Messages) -> Shown {
+        Info::new(m, &m.reply.sent_title)
+            .lead(&m.reply.sent)
+            .shown()
+    }
+
+    /// A message replied to already: a second reply is not taken.
+    pub fn already_replied(m: &Messages) -> Shown {
+        Info::new(m, &m.reply.already_title)
+            .lead(&m.reply.already)
+            .shown()
     }
 
     pub fn answered(m: &Messages) -> Shown {

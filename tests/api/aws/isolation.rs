@@ -70,6 +70,27 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
     )
     .await;
     assert_eq!(status, 200);
+    let (status, _) = call(
+        env,
+        "A12345",
+        "PUT",
+        &format!("/v1/workspaces/{workspace_id}/members/user-1"),
+        Some(json!({"name": "Jo Bloggs"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, conversation) = call(
+        env,
+        "A12345",
+        "POST",
+        "/v1/conversations",
+        Some(
+            json!({"workspace_id": workspace_id, "nhs_number": "9990000018",
+                    "date_of_birth": "1950-02-01", "channel": "sms", "body": "Hello"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{conversation}");
     let ids = [
         ("batch_id", run.batch_id.clone()),
         ("list_id", list_id),
@@ -83,6 +104,10 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
         ),
         ("workspace_id", workspace_id),
         ("user_id", "sam".to_owned()),
+        (
+            "conversation_id",
+            conversation["conversation_id"].as_str().unwrap().to_owned(),
+        ),
     ];
     let patient = nhs_numbers(&csv)[0].clone();
     let (status, doc) = call(env, "A12345", "GET", "/openapi.json", None).await;
@@ -99,6 +124,6 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
         );
         tried += 1;
     }
-    assert_eq!(tried, 19, "every id-taking staff operation was tried");
+    assert_eq!(tried, 24, "every id-taking staff operation was tried");
     assert_eq!(events_in(env).await, before, "nothing was written");
 }

@@ -3,6 +3,7 @@
 //! its own tables, queues and bucket, so tests run in parallel.
 
 mod contracts;
+mod conversations;
 mod env;
 mod event_store;
 mod flow;

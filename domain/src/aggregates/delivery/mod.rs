@@ -10,9 +10,9 @@
 mod links;
 mod receipts;
 mod records;
-mod sending;
+pub(crate) mod sending;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -187,6 +187,7 @@ pub enum DeliveryError {
 }
 
 /// What the Delivery aggregate calls out to.
+#[derive(Clone)]
 pub struct DeliveryServices {
     pub sms: Arc<dyn SmsProvider>,
     pub email: Arc<dyn EmailProvider>,

@@ -9,12 +9,12 @@ use super::*;
 use crate::jobs::FollowOn;
 
 /// A provider's answer to one send, as the event that records it.
-enum Answer {
+pub(crate) enum Answer {
     Sent(String),
     Refused(SendFailureReason),
 }
 
-fn answer(result: Result<String, ProviderError>) -> Result<Answer, DeliveryError> {
+pub(crate) fn answer(result: Result<String, ProviderError>) -> Result<Answer, DeliveryError> {
     match result {
         Ok(reference) => Ok(Answer::Sent(reference)),
         Err(ProviderError::PermanentFailure) => {
@@ -26,7 +26,7 @@ fn answer(result: Result<String, ProviderError>) -> Result<Answer, DeliveryError
 }
 
 /// Calls the provider of `channel` with one message.
-async fn call_provider(
+pub(crate) async fn call_provider(
     services: &DeliveryServices,
     channel: Channel,
     reference: &str,

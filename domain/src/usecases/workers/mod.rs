@@ -4,6 +4,7 @@
 //! completion, and records. Every step is safe to repeat: queues deliver at
 //! least once and processes die. This file holds what the steps share.
 
+mod conversations;
 mod fan_out;
 mod follow_ons;
 mod follow_up;

@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use super::*;
 use crate::aggregates::Batch;
-use crate::jobs::SendMessage;
+use crate::jobs::{SendConversationMessage, SendMessage};
 use crate::ports::{PortError, QueueName};
 use crate::usecases::Batchbook;
 
@@ -100,6 +100,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     .await
             }
             QueueName::Send => {
+                // A conversation's message names its conversation and no
+                // batch; its strict fields refuse a batch's job.
+                if let Ok(job) = serde_json::from_str::<SendConversationMessage>(body) {
+                    return self.send_conversation_message(job).await;
+                }
                 let job: SendMessage = serde_json::from_str(body).map_err(malformed)?;
                 let batch = round.batch(self, &job.batch_id).await?;
                 self.send_one(job, &batch).await

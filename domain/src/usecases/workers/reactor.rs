@@ -131,6 +131,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.ports.timers.schedule(timer).await?;
                 Ok(true)
             }
+            RecordedEvent::ConversationMessage(event) => {
+                self.react_to_conversation_message(
+                    event,
+                    &organisation_id,
+                    &metadata.correlation_id,
+                )
+                .await
+            }
             RecordedEvent::Invite(event) => {
                 self.react_to_invite(event, sequence, &organisation_id, &metadata.correlation_id)
                     .await

@@ -9,7 +9,7 @@ use events::Channel;
 use super::*;
 use crate::aggregates::batch::BatchStatus;
 use crate::aggregates::{Batch, DeliveryCommand, DeliveryError, Fallback, Message};
-use crate::jobs::{FollowOn, MessageReference, SendMessage, Step};
+use crate::jobs::{ConversationReference, FollowOn, MessageReference, SendMessage, Step};
 use crate::policies::{nhs_app_fallback_after, SendingWindow};
 use crate::ports::{recipient_fingerprint, Receipt, Timer, TimerJob};
 use crate::usecases::store::CommandError;
@@ -174,18 +174,24 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// names. Repeated and late receipts change nothing.
     #[tracing::instrument(skip_all)]
     pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
-        let reference = match MessageReference::parse(&receipt.reference) {
-            Some(reference) => reference,
-            None => self
-                .ports
+        let ours = |raw: &str| {
+            MessageReference::parse(raw).is_some() || ConversationReference::parse(raw).is_some()
+        };
+        let raw = if ours(&receipt.reference) {
+            receipt.reference.clone()
+        } else {
+            self.ports
                 .references
                 .recall(&receipt.reference)
                 .await
                 .map_err(JobError::from)?
-                .as_deref()
-                .and_then(MessageReference::parse)
-                .ok_or(ReceiptError::UnknownReference)?,
+                .filter(|raw| ours(raw))
+                .ok_or(ReceiptError::UnknownReference)?
         };
+        if let Some(reference) = ConversationReference::parse(&raw) {
+            return self.record_conversation_receipt(reference, &receipt).await;
+        }
+        let reference = MessageReference::parse(&raw).ok_or(ReceiptError::UnknownReference)?;
         if reference.follow_on.is_some() {
             // A follow-on's receipt changes nothing: the message's own does.
             return Ok(());

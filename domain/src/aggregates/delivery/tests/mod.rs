@@ -31,11 +31,11 @@ pub(super) use std::sync::Mutex;
 
 /// Answers each send with a scripted result per channel and records the
 /// idempotency key of every request.
-pub(super) struct Scripted {
+pub(crate) struct Scripted {
     pub(super) sms: Result<String, ProviderError>,
     pub(super) nhs_app: Result<String, ProviderError>,
     pub(super) record: Result<(), RecordError>,
-    pub(super) keys: Mutex<Vec<String>>,
+    pub(crate) keys: Mutex<Vec<String>>,
 }
 
 #[async_trait::async_trait]
@@ -82,7 +82,7 @@ impl NhsAppProvider for Scripted {
     }
 }
 
-pub(super) fn providers(
+pub(crate) fn providers(
     sms: Result<String, ProviderError>,
     nhs_app: Result<String, ProviderError>,
 ) -> (DeliveryServices, Arc<Scripted>) {
@@ -101,7 +101,7 @@ pub(super) fn providers(
     (services, scripted)
 }
 
-pub(super) fn sms_ok() -> (DeliveryServices, Arc<Scripted>) {
+pub(crate) fn sms_ok() -> (DeliveryServices, Arc<Scripted>) {
     providers(Ok("ref-1".into()), Ok("app-ref".into()))
 }
 

@@ -1,0 +1,189 @@
+//! A conversation's work: queueing a written message, sending it once
+//! within the sending window, recording its provider's receipts, and
+//! reopening the conversation when the patient replies. Driven from the
+//! event log, so a crash after a commit loses none of it.
+
+use cqrs_es::persist::PersistedEventRepository;
+use events::{Channel, ConversationMessageEvent};
+
+use super::*;
+use crate::aggregates::{
+    conversation_message_id, ConversationCommand, ConversationMessageCommand,
+    ConversationMessageError, Outgoing,
+};
+use crate::jobs::{ConversationReference, SendConversationMessage};
+use crate::ports::{recipient_fingerprint, Receipt};
+use crate::usecases::conversations::with_reply_link;
+use crate::usecases::store::CommandError;
+use crate::usecases::{Batchbook, Caller};
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    /// What a conversation message's event calls for: a written message is
+    /// queued for sending; a reply reopens the conversation.
+    pub(in crate::usecases) async fn react_to_conversation_message(
+        &self,
+        event: ConversationMessageEvent,
+        organisation_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        match event {
+            ConversationMessageEvent::ConversationMessageWritten {
+                conversation_id,
+                message,
+                ..
+            } => {
+                let job = SendConversationMessage {
+                    organisation_id: organisation_id.to_owned(),
+                    conversation_id,
+                    message,
+                    correlation_id: correlation_id.to_owned(),
+                };
+                self.ports
+                    .queue
+                    .send(QueueName::Send, vec![to_json(&job)])
+                    .await?;
+                Ok(true)
+            }
+            ConversationMessageEvent::PatientReplied {
+                conversation_id,
+                message,
+                replied_at,
+                ..
+            } => {
+                let caller = Caller::system(
+                    organisation(organisation_id)?,
+                    "patient-reply",
+                    correlation_id,
+                );
+                self.conversations
+                    .execute_retrying(
+                        &conversation_id,
+                        || self.metadata(&caller),
+                        |_| ConversationCommand::RecordReply {
+                            message,
+                            now: replied_at,
+                        },
+                    )
+                    .await
+                    .map_err(|e| JobError::Retry(e.to_string()))?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Sends one conversation message, once: a redelivered job finds it
+    /// sent and does nothing. An SMS outside the sending window waits on
+    /// the timer table until the window opens.
+    #[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id, message = job.message))]
+    pub(in crate::usecases) async fn send_conversation_message(
+        &self,
+        job: SendConversationMessage,
+    ) -> Result<JobOutcome, JobError> {
+        let org = organisation(&job.organisation_id)?;
+        let caller = Caller::system(org.clone(), "send-worker", &job.correlation_id);
+        let id = conversation_message_id(&job.conversation_id, job.message);
+        let (conversation, message) = futures::try_join!(
+            self.conversations.load(&job.conversation_id),
+            self.conversation_messages.load(&id),
+        )?;
+        if conversation.organisation_id() != job.organisation_id || !message.written() {
+            return Err(JobError::Malformed(
+                "no such message of this organisation's conversations".into(),
+            ));
+        }
+        if message.status() != crate::aggregates::DeliveryStatus::NotSent {
+            return Ok(JobOutcome::Skipped);
+        }
+        let channel = message.channel().unwrap_or(Channel::Sms);
+        let now = self.ports.clock.now();
+        if channel != Channel::Email {
+            let window = self.settings_of(&org).await?.sending_window;
+            if !window.is_open(now) {
+                let opens = window.next_open(now);
+                let timer = Timer {
+                    id: format!("conversation:{id}:send:{}", opens.timestamp()),
+                    due_at: opens,
+                    job: TimerJob::ReleaseSend {
+                        body: to_json(&job),
+                    },
+                };
+                self.ports.timers.schedule(timer).await?;
+                tracing::info!(%opens, "conversation message held to the sending window");
+                return Ok(JobOutcome::Skipped);
+            }
+        }
+        let content = self.message_content(&message).await?;
+        let link = message.reply_until().map(|until| {
+            let token = self.ports.links.key.token(
+                &job.organisation_id,
+                &job.conversation_id,
+                job.message.into(),
+                crate::links::LinkPurpose::Reply,
+            );
+            (links::url(&self.ports.links.base_url, &token), until)
+        });
+        let body = with_reply_link(
+            &content.body,
+            link.as_ref().map(|(url, until)| (url.as_str(), *until)),
+        );
+        let command = ConversationMessageCommand::Send {
+            outgoing: Box::new(Outgoing {
+                reference: job.reference(channel),
+                recipient_fingerprint: recipient_fingerprint(&job.organisation_id, &content.to),
+                to: content.to,
+                subject: content.subject,
+                body,
+            }),
+            now,
+        };
+        match self
+            .conversation_messages
+            .execute(&id, command, self.metadata(&caller))
+            .await
+        {
+            Ok(()) => Ok(JobOutcome::Done),
+            Err(CommandError::Refused(ConversationMessageError::ProviderUnavailable(reason))) => {
+                Err(JobError::Retry(reason))
+            }
+            Err(CommandError::Refused(e)) => Err(JobError::Malformed(e.to_string())),
+            Err(CommandError::Conflict) => {
+                Err(JobError::Retry("message changed concurrently".into()))
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
+
+    /// A provider's receipt for a conversation message; repeated and late
+    /// ones change nothing.
+    pub(in crate::usecases) async fn record_conversation_receipt(
+        &self,
+        reference: ConversationReference,
+        receipt: &Receipt,
+    ) -> Result<(), ReceiptError> {
+        let org = crate::values::OrganisationId::parse(&reference.organisation_id)
+            .map_err(|_| ReceiptError::UnknownReference)?;
+        let caller = Caller::system(org, "receipts", &receipt.reference);
+        let id = conversation_message_id(&reference.conversation_id, reference.message);
+        let message = self
+            .conversation_messages
+            .load(&id)
+            .await
+            .map_err(JobError::from)?;
+        if !message.written() || message.channel() != Some(reference.channel) {
+            return Err(ReceiptError::UnknownReference);
+        }
+        self.conversation_messages
+            .execute(
+                &id,
+                ConversationMessageCommand::RecordReceipt {
+                    outcome: receipt.outcome,
+                    at: receipt.at,
+                },
+                self.metadata(&caller),
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(())
+    }
+}

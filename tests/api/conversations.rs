@@ -1,0 +1,640 @@
+//! Conversations (issue 18): staff in a workspace message one patient,
+//! who may reply once through their link; assigning, done and reopening;
+//! only members of the workspace see any of it. Every refusal is exact and
+//! changes nothing.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use domain::ports::WorkQueue;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, token_in, DuplicatingQueue, TestApp};
+
+const SAM: &str = "A12345:sam";
+const BEA: &str = "A12345:bea";
+const ANN: &str = "A12345:ann:admin";
+const ZED: &str = "A12345:zed";
+const AUDITOR: &str = "A12345:ida:auditor";
+const OTHER: &str = "B81001:bo:admin";
+/// Joe Bloggs in the simulated PDS: a mobile and an email on record.
+const JOE: &str = "9990000018";
+const JOE_BORN: &str = "1950-02-01";
+const JOE_MOBILE: &str = "+447700100901";
+
+impl TestApp {
+    async fn as_who(
+        &self,
+        who: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let request = self.request_as(who, method, path);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        TestApp::reply(request).await
+    }
+
+    /// A workspace with Sam and Bea in it (Ann, an admin, is not).
+    pub(crate) async fn team(&self) -> String {
+        let (status, made) = self
+            .as_who(
+                ANN,
+                Method::POST,
+                "/v1/workspaces",
+                Some(json!({"name": "Dermatology"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{made}");
+        let id = made["workspace_id"].as_str().unwrap().to_owned();
+        for (user, name) in [("sam", "Sam Jones"), ("bea", "Bea Smith")] {
+            let (status, body) = self
+                .as_who(
+                    ANN,
+                    Method::PUT,
+                    &format!("/v1/workspaces/{id}/members/{user}"),
+                    Some(json!({ "name": name })),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+        id
+    }
+
+    pub(crate) async fn start(&self, workspace_id: &str, extra: Value) -> (u16, Value) {
+        let mut body = json!({
+            "workspace_id": workspace_id,
+            "nhs_number": JOE,
+            "date_of_birth": JOE_BORN,
+            "channel": "sms",
+            "body": "Your test results are back. Please book a review.",
+            "allow_reply": true,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        self.as_who(SAM, Method::POST, "/v1/conversations", Some(body))
+            .await
+    }
+
+    /// Messages the simulated providers took for the test organisation's
+    /// conversations.
+    pub(crate) async fn conversation_outbox(&self) -> Vec<Value> {
+        self.outbox()
+            .await
+            .into_iter()
+            .filter(|m| {
+                m["idempotency_key"]
+                    .as_str()
+                    .unwrap()
+                    .contains(":conversation:")
+            })
+            .collect()
+    }
+
+    /// The conversation events, as (type, actor), in order.
+    async fn conversation_events(&self) -> Vec<(String, String)> {
+        let events = self.stack.event_log().read_after(0, 10_000).await.unwrap();
+        events
+            .iter()
+            .filter(|(_, e)| e.aggregate_type.starts_with("Conversation"))
+            .map(|(_, e)| {
+                (
+                    e.event_type.clone(),
+                    e.metadata["actor"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn problem((status, body): (u16, Value)) -> (u16, String, String) {
+    (
+        status,
+        body["type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("urn:batchbook:problem:")
+            .to_owned(),
+        body["detail"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done_conversation() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (status, started) = app.start(&team, json!({})).await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["conversation_id"].as_str().unwrap().to_owned();
+    assert_eq!(started["workspace_id"], team);
+    assert_eq!(
+        started["patient"],
+        json!({"nhs_number": JOE, "date_of_birth": JOE_BORN, "given_name": "Joe", "family_name": "Bloggs"})
+    );
+    assert_eq!(started["state"], "open");
+    assert_eq!(started["assignee"], Value::Null);
+    let first = &started["messages"][0];
+    assert_eq!(first["message"], 1);
+    assert_eq!(first["status"], "not_sent");
+    assert_eq!(first["reply_allowed"], true);
+    let until = crate::helpers::start_of_test() + Duration::days(14);
+    assert_eq!(
+        first["reply_until"].as_str().unwrap(),
+        until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    );
+
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["to"], JOE_MOBILE);
+    assert_eq!(sent[0]["channel"], "sms");
+    assert_eq!(
+        sent[0]["idempotency_key"],
+        format!("A12345:conversation:{id}:1:sms")
+    );
+    let body = sent[0]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with(
+            "Your test results are back. Please book a review.\n\nYou can reply once, until 7 December 2026: http://127.0.0.1:8080/l/"
+        ),
+        "{body}"
+    );
+    let (_, now) = app
+        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert_eq!(now["messages"][0]["status"], "delivered");
+
+    // The patient replies through the link: the date-of-birth check first.
+    let link = app.link(&token_in(body));
+    assert_eq!(
+        link.open().await,
+        (200, json!({"state": "open", "contact": null}))
+    );
+    let (status, verified) = link.verify(JOE_BORN).await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(
+        verified["reply"],
+        json!({
+            "message": "Your test results are back. Please book a review.",
+            "max_chars": 1000,
+            "reply_until": first["reply_until"],
+            "replied_at": null,
+        })
+    );
+    let session = verified["session"].as_str().unwrap().to_owned();
+    let (status, replied) = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "  Thank you, I will call on Monday.  "})),
+        )
+        .await;
+    assert_eq!(status, 200, "{replied}");
+    assert!(replied["replied_at"].is_string());
+    // A second reply is refused, and nothing of it is kept.
+    let before = app.snapshot().await;
+    let again = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "And another thing"})),
+        )
+        .await;
+    assert_eq!(
+        problem(again),
+        (
+            409,
+            "already_replied".into(),
+            "this message has already been replied to".into()
+        )
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    let (_, seen) = app
+        .as_who(BEA, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert_eq!(
+        seen["messages"][0]["reply"]["text"],
+        "Thank you, I will call on Monday."
+    );
+
+    // Assigned to Bea, marked done, then the patient replies to a new
+    // message and the conversation opens again.
+    let (status, assigned) = app
+        .as_who(
+            SAM,
+            Method::PUT,
+            &format!("/v1/conversations/{id}/assignee"),
+            Some(json!({"user_id": "bea"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{assigned}");
+    assert_eq!(
+        assigned["assignee"],
+        json!({"kind": "user", "user_id": "bea", "workspace_id": null})
+    );
+    let (status, done) = app
+        .as_who(
+            BEA,
+            Method::POST,
+            &format!("/v1/conversations/{id}/done"),
+            None,
+        )
+        .await;
+    assert_eq!((status, done["state"].clone()), (200, json!("done")));
+    let (status, second) = app
+        .as_who(
+            BEA,
+            Method::POST,
+            &format!("/v1/conversations/{id}/messages"),
+            Some(json!({"channel": "email", "subject": "Your review", "body": "Can you come in on Tuesday?", "allow_reply": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        second["state"], "done",
+        "writing to the patient does not reopen it"
+    );
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    assert_eq!(sent.len(), 2);
+    let email = sent.iter().find(|m| m["channel"] == "email").unwrap();
+    assert_eq!(
+        (email["to"].as_str(), email["subject"].as_str()),
+        (Some("joe.bloggs@example.com"), Some("Your review"))
+    );
+    let link = app.link(&token_in(email["body"].as_str().unwrap()));
+    let session = link.session(JOE_BORN).await;
+    let (status, _) = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "Yes, Tuesday is fine."})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, reopened) = app
+        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert_eq!(reopened["state"], "open");
+    assert_eq!(
+        reopened["messages"][1]["reply"]["text"],
+        "Yes, Tuesday is fine."
+    );
+
+    app.run_pending_work().await;
+    let events = app.conversation_events().await;
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ConversationStarted",
+            "ConversationMessageAdded",
+            "ConversationMessageWritten",
+            "ConversationMessageSent",
+            "ConversationMessageDelivered",
+            "ReplyIdentityVerified",
+            "PatientReplied",
+            "ConversationReplied",
+            "ConversationAssigned",
+            "ConversationDone",
+            "ConversationMessageAdded",
+            "ConversationMessageWritten",
+            "ConversationMessageSent",
+            "ConversationMessageDelivered",
+            "ReplyIdentityVerified",
+            "PatientReplied",
+            "ConversationReplied",
+        ]
+    );
+    let actor = |kind: &str| {
+        events
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, a)| a.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(actor("ConversationStarted"), ["user:sam"]);
+    assert_eq!(actor("ConversationAssigned"), ["user:sam"]);
+    assert_eq!(actor("ConversationDone"), ["user:bea"]);
+    assert_eq!(actor("ConversationMessageAdded"), ["user:sam", "user:bea"]);
+    assert_eq!(
+        actor("PatientReplied"),
+        ["system:patient-link", "system:patient-link"]
+    );
+}
+
+#[tokio::test]
+async fn every_queue_message_delivered_twice_and_a_retried_request_still_text_the_patient_once() {
+    let layer: infra::embedded::QueueLayer =
+        Box::new(|queue| Arc::new(DuplicatingQueue(queue)) as Arc<dyn WorkQueue>);
+    let app = spawn_app_with(Some(layer), tempfile::tempdir().unwrap()).await;
+    let team = app.team().await;
+    let body = json!({
+        "workspace_id": team, "nhs_number": JOE, "date_of_birth": JOE_BORN,
+        "channel": "sms", "body": "Hello from the surgery",
+    });
+    let send = || {
+        app.request_as(SAM, Method::POST, "/v1/conversations")
+            .header("idempotency-key", "conv-1")
+            .json(&body)
+    };
+    let (status, first) = TestApp::reply(send()).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = TestApp::reply(send()).await;
+    assert_eq!((status, &again), (201, &first));
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["body"], "Hello from the surgery");
+
+    let id = first["conversation_id"].as_str().unwrap();
+    let more = json!({"channel": "sms", "body": "One more thing"});
+    let add = || {
+        app.request_as(
+            SAM,
+            Method::POST,
+            &format!("/v1/conversations/{id}/messages"),
+        )
+        .header("idempotency-key", "more-1")
+        .json(&more)
+    };
+    let (status, added) = TestApp::reply(add()).await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(TestApp::reply(add()).await, (201, added.clone()));
+    app.run_pending_work().await;
+    assert_eq!(app.conversation_outbox().await.len(), 2);
+    let (_, view) = app
+        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert_eq!(view["messages"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_reply_that_is_too_long_empty_or_late_is_refused_plainly_and_changes_nothing() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (status, settings) = app
+        .as_who(
+            ANN,
+            Method::PUT,
+            "/v1/settings",
+            Some(json!({"flag_mobiles_likely_to_fail": false, "replies": {"max_chars": 50, "valid_for_days": 3}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(
+        settings["replies"],
+        json!({"max_chars": 50, "valid_for_days": 3})
+    );
+    let (status, _) = app.start(&team, json!({})).await;
+    assert_eq!(status, 201);
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    let link = app.link(&token_in(sent[0]["body"].as_str().unwrap()));
+    let session = link.session(JOE_BORN).await;
+    let before = app.snapshot().await;
+    let long = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "x".repeat(51)})),
+        )
+        .await;
+    assert_eq!(
+        problem(long),
+        (
+            422,
+            "invalid_reply".into(),
+            "your reply must be 50 characters or fewer; it is 51".into()
+        )
+    );
+    let blank = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": " \n "})),
+        )
+        .await;
+    assert_eq!(
+        problem(blank),
+        (422, "invalid_reply".into(), "write your reply".into())
+    );
+    let typo = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"txt": "hi"})),
+        )
+        .await;
+    assert_eq!(typo.0, 422);
+    assert_eq!(app.snapshot().await, before);
+
+    // Three days on, the link no longer takes a reply.
+    app.clock.advance(Duration::days(3));
+    let (status, page) = link.open().await;
+    assert_eq!((status, page["state"].clone()), (200, json!("expired")));
+    let late = link.verify(JOE_BORN).await;
+    assert_eq!(late.0, 410);
+    assert_eq!(late.1["type"], "urn:batchbook:problem:link_expired");
+}
+
+#[tokio::test]
+async fn five_wrong_dates_of_birth_lock_a_reply_link() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    app.start(&team, json!({})).await;
+    app.run_pending_work().await;
+    let link = app.link(&token_in(
+        app.conversation_outbox().await[0]["body"].as_str().unwrap(),
+    ));
+    for left in (1..=4).rev() {
+        let (status, body) = link.verify("1950-02-02").await;
+        assert_eq!((status, body["attempts_left"].clone()), (403, json!(left)));
+    }
+    let (status, body) = link.verify("1950-02-02").await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (423, json!("urn:batchbook:problem:link_locked"))
+    );
+    let (status, _) = link.verify(JOE_BORN).await;
+    assert_eq!(status, 423);
+}
+
+#[tokio::test]
+async fn a_message_without_a_reply_has_no_link_and_its_conversation_no_reply_page() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (status, started) = app.start(&team, json!({"allow_reply": false})).await;
+    assert_eq!(status, 201, "{started}");
+    assert_eq!(started["messages"][0]["reply_until"], Value::Null);
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    assert_eq!(
+        sent[0]["body"],
+        "Your test results are back. Please book a review."
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_with_the_field_and_reason_and_change_nothing() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let before = app.snapshot().await;
+    let cases: Vec<(Value, u16, &str, String)> = vec![
+        (json!({"body": "   "}), 422, "invalid_request", "body: must not be blank".into()),
+        (json!({"channel": "email"}), 422, "invalid_request", "subject: an email needs a subject".into()),
+        (json!({"subject": "Hi"}), 422, "invalid_request", "subject: a text message has no subject".into()),
+        (json!({"channel": "nhs_app"}), 422, "invalid_request", "channel: a conversation's message goes by sms or email".into()),
+        (json!({"body": "é".repeat(900)}), 422, "invalid_request", "body: the message is 991 characters long once filled in; a text message can be at most 918".into()),
+        (json!({"nhs_number": "9990000019"}), 422, "invalid_request", "nhs_number: the NHS number's check digit is wrong".into()),
+        (json!({"date_of_birth": "1950-02-02"}), 404, "patient_not_found", "there is no patient with this NHS number and date of birth".into()),
+        (json!({"nhs_number": "9990000042", "date_of_birth": "1931-05-09"}), 422, "invalid_request", "nhs_number: PDS records this patient as having died".into()),
+        (json!({"nhs_number": "9990000069", "date_of_birth": "2001-09-04"}), 422, "invalid_request", "channel: PDS holds no UK mobile number for this patient".into()),
+        (json!({"workspace_id": "not-a-workspace"}), 404, "workspace_not_found", "there is no such workspace in your organisation".into()),
+        (json!({"colour": "red"}), 422, "invalid_request", String::new()),
+    ];
+    for (extra, status, code, detail) in cases {
+        let (got_status, got_code, got_detail) = problem(app.start(&team, extra.clone()).await);
+        assert_eq!(
+            (got_status, got_code.as_str()),
+            (status, code),
+            "{extra}: {got_detail}"
+        );
+        if detail.is_empty() {
+            assert!(
+                got_detail.starts_with("unknown field `colour`"),
+                "{got_detail}"
+            );
+        } else {
+            assert_eq!(got_detail, detail, "{extra}");
+        }
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (_, started) = app.start(&team, json!({})).await;
+    let id = started["conversation_id"].as_str().unwrap().to_owned();
+    app.run_pending_work().await;
+    let before = app.snapshot().await;
+
+    let start_as = |who: &'static str| {
+        let body = json!({"workspace_id": team, "nhs_number": JOE, "date_of_birth": JOE_BORN, "channel": "sms", "body": "Hi"});
+        app.as_who(who, Method::POST, "/v1/conversations", Some(body))
+    };
+    assert_eq!(
+        problem(start_as(ZED).await),
+        (
+            403,
+            "not_in_workspace".into(),
+            "you are not a member of this workspace; ask an admin of your organisation to add you"
+                .into()
+        )
+    );
+    assert_eq!(
+        problem(start_as(ANN).await).1,
+        "not_in_workspace",
+        "an admin outside the team is not in it"
+    );
+    assert_eq!(
+        problem(start_as(AUDITOR).await),
+        (
+            403,
+            "role_needed".into(),
+            "this needs the staff or admin role; an auditor can only read".into()
+        )
+    );
+    assert_eq!(problem(start_as(OTHER).await).1, "workspace_not_found");
+
+    let not_found = (
+        404,
+        "conversation_not_found".to_owned(),
+        "there is no such conversation in your workspaces".to_owned(),
+    );
+    for who in [ZED, ANN, OTHER] {
+        for (method, path, body) in [
+            (Method::GET, format!("/v1/conversations/{id}"), None),
+            (
+                Method::POST,
+                format!("/v1/conversations/{id}/messages"),
+                Some(json!({"channel": "sms", "body": "Hi"})),
+            ),
+            (
+                Method::PUT,
+                format!("/v1/conversations/{id}/assignee"),
+                Some(json!({"team": true})),
+            ),
+            (Method::POST, format!("/v1/conversations/{id}/done"), None),
+            (Method::POST, format!("/v1/conversations/{id}/reopen"), None),
+        ] {
+            assert_eq!(
+                problem(app.as_who(who, method.clone(), &path, body).await),
+                not_found,
+                "{who} {method} {path}"
+            );
+        }
+    }
+    let assignee = format!("/v1/conversations/{id}/assignee");
+    let assign = |body: Value| app.as_who(SAM, Method::PUT, &assignee, Some(body));
+    assert_eq!(
+        problem(assign(json!({"user_id": "zed"})).await),
+        (
+            422,
+            "invalid_request".into(),
+            "user_id: zed is not a member of this conversation's workspace".into()
+        )
+    );
+    assert_eq!(
+        problem(assign(json!({"user_id": "bea", "team": true})).await),
+        (
+            422,
+            "invalid_request".into(),
+            "give exactly one of `user_id` (a member) and `team` (`true`)".into()
+        )
+    );
+    assert_eq!(
+        problem(assign(json!({"team": false})).await),
+        (
+            422,
+            "invalid_request".into(),
+            "team: give `true` to assign the conversation to the team, or give `user_id` instead"
+                .into()
+        )
+    );
+    assert_eq!(
+        problem(
+            app.as_who(
+                SAM,
+                Method::GET,
+                "/v1/conversations/not-a-conversation",
+                None
+            )
+            .await
+        ),
+        not_found
+    );
+    assert_eq!(app.snapshot().await, before);
+
+    let (status, to_team) = assign(json!({"team": true})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        to_team["assignee"],
+        json!({"kind": "team", "user_id": null, "workspace_id": team})
+    );
+}
