@@ -383,6 +383,19 @@ impl ConversationReference {
     }
 }
 
+/// The idempotency key of the email telling a conversation's assignee of
+/// the patient's reply to message `message`. Six parts: never read as a
+/// message's reference.
+pub fn notice_reference(organisation_id: &str, conversation_id: &str, message: u32) -> String {
+    format!("{organisation_id}:conversation:{conversation_id}:{message}:email:notice")
+}
+
+/// Whether `raw` is such a notice's key: its receipts change nothing.
+pub fn is_notice_reference(raw: &str) -> bool {
+    let parts: Vec<&str> = raw.split(':').collect();
+    parts.len() == 6 && parts[1] == "conversation" && parts[4] == "email" && parts[5] == "notice"
+}
+
 impl std::fmt::Display for ConversationReference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -79,6 +79,24 @@ pub enum ConversationEvent {
         conversation_id: String,
         reopened_at: DateTime<Utc>,
     },
+    /// The member the conversation is assigned to was emailed that the
+    /// patient replied to message `message`: once per reply.
+    AssigneeNotified {
+        conversation_id: String,
+        message: u32,
+        user_id: String,
+        /// The email provider's reference.
+        provider_reference: String,
+        notified_at: DateTime<Utc>,
+    },
+    /// A member read the conversation up to its `replies`th reply from the
+    /// patient: it is no longer unread for them.
+    ConversationRead {
+        conversation_id: String,
+        user_id: String,
+        replies: u32,
+        read_at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for ConversationEvent {
@@ -90,6 +108,8 @@ impl DomainEvent for ConversationEvent {
             Self::ConversationAssigned { .. } => "ConversationAssigned",
             Self::ConversationDone { .. } => "ConversationDone",
             Self::ConversationReopened { .. } => "ConversationReopened",
+            Self::ConversationRead { .. } => "ConversationRead",
+            Self::AssigneeNotified { .. } => "AssigneeNotified",
         }
         .to_owned()
     }

@@ -22,6 +22,10 @@ pub enum WorkspaceEvent {
         user_id: String,
         /// Their name, as the admin wrote it.
         name: String,
+        /// Where they are told of patients' replies to conversations
+        /// assigned to them; `None` for in-app notice only.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
         added_at: DateTime<Utc>,
     },
     /// An admin removed a member: they no longer see the inbox.

@@ -222,6 +222,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/conversations/{conversation_id}/assignee",
             "/v1/conversations/{conversation_id}/done",
             "/v1/conversations/{conversation_id}/messages",
+            "/v1/conversations/{conversation_id}/read",
             "/v1/conversations/{conversation_id}/reopen",
             "/v1/dev/sms-outbox",
             "/v1/invites",
@@ -248,7 +249,9 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/templates/{template_id}",
             "/v1/workspaces",
             "/v1/workspaces/{workspace_id}",
+            "/v1/workspaces/{workspace_id}/inbox",
             "/v1/workspaces/{workspace_id}/members/{user_id}",
+            "/v1/workspaces/{workspace_id}/unread",
         ]
     );
 }

@@ -638,3 +638,428 @@ async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
         json!({"kind": "team", "user_id": null, "workspace_id": team})
     );
 }
+
+impl TestApp {
+    async fn inbox(&self, who: &str, workspace_id: &str, body: Value) -> (u16, Value) {
+        self.as_who(
+            who,
+            Method::POST,
+            &format!("/v1/workspaces/{workspace_id}/inbox"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// The conversation ids of a list, and the caller's unread count.
+    async fn listed(&self, who: &str, workspace_id: &str, body: Value) -> (Vec<String>, u64) {
+        let (status, page) = self.inbox(who, workspace_id, body.clone()).await;
+        assert_eq!(status, 200, "{body}: {page}");
+        (
+            page["conversations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["conversation_id"].as_str().unwrap().to_owned())
+                .collect(),
+            page["unread"].as_u64().unwrap(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn each_member_sees_their_lists_with_their_own_unread_state_a_page_at_a_time() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (_, joe) = app.start(&team, json!({})).await;
+    let joe = joe["conversation_id"].as_str().unwrap().to_owned();
+    app.clock.advance(Duration::minutes(1));
+    let (status, priya) = app
+        .start(
+            &team,
+            json!({"nhs_number": "9990000093", "date_of_birth": "1980-01-31", "channel": "email",
+                   "subject": "Your results", "allow_reply": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{priya}");
+    let priya = priya["conversation_id"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .as_who(
+            SAM,
+            Method::PUT,
+            &format!("/v1/conversations/{joe}/assignee"),
+            Some(json!({"user_id": "bea"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Newest activity first; nothing unread yet.
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "sent_by_me"})).await,
+        (vec![priya.clone(), joe.clone()], 0)
+    );
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "assigned_to_me"}))
+            .await,
+        (vec![joe.clone()], 0)
+    );
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "sent_by_me"})).await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "assigned_to", "user_id": "bea"}))
+            .await,
+        (vec![joe.clone()], 0)
+    );
+
+    // Joe replies: unread for Bea and for Sam, until each reads it.
+    app.clock.advance(Duration::minutes(1));
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    let to_joe = sent.iter().find(|m| m["to"] == JOE_MOBILE).unwrap();
+    let link = app.link(&token_in(to_joe["body"].as_str().unwrap()));
+    let session = link.session(JOE_BORN).await;
+    let (status, _) = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "Got it"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, page) = app
+        .inbox(BEA, &team, json!({"list": "assigned_to_me"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(page["unread"], 1);
+    let entry = &page["conversations"][0];
+    assert_eq!(
+        (
+            &entry["unread"],
+            &entry["replies"],
+            &entry["messages"],
+            &entry["state"]
+        ),
+        (&json!(true), &json!(1), &json!(1), &json!("open"))
+    );
+    assert_eq!(entry["patient"]["family_name"], "Bloggs");
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "sent_by_me", "unread": true}))
+            .await,
+        (vec![joe.clone()], 1)
+    );
+    let (status, _) = app
+        .as_who(
+            BEA,
+            Method::POST,
+            &format!("/v1/conversations/{joe}/read"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.listed(
+            BEA,
+            &team,
+            json!({"list": "assigned_to_me", "unread": true})
+        )
+        .await,
+        (vec![], 0)
+    );
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "all"})).await.1,
+        1,
+        "still unread for Sam"
+    );
+
+    // A patient's conversations, all or mine; open or done; the team's.
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "all", "nhs_number": JOE}))
+            .await
+            .0,
+        vec![joe.clone()]
+    );
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "sent_by_me", "nhs_number": JOE}))
+            .await
+            .0,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "sent_by_me", "nhs_number": JOE}))
+            .await
+            .0,
+        vec![joe.clone()]
+    );
+    app.as_who(
+        SAM,
+        Method::POST,
+        &format!("/v1/conversations/{priya}/done"),
+        None,
+    )
+    .await;
+    app.as_who(
+        SAM,
+        Method::PUT,
+        &format!("/v1/conversations/{priya}/assignee"),
+        Some(json!({"team": true})),
+    )
+    .await;
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "all", "state": "done"}))
+            .await
+            .0,
+        vec![priya.clone()]
+    );
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "all", "state": "open"}))
+            .await
+            .0,
+        vec![joe.clone()]
+    );
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "team"})).await.0,
+        vec![priya.clone()]
+    );
+
+    // A page at a time.
+    let (_, first) = app
+        .inbox(SAM, &team, json!({"list": "all", "limit": 1}))
+        .await;
+    assert_eq!(first["conversations"][0]["conversation_id"], joe);
+    let cursor = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = app
+        .inbox(
+            SAM,
+            &team,
+            json!({"list": "all", "limit": 1, "cursor": cursor}),
+        )
+        .await;
+    assert_eq!(second["conversations"][0]["conversation_id"], priya);
+    assert_eq!(second["next"], Value::Null);
+
+    // A rebuilt read model gives the same lists.
+    app.stack.rebuild_views().await.unwrap();
+    assert_eq!(
+        app.listed(SAM, &team, json!({"list": "all"})).await,
+        (vec![joe.clone(), priya.clone()], 1)
+    );
+    assert_eq!(
+        app.listed(BEA, &team, json!({"list": "assigned_to_me"}))
+            .await,
+        (vec![joe.clone()], 0)
+    );
+}
+
+#[tokio::test]
+async fn an_inbox_request_is_refused_by_field_and_reason_and_only_members_read_one() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let cases: Vec<(&str, Value, u16, &str, &str)> = vec![
+        (
+            SAM,
+            json!({"list": "assigned_to"}),
+            422,
+            "invalid_request",
+            "user_id: give the colleague whose conversations to list",
+        ),
+        (
+            SAM,
+            json!({"list": "all", "user_id": "bea"}),
+            422,
+            "invalid_request",
+            "user_id: only with the list `assigned_to`",
+        ),
+        (
+            SAM,
+            json!({"list": "assigned_to", "user_id": "zed"}),
+            422,
+            "invalid_request",
+            "user_id: zed is not a member of this workspace",
+        ),
+        (
+            SAM,
+            json!({"list": "assigned_to_me", "nhs_number": JOE}),
+            422,
+            "invalid_request",
+            "nhs_number: a patient's conversations are listed with `all` or `sent_by_me`",
+        ),
+        (
+            SAM,
+            json!({"list": "all", "nhs_number": "123"}),
+            422,
+            "invalid_request",
+            "nhs_number: an NHS number has 10 digits",
+        ),
+        (
+            SAM,
+            json!({"list": "all", "cursor": "nope"}),
+            422,
+            "invalid_request",
+            "cursor: is not one this API gave; pass the `next` of the page before",
+        ),
+        (
+            SAM,
+            json!({"list": "all", "limit": 0}),
+            422,
+            "invalid_request",
+            "limit: must be 1 to 100",
+        ),
+        (
+            ZED,
+            json!({"list": "all"}),
+            403,
+            "not_in_workspace",
+            "you are not a member of this workspace; ask an admin of your organisation to add you",
+        ),
+        (
+            OTHER,
+            json!({"list": "all"}),
+            404,
+            "workspace_not_found",
+            "there is no such workspace in your organisation",
+        ),
+    ];
+    for (who, body, status, code, detail) in cases {
+        assert_eq!(
+            problem(app.inbox(who, &team, body.clone()).await),
+            (status, code.to_owned(), detail.to_owned()),
+            "{who} {body}"
+        );
+    }
+    assert_eq!(
+        problem(app.inbox(SAM, &team, json!({"list": "al"})).await),
+        (422, "invalid_request".to_owned(), "list: `al` is not one of `assigned_to_me`, `sent_by_me`, `assigned_to`, `team`, `all`; did you mean `all`?".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    for (user, name, email) in [
+        ("sam", "Sam Jones", "sam@example.nhs.uk"),
+        ("bea", "Bea Smith", "bea@example.nhs.uk"),
+    ] {
+        let (status, body) = app
+            .as_who(
+                ANN,
+                Method::PUT,
+                &format!("/v1/workspaces/{team}/members/{user}"),
+                Some(json!({"name": name, "email": email})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, workspace) = app
+        .as_who(SAM, Method::GET, &format!("/v1/workspaces/{team}"), None)
+        .await;
+    assert_eq!(
+        workspace["members"][0],
+        json!({"user_id": "bea", "name": "Bea Smith", "email": "bea@example.nhs.uk"})
+    );
+    let (status, refused) = app
+        .as_who(
+            ANN,
+            Method::PUT,
+            &format!("/v1/workspaces/{team}/members/bea"),
+            Some(json!({"name": "Bea", "email": "bea@"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().starts_with("email: "),
+        "{refused}"
+    );
+
+    let (_, started) = app.start(&team, json!({})).await;
+    let id = started["conversation_id"].as_str().unwrap().to_owned();
+    app.as_who(
+        SAM,
+        Method::PUT,
+        &format!("/v1/conversations/{id}/assignee"),
+        Some(json!({"user_id": "bea"})),
+    )
+    .await;
+    let unread = format!("/v1/workspaces/{team}/unread");
+    assert_eq!(
+        app.as_who(BEA, Method::GET, &unread, None).await,
+        (
+            200,
+            json!({"assigned_to_me": 0, "sent_by_me": 0, "team": 0})
+        )
+    );
+    app.run_pending_work().await;
+    let to_joe = app.conversation_outbox().await;
+    let link = app.link(&token_in(to_joe[0]["body"].as_str().unwrap()));
+    let session = link.session(JOE_BORN).await;
+    link.call(
+        Method::POST,
+        Some(&session),
+        "/reply",
+        Some(json!({"text": "Thanks"})),
+    )
+    .await;
+    app.run_pending_work().await;
+
+    let notices: Vec<Value> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["channel"] == "email")
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["to"], "bea@example.nhs.uk");
+    assert_eq!(notices[0]["subject"], "A patient has replied");
+    assert_eq!(
+        notices[0]["body"],
+        format!("A patient replied to a conversation assigned to you in Dermatology. Sign in to Batchbook to read it (conversation {id}).")
+    );
+    assert_eq!(
+        app.as_who(BEA, Method::GET, &unread, None).await,
+        (
+            200,
+            json!({"assigned_to_me": 1, "sent_by_me": 0, "team": 0})
+        )
+    );
+    assert_eq!(
+        app.as_who(SAM, Method::GET, &unread, None).await,
+        (
+            200,
+            json!({"assigned_to_me": 0, "sent_by_me": 1, "team": 0})
+        )
+    );
+
+    // The reply's event reacted to again (a replayed log or stream): still
+    // one email.
+    let events = app.stack.event_log().read_after(0, 10_000).await.unwrap();
+    let replied = events
+        .into_iter()
+        .map(|(_, e)| e)
+        .find(|e| e.event_type == "ConversationReplied")
+        .unwrap();
+    app.stack.app.react(replied).await.unwrap();
+    app.run_pending_work().await;
+    let emails = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m["channel"] == "email")
+        .count();
+    assert_eq!(emails, 1);
+    app.as_who(
+        BEA,
+        Method::POST,
+        &format!("/v1/conversations/{id}/read"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        app.as_who(BEA, Method::GET, &unread, None).await,
+        (
+            200,
+            json!({"assigned_to_me": 0, "sent_by_me": 0, "team": 0})
+        )
+    );
+}

@@ -535,6 +535,7 @@ pub fn id_operations(doc: &Value, ids: &[(&str, String)], patient: &str) -> Vec<
         "/v1/workspaces/{workspace_id}/members/{user_id}" => json!({"name": "Sam"}),
         "/v1/conversations/{conversation_id}/messages" => json!({"channel": "sms", "body": "Hi"}),
         "/v1/conversations/{conversation_id}/assignee" => json!({"team": true}),
+        "/v1/workspaces/{workspace_id}/inbox" => json!({"list": "all"}),
         _ => json!({}),
     };
     let mut found = Vec::new();

@@ -27,6 +27,10 @@ pub struct Conversation {
     replied: BTreeSet<u32>,
     /// Each message's number by the id of the request that wrote it.
     requests: BTreeMap<String, u32>,
+    /// How many of the patient's replies each member has read.
+    reads: BTreeMap<String, u32>,
+    /// The replies (by message) whose assignee was emailed.
+    notified: BTreeSet<u32>,
     assignee: Option<Assignee>,
     done: bool,
 }
@@ -71,6 +75,22 @@ pub enum ConversationCommand {
         organisation_id: String,
         now: DateTime<Utc>,
     },
+    /// Emails the assignee `user_id` that the patient replied to
+    /// `message`, once: a repeat, a reply not yet recorded, or an assignee
+    /// who has changed sends nothing.
+    NotifyAssignee {
+        message: u32,
+        user_id: String,
+        email: Box<crate::ports::EmailRequest>,
+        now: DateTime<Utc>,
+    },
+    /// A member read it: every reply so far is read for them. Nothing new
+    /// to read records nothing.
+    MarkRead {
+        organisation_id: String,
+        user_id: String,
+        now: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +103,9 @@ pub enum ConversationError {
         "message {given} cannot follow message {last}; another was written at the same moment"
     )]
     OutOfTurn { given: u32, last: u32 },
+    /// Worth retrying later.
+    #[error("the email provider could not take the notification now: {0}")]
+    ProviderUnavailable(String),
 }
 
 impl Conversation {
@@ -140,6 +163,16 @@ impl Conversation {
         self.done
     }
 
+    /// Replies from the patient so far.
+    pub fn replies(&self) -> u32 {
+        u32::try_from(self.replied.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Whether the patient replied since `user_id` last read it.
+    pub fn unread_for(&self, user_id: &str) -> bool {
+        self.replies() > self.reads.get(user_id).copied().unwrap_or(0)
+    }
+
     fn ours(&self, organisation_id: &str) -> Result<(), ConversationError> {
         if self.exists() && self.organisation_id == organisation_id {
             Ok(())
@@ -151,7 +184,7 @@ impl Conversation {
     async fn decide(
         &mut self,
         command: ConversationCommand,
-        _services: &(),
+        services: &crate::aggregates::DeliveryServices,
     ) -> Result<Vec<ConversationEvent>, ConversationError> {
         let id = self.conversation_id.clone();
         Ok(match command {
@@ -255,6 +288,50 @@ impl Conversation {
                     reopened_at: now,
                 }]
             }
+            ConversationCommand::NotifyAssignee {
+                message,
+                user_id,
+                email,
+                now,
+            } => {
+                let assigned =
+                    matches!(&self.assignee, Some(Assignee::User { user_id: u }) if *u == user_id);
+                if !assigned || !self.replied(message) || self.notified.contains(&message) {
+                    return Ok(vec![]);
+                }
+                let provider_reference = match services.email.send_email(&email).await {
+                    Ok(reference) => reference,
+                    // An address the provider will never take: in-app only.
+                    Err(crate::ports::ProviderError::PermanentFailure)
+                    | Err(crate::ports::ProviderError::Rejected) => String::new(),
+                    Err(other) => {
+                        return Err(ConversationError::ProviderUnavailable(other.to_string()))
+                    }
+                };
+                vec![ConversationEvent::AssigneeNotified {
+                    conversation_id: id,
+                    message,
+                    user_id,
+                    provider_reference,
+                    notified_at: now,
+                }]
+            }
+            ConversationCommand::MarkRead {
+                organisation_id,
+                user_id,
+                now,
+            } => {
+                self.ours(&organisation_id)?;
+                if !self.unread_for(&user_id) {
+                    return Ok(vec![]);
+                }
+                vec![ConversationEvent::ConversationRead {
+                    conversation_id: id,
+                    replies: self.replies(),
+                    user_id,
+                    read_at: now,
+                }]
+            }
         })
     }
 
@@ -291,6 +368,14 @@ impl Conversation {
             }
             ConversationEvent::ConversationDone { .. } => self.done = true,
             ConversationEvent::ConversationReopened { .. } => self.done = false,
+            ConversationEvent::ConversationRead {
+                user_id, replies, ..
+            } => {
+                self.reads.insert(user_id, replies);
+            }
+            ConversationEvent::AssigneeNotified { message, .. } => {
+                self.notified.insert(message);
+            }
         }
     }
 }
@@ -301,7 +386,7 @@ aggregate!(
     ConversationCommand,
     ConversationEvent,
     ConversationError,
-    ()
+    crate::aggregates::DeliveryServices
 );
 
 #[cfg(test)]
@@ -314,7 +399,8 @@ mod tests {
         c: &mut Conversation,
         command: ConversationCommand,
     ) -> Result<usize, ConversationError> {
-        let events = c.decide(command, &()).await?;
+        let (services, _) = crate::aggregates::delivery::tests::sms_ok();
+        let events = c.decide(command, &services).await?;
         let n = events.len();
         events.into_iter().for_each(|e| c.apply_event(e));
         Ok(n)
@@ -392,6 +478,16 @@ mod tests {
         };
         assert_eq!(run(&mut c, assign.clone()).await, Ok(1));
         assert_eq!(run(&mut c, assign).await, Ok(0));
+        let read = |user: &str| ConversationCommand::MarkRead {
+            organisation_id: "A12345".into(),
+            user_id: user.into(),
+            now: NOW,
+        };
+        assert!(c.unread_for("ann"));
+        assert_eq!(run(&mut c, read("ann")).await, Ok(1));
+        assert_eq!(run(&mut c, read("ann")).await, Ok(0), "nothing new to read");
+        assert!(!c.unread_for("ann"));
+        assert!(c.unread_for("bea"), "read for one member, not for another");
         let other = ConversationCommand::Reopen {
             organisation_id: "B81001".into(),
             now: NOW,

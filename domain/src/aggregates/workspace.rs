@@ -16,6 +16,9 @@ pub struct Workspace {
     name: String,
     /// Members' names by user id.
     members: BTreeMap<String, String>,
+    /// Members' email addresses, for those who gave one.
+    #[serde(default)]
+    emails: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +35,7 @@ pub enum WorkspaceCommand {
         organisation_id: String,
         user_id: String,
         name: String,
+        email: Option<String>,
         now: DateTime<Utc>,
     },
     RemoveMember {
@@ -71,6 +75,11 @@ impl Workspace {
     /// Members' names by user id.
     pub fn members(&self) -> &BTreeMap<String, String> {
         &self.members
+    }
+
+    /// A member's email address, if they gave one.
+    pub fn email_of(&self, user_id: &str) -> Option<&str> {
+        self.emails.get(user_id).map(String::as_str)
     }
 
     pub fn is_member(&self, user_id: &str) -> bool {
@@ -113,15 +122,19 @@ impl Workspace {
                 organisation_id,
                 user_id,
                 name,
+                email,
                 now,
             } => {
                 self.ours(&organisation_id)?;
-                if self.members.get(&user_id) == Some(&name) {
+                if self.members.get(&user_id) == Some(&name)
+                    && self.emails.get(&user_id) == email.as_ref()
+                {
                     vec![]
                 } else {
                     vec![WorkspaceEvent::MemberAdded {
                         user_id,
                         name,
+                        email,
                         added_at: now,
                     }]
                 }
@@ -155,11 +168,21 @@ impl Workspace {
                 self.organisation_id = organisation_id;
                 self.name = name;
             }
-            WorkspaceEvent::MemberAdded { user_id, name, .. } => {
+            WorkspaceEvent::MemberAdded {
+                user_id,
+                name,
+                email,
+                ..
+            } => {
+                match email {
+                    Some(email) => self.emails.insert(user_id.clone(), email),
+                    None => self.emails.remove(&user_id),
+                };
                 self.members.insert(user_id, name);
             }
             WorkspaceEvent::MemberRemoved { user_id, .. } => {
                 self.members.remove(&user_id);
+                self.emails.remove(&user_id);
             }
         }
     }
@@ -192,6 +215,7 @@ mod tests {
             organisation_id: org.into(),
             user_id: user.into(),
             name: name.into(),
+            email: None,
             now: NOW,
         }
     }

@@ -33,7 +33,7 @@ pub use providers::{
 pub use queue::{QueueName, ReceivedMessage, WorkQueue};
 pub use record::{PatientRecord, RecordEntry, RecordError};
 pub use timers::{Timer, TimerJob, Timers};
-pub use views::{BatchQuery, BatchViews, Page, ViewTransaction};
+pub use views::{BatchQuery, BatchViews, InboxQuery, Page, ViewTransaction};
 
 /// A failure of infrastructure behind a port (a disk, a database, a network).
 /// The message is for operators and never contains patient data.

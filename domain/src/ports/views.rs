@@ -7,7 +7,7 @@ use super::PortError;
 use cqrs_es::persist::SerializedEvent;
 
 use crate::aggregates::BatchStatus;
-use crate::projection::{BatchSummary, DeliveryRow, ItemKind, WorkspaceItem};
+use crate::projection::{BatchSummary, DeliveryRow, InboxRow, ItemKind, WorkspaceItem};
 
 /// Which of an organisation's batches to list: newest first, a page at a
 /// time, optionally narrowed.
@@ -32,6 +32,20 @@ pub struct BatchQuery {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+/// One page of an inbox list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxQuery {
+    /// The list's partition: see `InboxList::partition`.
+    pub partition: String,
+    /// `Some(true)` for done only, `Some(false)` for open only.
+    pub done: Option<bool>,
+    /// Only those unread for this member.
+    pub unread_for: Option<String>,
+    /// The sort key of the last row of the page before.
+    pub after: Option<String>,
+    pub limit: usize,
 }
 
 /// The read side the use cases query.
@@ -59,6 +73,12 @@ pub trait BatchViews: Send + Sync {
         limit: usize,
     ) -> Result<Page<WorkspaceItem>, PortError>;
     async fn item(&self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError>;
+    /// One page of an inbox list, newest activity first: an indexed query
+    /// of the list's partition, never a scan.
+    async fn inbox(&self, query: &InboxQuery) -> Result<Page<InboxRow>, PortError>;
+    /// How many conversations of the list `partition` are unread for
+    /// `user_id`.
+    async fn inbox_unread(&self, partition: &str, user_id: &str) -> Result<u64, PortError>;
     /// Applies these stored events to the views now, as the projector will
     /// (idempotently), so a read right after a command sees it.
     async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError>;
@@ -78,6 +98,14 @@ pub trait ViewTransaction: Send {
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
     async fn item(&mut self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError>;
     async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError>;
+    async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError>;
+    /// Writes the row and its list entries: `previous` (the row as it was)
+    /// says which entries to take away.
+    async fn put_inbox_row(
+        &mut self,
+        previous: Option<&InboxRow>,
+        row: &InboxRow,
+    ) -> Result<(), PortError>;
     /// Notes that a message to this recipient failed for good at
     /// `failed_at`, keeping the latest such time (see `FailureHistory`).
     async fn record_failure(

@@ -18,6 +18,8 @@ use crate::aggregates::invite::InviteStatus;
 use crate::aggregates::{Batch, Delivery, Invite};
 use crate::ports::PortError;
 
+mod inbox;
+pub use inbox::{InboxList, InboxRow};
 mod rows;
 pub use rows::{
     listed_key, AttachmentItem, BatchSummary, DeliveryRow, InviteRow, ItemBody, ItemKind, ListItem,
@@ -304,10 +306,22 @@ pub async fn project(
             })
             .await?;
         }
-        // The inbox's read model comes with the inbox lists.
-        RecordedEvent::Conversation(_)
-        | RecordedEvent::ConversationMessage(_)
-        | RecordedEvent::Other => return Ok(false),
+        RecordedEvent::Conversation(event) => {
+            let previous = tx.inbox_row(&aggregate_id).await?;
+            if previous
+                .as_ref()
+                .is_some_and(|p| sequence <= p.last_sequence)
+            {
+                return Ok(false);
+            }
+            let Some(next) = inbox::inbox_row(previous.clone(), event, &metadata, sequence) else {
+                return Ok(false);
+            };
+            tx.put_inbox_row(previous.as_ref(), &next).await?;
+        }
+        // A message's sending and reply reach the inbox through the
+        // conversation's own events.
+        RecordedEvent::ConversationMessage(_) | RecordedEvent::Other => return Ok(false),
     }
     Ok(true)
 }
@@ -340,17 +354,28 @@ fn workspace_item(
             item: ItemBody::Workspace(WorkspaceEntry {
                 name,
                 members: Default::default(),
+                emails: Default::default(),
             }),
             last_sequence: 0,
         }),
         (Some(mut row), event) => {
             if let ItemBody::Workspace(entry) = &mut row.item {
                 match event {
-                    WorkspaceEvent::MemberAdded { user_id, name, .. } => {
+                    WorkspaceEvent::MemberAdded {
+                        user_id,
+                        name,
+                        email,
+                        ..
+                    } => {
+                        match email {
+                            Some(email) => entry.emails.insert(user_id.clone(), email),
+                            None => entry.emails.remove(&user_id),
+                        };
                         entry.members.insert(user_id, name);
                     }
                     WorkspaceEvent::MemberRemoved { user_id, .. } => {
                         entry.members.remove(&user_id);
+                        entry.emails.remove(&user_id);
                     }
                     WorkspaceEvent::WorkspaceCreated { .. } => {}
                 }
@@ -622,6 +647,7 @@ mod tests {
         deliveries: HashMap<(String, u64), DeliveryRow>,
         failures: HashMap<(String, String), DateTime<Utc>>,
         items: HashMap<(ItemKind, String), WorkspaceItem>,
+        inbox: HashMap<String, InboxRow>,
     }
 
     #[async_trait::async_trait]
@@ -651,6 +677,17 @@ mod tests {
         async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
             self.items
                 .insert((item.item.kind(), item.id.clone()), item.clone());
+            Ok(())
+        }
+        async fn inbox_row(&mut self, id: &str) -> Result<Option<InboxRow>, PortError> {
+            Ok(self.inbox.get(id).cloned())
+        }
+        async fn put_inbox_row(
+            &mut self,
+            _previous: Option<&InboxRow>,
+            row: &InboxRow,
+        ) -> Result<(), PortError> {
+            self.inbox.insert(row.conversation_id.clone(), row.clone());
             Ok(())
         }
         async fn record_failure(

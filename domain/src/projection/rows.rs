@@ -362,6 +362,9 @@ pub struct WorkspaceEntry {
     pub name: String,
     /// Members' names by user id.
     pub members: std::collections::BTreeMap<String, String>,
+    /// Members' email addresses, for those who gave one.
+    #[serde(default)]
+    pub emails: std::collections::BTreeMap<String, String>,
 }
 
 impl WorkspaceItem {

@@ -138,7 +138,8 @@ impl From<CommandError<ConversationError>> for BatchbookError {
             | CommandError::Refused(ConversationError::OutOfTurn { .. })
             | CommandError::Conflict => Self::Conflict,
             CommandError::Stopped(never) => match never {},
-            CommandError::Unavailable(cause) => Self::Unavailable(cause),
+            CommandError::Refused(ConversationError::ProviderUnavailable(cause))
+            | CommandError::Unavailable(cause) => Self::Unavailable(cause),
         }
     }
 }
@@ -382,6 +383,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             )
             .await?;
             tracing::info!("a conversation was started");
+            self.refresh_views(&self.conversations, &conversation_id)
+                .await?;
             self.conversation_view(&self.conversations.load(&conversation_id).await?)
                 .await
         })
@@ -426,6 +429,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 None => uuid::Uuid::new_v4().to_string(),
             };
             self.write_message(caller, conversation_id, &request_id, &patient, message, to, &settings.replies)
+                .await?;
+            self.refresh_views(&self.conversations, conversation_id)
                 .await?;
             self.conversation_view(&self.conversations.load(conversation_id).await?)
                 .await
@@ -696,7 +701,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         .await
     }
 
-    async fn on_conversation(
+    pub(in crate::usecases) async fn on_conversation(
         &self,
         caller: &Caller,
         conversation_id: &str,
@@ -709,6 +714,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 || self.metadata(caller),
                 |_| command(caller.organisation_id.to_string(), self.ports.clock.now()),
             )
+            .await?;
+        self.refresh_views(&self.conversations, conversation_id)
             .await?;
         self.conversation_view(&conversation).await
     }

@@ -6,6 +6,7 @@ mod attachments;
 mod batches;
 pub mod conversations;
 mod idempotency;
+pub mod inbox;
 pub mod keys;
 mod links;
 mod lists;
@@ -235,8 +236,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Self {
             batches: AggregateStore::new(&repository, ()),
             conversation_messages: AggregateStore::new(&repository, delivery_services.clone()),
+            conversations: AggregateStore::new(&repository, delivery_services.clone()),
             deliveries: AggregateStore::new(&repository, delivery_services),
-            conversations: AggregateStore::new(&repository, ()),
             invites: AggregateStore::new(&repository, ()),
             slot_claims: AggregateStore::new(&repository, ()),
             organisations: AggregateStore::new(&repository, ()),

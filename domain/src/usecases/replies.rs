@@ -287,6 +287,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             )
             .await
             .map_err(|e| LinkError::Unavailable(e.to_string()))?;
+        self.refresh_views(&self.conversations, &opened.record.batch_id)
+            .await
+            .map_err(|e| LinkError::Unavailable(e.to_string()))?;
         tracing::info!("a patient replied to a conversation");
         opened.message = self
             .load_conversation_message(&opened.record.batch_id, message)

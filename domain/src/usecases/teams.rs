@@ -19,6 +19,8 @@ pub struct WorkspaceView {
     pub name: String,
     /// Members' user ids and names, by user id.
     pub members: Vec<(String, String)>,
+    /// Members' email addresses, for those who gave one, by user id.
+    pub emails: std::collections::BTreeMap<String, String>,
     /// Whether the caller is one of them.
     pub is_member: bool,
 }
@@ -76,6 +78,11 @@ impl WorkspaceView {
                 .members()
                 .iter()
                 .map(|(id, name)| (id.clone(), name.clone()))
+                .collect(),
+            emails: workspace
+                .members()
+                .keys()
+                .filter_map(|id| Some((id.clone(), workspace.email_of(id)?.to_owned())))
                 .collect(),
             is_member: caller.user_id().is_some_and(|u| workspace.is_member(u)),
         }
@@ -170,6 +177,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                         workspace_id: item.id,
                         name: entry.name,
                         members: entry.members.into_iter().collect(),
+                        emails: entry.emails,
                     }),
                     _ => None,
                 })
@@ -186,14 +194,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         workspace_id: &str,
         user_id: &str,
         name: &str,
+        email: Option<&str>,
     ) -> Result<WorkspaceView, BatchbookError> {
         caller.require(Role::Admin)?;
         let user_id = checked_user_id(user_id)?;
         let name = checked_name("name", name)?;
+        let email = email
+            .map(|e| {
+                crate::values::EmailAddress::parse(e)
+                    .map(|e| e.to_string())
+                    .map_err(|e| BatchbookError::InvalidRequest(format!("email: {e}")))
+            })
+            .transpose()?;
         self.change_members(caller, workspace_id, |org| WorkspaceCommand::AddMember {
             organisation_id: org,
             user_id: user_id.to_owned(),
             name: name.to_owned(),
+            email: email.clone(),
             now: self.ports.clock.now(),
         })
         .await

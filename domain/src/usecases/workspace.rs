@@ -30,7 +30,9 @@ fn invalid(detail: impl Into<String>) -> BatchbookError {
 
 /// A cursor is a row's sort key: 13 digits, `#`, an id. Anything else was
 /// not given by us.
-fn check_cursor(cursor: Option<&str>) -> Result<Option<String>, BatchbookError> {
+pub(in crate::usecases) fn check_cursor(
+    cursor: Option<&str>,
+) -> Result<Option<String>, BatchbookError> {
     let Some(cursor) = cursor else {
         return Ok(None);
     };
@@ -49,7 +51,7 @@ fn check_cursor(cursor: Option<&str>) -> Result<Option<String>, BatchbookError> 
     Ok(Some(cursor.to_owned()))
 }
 
-fn check_limit(limit: Option<usize>) -> Result<usize, BatchbookError> {
+pub(in crate::usecases) fn check_limit(limit: Option<usize>) -> Result<usize, BatchbookError> {
     match limit.unwrap_or(25) {
         0 => Err(invalid(format!("limit: must be 1 to {MAX_PAGE}"))),
         n if n > MAX_PAGE => Err(invalid(format!("limit: must be 1 to {MAX_PAGE}"))),

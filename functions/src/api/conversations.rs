@@ -10,6 +10,7 @@ use cqrs_es::persist::PersistedEventRepository;
 use domain::usecases::conversations::{
     AssignTo, ConversationState, ConversationView, MessageView, NewConversation, NewMessage,
 };
+use domain::usecases::inbox::{InboxRequest, InboxView};
 use events::{Assignee, Channel};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -193,23 +194,8 @@ impl From<ConversationView> for ConversationResponse {
                 given_name: c.patient.given_name,
                 family_name: c.patient.family_name,
             },
-            state: match c.state {
-                ConversationState::Open => "open",
-                ConversationState::Done => "done",
-            }
-            .to_owned(),
-            assignee: c.assignee.map(|a| match a {
-                Assignee::User { user_id } => AssigneeResponse {
-                    kind: "user".into(),
-                    user_id: Some(user_id),
-                    workspace_id: None,
-                },
-                Assignee::Team { workspace_id } => AssigneeResponse {
-                    kind: "team".into(),
-                    user_id: None,
-                    workspace_id: Some(workspace_id),
-                },
-            }),
+            state: state_name(c.state),
+            assignee: c.assignee.map(assignee_response),
             started_at: c.started_at,
             messages: c.messages.into_iter().map(Into::into).collect(),
         }
@@ -403,6 +389,251 @@ pub async fn reopen<R: PersistedEventRepository + 'static>(
     ))
 }
 
+/// Which inbox list to read.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxListName {
+    AssignedToMe,
+    SentByMe,
+    AssignedTo,
+    Team,
+    All,
+}
+
+/// `open` or `done`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFilter {
+    Open,
+    Done,
+}
+
+/// Which conversations of a workspace's inbox to list.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxRequestBody {
+    /// `assigned_to_me`, `sent_by_me` (the caller wrote in it),
+    /// `assigned_to` (a colleague: give `user_id`), `team` (assigned to
+    /// the workspace's team) or `all`.
+    pub list: InboxListName,
+    /// For `assigned_to`: the colleague, a member of the workspace.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// One patient's conversations: with `all` ("All conversations" with
+    /// the patient) or `sent_by_me` ("My conversations" with them). In the
+    /// body, never the address, so it stays out of logs.
+    #[serde(default)]
+    pub nhs_number: Option<String>,
+    /// Only `open` or only `done` conversations.
+    #[serde(default)]
+    pub state: Option<StateFilter>,
+    /// Only conversations the patient replied to since the caller last read
+    /// them.
+    #[serde(default)]
+    pub unread: bool,
+    /// The `next` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// 1 to 100; 25 unless given.
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// One conversation as an inbox list shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct InboxEntryResponse {
+    /// Its id, for `GET /v1/conversations/{conversation_id}`.
+    pub conversation_id: String,
+    /// Who it is about.
+    pub patient: ConversationPatientResponse,
+    /// `open` or `done`.
+    pub state: String,
+    /// Who it is assigned to; `null` until assigned.
+    pub assignee: Option<AssigneeResponse>,
+    /// The patient replied since the caller last read it.
+    pub unread: bool,
+    /// Messages to the patient so far.
+    pub messages: u32,
+    /// Replies from the patient so far.
+    pub replies: u32,
+    /// When it started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The last message or reply: lists are newest first by this.
+    pub last_activity_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A page of an inbox list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InboxResponse {
+    /// At most `limit` of them, newest activity first.
+    pub conversations: Vec<InboxEntryResponse>,
+    /// How many conversations of the whole list (open or done) are unread
+    /// for the caller: the count to show beside the list's name.
+    pub unread: u64,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+fn assignee_response(a: Assignee) -> AssigneeResponse {
+    match a {
+        Assignee::User { user_id } => AssigneeResponse {
+            kind: "user".into(),
+            user_id: Some(user_id),
+            workspace_id: None,
+        },
+        Assignee::Team { workspace_id } => AssigneeResponse {
+            kind: "team".into(),
+            user_id: None,
+            workspace_id: Some(workspace_id),
+        },
+    }
+}
+
+fn state_name(state: ConversationState) -> String {
+    match state {
+        ConversationState::Open => "open",
+        ConversationState::Done => "done",
+    }
+    .to_owned()
+}
+
+/// One page of a list of the workspace's inbox, for a member: "Assigned to
+/// me", "Sent by me", a colleague's, the team's, or all; or a patient's
+/// conversations, all or the caller's. A POST, so that an NHS number never
+/// sits in an address.
+#[utoipa::path(
+    post, path = "/v1/workspaces/{workspace_id}/inbox", tag = "conversations",
+    params(("workspace_id" = String, Path, description = "The workspace's id")),
+    request_body = InboxRequestBody,
+    responses(
+        (status = 200, body = InboxResponse),
+        (status = 403, description = "`not_in_workspace`: the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`detail` names the field and why: `user_id` missing for `assigned_to` (or given without it, or not a member), `nhs_number` with a list other than `all` or `sent_by_me` or not a valid NHS number, a `cursor` this API did not give, or a `limit` outside 1 to 100", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inbox<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(workspace_id): Path<String>,
+    JsonBody(request): JsonBody<InboxRequestBody>,
+) -> Result<Json<InboxResponse>, Problem> {
+    let view = match (request.list, request.user_id) {
+        (InboxListName::AssignedTo, Some(user)) => InboxView::AssignedTo(user),
+        (InboxListName::AssignedTo, None) => {
+            return Err(Problem::invalid_request(
+                "user_id: give the colleague whose conversations to list",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(Problem::invalid_request(
+                "user_id: only with the list `assigned_to`",
+            ))
+        }
+        (InboxListName::AssignedToMe, None) => InboxView::AssignedToMe,
+        (InboxListName::SentByMe, None) => InboxView::SentByMe,
+        (InboxListName::Team, None) => InboxView::Team,
+        (InboxListName::All, None) => InboxView::All,
+    };
+    let page = state
+        .app
+        .inbox(
+            &caller,
+            &workspace_id,
+            InboxRequest {
+                view,
+                nhs_number: request.nhs_number,
+                state: request.state.map(|s| match s {
+                    StateFilter::Open => ConversationState::Open,
+                    StateFilter::Done => ConversationState::Done,
+                }),
+                unread: request.unread,
+                cursor: request.cursor,
+                limit: request.limit,
+            },
+        )
+        .await?;
+    Ok(Json(InboxResponse {
+        conversations: page
+            .conversations
+            .into_iter()
+            .map(|c| InboxEntryResponse {
+                conversation_id: c.conversation_id,
+                patient: ConversationPatientResponse {
+                    nhs_number: c.patient.nhs_number,
+                    date_of_birth: c.patient.date_of_birth,
+                    given_name: c.patient.given_name,
+                    family_name: c.patient.family_name,
+                },
+                state: state_name(c.state),
+                assignee: c.assignee.map(assignee_response),
+                unread: c.unread,
+                messages: c.messages,
+                replies: c.replies,
+                started_at: c.started_at,
+                last_activity_at: c.last_activity_at,
+            })
+            .collect(),
+        unread: page.unread,
+        next: page.next,
+    }))
+}
+
+/// The caller's unread conversations in a workspace, by list.
+#[derive(Debug, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct UnreadResponse {
+    /// Assigned to the caller, with a reply they have not read.
+    pub assigned_to_me: u64,
+    /// Ones the caller wrote in, with a reply they have not read.
+    pub sent_by_me: u64,
+    /// Assigned to the team, with a reply the caller has not read.
+    pub team: u64,
+}
+
+/// The caller's unread counts in a workspace, for the app to poll: it
+/// shows them beside "Assigned to me", "Sent by me" and the team's list.
+#[utoipa::path(
+    get, path = "/v1/workspaces/{workspace_id}/unread", tag = "conversations",
+    params(("workspace_id" = String, Path, description = "The workspace's id")),
+    responses(
+        (status = 200, body = UnreadResponse),
+        (status = 403, description = "`not_in_workspace`: the caller is not a member", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn unread<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<UnreadResponse>, Problem> {
+    let counts = state.app.unread_counts(&caller, &workspace_id).await?;
+    Ok(Json(UnreadResponse {
+        assigned_to_me: counts.assigned_to_me,
+        sent_by_me: counts.sent_by_me,
+        team: counts.team,
+    }))
+}
+
+/// Mark a conversation read for the caller: the patient's replies so far
+/// are no longer unread for them (for colleagues they still are).
+#[utoipa::path(
+    post, path = "/v1/conversations/{conversation_id}/read", tag = "conversations",
+    params(("conversation_id" = String, Path, description = "The conversation's id")),
+    responses((status = 200, body = ConversationResponse))
+)]
+pub async fn mark_read<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    Path(conversation_id): Path<String>,
+    _: NoBody,
+) -> Result<Json<ConversationResponse>, Problem> {
+    Ok(Json(
+        state
+            .app
+            .mark_conversation_read(&caller, &conversation_id)
+            .await?
+            .into(),
+    ))
+}
+
 /// Conversations: this module's routes, each with its OpenAPI operation.
 pub(super) fn routes<R: PersistedEventRepository + 'static>(
 ) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
@@ -413,4 +644,7 @@ pub(super) fn routes<R: PersistedEventRepository + 'static>(
         .routes(super::operation!(assign))
         .routes(super::operation!(mark_done))
         .routes(super::operation!(reopen))
+        .routes(super::operation!(mark_read))
+        .routes(super::operation!(inbox))
+        .routes(super::operation!(unread))
 }

@@ -29,6 +29,10 @@ pub struct WorkspaceRequest {
 pub struct MemberRequest {
     /// Their name as colleagues see it: one line, at most 100 characters.
     pub name: String,
+    /// Where they are emailed when a patient replies to a conversation
+    /// assigned to them; without it they are told in the app only.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// A member of a workspace.
@@ -38,6 +42,9 @@ pub struct MemberResponse {
     pub user_id: String,
     /// Their name as colleagues see it.
     pub name: String,
+    /// Where they are emailed of patients' replies; absent when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// A workspace and its members.
@@ -61,7 +68,11 @@ impl From<WorkspaceView> for WorkspaceResponse {
             members: w
                 .members
                 .into_iter()
-                .map(|(user_id, name)| MemberResponse { user_id, name })
+                .map(|(user_id, name)| MemberResponse {
+                    email: w.emails.get(&user_id).cloned(),
+                    user_id,
+                    name,
+                })
                 .collect(),
             is_member: w.is_member,
         }
@@ -160,7 +171,13 @@ pub async fn add_member<R: PersistedEventRepository + 'static>(
     Ok(Json(
         state
             .app
-            .add_member(&caller, &workspace_id, &user_id, &request.name)
+            .add_member(
+                &caller,
+                &workspace_id,
+                &user_id,
+                &request.name,
+                request.email.as_deref(),
+            )
             .await?
             .into(),
     ))

@@ -29,11 +29,11 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use domain::links::LinkRecord;
-use domain::ports::{BatchQuery, Page};
+use domain::ports::{BatchQuery, InboxQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{
-    listed_key, project, BatchSummary, DeliveryRow, ItemKind, ProjectionError, ViewTransaction,
-    WorkspaceItem,
+    listed_key, project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError,
+    ViewTransaction, WorkspaceItem,
 };
 use domain::usecases::BatchViews;
 
@@ -68,6 +68,16 @@ fn item_pk(kind: ItemKind, id: &str) -> String {
     format!("ITEM#{}#{id}", kind.as_str())
 }
 const ITEM_SK: &str = "#ITEM";
+
+/// A conversation's inbox row, and the partitions of the lists it is in:
+/// each entry carries the whole row, so a page is one query.
+fn inbox_pk(conversation_id: &str) -> String {
+    format!("INBOX#{conversation_id}")
+}
+const INBOX_SK: &str = "#ROW";
+fn inbox_list_pk(partition: &str) -> String {
+    format!("INBOXLIST#{partition}")
+}
 
 /// What a batch's list entry holds: where it sorts and what lists filter on.
 #[derive(PartialEq, Eq)]
@@ -367,6 +377,76 @@ impl BatchViews for DynamoViews {
             .transpose()
     }
 
+    async fn inbox(&self, query: &InboxQuery) -> Result<Page<InboxRow>, PortError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .scan_index_forward(false)
+            .key_condition_expression("pk = :pk AND sk < :after")
+            .expression_attribute_values(":pk", s(inbox_list_pk(&query.partition)))
+            // Every key sorts below "~": digits, '#', and ids.
+            .expression_attribute_values(":after", s(query.after.as_deref().unwrap_or("~")));
+        if let Some(done) = query.done {
+            request = request
+                .filter_expression("#done = :done")
+                .expression_attribute_names("#done", "done")
+                .expression_attribute_values(":done", n(u8::from(done)));
+        }
+        let mut rows: Vec<(String, InboxRow)> = Vec::new();
+        let mut start = None;
+        loop {
+            let output = request
+                .clone()
+                .limit((query.limit + 1).clamp(1, 1_000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error("inbox list"))?;
+            for item in output.items() {
+                let row: InboxRow = body(item)?;
+                if query
+                    .unread_for
+                    .as_deref()
+                    .is_none_or(|u| row.unread_for(u))
+                {
+                    rows.push((get_s(item, "sk")?.to_owned(), row));
+                }
+            }
+            start = output.last_evaluated_key().cloned();
+            if rows.len() > query.limit || start.as_ref().is_none_or(|k| k.is_empty()) {
+                break;
+            }
+        }
+        let more = rows.len() > query.limit;
+        rows.truncate(query.limit);
+        let next = more
+            .then(|| rows.last().map(|(sk, _)| sk.clone()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(|(_, row)| row).collect(),
+            next,
+        })
+    }
+
+    async fn inbox_unread(&self, partition: &str, user_id: &str) -> Result<u64, PortError> {
+        let request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(inbox_list_pk(partition)));
+        let items = query_all(request, "inbox unread").await?;
+        let mut unread = 0;
+        for item in &items {
+            let row: InboxRow = body(item)?;
+            unread += u64::from(row.unread_for(user_id));
+        }
+        Ok(unread)
+    }
+
     async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError> {
         for event in &events {
             self.apply(event).await.map_err(|e| match e {
@@ -605,6 +685,52 @@ impl ViewTransaction for DynamoViewTx<'_> {
                 ("body".into(), s(row)),
             ]))
         }
+    }
+
+    async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError> {
+        self.read(inbox_pk(conversation_id), INBOX_SK.into())
+            .await?
+            .map(|item| body(&item))
+            .transpose()
+    }
+
+    async fn put_inbox_row(
+        &mut self,
+        previous: Option<&InboxRow>,
+        row: &InboxRow,
+    ) -> Result<(), PortError> {
+        let body = json(row)?;
+        self.write(Item::from([
+            ("pk".into(), s(inbox_pk(&row.conversation_id))),
+            ("sk".into(), s(INBOX_SK)),
+            ("body".into(), s(&body)),
+        ]))?;
+        // Unconditional: the row's own condition, in the same transaction,
+        // orders writers. An entry the row left is deleted; one it is still
+        // in is written over (a transaction touches an item once).
+        let now = row.entries();
+        for (partition, sort) in previous.map(InboxRow::entries).unwrap_or_default() {
+            if !now.contains(&(partition.clone(), sort.clone())) {
+                let delete = Delete::builder()
+                    .table_name(&self.views.table)
+                    .key("pk", s(inbox_list_pk(&partition)))
+                    .key("sk", s(sort))
+                    .build()
+                    .map_err(|e| PortError::new("view write", e))?;
+                self.writes
+                    .push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        for (partition, sort) in now {
+            self.put_unconditional(Item::from([
+                ("pk".into(), s(inbox_list_pk(&partition))),
+                ("sk".into(), s(sort)),
+                ("conversation_id".into(), s(&row.conversation_id)),
+                ("done".into(), n(u8::from(row.done))),
+                ("body".into(), s(&body)),
+            ]))?;
+        }
+        Ok(())
     }
 
     async fn record_failure(

@@ -10,11 +10,11 @@ use cqrs_es::persist::EventUpcaster;
 use cqrs_es::persist::SerializedEvent;
 use domain::jobs::parse_delivery_id;
 use domain::links::LinkRecord;
-use domain::ports::{BatchQuery, Page};
+use domain::ports::{BatchQuery, InboxQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{
-    listed_key, project, BatchSummary, DeliveryRow, ItemKind, ProjectionError, ViewTransaction,
-    WorkspaceItem,
+    listed_key, project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError,
+    ViewTransaction, WorkspaceItem,
 };
 use domain::usecases::BatchViews;
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -100,6 +100,9 @@ impl SqliteViews {
             "DELETE FROM deliveries",
             "DELETE FROM recipient_failures",
             "DELETE FROM workspace_items",
+            "DELETE FROM inbox_rows",
+            "DELETE FROM inbox_lists",
+            "DELETE FROM inbox_reads",
             "DELETE FROM positions",
         ] {
             sqlx::query(statement)
@@ -255,6 +258,43 @@ impl BatchViews for SqliteViews {
                 .await
                 .map_err(db_error("workspace item"))?;
         Ok(decode_all(body.into_iter().collect())?.pop())
+    }
+
+    async fn inbox(&self, query: &InboxQuery) -> Result<Page<InboxRow>, PortError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT l.sort, r.body FROM inbox_lists l
+             JOIN inbox_rows r ON r.conversation_id = l.conversation_id
+             LEFT JOIN inbox_reads d ON d.conversation_id = l.conversation_id AND d.user_id = ?1
+             WHERE l.partition = ?2 AND l.sort < ?3
+               AND (?4 IS NULL OR r.done = ?4)
+               AND (?1 IS NULL OR r.replies > COALESCE(d.replies, 0))
+             ORDER BY l.sort DESC LIMIT ?5",
+        )
+        .bind(query.unread_for.as_deref())
+        .bind(&query.partition)
+        // Every key sorts below "~": digits, '#', and ids.
+        .bind(query.after.as_deref().unwrap_or("~"))
+        .bind(query.done)
+        .bind(query.limit as i64 + 1)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_error("inbox list"))?;
+        page(rows, query.limit)
+    }
+
+    async fn inbox_unread(&self, partition: &str, user_id: &str) -> Result<u64, PortError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbox_lists l
+             JOIN inbox_rows r ON r.conversation_id = l.conversation_id
+             LEFT JOIN inbox_reads d ON d.conversation_id = l.conversation_id AND d.user_id = ?1
+             WHERE l.partition = ?2 AND r.replies > COALESCE(d.replies, 0)",
+        )
+        .bind(user_id)
+        .bind(partition)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_error("inbox unread"))?;
+        Ok(u64::try_from(count).unwrap_or_default())
     }
 
     async fn apply_now(&self, events: Vec<SerializedEvent>) -> Result<(), PortError> {
@@ -520,6 +560,79 @@ impl ViewTransaction for SqliteViewTx {
         .execute(&mut *self.tx)
         .await
         .map_err(db_error("workspace item"))?;
+        Ok(())
+    }
+
+    async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM inbox_rows WHERE conversation_id = ?")
+                .bind(conversation_id)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_error("inbox row"))?;
+        Ok(decode_all(body.into_iter().collect())?.pop())
+    }
+
+    async fn put_inbox_row(
+        &mut self,
+        _previous: Option<&InboxRow>,
+        row: &InboxRow,
+    ) -> Result<(), PortError> {
+        let id = &row.conversation_id;
+        sqlx::query(
+            "INSERT INTO inbox_rows (conversation_id, organisation_id, done, replies, body, last_sequence)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (conversation_id) DO UPDATE SET done = excluded.done,
+               replies = excluded.replies, body = excluded.body,
+               last_sequence = excluded.last_sequence",
+        )
+        .bind(id)
+        .bind(&row.organisation_id)
+        .bind(row.done)
+        .bind(i64::from(row.replies))
+        .bind(to_json(row)?)
+        .bind(row.last_sequence as i64)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_error("inbox row"))?;
+        // The row's entries, and its members' reads, written afresh: a
+        // conversation is in a handful of lists.
+        for statement in [
+            "DELETE FROM inbox_lists WHERE conversation_id = ?",
+            "DELETE FROM inbox_reads WHERE conversation_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error("inbox row"))?;
+        }
+        let mut lists =
+            sqlx::QueryBuilder::new("INSERT INTO inbox_lists (partition, sort, conversation_id) ");
+        lists.push_values(row.entries(), |mut values, (partition, sort)| {
+            values.push_bind(partition).push_bind(sort).push_bind(id);
+        });
+        lists
+            .build()
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_error("inbox lists"))?;
+        if !row.reads.is_empty() {
+            let mut reads = sqlx::QueryBuilder::new(
+                "INSERT INTO inbox_reads (conversation_id, user_id, replies) ",
+            );
+            reads.push_values(&row.reads, |mut values, (user, replies)| {
+                values
+                    .push_bind(id)
+                    .push_bind(user)
+                    .push_bind(i64::from(*replies));
+            });
+            reads
+                .build()
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_error("inbox reads"))?;
+        }
         Ok(())
     }
 

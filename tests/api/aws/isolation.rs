@@ -124,6 +124,6 @@ async fn no_operation_lets_one_organisation_reach_anothers_resource_through_the_
         );
         tried += 1;
     }
-    assert_eq!(tried, 24, "every id-taking staff operation was tried");
+    assert_eq!(tried, 27, "every id-taking staff operation was tried");
     assert_eq!(events_in(env).await, before, "nothing was written");
 }

@@ -4,20 +4,80 @@
 //! event log, so a crash after a commit loses none of it.
 
 use cqrs_es::persist::PersistedEventRepository;
-use events::{Channel, ConversationMessageEvent};
+use events::{Assignee, Channel, ConversationEvent, ConversationMessageEvent};
 
 use super::*;
 use crate::aggregates::{
     conversation_message_id, ConversationCommand, ConversationMessageCommand,
     ConversationMessageError, Outgoing,
 };
-use crate::jobs::{ConversationReference, SendConversationMessage};
-use crate::ports::{recipient_fingerprint, Receipt};
+use crate::jobs::{notice_reference, ConversationReference, SendConversationMessage};
+use crate::ports::{recipient_fingerprint, EmailRequest, Receipt};
 use crate::usecases::conversations::with_reply_link;
 use crate::usecases::store::CommandError;
 use crate::usecases::{Batchbook, Caller};
 
+/// What the assignee's notification says. Nothing about the patient: it
+/// leaves for a mailbox Batchbook does not control.
+const NOTICE_SUBJECT: &str = "A patient has replied";
+
 impl<R: PersistedEventRepository> Batchbook<R> {
+    /// What a conversation's event calls for: a patient's reply to a
+    /// conversation assigned to a member who gave an email address emails
+    /// them, once (the Conversation records it).
+    pub(in crate::usecases) async fn react_to_conversation(
+        &self,
+        event: ConversationEvent,
+        organisation_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        let ConversationEvent::ConversationReplied {
+            conversation_id,
+            message,
+            ..
+        } = event
+        else {
+            return Ok(false);
+        };
+        let conversation = self.conversations.load(&conversation_id).await?;
+        let Some(Assignee::User { user_id }) = conversation.assignee().cloned() else {
+            return Ok(false);
+        };
+        let workspace = self.workspaces.load(conversation.workspace_id()).await?;
+        let Some(to) = workspace.email_of(&user_id).map(str::to_owned) else {
+            // No address given: the unread count in the app tells them.
+            return Ok(false);
+        };
+        let email = EmailRequest {
+            idempotency_key: notice_reference(organisation_id, &conversation_id, message),
+            to,
+            subject: NOTICE_SUBJECT.to_owned(),
+            body: format!(
+                "A patient replied to a conversation assigned to you in {}. Sign in to Batchbook to read it (conversation {conversation_id}).",
+                workspace.name()
+            ),
+        };
+        let caller = Caller::system(
+            organisation(organisation_id)?,
+            "notifications",
+            correlation_id,
+        );
+        self.conversations
+            .execute_retrying(
+                &conversation_id,
+                || self.metadata(&caller),
+                |_| ConversationCommand::NotifyAssignee {
+                    message,
+                    user_id: user_id.clone(),
+                    email: Box::new(email.clone()),
+                    now: self.ports.clock.now(),
+                },
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(true)
+    }
+
     /// What a conversation message's event calls for: a written message is
     /// queued for sending; a reply reopens the conversation.
     pub(in crate::usecases) async fn react_to_conversation_message(

@@ -131,6 +131,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.ports.timers.schedule(timer).await?;
                 Ok(true)
             }
+            RecordedEvent::Conversation(event) => {
+                self.react_to_conversation(event, &organisation_id, &metadata.correlation_id)
+                    .await
+            }
             RecordedEvent::ConversationMessage(event) => {
                 self.react_to_conversation_message(
                     event,

@@ -174,6 +174,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// names. Repeated and late receipts change nothing.
     #[tracing::instrument(skip_all)]
     pub async fn record_receipt(&self, receipt: Receipt) -> Result<(), ReceiptError> {
+        if crate::jobs::is_notice_reference(&receipt.reference) {
+            // A staff notice's receipt changes nothing.
+            return Ok(());
+        }
         let ours = |raw: &str| {
             MessageReference::parse(raw).is_some() || ConversationReference::parse(raw).is_some()
         };
