@@ -40,9 +40,10 @@ pub enum LinkPurpose {
     Attachment,
     /// A Self-Book invite: the patient books (or declines) an appointment.
     Invite,
-    /// A conversation's message that allows one reply. Its record names
-    /// the conversation (as `batch_id`) and the message (as `row`).
-    Reply,
+    /// A conversation's message: its attachment, and its one reply when
+    /// allowed. Its record names the conversation (as `batch_id`) and the
+    /// message (as `row`).
+    Message,
 }
 
 impl LinkPurpose {
@@ -51,7 +52,7 @@ impl LinkPurpose {
             Self::Questionnaire => "questionnaire",
             Self::Attachment => "attachment",
             Self::Invite => "invite",
-            Self::Reply => "reply",
+            Self::Message => "message",
         }
     }
 }

@@ -136,6 +136,9 @@ pub enum ConversationMessageEvent {
         /// The longest reply, in characters, when a reply is allowed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_max_chars: Option<u32>,
+        /// A file the patient opens through the message's link.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attachment: Option<crate::batch::Attachment>,
         written_at: DateTime<Utc>,
     },
     /// The provider took the message.
@@ -182,6 +185,12 @@ pub enum ConversationMessageEvent {
         message: u32,
         attempts: u32,
         failed_at: DateTime<Utc>,
+    },
+    /// The patient opened the message's attachment (the first time).
+    ConversationAttachmentOpened {
+        conversation_id: String,
+        message: u32,
+        opened_at: DateTime<Utc>,
     },
     /// The patient replied, once.
     PatientReplied {
@@ -238,6 +247,11 @@ impl ConversationMessageEvent {
                 conversation_id,
                 message,
                 ..
+            }
+            | Self::ConversationAttachmentOpened {
+                conversation_id,
+                message,
+                ..
             } => (conversation_id, *message),
         }
     }
@@ -254,6 +268,7 @@ impl DomainEvent for ConversationMessageEvent {
             Self::ReplyIdentityVerified { .. } => "ReplyIdentityVerified",
             Self::ReplyIdentityCheckFailed { .. } => "ReplyIdentityCheckFailed",
             Self::PatientReplied { .. } => "PatientReplied",
+            Self::ConversationAttachmentOpened { .. } => "ConversationAttachmentOpened",
         }
         .to_owned()
     }

@@ -486,6 +486,12 @@ async fn locked_withdrawn_and_attachment(app: &TestApp, chrome: &Chrome<'_>, run
         "A document from your GP practice – Your GP practice"
     );
     chrome.check(&format!("{run}-attachment")).await;
+    assert_eq!(download(app, chrome).await, b"%PDF-1.4\n%%EOF\n");
+}
+
+/// The patient's file, fetched with the browser's cookies from the link
+/// "Download the document" on the page shown.
+async fn download(app: &TestApp, chrome: &Chrome<'_>) -> Vec<u8> {
     let href = chrome
         .client
         .find(Locator::LinkText("Download the document"))
@@ -507,14 +513,27 @@ async fn locked_withdrawn_and_attachment(app: &TestApp, chrome: &Chrome<'_>, run
         .await
         .unwrap();
     assert_eq!(file.status(), 200);
-    assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n%%EOF\n");
+    file.bytes().await.unwrap().to_vec()
 }
 
-/// A conversation's message with a reply allowed: the reply page, its
-/// error, the reply sent, and a second visit told it was replied to.
-async fn reply_once(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
+/// A conversation's message with an attachment and a reply allowed: the
+/// document opened from the reply page, the reply's error, the reply sent,
+/// and a second visit told it was replied to.
+async fn open_then_reply_once(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
     let team = app.team().await;
-    let (status, started) = app.start(&team, json!({})).await;
+    let (status, attachment) = TestApp::reply(
+        app.request(
+            reqwest::Method::POST,
+            "/v1/attachments?file_name=results.pdf",
+        )
+        .header("content-type", "application/pdf")
+        .body(b"%PDF-1.4\n%%EOF\n".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 201, "{attachment}");
+    let (status, started) = app
+        .start(&team, json!({"attachment_id": attachment["attachment_id"]}))
+        .await;
     assert_eq!(status, 201, "{started}");
     app.run_pending_work().await;
     let sent = app.conversation_outbox().await;
@@ -524,10 +543,13 @@ async fn reply_once(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
         "Reply to your GP practice – Your GP practice"
     );
     chrome.check(&format!("{run}-reply")).await;
-    assert!(chrome
-        .text()
-        .await
-        .contains("Your test results are back. Please book a review."));
+    let text = chrome.text().await;
+    assert!(
+        text.contains("Your test results are back. Please book a review."),
+        "{text}"
+    );
+    assert!(text.contains("results.pdf (PDF, 1 KB)"), "{text}");
+    assert_eq!(download(app, chrome).await, b"%PDF-1.4\n%%EOF\n");
     chrome.submit().await;
     assert_eq!(
         chrome.check(&format!("{run}-reply-error")).await,
@@ -560,7 +582,7 @@ async fn every_flow(script: bool) {
     book_then_cancel(&app, &chrome, run).await;
     decline_and_taken(&app, &chrome, run).await;
     locked_withdrawn_and_attachment(&app, &chrome, run).await;
-    reply_once(&app, &chrome, run).await;
+    open_then_reply_once(&app, &chrome, run).await;
     chrome.close().await;
 }
 

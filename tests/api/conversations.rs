@@ -184,6 +184,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
             "max_chars": 1000,
             "reply_until": first["reply_until"],
             "replied_at": null,
+            "attachment": null,
         })
     );
     let session = verified["session"].as_str().unwrap().to_owned();
@@ -1062,4 +1063,129 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
             json!({"assigned_to_me": 0, "sent_by_me": 0, "team": 0})
         )
     );
+}
+
+#[tokio::test]
+async fn an_attached_file_is_opened_through_the_messages_link_and_its_first_opening_recorded() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let (status, attachment) = TestApp::reply(
+        app.request_as(SAM, Method::POST, "/v1/attachments?file_name=results.pdf")
+            .header("content-type", "application/pdf")
+            .body(b"%PDF-1.4\n%%EOF\n".to_vec()),
+    )
+    .await;
+    assert_eq!(status, 201, "{attachment}");
+    let attachment_id = attachment["attachment_id"].as_str().unwrap().to_owned();
+    let (status, started) = app
+        .start(&team, json!({"attachment_id": attachment_id}))
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["conversation_id"].as_str().unwrap().to_owned();
+    assert_eq!(started["messages"][0]["attachment"], "results.pdf");
+    app.run_pending_work().await;
+    let body = app.conversation_outbox().await[0]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        body.starts_with("Your test results are back. Please book a review.\n\nOpen the document we sent you, and reply once until 7 December 2026: http://127.0.0.1:8080/l/"),
+        "{body}"
+    );
+    let link = app.link(&token_in(&body));
+    let (status, verified) = link.verify(JOE_BORN).await;
+    assert_eq!(status, 200, "{verified}");
+    let offer = json!({"file_name": "results.pdf", "content_type": "application/pdf", "size": 15,
+                       "expires_at": "2026-12-23T09:00:00Z"});
+    assert_eq!(verified["attachment"], offer);
+    assert_eq!(verified["reply"]["attachment"], offer);
+    let session = verified["session"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let file = link
+            .request(Method::GET, Some(&session), "/attachment", None)
+            .await;
+        assert_eq!(file.status(), 200);
+        assert_eq!(file.bytes().await.unwrap().as_ref(), b"%PDF-1.4\n%%EOF\n");
+    }
+    let opened = app
+        .conversation_events()
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "ConversationAttachmentOpened")
+        .count();
+    assert_eq!(opened, 1, "the first opening is recorded, once");
+    let (_, view) = app
+        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert!(
+        view["messages"][0]["attachment_opened_at"].is_string(),
+        "{view}"
+    );
+
+    // A message with only an attachment takes no reply; past 30 days the
+    // link no longer opens the file.
+    let (status, _) = app
+        .as_who(
+            SAM,
+            Method::POST,
+            &format!("/v1/conversations/{id}/messages"),
+            Some(json!({"channel": "sms", "body": "Here is your letter.", "attachment_id": attachment_id})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.run_pending_work().await;
+    let sent = app.conversation_outbox().await;
+    let letter = sent
+        .iter()
+        .find(|m| m["body"].as_str().unwrap().starts_with("Here is"))
+        .unwrap();
+    let body = letter["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("Here is your letter.\n\nOpen the document we sent you: http://"),
+        "{body}"
+    );
+    let link = app.link(&token_in(body));
+    let (status, verified) = link.verify(JOE_BORN).await;
+    assert_eq!((status, verified["reply"].clone()), (200, Value::Null));
+    let session = verified["session"].as_str().unwrap().to_owned();
+    let refused = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/reply",
+            Some(json!({"text": "Thanks"})),
+        )
+        .await;
+    assert_eq!(problem(refused).1, "link_not_found");
+    app.clock.advance(Duration::days(30));
+    assert_eq!(link.open().await.1["state"], "expired");
+    let (status, body) = link
+        .call(Method::GET, Some(&session), "/attachment", None)
+        .await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (401, Some("urn:batchbook:problem:session_expired"))
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_that_is_not_the_organisations_is_refused_by_name() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let before = app.snapshot().await;
+    assert_eq!(
+        problem(
+            app.start(
+                &team,
+                json!({"attachment_id": "3f2a1d5e-0000-4000-8000-000000000000"})
+            )
+            .await
+        ),
+        (
+            422,
+            "invalid_request".into(),
+            "attachment_id: there is no attachment with this id".into()
+        )
+    );
+    assert_eq!(app.snapshot().await, before);
 }

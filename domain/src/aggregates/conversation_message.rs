@@ -29,6 +29,8 @@ pub struct ConversationMessage {
     failed_checks: u32,
     replied_at: Option<DateTime<Utc>>,
     reply_key: Option<String>,
+    attachment: Option<events::Attachment>,
+    attachment_opened_at: Option<DateTime<Utc>>,
 }
 
 /// The message as its provider is asked to send it.
@@ -53,8 +55,11 @@ pub enum ConversationMessageCommand {
         content_sha256: String,
         reply_until: Option<DateTime<Utc>>,
         reply_max_chars: Option<u32>,
+        attachment: Option<events::Attachment>,
         now: DateTime<Utc>,
     },
+    /// The patient opened the attachment: recorded the first time.
+    OpenAttachment { now: DateTime<Utc> },
     /// Sends it, once: a redelivered job finds it sent and does nothing.
     Send {
         outgoing: Box<Outgoing>,
@@ -89,6 +94,10 @@ pub enum ConversationMessageError {
     EmailWithoutSubject,
     #[error("this message does not take a reply")]
     NoReplyAllowed,
+    #[error("this message has no attachment")]
+    NoAttachment,
+    #[error("this message's link has expired")]
+    LinkExpired,
     #[error("this message was never sent")]
     NeverSent,
     #[error("the time to reply to this message has passed")]
@@ -171,17 +180,42 @@ impl ConversationMessage {
         self.failed_checks >= MAX_IDENTITY_ATTEMPTS
     }
 
-    /// Why the reply link cannot be used now, if it cannot. A replied
-    /// message's link still opens (to say it was replied to).
+    pub fn attachment(&self) -> Option<&events::Attachment> {
+        self.attachment.as_ref()
+    }
+
+    pub fn attachment_opened_at(&self) -> Option<DateTime<Utc>> {
+        self.attachment_opened_at
+    }
+
+    /// Until when the attachment opens: as a batch's, for
+    /// `ATTACHMENT_LINK_DAYS` from the message.
+    pub fn attachment_until(&self) -> Option<DateTime<Utc>> {
+        self.attachment.as_ref()?;
+        Some(self.sent_at? + chrono::Duration::days(crate::links::ATTACHMENT_LINK_DAYS))
+    }
+
+    /// When the message's link stops opening: when neither its reply nor
+    /// its attachment is open any longer. Replied to, a reply-only link
+    /// still opens, to say it was replied to.
+    pub fn link_until(&self) -> Option<DateTime<Utc>> {
+        if self.replied_at.is_some() && self.attachment.is_none() {
+            return None;
+        }
+        let reply = self.reply_until.filter(|_| self.replied_at.is_none());
+        reply.max(self.attachment_until())
+    }
+
+    /// Why the message's link cannot be used now, if it cannot.
     pub fn link_refusal(&self, now: DateTime<Utc>) -> Option<ConversationMessageError> {
         if !self.written() {
             Some(ConversationMessageError::NotWritten)
-        } else if self.reply_until.is_none() {
+        } else if self.reply_until.is_none() && self.attachment.is_none() {
             Some(ConversationMessageError::NoReplyAllowed)
         } else if self.sent_at.is_none() {
             Some(ConversationMessageError::NeverSent)
-        } else if self.replied_at.is_none() && self.reply_until.is_some_and(|until| now >= until) {
-            Some(ConversationMessageError::ReplyExpired)
+        } else if self.link_until().is_some_and(|until| now >= until) {
+            Some(ConversationMessageError::LinkExpired)
         } else if self.locked() {
             Some(ConversationMessageError::Locked)
         } else {
@@ -193,8 +227,13 @@ impl ConversationMessage {
         if let Some(refused) = self.link_refusal(now) {
             return Some(refused);
         }
-        if self.replied_at.is_some() {
-            return Some(ConversationMessageError::AlreadyReplied);
+        match self.reply_until {
+            None => return Some(ConversationMessageError::NoReplyAllowed),
+            Some(_) if self.replied_at.is_some() => {
+                return Some(ConversationMessageError::AlreadyReplied)
+            }
+            Some(until) if now >= until => return Some(ConversationMessageError::ReplyExpired),
+            Some(_) => {}
         }
         if chars == 0 {
             return Some(ConversationMessageError::EmptyReply);
@@ -231,6 +270,7 @@ impl ConversationMessage {
                 content_sha256,
                 reply_until,
                 reply_max_chars,
+                attachment,
                 now,
             } => {
                 if self.written() {
@@ -244,7 +284,28 @@ impl ConversationMessage {
                     content_sha256,
                     reply_until,
                     reply_max_chars,
+                    attachment,
                     written_at: now,
+                }]
+            }
+            ConversationMessageCommand::OpenAttachment { now } => {
+                if let Some(refused) = self.link_refusal(now) {
+                    return Err(refused);
+                }
+                match self.attachment_until() {
+                    None => return Err(ConversationMessageError::NoAttachment),
+                    Some(until) if now >= until => {
+                        return Err(ConversationMessageError::LinkExpired)
+                    }
+                    Some(_) => {}
+                }
+                if self.attachment_opened_at.is_some() {
+                    return Ok(vec![]);
+                }
+                vec![ConversationMessageEvent::ConversationAttachmentOpened {
+                    conversation_id,
+                    message,
+                    opened_at: now,
                 }]
             }
             ConversationMessageCommand::Send { outgoing, now } => {
@@ -378,6 +439,7 @@ impl ConversationMessage {
                 content_key,
                 reply_until,
                 reply_max_chars,
+                attachment,
                 written_at,
                 ..
             } => {
@@ -385,7 +447,11 @@ impl ConversationMessage {
                 self.content_key = content_key;
                 self.reply_until = reply_until;
                 self.reply_max_chars = reply_max_chars;
+                self.attachment = attachment;
                 self.written_at = Some(written_at);
+            }
+            ConversationMessageEvent::ConversationAttachmentOpened { opened_at, .. } => {
+                self.attachment_opened_at = Some(opened_at)
             }
             ConversationMessageEvent::ConversationMessageSent { sent_at, .. } => {
                 self.status = DeliveryStatus::Sent;
@@ -458,6 +524,7 @@ mod tests {
             content_sha256: "d".into(),
             reply_until: reply.then(|| now() + Duration::days(14)),
             reply_max_chars: reply.then_some(10),
+            attachment: None,
             now: now(),
         }
     }
@@ -567,7 +634,7 @@ mod tests {
         let late = now() + Duration::days(14);
         assert_eq!(
             run(&mut m, &services, reply(3, late)).await,
-            Err(ConversationMessageError::ReplyExpired)
+            Err(ConversationMessageError::LinkExpired)
         );
         assert_eq!(
             run(&mut m, &services, reply(10, now()))

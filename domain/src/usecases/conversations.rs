@@ -40,6 +40,19 @@ pub struct NewMessage {
     pub body: String,
     /// Lets the patient reply once, through a link in the message.
     pub allow_reply: bool,
+    /// An uploaded attachment of the organisation's, which the patient
+    /// opens through the message's link.
+    pub attachment_id: Option<String>,
+}
+
+/// A message checked and its attachment found, ready to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CheckedMessage {
+    channel: Channel,
+    subject: Option<String>,
+    body: String,
+    allow_reply: bool,
+    attachment: Option<events::Attachment>,
 }
 
 /// A new conversation: the patient, by NHS number and date of birth, and
@@ -116,6 +129,10 @@ pub struct MessageView {
     /// When a reply is no longer taken.
     pub reply_until: Option<DateTime<Utc>>,
     pub reply: Option<ReplyView>,
+    /// The attached file's name, if the message has one.
+    pub attachment: Option<String>,
+    /// When the patient first opened it.
+    pub attachment_opened_at: Option<DateTime<Utc>>,
 }
 
 /// A conversation, whole, as its workspace's members see it.
@@ -168,19 +185,31 @@ fn conversation_prefix(organisation_id: &str, conversation_id: &str) -> String {
     format!("conversations/{organisation_id}/{conversation_id}")
 }
 
-/// The sentence that carries a reply link, after the staff's words.
-pub(in crate::usecases) fn with_reply_link(
+/// The message as the patient receives it: the staff's words, then the
+/// sentence that carries the message's link (`url`), when it has one, for
+/// a reply allowed until `reply_until`, an attachment, or both.
+pub(in crate::usecases) fn with_link(
     body: &str,
-    link: Option<(&str, DateTime<Utc>)>,
+    url: Option<&str>,
+    reply_until: Option<DateTime<Utc>>,
+    attachment: bool,
 ) -> String {
-    match link {
-        None => body.to_owned(),
-        Some((url, until)) => {
-            let until = until
-                .with_timezone(&chrono_tz::Europe::London)
-                .format("%-d %B %Y");
-            format!("{body}\n\nYou can reply once, until {until}: {url}")
-        }
+    let Some(url) = url else {
+        return body.to_owned();
+    };
+    let until = |at: DateTime<Utc>| {
+        at.with_timezone(&chrono_tz::Europe::London)
+            .format("%-d %B %Y")
+            .to_string()
+    };
+    match (reply_until, attachment) {
+        (Some(at), false) => format!("{body}\n\nYou can reply once, until {}: {url}", until(at)),
+        (Some(at), true) => format!(
+            "{body}\n\nOpen the document we sent you, and reply once until {}: {url}",
+            until(at)
+        ),
+        (None, true) => format!("{body}\n\nOpen the document we sent you: {url}"),
+        (None, false) => body.to_owned(),
     }
 }
 
@@ -210,8 +239,14 @@ impl NewMessage {
                     return Err(invalid("subject", "a text message has no subject"));
                 }
                 let until = now + Duration::days(reply_days.into());
-                let link = self.allow_reply.then(|| sample_link(base_url));
-                let sent = with_reply_link(&body, link.as_deref().map(|l| (l, until)));
+                let attached = self.attachment_id.is_some();
+                let link = (self.allow_reply || attached).then(|| sample_link(base_url));
+                let sent = with_link(
+                    &body,
+                    link.as_deref(),
+                    self.allow_reply.then_some(until),
+                    attached,
+                );
                 SmsLength::of(&sent)
                     .check(None)
                     .map_err(|e| invalid("body", e))?;
@@ -327,6 +362,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             self.ports.clock.now(),
         )?;
         self.member_workspace(caller, &new.workspace_id).await?;
+        let message = self.with_attachment(caller, message).await?;
         self.idempotent(caller, key, request, || async {
             let record = self
                 .demographics_of(&nhs_number, date_of_birth)
@@ -410,6 +446,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             self.ports.clock.now(),
         )?;
         let (conversation, _) = self.conversation_of(caller, conversation_id).await?;
+        let message = self.with_attachment(caller, message).await?;
         self.idempotent(caller, key, request, || async {
             let patient = self.patient_of(&conversation).await?;
             let nhs_number = NhsNumber::parse(&patient.nhs_number)
@@ -449,7 +486,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         conversation_id: &str,
         request_id: &str,
         patient: &ConversationPatient,
-        message: NewMessage,
+        message: CheckedMessage,
         to: String,
         replies: &super::ReplySettings,
     ) -> Result<u32, BatchbookError> {
@@ -486,13 +523,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let reply_until = message
             .allow_reply
             .then(|| now + Duration::days(replies.valid_for_days.into()));
-        if message.allow_reply {
+        let attachment = message.attachment.clone();
+        if message.allow_reply || attachment.is_some() {
             let (_, record) = link_record(
                 &self.ports.links.key,
                 &org,
                 conversation_id,
                 number.into(),
-                LinkPurpose::Reply,
+                LinkPurpose::Message,
                 Some(&patient.date_of_birth.to_string()),
             );
             self.ports.links.directory.register(vec![record]).await?;
@@ -508,12 +546,36 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     content_sha256,
                     reply_until,
                     reply_max_chars: message.allow_reply.then_some(replies.max_chars),
+                    attachment,
                     now,
                 },
                 self.metadata(caller),
             )
             .await?;
         Ok(number)
+    }
+
+    /// The message with its attachment found: the caller's organisation's,
+    /// or refused by name before anything is written.
+    async fn with_attachment(
+        &self,
+        caller: &Caller,
+        message: NewMessage,
+    ) -> Result<CheckedMessage, BatchbookError> {
+        let attachment = match &message.attachment_id {
+            Some(id) => Some(
+                self.attachment_for_batch(&caller.organisation_id, id)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(CheckedMessage {
+            channel: message.channel,
+            subject: message.subject,
+            body: message.body,
+            allow_reply: message.allow_reply,
+            attachment,
+        })
     }
 
     /// Who the conversation is about, from the blob store.
@@ -621,6 +683,8 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             reply_allowed: message.reply_until().is_some(),
             reply_until: message.reply_until(),
             reply,
+            attachment: message.attachment().map(|a| a.file_name.clone()),
+            attachment_opened_at: message.attachment_opened_at(),
         }))
     }
 

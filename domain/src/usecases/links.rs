@@ -153,7 +153,7 @@ impl Opened {
         let valid_for = match self.batch.link_purpose()? {
             LinkPurpose::Questionnaire => florey::valid_for(self.batch.questionnaire()?),
             LinkPurpose::Attachment => Duration::days(ATTACHMENT_LINK_DAYS),
-            LinkPurpose::Reply => return None,
+            LinkPurpose::Message => return None,
             LinkPurpose::Invite => {
                 let invite = self.invite.as_ref();
                 match invite.map(Invite::status) {
@@ -213,7 +213,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     async fn open(&self, token: &str) -> Result<Opened, LinkError> {
         let record = self.find_link(token).await?;
-        if record.purpose == LinkPurpose::Reply {
+        if record.purpose == LinkPurpose::Message {
             // A conversation's reply link opens only the reply pages.
             return Err(LinkError::NotFound);
         }
@@ -289,7 +289,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// What the page may show before the date-of-birth check.
     pub async fn open_link(&self, token: &str) -> Result<LinkPage, LinkError> {
         let record = self.find_link(token).await?;
-        if record.purpose == LinkPurpose::Reply {
+        if record.purpose == LinkPurpose::Message {
             return self.reply_link_page(&record).await;
         }
         let opened = self.open(token).await?;
@@ -309,7 +309,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let given = NaiveDate::parse_from_str(date_of_birth.trim(), "%Y-%m-%d")
             .map_err(|_| LinkError::UnreadableDateOfBirth)?;
         let record = self.find_link(token).await?;
-        if record.purpose == LinkPurpose::Reply {
+        if record.purpose == LinkPurpose::Message {
             return self.verify_reply_link(record, given).await;
         }
         let mut opened = self.open(token).await?;
@@ -442,6 +442,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         token: &str,
         session: &str,
     ) -> Result<AttachmentOffer, LinkError> {
+        if self.find_link(token).await?.purpose == LinkPurpose::Message {
+            return self.message_attachment_offer(token, session).await;
+        }
         self.open_with_session(token, session).await?.attachment()
     }
 
@@ -453,6 +456,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         token: &str,
         session: &str,
     ) -> Result<AttachmentFile, LinkError> {
+        if self.find_link(token).await?.purpose == LinkPurpose::Message {
+            return self.message_attachment(token, session).await;
+        }
         let mut opened = self.open_with_session(token, session).await?;
         let attachment = opened
             .batch

@@ -10,8 +10,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::conversations::ReplyContent;
-use super::links::{LinkError, LinkPage, LinkState, VerifiedLink};
+use super::links::{AttachmentOffer, LinkError, LinkPage, LinkState, VerifiedLink};
 use super::store::CommandError;
+use super::AttachmentFile;
 use super::{Batchbook, Caller};
 use crate::aggregates::{
     conversation_message_id, ConversationCommand, ConversationMessage, ConversationMessageCommand,
@@ -39,6 +40,8 @@ pub struct ReplyForm {
     pub reply_until: DateTime<Utc>,
     /// Replied already: the page says so instead of asking again.
     pub replied_at: Option<DateTime<Utc>>,
+    /// The message's attachment, offered beside the reply.
+    pub attachment: Option<AttachmentOffer>,
 }
 
 /// A reply link, found and loaded.
@@ -56,10 +59,21 @@ impl OpenedReply {
         conversation_message_id(&self.record.batch_id, self.message_number())
     }
 
+    fn offer(&self) -> Option<AttachmentOffer> {
+        let attachment = self.message.attachment()?;
+        Some(AttachmentOffer {
+            file_name: attachment.file_name.clone(),
+            content_type: attachment.content_type.clone(),
+            size: attachment.size,
+            expires_at: self.message.attachment_until()?,
+        })
+    }
+
     fn state(&self, now: DateTime<Utc>) -> LinkState {
         match self.message.link_refusal(now) {
             None => LinkState::Open,
-            Some(ConversationMessageError::ReplyExpired) => LinkState::Expired,
+            Some(ConversationMessageError::ReplyExpired)
+            | Some(ConversationMessageError::LinkExpired) => LinkState::Expired,
             Some(ConversationMessageError::Locked) => LinkState::Locked,
             Some(_) => LinkState::Withdrawn,
         }
@@ -179,9 +193,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             session: key.session(&opened.record.token_sha256, session_expires_at),
             session_expires_at,
             questionnaire: None,
-            attachment: None,
             invite: None,
-            reply: Some(self.reply_form(&opened).await?),
+            attachment: opened.offer(),
+            reply: match opened.message.reply_until() {
+                Some(_) => Some(self.reply_form(&opened).await?),
+                None => None,
+            },
         })
     }
 
@@ -192,6 +209,64 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             max_chars: opened.message.reply_max_chars().unwrap_or_default(),
             reply_until: opened.message.reply_until().ok_or(LinkError::NotFound)?,
             replied_at: opened.message.replied_at(),
+            attachment: opened.offer(),
+        })
+    }
+
+    /// What the message's attachment is, for a patient holding a session.
+    pub(super) async fn message_attachment_offer(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<AttachmentOffer, LinkError> {
+        self.open_reply_with_session(token, session)
+            .await?
+            .offer()
+            .ok_or(LinkError::NotFound)
+    }
+
+    /// The message's attachment, for a patient holding a session; its
+    /// first opening is recorded on the message.
+    #[tracing::instrument(skip_all)]
+    pub(super) async fn message_attachment(
+        &self,
+        token: &str,
+        session: &str,
+    ) -> Result<AttachmentFile, LinkError> {
+        let opened = self.open_reply_with_session(token, session).await?;
+        let attachment = opened
+            .message
+            .attachment()
+            .ok_or(LinkError::NotFound)?
+            .clone();
+        let caller = self.reply_caller(&opened.record)?;
+        let opening = self
+            .conversation_messages
+            .execute_retrying(
+                &opened.id(),
+                || self.metadata(&caller),
+                |_| ConversationMessageCommand::OpenAttachment {
+                    now: self.ports.clock.now(),
+                },
+            )
+            .await;
+        match opening {
+            Ok(_) => {}
+            Err(CommandError::Refused(refused)) => {
+                return Err(self.reply_refusal(&opened, refused).await)
+            }
+            Err(e) => return Err(LinkError::Unavailable(e.to_string())),
+        }
+        let bytes = self
+            .ports
+            .blobs
+            .get(&attachment.blob_key)
+            .await?
+            .ok_or_else(|| LinkError::Unavailable("the message's attachment is missing".into()))?;
+        Ok(AttachmentFile {
+            file_name: attachment.file_name,
+            content_type: attachment.content_type,
+            bytes,
         })
     }
 
@@ -201,7 +276,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         session: &str,
     ) -> Result<OpenedReply, LinkError> {
         let record = self.find_link(token).await?;
-        if record.purpose != crate::links::LinkPurpose::Reply {
+        if record.purpose != crate::links::LinkPurpose::Message {
             return Err(LinkError::NotFound);
         }
         let opened = self.open_reply(record).await?;
@@ -304,6 +379,10 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> LinkError {
         match refused {
             ConversationMessageError::AlreadyReplied => LinkError::AlreadyReplied,
+            // An attachment's link, whose message takes no reply.
+            ConversationMessageError::NoReplyAllowed | ConversationMessageError::NoAttachment => {
+                LinkError::NotFound
+            }
             ConversationMessageError::EmptyReply => ReplyProblem::Empty.into(),
             ConversationMessageError::TooLong { max, given } => {
                 ReplyProblem::TooLong { max, given }.into()

@@ -47,6 +47,11 @@ pub struct StartConversationRequest {
     /// `replies` settings.
     #[serde(default)]
     pub allow_reply: bool,
+    /// An attachment uploaded with `POST /v1/attachments`: the patient
+    /// opens it through the message's link for 30 days, after the same
+    /// date-of-birth check.
+    #[serde(default)]
+    pub attachment_id: Option<String>,
 }
 
 /// Another message in a conversation.
@@ -63,6 +68,10 @@ pub struct MessageRequest {
     /// Let the patient reply once to this message.
     #[serde(default)]
     pub allow_reply: bool,
+    /// An attachment uploaded with `POST /v1/attachments`, opened through
+    /// the message's link.
+    #[serde(default)]
+    pub attachment_id: Option<String>,
 }
 
 /// Who to assign a conversation to: give exactly one of the two.
@@ -135,6 +144,10 @@ pub struct MessageResponse {
     pub reply_until: Option<chrono::DateTime<chrono::Utc>>,
     /// The patient's reply, once they have sent it.
     pub reply: Option<ReplyResponse>,
+    /// The attached file's name; `null` when none.
+    pub attachment: Option<String>,
+    /// When the patient first opened the attachment.
+    pub attachment_opened_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A conversation with one patient.
@@ -179,6 +192,8 @@ impl From<MessageView> for MessageResponse {
                 text: r.text,
                 replied_at: r.replied_at,
             }),
+            attachment: m.attachment,
+            attachment_opened_at: m.attachment_opened_at,
         }
     }
 }
@@ -241,6 +256,7 @@ pub async fn start_conversation<R: PersistedEventRepository + 'static>(
                     subject: request.subject,
                     body: request.body,
                     allow_reply: request.allow_reply,
+                    attachment_id: request.attachment_id,
                 },
             },
             key.as_ref(),
@@ -302,6 +318,7 @@ pub async fn add_message<R: PersistedEventRepository + 'static>(
                 subject: request.subject,
                 body: request.body,
                 allow_reply: request.allow_reply,
+                attachment_id: request.attachment_id,
             },
             key.as_ref(),
             &bytes,

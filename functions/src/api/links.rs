@@ -145,6 +145,9 @@ pub struct ReplyFormResponse {
     /// When the patient replied; `null` until they have. A message takes
     /// one reply.
     pub replied_at: Option<DateTime<Utc>>,
+    /// The message's attachment, opened with `GET
+    /// /v1/links/{token}/attachment`; `null` when it has none.
+    pub attachment: Option<AttachmentOfferResponse>,
 }
 
 impl From<domain::usecases::ReplyForm> for ReplyFormResponse {
@@ -154,6 +157,7 @@ impl From<domain::usecases::ReplyForm> for ReplyFormResponse {
             max_chars: form.max_chars,
             reply_until: form.reply_until,
             replied_at: form.replied_at,
+            attachment: form.attachment.map(Into::into),
         }
     }
 }

@@ -240,6 +240,28 @@ struct ReplyPage<'a> {
     csrf: String,
     given: String,
     error: Option<String>,
+    /// The attachment's download link and its words, when there is one.
+    attachment: Option<(String, String)>,
+}
+
+/// "Name (PDF, 12 KB)": what an attachment is, in the patient's words.
+fn attachment_words(m: &Messages, offer: &AttachmentOffer) -> String {
+    let kind = match offer.content_type.as_str() {
+        "application/pdf" => &m.attachment.pdf,
+        "image/png" => &m.attachment.png,
+        _ => &m.attachment.jpeg,
+    };
+    let size = if offer.size >= 1024 * 1024 {
+        let size = format!("{:.1}", offer.size as f64 / (1024.0 * 1024.0));
+        fill(&m.attachment.mb, &[("size", &size)])
+    } else {
+        let size = offer.size.div_ceil(1024).to_string();
+        fill(&m.attachment.kb, &[("size", &size)])
+    };
+    fill(
+        &m.attachment.file,
+        &[("name", &offer.file_name), ("kind", kind), ("size", &size)],
+    )
 }
 
 /// One question as the page asks it.
@@ -652,6 +674,10 @@ impl Page {
             csrf: visit.csrf(),
             given: given.to_owned(),
             error,
+            attachment: form
+                .attachment
+                .as_ref()
+                .map(|offer| (visit.path("/attachment/file"), attachment_words(m, offer))),
         })
     }
 
@@ -675,24 +701,9 @@ impl Page {
     }
 
     pub fn attachment(m: &Messages, visit: &Visit, offer: &AttachmentOffer) -> Shown {
-        let kind = match offer.content_type.as_str() {
-            "application/pdf" => &m.attachment.pdf,
-            "image/png" => &m.attachment.png,
-            _ => &m.attachment.jpeg,
-        };
-        let size = if offer.size >= 1024 * 1024 {
-            let size = format!("{:.1}", offer.size as f64 / (1024.0 * 1024.0));
-            fill(&m.attachment.mb, &[("size", &size)])
-        } else {
-            let size = offer.size.div_ceil(1024).to_string();
-            fill(&m.attachment.kb, &[("size", &size)])
-        };
         let mut page = Info::new(m, &m.attachment.title)
             .lead(&m.attachment.intro)
-            .lead(&fill(
-                &m.attachment.file,
-                &[("name", &offer.file_name), ("kind", kind), ("size", &size)],
-            ));
+            .lead(&attachment_words(m, offer));
         page.buttons.push((
             visit.path("/attachment/file"),
             m.attachment.download.clone(),

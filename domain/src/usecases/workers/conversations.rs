@@ -13,7 +13,7 @@ use crate::aggregates::{
 };
 use crate::jobs::{notice_reference, ConversationReference, SendConversationMessage};
 use crate::ports::{recipient_fingerprint, EmailRequest, Receipt};
-use crate::usecases::conversations::with_reply_link;
+use crate::usecases::conversations::with_link;
 use crate::usecases::store::CommandError;
 use crate::usecases::{Batchbook, Caller};
 
@@ -174,18 +174,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
         }
         let content = self.message_content(&message).await?;
-        let link = message.reply_until().map(|until| {
+        let attached = message.attachment().is_some();
+        let url = (message.reply_until().is_some() || attached).then(|| {
             let token = self.ports.links.key.token(
                 &job.organisation_id,
                 &job.conversation_id,
                 job.message.into(),
-                crate::links::LinkPurpose::Reply,
+                crate::links::LinkPurpose::Message,
             );
-            (links::url(&self.ports.links.base_url, &token), until)
+            links::url(&self.ports.links.base_url, &token)
         });
-        let body = with_reply_link(
+        let body = with_link(
             &content.body,
-            link.as_ref().map(|(url, until)| (url.as_str(), *until)),
+            url.as_deref(),
+            message.reply_until(),
+            attached,
         );
         let command = ConversationMessageCommand::Send {
             outgoing: Box::new(Outgoing {
