@@ -347,6 +347,27 @@ impl SendConversationMessage {
     }
 }
 
+/// Save one sent conversation message to the patient's record, queued by
+/// the reactor when the message is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveConversationMessage {
+    pub organisation_id: String,
+    pub conversation_id: String,
+    pub message: u32,
+    pub correlation_id: String,
+}
+
+impl SaveConversationMessage {
+    /// The clinical system's idempotency key for this entry.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "{}:conversation:{}:{}:record",
+            self.organisation_id, self.conversation_id, self.message
+        )
+    }
+}
+
 /// One conversation message as written in its provider idempotency key:
 /// `<organisation>:conversation:<conversation>:<message>:<channel>`. Five
 /// parts, so it is never read as a batch's [`MessageReference`].

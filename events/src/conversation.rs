@@ -186,6 +186,21 @@ pub enum ConversationMessageEvent {
         attempts: u32,
         failed_at: DateTime<Utc>,
     },
+    /// The message, as the patient got it, was saved to their record in
+    /// the clinical system.
+    ConversationMessageSavedToRecord {
+        conversation_id: String,
+        message: u32,
+        saved_at: DateTime<Utc>,
+    },
+    /// The clinical system refused the record for good (the patient is not
+    /// registered there): it is not tried again.
+    ConversationMessageNotSaved {
+        conversation_id: String,
+        message: u32,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The patient opened the message's attachment (the first time).
     ConversationAttachmentOpened {
         conversation_id: String,
@@ -252,6 +267,16 @@ impl ConversationMessageEvent {
                 conversation_id,
                 message,
                 ..
+            }
+            | Self::ConversationMessageSavedToRecord {
+                conversation_id,
+                message,
+                ..
+            }
+            | Self::ConversationMessageNotSaved {
+                conversation_id,
+                message,
+                ..
             } => (conversation_id, *message),
         }
     }
@@ -269,6 +294,8 @@ impl DomainEvent for ConversationMessageEvent {
             Self::ReplyIdentityCheckFailed { .. } => "ReplyIdentityCheckFailed",
             Self::PatientReplied { .. } => "PatientReplied",
             Self::ConversationAttachmentOpened { .. } => "ConversationAttachmentOpened",
+            Self::ConversationMessageSavedToRecord { .. } => "ConversationMessageSavedToRecord",
+            Self::ConversationMessageNotSaved { .. } => "ConversationMessageNotSaved",
         }
         .to_owned()
     }

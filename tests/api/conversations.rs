@@ -303,6 +303,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
             "ConversationMessageWritten",
             "ConversationMessageSent",
             "ConversationMessageDelivered",
+            "ConversationMessageSavedToRecord",
             "ReplyIdentityVerified",
             "PatientReplied",
             "ConversationReplied",
@@ -312,6 +313,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
             "ConversationMessageWritten",
             "ConversationMessageSent",
             "ConversationMessageDelivered",
+            "ConversationMessageSavedToRecord",
             "ReplyIdentityVerified",
             "PatientReplied",
             "ConversationReplied",
@@ -378,6 +380,32 @@ async fn every_queue_message_delivered_twice_and_a_retried_request_still_text_th
         .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(view["messages"].as_array().unwrap().len(), 2);
+    // Each sent message is saved to Joe's record once, as he got it.
+    let mut entries: Vec<(String, String, String)> = app
+        .stack
+        .records
+        .entries()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.idempotency_key, e.nhs_number, e.text))
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries,
+        [
+            (
+                format!("A12345:conversation:{id}:1:record"),
+                JOE.to_owned(),
+                "Hello from the surgery".to_owned()
+            ),
+            (
+                format!("A12345:conversation:{id}:2:record"),
+                JOE.to_owned(),
+                "One more thing".to_owned()
+            ),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -487,6 +515,21 @@ async fn a_message_without_a_reply_has_no_link_and_its_conversation_no_reply_pag
         sent[0]["body"],
         "Your test results are back. Please book a review."
     );
+    // Its receipt came: the 72-hour rule, when its timer fires, leaves it be.
+    app.clock.advance(Duration::hours(73));
+    app.run_pending_work().await;
+    let id = started["conversation_id"].as_str().unwrap();
+    let (_, view) = app
+        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .await;
+    assert_eq!(view["messages"][0]["status"], "delivered");
+    let failed = app
+        .conversation_events()
+        .await
+        .iter()
+        .filter(|(kind, _)| kind == "ConversationMessageFailed")
+        .count();
+    assert_eq!(failed, 0);
 }
 
 #[tokio::test]

@@ -31,6 +31,9 @@ pub struct ConversationMessage {
     reply_key: Option<String>,
     attachment: Option<events::Attachment>,
     attachment_opened_at: Option<DateTime<Utc>>,
+    /// Saved to the patient's record, or refused for good: either way,
+    /// never written again.
+    record_written: bool,
 }
 
 /// The message as its provider is asked to send it.
@@ -56,6 +59,12 @@ pub enum ConversationMessageCommand {
         reply_until: Option<DateTime<Utc>>,
         reply_max_chars: Option<u32>,
         attachment: Option<events::Attachment>,
+        now: DateTime<Utc>,
+    },
+    /// Saves the message sent to the patient's record, once; nothing if it
+    /// was saved already or never sent.
+    SaveToRecord {
+        entry: Box<crate::ports::RecordEntry>,
         now: DateTime<Utc>,
     },
     /// The patient opened the attachment: recorded the first time.
@@ -96,6 +105,9 @@ pub enum ConversationMessageError {
     NoReplyAllowed,
     #[error("this message has no attachment")]
     NoAttachment,
+    /// Worth retrying later: the job stays on the queue.
+    #[error("the clinical system could not take the record now: {0}")]
+    RecordUnavailable(String),
     #[error("this message's link has expired")]
     LinkExpired,
     #[error("this message was never sent")]
@@ -182,6 +194,10 @@ impl ConversationMessage {
 
     pub fn attachment(&self) -> Option<&events::Attachment> {
         self.attachment.as_ref()
+    }
+
+    pub fn record_written(&self) -> bool {
+        self.record_written
     }
 
     pub fn attachment_opened_at(&self) -> Option<DateTime<Utc>> {
@@ -286,6 +302,31 @@ impl ConversationMessage {
                     reply_max_chars,
                     attachment,
                     written_at: now,
+                }]
+            }
+            ConversationMessageCommand::SaveToRecord { entry, now } => {
+                if self.record_written || self.sent_at.is_none() {
+                    return Ok(vec![]);
+                }
+                // The key is fixed per message, so a retry after a crash
+                // between the write and our commit is one entry, not two.
+                vec![match services.record.save(&entry).await {
+                    Ok(()) => ConversationMessageEvent::ConversationMessageSavedToRecord {
+                        conversation_id,
+                        message,
+                        saved_at: now,
+                    },
+                    Err(crate::ports::RecordError::NotRegistered) => {
+                        ConversationMessageEvent::ConversationMessageNotSaved {
+                            conversation_id,
+                            message,
+                            reason: crate::ports::RecordError::NotRegistered.to_string(),
+                            at: now,
+                        }
+                    }
+                    Err(crate::ports::RecordError::Unavailable(reason)) => {
+                        return Err(ConversationMessageError::RecordUnavailable(reason))
+                    }
                 }]
             }
             ConversationMessageCommand::OpenAttachment { now } => {
@@ -452,6 +493,10 @@ impl ConversationMessage {
             }
             ConversationMessageEvent::ConversationAttachmentOpened { opened_at, .. } => {
                 self.attachment_opened_at = Some(opened_at)
+            }
+            ConversationMessageEvent::ConversationMessageSavedToRecord { .. }
+            | ConversationMessageEvent::ConversationMessageNotSaved { .. } => {
+                self.record_written = true
             }
             ConversationMessageEvent::ConversationMessageSent { sent_at, .. } => {
                 self.status = DeliveryStatus::Sent;
@@ -649,6 +694,45 @@ mod tests {
         );
         // Replied: the link still opens, to say so, even past its time.
         assert_eq!(m.link_refusal(late), None);
+    }
+
+    #[tokio::test]
+    async fn a_message_with_no_receipt_in_72_hours_fails_and_a_delivered_one_stays_delivered() {
+        let (services, _) = sms_ok();
+        let expire = |hours| ConversationMessageCommand::ExpireUnconfirmed {
+            now: now() + Duration::hours(hours),
+        };
+        let mut m = ConversationMessage::default();
+        run(&mut m, &services, write(false)).await.unwrap();
+        assert!(
+            run(&mut m, &services, expire(100))
+                .await
+                .unwrap()
+                .is_empty(),
+            "never sent"
+        );
+        run(&mut m, &services, send()).await.unwrap();
+        assert!(run(&mut m, &services, expire(71)).await.unwrap().is_empty());
+        let failed = run(&mut m, &services, expire(72)).await.unwrap();
+        assert!(matches!(
+            &failed[..],
+            [ConversationMessageEvent::ConversationMessageFailed {
+                failure: DeliveryFailure::NoReceipt,
+                ..
+            }]
+        ));
+        assert_eq!(m.status(), DeliveryStatus::Failed);
+
+        let mut m = ConversationMessage::default();
+        run(&mut m, &services, write(false)).await.unwrap();
+        run(&mut m, &services, send()).await.unwrap();
+        let delivered = ConversationMessageCommand::RecordReceipt {
+            outcome: ReceiptOutcome::Delivered,
+            at: now(),
+        };
+        run(&mut m, &services, delivered).await.unwrap();
+        assert!(run(&mut m, &services, expire(72)).await.unwrap().is_empty());
+        assert_eq!(m.status(), DeliveryStatus::Delivered);
     }
 
     #[tokio::test]

@@ -29,6 +29,13 @@ pub enum TimerJob {
         organisation_id: String,
         batch_id: String,
     },
+    /// The 72-hour rule for one conversation message: still only "sent",
+    /// it becomes Failed.
+    ConversationReceiptDeadline {
+        organisation_id: String,
+        conversation_id: String,
+        message: u32,
+    },
     /// A message that reached a worker outside the sending window goes back
     /// on the send queue when the window opens.
     ReleaseSend { body: String },

@@ -11,7 +11,9 @@ use crate::aggregates::{
     conversation_message_id, ConversationCommand, ConversationMessageCommand,
     ConversationMessageError, Outgoing,
 };
-use crate::jobs::{notice_reference, ConversationReference, SendConversationMessage};
+use crate::jobs::{
+    notice_reference, ConversationReference, SaveConversationMessage, SendConversationMessage,
+};
 use crate::ports::{recipient_fingerprint, EmailRequest, Receipt};
 use crate::usecases::conversations::with_link;
 use crate::usecases::store::CommandError;
@@ -104,6 +106,37 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     .await?;
                 Ok(true)
             }
+            ConversationMessageEvent::ConversationMessageSent {
+                conversation_id,
+                message,
+                sent_at,
+                ..
+            } => {
+                let timer = Timer {
+                    id: format!(
+                        "conversation:{}:receipt-deadline",
+                        conversation_message_id(&conversation_id, message)
+                    ),
+                    due_at: sent_at + crate::policies::RECEIPT_DEADLINE,
+                    job: TimerJob::ConversationReceiptDeadline {
+                        organisation_id: organisation_id.to_owned(),
+                        conversation_id: conversation_id.clone(),
+                        message,
+                    },
+                };
+                self.ports.timers.schedule(timer).await?;
+                let job = SaveConversationMessage {
+                    organisation_id: organisation_id.to_owned(),
+                    conversation_id,
+                    message,
+                    correlation_id: correlation_id.to_owned(),
+                };
+                self.ports
+                    .queue
+                    .send(QueueName::Record, vec![to_json(&job)])
+                    .await?;
+                Ok(true)
+            }
             ConversationMessageEvent::PatientReplied {
                 conversation_id,
                 message,
@@ -174,21 +207,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
         }
         let content = self.message_content(&message).await?;
-        let attached = message.attachment().is_some();
-        let url = (message.reply_until().is_some() || attached).then(|| {
-            let token = self.ports.links.key.token(
-                &job.organisation_id,
-                &job.conversation_id,
-                job.message.into(),
-                crate::links::LinkPurpose::Message,
-            );
-            links::url(&self.ports.links.base_url, &token)
-        });
-        let body = with_link(
+        let body = self.as_sent(
+            &job.organisation_id,
+            &job.conversation_id,
+            &message,
             &content.body,
-            url.as_deref(),
-            message.reply_until(),
-            attached,
         );
         let command = ConversationMessageCommand::Send {
             outgoing: Box::new(Outgoing {
@@ -215,6 +238,111 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
             Err(e) => Err(JobError::Retry(e.to_string())),
         }
+    }
+
+    /// Saves one sent message, as the patient got it, to their record in
+    /// the clinical system, once.
+    #[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id, message = job.message))]
+    pub(in crate::usecases) async fn save_conversation_message(
+        &self,
+        job: SaveConversationMessage,
+    ) -> Result<JobOutcome, JobError> {
+        let caller = Caller::system(
+            organisation(&job.organisation_id)?,
+            "record-writer",
+            &job.correlation_id,
+        );
+        let id = conversation_message_id(&job.conversation_id, job.message);
+        let (conversation, message) = futures::try_join!(
+            self.conversations.load(&job.conversation_id),
+            self.conversation_messages.load(&id),
+        )?;
+        if conversation.organisation_id() != job.organisation_id || !message.written() {
+            return Err(JobError::Malformed(
+                "no such message of this organisation's conversations".into(),
+            ));
+        }
+        if message.record_written() {
+            return Ok(JobOutcome::Skipped);
+        }
+        let (Some(sent_at), Some(channel)) = (message.sent_at(), message.channel()) else {
+            return Ok(JobOutcome::Skipped);
+        };
+        let patient = self
+            .patient_of(&conversation)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let content = self.message_content(&message).await?;
+        let entry = crate::ports::RecordEntry {
+            idempotency_key: job.idempotency_key(),
+            organisation_id: job.organisation_id.clone(),
+            nhs_number: patient.nhs_number,
+            snomed_code: None,
+            text: self.as_sent(
+                &job.organisation_id,
+                &job.conversation_id,
+                &message,
+                &content.body,
+            ),
+            channel,
+            sent_at,
+        };
+        let command = ConversationMessageCommand::SaveToRecord {
+            entry: Box::new(entry),
+            now: self.ports.clock.now(),
+        };
+        match self
+            .conversation_messages
+            .execute(&id, command, self.metadata(&caller))
+            .await
+        {
+            Ok(()) => Ok(JobOutcome::Done),
+            Err(CommandError::Refused(ConversationMessageError::RecordUnavailable(reason))) => {
+                Err(JobError::Retry(reason))
+            }
+            Err(e) => Err(JobError::Retry(e.to_string())),
+        }
+    }
+
+    /// The message as the patient got it: the staff's words and, when it
+    /// has one, the sentence with its link.
+    fn as_sent(
+        &self,
+        organisation_id: &str,
+        conversation_id: &str,
+        message: &crate::aggregates::ConversationMessage,
+        body: &str,
+    ) -> String {
+        let attached = message.attachment().is_some();
+        let url = (message.reply_until().is_some() || attached).then(|| {
+            let token = self.ports.links.key.token(
+                organisation_id,
+                conversation_id,
+                message.message().into(),
+                crate::links::LinkPurpose::Message,
+            );
+            links::url(&self.ports.links.base_url, &token)
+        });
+        with_link(body, url.as_deref(), message.reply_until(), attached)
+    }
+
+    /// The 72-hour rule for one message: still only "sent", it failed.
+    pub(in crate::usecases) async fn expire_conversation_message(
+        &self,
+        organisation_id: &str,
+        conversation_id: &str,
+        message: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), JobError> {
+        let caller = Caller::system(organisation(organisation_id)?, "timer", conversation_id);
+        self.conversation_messages
+            .execute(
+                &conversation_message_id(conversation_id, message),
+                ConversationMessageCommand::ExpireUnconfirmed { now },
+                self.metadata(&caller),
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))
     }
 
     /// A provider's receipt for a conversation message; repeated and late

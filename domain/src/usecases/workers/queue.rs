@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use super::*;
 use crate::aggregates::Batch;
-use crate::jobs::{SendConversationMessage, SendMessage};
+use crate::jobs::{SaveConversationMessage, SendConversationMessage, SendMessage};
 use crate::ports::{PortError, QueueName};
 use crate::usecases::Batchbook;
 
@@ -110,6 +110,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.send_one(job, &batch).await
             }
             QueueName::Record => {
+                if let Ok(job) = serde_json::from_str::<SaveConversationMessage>(body) {
+                    return self.save_conversation_message(job).await;
+                }
                 self.save_one(serde_json::from_str(body).map_err(malformed)?)
                     .await
             }

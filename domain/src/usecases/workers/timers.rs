@@ -66,6 +66,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     self.send_follow_ons(Recurring::Series, organisation_id, batch_id, now)
                         .await?
                 }
+                TimerJob::ConversationReceiptDeadline {
+                    organisation_id,
+                    conversation_id,
+                    message,
+                } => {
+                    self.expire_conversation_message(
+                        organisation_id,
+                        conversation_id,
+                        *message,
+                        now,
+                    )
+                    .await?
+                }
                 TimerJob::ReleaseSend { body } => {
                     self.ports
                         .queue
