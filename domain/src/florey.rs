@@ -152,6 +152,27 @@ pub fn reminders_after(questionnaire: Questionnaire) -> Vec<Duration> {
 }
 
 /// The name staff and patients see.
+/// A patient's answers in words staff read, a line per question asked, in
+/// the questionnaire's order: `Do you smoke? current smoker`, `If you
+/// smoke, how many a day? 5 cigarettes`.
+pub fn answers_text(
+    questionnaire: Questionnaire,
+    answers: &std::collections::BTreeMap<String, String>,
+) -> String {
+    questions(questionnaire)
+        .iter()
+        .filter_map(|q| {
+            let given = answers.get(q.id)?;
+            let value = match q.answer {
+                AnswerKind::Number { unit, .. } => format!("{given} {unit}"),
+                AnswerKind::Choice { .. } => given.replace('_', " "),
+            };
+            Some(format!("{} {value}", q.text))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn title(questionnaire: Questionnaire) -> &'static str {
     match questionnaire {
         Questionnaire::BloodPressure4Day => "Blood pressure (4 days of home readings)",

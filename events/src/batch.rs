@@ -108,6 +108,10 @@ pub enum BatchEvent {
         /// The template the message was copied from, when it was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         from_template: Option<Box<crate::TemplateUsed>>,
+        /// The workspace whose inbox the patients' questionnaire answers
+        /// come back to, as conversations; `None` for none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        workspace_id: Option<String>,
     },
     PatientListAttached(ListAttached),
     SendScheduled {

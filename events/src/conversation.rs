@@ -139,6 +139,11 @@ pub enum ConversationMessageEvent {
         /// A file the patient opens through the message's link.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         attachment: Option<crate::batch::Attachment>,
+        /// The questionnaire batch that sent it, when the message is the
+        /// batch's (its sending is that batch's delivery; this one is the
+        /// inbox's copy, never sent again).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from_batch: Option<String>,
         written_at: DateTime<Utc>,
     },
     /// The provider took the message.

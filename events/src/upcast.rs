@@ -88,6 +88,7 @@ mod tests {
                 attachment: None,
                 self_book: None,
                 from_template: None,
+                workspace_id: None,
             }
         );
     }

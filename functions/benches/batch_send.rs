@@ -75,6 +75,7 @@ async fn one_run(patients: usize) -> Result<Run, Box<dyn std::error::Error>> {
         )
         .await?;
     let batch = CreateBatch {
+        workspace_id: None,
         name: "Benchmark".into(),
         list_id: list.list_id.clone(),
         template: "Dear ((name)), your flu jab is due. Call us to book.".into(),

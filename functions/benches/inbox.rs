@@ -36,6 +36,8 @@ use domain::values::NhsNumber;
 use events::{Assignee, Channel, ConversationEvent, EventMetadata};
 use serde_json::{json, Value};
 
+/// Members, and callers at once (`BATCHBOOK_BENCH_CALLERS` changes the
+/// callers, to see one request's own time).
 const CALLERS: usize = 50;
 const ASKS: usize = 20;
 const PATIENTS: usize = 20_000;
@@ -113,8 +115,10 @@ async fn workspace(
     let real: Value = client
         .post(format!("{address}/v1/conversations"))
         .header("authorization", "Bearer dev:A12345:staff-0")
-        .json(&json!({"workspace_id": workspace_id, "nhs_number": "9990000018",
-                      "date_of_birth": "1950-02-01", "channel": "sms", "body": "Hello"}))
+        .json(
+            &json!({"workspace_id": workspace_id, "nhs_number": "9990000018",
+                      "date_of_birth": "1950-02-01", "channel": "sms", "body": "Hello"}),
+        )
         .send()
         .await?
         .json()
@@ -198,11 +202,12 @@ async fn one_run(
     address: &str,
     workspace_id: &str,
     patients: &[String],
+    callers: usize,
 ) -> Result<(Vec<Duration>, Vec<Duration>), Box<dyn std::error::Error>> {
     let client = reqwest::Client::new();
-    let start = Arc::new(tokio::sync::Barrier::new(CALLERS));
+    let start = Arc::new(tokio::sync::Barrier::new(callers));
     let url = format!("{address}/v1/workspaces/{workspace_id}/inbox");
-    let asked = futures::future::join_all((0..CALLERS).map(|caller| {
+    let asked = futures::future::join_all((0..callers).map(|caller| {
         let (client, start, url) = (client.clone(), start.clone(), url.clone());
         async move {
             start.wait().await;
@@ -218,7 +223,10 @@ async fn one_run(
                 let at = Instant::now();
                 let response = client
                     .post(&url)
-                    .header("authorization", format!("Bearer dev:A12345:{}", member(caller)))
+                    .header(
+                        "authorization",
+                        format!("Bearer dev:A12345:{}", member(caller)),
+                    )
                     .json(&body)
                     .send()
                     .await?;
@@ -258,11 +266,12 @@ fn ms(d: Duration) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let conversations = common::env_number("BATCHBOOK_BENCH_CONVERSATIONS", 100_000);
     let runs = common::env_number("BATCHBOOK_BENCH_RUNS", 3).max(1);
+    let callers = common::env_number("BATCHBOOK_BENCH_CALLERS", CALLERS).clamp(1, CALLERS);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     println!(
-        "The shared inbox, embedded stack over HTTP: {conversations} conversations, {CALLERS} members x {ASKS} requests, {runs} run(s)"
+        "The shared inbox, embedded stack over HTTP: {conversations} conversations, {callers} of {CALLERS} members at once x {ASKS} requests, {runs} run(s)"
     );
     runtime.block_on(async {
         let data = tempfile::tempdir()?;
@@ -270,7 +279,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             workspace(conversations, data.path()).await?;
         let (mut mine99, mut patient99) = (Vec::new(), Vec::new());
         for run in 1..=runs {
-            let (mine, patient) = one_run(&address, &workspace_id, &patients).await?;
+            let (mine, patient) = one_run(&address, &workspace_id, &patients, callers).await?;
             let (m50, m99) = (
                 common::percentile(&mine, 0.50),
                 common::percentile(&mine, 0.99),

@@ -61,6 +61,7 @@ pub async fn run(
         .create_batch(
             &caller,
             CreateBatch {
+                workspace_id: None,
                 name: "Demo: flu clinic invitation".into(),
                 list_id: list.list_id.clone(),
                 template: "Dear ((name)), your GP practice is running flu clinics this month. Reply or call us to book.".into(),

@@ -1232,3 +1232,123 @@ async fn an_attachment_that_is_not_the_organisations_is_refused_by_name() {
     );
     assert_eq!(app.snapshot().await, before);
 }
+
+#[tokio::test]
+async fn questionnaire_answers_come_back_to_the_workspace_that_sent_the_batch_as_a_conversation() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    // The default sign-in sends the batch; it must be a member.
+    let (status, _) = app
+        .as_who(
+            ANN,
+            Method::PUT,
+            &format!("/v1/workspaces/{team}/members/dev-user"),
+            Some(json!({"name": "Dev User"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let list = app.list_as(SAM, &crate::helpers::clean_list(1)).await;
+    let before = app.snapshot().await;
+    let refused = app
+        .as_who(
+            ZED,
+            Method::POST,
+            "/v1/batches",
+            Some(json!({"name": "Smoking", "list_id": list,
+            "questionnaire": "smoking_status", "workspace_id": team,
+            "message": "Dear ((name)), please answer: ((link))"})),
+        )
+        .await;
+    assert_eq!(problem(refused).1, "not_in_workspace");
+    let refused = app
+        .as_who(
+            SAM,
+            Method::POST,
+            "/v1/batches",
+            Some(json!({"name": "Flu", "list_id": list,
+            "workspace_id": team, "message": "Dear ((name)), book your flu jab."})),
+        )
+        .await;
+    assert_eq!(
+        problem(refused),
+        (
+            422,
+            "invalid_request".into(),
+            "workspace_id: only a questionnaire batch's answers come back to a workspace's inbox"
+                .into()
+        )
+    );
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "a refused batch changes nothing"
+    );
+
+    let (batch_id, tokens) = app
+        .linked_batch_of(
+            1,
+            json!({"name": "Smoking", "questionnaire": "smoking_status", "workspace_id": team,
+                   "message": "Dear ((name)), please answer: ((link))"}),
+        )
+        .await;
+    let link = app.link(&tokens[0]);
+    let session = link.session("1950-02-01").await;
+    let answers =
+        json!({"answers": {"smoking_status": "current_smoker", "cigarettes_per_day": "5"}});
+    let (status, answered) = link
+        .call(
+            Method::POST,
+            Some(&session),
+            "/questionnaire",
+            Some(answers),
+        )
+        .await;
+    assert_eq!(status, 200, "{answered}");
+    app.run_pending_work().await;
+    // Reacted to twice (a replayed log): still one conversation, one reply.
+    let events = app.stack.event_log().read_after(0, 10_000).await.unwrap();
+    let answered = events
+        .into_iter()
+        .map(|(_, e)| e)
+        .find(|e| e.event_type == "QuestionnaireAnswered")
+        .unwrap();
+    app.stack.app.react(answered).await.unwrap();
+    app.run_pending_work().await;
+
+    let (ids, unread) = app.listed(SAM, &team, json!({"list": "all"})).await;
+    assert_eq!((ids.len(), unread), (1, 1));
+    let (_, view) = app
+        .as_who(
+            SAM,
+            Method::GET,
+            &format!("/v1/conversations/{}", ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(view["patient"]["given_name"], "Pat");
+    let messages = view["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["from_batch"], batch_id);
+    assert_eq!(messages[0]["status"], "delivered");
+    assert!(messages[0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Dear Pat, please answer: http://127.0.0.1:8080/l/"));
+    assert_eq!(
+        messages[0]["reply"]["text"],
+        "Do you smoke? current smoker\nIf you smoke, how many a day? 5 cigarettes"
+    );
+    // The batch's message is not sent again from the inbox.
+    let texts = app
+        .outbox()
+        .await
+        .iter()
+        .filter(|m| {
+            m["idempotency_key"]
+                .as_str()
+                .unwrap()
+                .contains(":conversation:")
+        })
+        .count();
+    assert_eq!(texts, 0);
+}

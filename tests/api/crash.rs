@@ -46,6 +46,7 @@ async fn create_and_send(
         .create_batch(
             &caller(),
             CreateBatch {
+                workspace_id: None,
                 name: "Crash".into(),
                 list_id,
                 template: template.into(),

@@ -248,7 +248,7 @@ async fn staff_write_routes_refuse_unknown_misspelt_null_mistyped_and_overlong_f
         refused(POST, "/v1/batches", JSON, batch(json!({"snomedCode": "73211009"})), 422,
             "unknown field `snomedCode`; did you mean `snomed_code`?"),
         refused(POST, "/v1/batches", JSON, batch(json!({"colour": "blue"})), 422,
-            "unknown field `colour`; the fields are `name`, `list_id`, `message`, `template_id`, `email_subject`, `snomed_code`, `questionnaire`, `inhaler_series`, `attachment_id`, `self_book`"),
+            "unknown field `colour`; the fields are `name`, `list_id`, `message`, `template_id`, `email_subject`, `snomed_code`, `questionnaire`, `workspace_id`, `inhaler_series`, `attachment_id`, `self_book`"),
         refused(POST, "/v1/batches", JSON, batch(json!({"email_subject": null})), 422, null_at("email_subject")),
         refused(POST, "/v1/batches", TEXT, batch(json!({})), 415, json_415("text/plain")),
         refused(POST, "/v1/batches", None, batch(json!({})), 415,

@@ -34,6 +34,8 @@ pub struct ConversationMessage {
     /// Saved to the patient's record, or refused for good: either way,
     /// never written again.
     record_written: bool,
+    /// A questionnaire batch's message: sent by the batch, not here.
+    from_batch: Option<String>,
 }
 
 /// The message as its provider is asked to send it.
@@ -69,6 +71,20 @@ pub enum ConversationMessageCommand {
     },
     /// The patient opened the attachment: recorded the first time.
     OpenAttachment { now: DateTime<Utc> },
+    /// A questionnaire batch's message and the patient's answers to it, as
+    /// the inbox keeps them: written and answered at once; once only.
+    RecordAnswers {
+        conversation_id: String,
+        message: u32,
+        channel: Channel,
+        content_key: String,
+        content_sha256: String,
+        batch_id: String,
+        reply_key: String,
+        reply_sha256: String,
+        chars: u32,
+        answered_at: DateTime<Utc>,
+    },
     /// Sends it, once: a redelivered job finds it sent and does nothing.
     Send {
         outgoing: Box<Outgoing>,
@@ -196,6 +212,11 @@ impl ConversationMessage {
         self.attachment.as_ref()
     }
 
+    /// The questionnaire batch whose message this is, if it is one.
+    pub fn from_batch(&self) -> Option<&str> {
+        self.from_batch.as_deref()
+    }
+
     pub fn record_written(&self) -> bool {
         self.record_written
     }
@@ -301,8 +322,47 @@ impl ConversationMessage {
                     reply_until,
                     reply_max_chars,
                     attachment,
+                    from_batch: None,
                     written_at: now,
                 }]
+            }
+            ConversationMessageCommand::RecordAnswers {
+                conversation_id,
+                message,
+                channel,
+                content_key,
+                content_sha256,
+                batch_id,
+                reply_key,
+                reply_sha256,
+                chars,
+                answered_at,
+            } => {
+                if self.written() {
+                    return Ok(vec![]);
+                }
+                vec![
+                    ConversationMessageEvent::ConversationMessageWritten {
+                        conversation_id: conversation_id.clone(),
+                        message,
+                        channel,
+                        content_key,
+                        content_sha256,
+                        reply_until: None,
+                        reply_max_chars: None,
+                        attachment: None,
+                        from_batch: Some(batch_id),
+                        written_at: answered_at,
+                    },
+                    ConversationMessageEvent::PatientReplied {
+                        conversation_id,
+                        message,
+                        reply_key,
+                        reply_sha256,
+                        chars,
+                        replied_at: answered_at,
+                    },
+                ]
             }
             ConversationMessageCommand::SaveToRecord { entry, now } => {
                 if self.record_written || self.sent_at.is_none() {
@@ -481,9 +541,11 @@ impl ConversationMessage {
                 reply_until,
                 reply_max_chars,
                 attachment,
+                from_batch,
                 written_at,
                 ..
             } => {
+                self.from_batch = from_batch;
                 self.channel = Some(channel);
                 self.content_key = content_key;
                 self.reply_until = reply_until;

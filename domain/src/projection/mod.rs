@@ -775,6 +775,7 @@ mod tests {
             attachment: None,
             self_book: None,
             from_template: None,
+            workspace_id: None,
         };
         let drafted = stored("Batch", "b-1", 1, serde_json::to_value(drafted).unwrap());
         project(&mut views, drafted, &upcasters).await.unwrap();

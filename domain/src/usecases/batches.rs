@@ -31,6 +31,9 @@ pub struct CreateBatch {
     /// What it sends, with an attachment named by the id
     /// `upload_attachment` gave. A message with a link carries `((link))`.
     pub content: BatchContent<String>,
+    /// A workspace of the caller's, whose inbox the patients' questionnaire
+    /// answers come back to as conversations.
+    pub workspace_id: Option<String>,
 }
 
 /// A message as staff write it, and what kind of batch carries it.
@@ -158,12 +161,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             request.email_subject,
             request.snomed_code,
             request.content.questionnaire()
-        ) + &match &request.content {
-            BatchContent::InhalerSeries => "\ninhaler-series".to_owned(),
-            BatchContent::Attachment(id) => format!("\nattachment {id}"),
-            BatchContent::SelfBook(s) => format!("\nself-book {}", serde_json::json!(s)),
-            BatchContent::Message | BatchContent::Questionnaire(_) => String::new(),
-        };
+        ) + &request
+            .workspace_id
+            .as_deref()
+            .map(|w| format!("\nworkspace {w}"))
+            .unwrap_or_default()
+            + &match &request.content {
+                BatchContent::InhalerSeries => "\ninhaler-series".to_owned(),
+                BatchContent::Attachment(id) => format!("\nattachment {id}"),
+                BatchContent::SelfBook(s) => format!("\nself-book {}", serde_json::json!(s)),
+                BatchContent::Message | BatchContent::Questionnaire(_) => String::new(),
+            };
         let batch_id = self
             .idempotent(caller, key, fingerprint.as_bytes(), || {
                 self.create_batch_once(caller, request, key)
@@ -182,6 +190,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<String, BatchbookError> {
         let name =
             one_line(&request.name, text::NAME_CHARS).map_err(|e| invalid(format!("name: {e}")))?;
+        if let Some(workspace_id) = request.workspace_id.as_deref() {
+            if request.content.questionnaire().is_none() {
+                return Err(invalid(
+                    "workspace_id: only a questionnaire batch's answers come back to a workspace's inbox",
+                ));
+            }
+            self.member_workspace(caller, workspace_id).await?;
+        }
         if name.is_empty() {
             return Err(invalid("give the batch a name"));
         }
@@ -248,6 +264,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             template,
             email_subject,
             snomed_code: snomed_code.map(String::from),
+            workspace_id: request.workspace_id,
             content,
             list: ListAttached {
                 artifact_key: keys::checked(&caller.organisation_id, &list.list_id),

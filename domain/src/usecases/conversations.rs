@@ -131,6 +131,9 @@ pub struct MessageView {
     pub reply: Option<ReplyView>,
     /// The attached file's name, if the message has one.
     pub attachment: Option<String>,
+    /// The questionnaire batch that sent it, when it is that batch's
+    /// message (the reply is the patient's answers).
+    pub from_batch: Option<String>,
     /// When the patient first opened it.
     pub attachment_opened_at: Option<DateTime<Utc>>,
 }
@@ -677,7 +680,13 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             channel: message.channel().unwrap_or(Channel::Sms),
             subject: content.subject,
             body: content.body,
-            status: message.status(),
+            // A batch's message was answered through its link, so it
+            // reached the patient; its sending is the batch's delivery.
+            status: match message.from_batch() {
+                Some(_) => DeliveryStatus::Delivered,
+                None => message.status(),
+            },
+            from_batch: message.from_batch().map(str::to_owned),
             written_at,
             sent_at: message.sent_at(),
             reply_allowed: message.reply_until().is_some(),

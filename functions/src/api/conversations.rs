@@ -146,6 +146,9 @@ pub struct MessageResponse {
     pub reply: Option<ReplyResponse>,
     /// The attached file's name; `null` when none.
     pub attachment: Option<String>,
+    /// The questionnaire batch that sent it, when it is that batch's
+    /// message and the reply is the patient's answers; `null` otherwise.
+    pub from_batch: Option<String>,
     /// When the patient first opened the attachment.
     pub attachment_opened_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -193,6 +196,7 @@ impl From<MessageView> for MessageResponse {
                 replied_at: r.replied_at,
             }),
             attachment: m.attachment,
+            from_batch: m.from_batch,
             attachment_opened_at: m.attachment_opened_at,
         }
     }

@@ -39,6 +39,7 @@ impl Batch {
             content,
             list,
             from_template,
+            workspace_id,
         } = new;
         if self.status != BatchStatus::Absent {
             return Err(BatchError::AlreadyExists);
@@ -66,6 +67,7 @@ impl Batch {
                 attachment,
                 self_book,
                 from_template: from_template.map(Box::new),
+                workspace_id,
             },
             BatchEvent::PatientListAttached(list),
         ])

@@ -64,6 +64,9 @@ pub struct Batch {
     stagger: Vec<StaggerDay>,
     /// Every link the batch sent is withdrawn, for good.
     links_revoked: bool,
+    /// The workspace whose inbox its questionnaire answers come back to.
+    #[serde(default)]
+    workspace_id: Option<String>,
 }
 
 /// A batch as staff create it: its name, message and content, and the
@@ -81,6 +84,8 @@ pub struct NewBatch {
     pub list: ListAttached,
     /// The template its message was copied from, if it was.
     pub from_template: Option<events::TemplateUsed>,
+    /// The workspace whose inbox its questionnaire answers come back to.
+    pub workspace_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -182,6 +187,11 @@ impl Batch {
     }
 
     /// The questionnaire a Florey batch links to.
+    /// The workspace whose inbox its questionnaire answers come back to.
+    pub fn workspace_id(&self) -> Option<&str> {
+        self.workspace_id.as_deref()
+    }
+
     pub fn questionnaire(&self) -> Option<Questionnaire> {
         self.content.questionnaire()
     }
@@ -286,8 +296,10 @@ impl Batch {
                 questionnaire,
                 attachment,
                 self_book,
+                workspace_id,
                 ..
             } => {
+                self.workspace_id = workspace_id;
                 self.status = BatchStatus::Draft;
                 self.content = BatchContent::drafted(kind, questionnaire, attachment, self_book);
                 self.organisation_id = organisation_id;

@@ -203,6 +203,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .create_batch(
                 caller,
                 crate::usecases::CreateBatch {
+                    workspace_id: None,
                     name,
                     list_id: list.list_id.clone(),
                     template: request.message,

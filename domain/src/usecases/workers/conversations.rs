@@ -80,6 +80,160 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         Ok(true)
     }
 
+    /// A questionnaire batch's patient answered: when the batch names a
+    /// workspace, the answers come back to its inbox as that patient's
+    /// conversation (one per batch and patient, its id derived from both),
+    /// the batch's message and the answers as its reply. Once, however
+    /// often the event is reacted to.
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::usecases) async fn answers_to_inbox(
+        &self,
+        batch_id: &str,
+        row: u64,
+        questionnaire: events::Questionnaire,
+        answers: &std::collections::BTreeMap<String, String>,
+        answered_at: chrono::DateTime<chrono::Utc>,
+        organisation_id: &str,
+        correlation_id: &str,
+    ) -> Result<bool, JobError> {
+        let batch = self.load_batch(batch_id).await?;
+        let Some(workspace_id) = batch.workspace_id().map(str::to_owned) else {
+            return Ok(false);
+        };
+        let artifact = self.list_rows(&batch).await?;
+        let checked = crate::lists::artifact_row(&artifact, row)
+            .map_err(|e| unreadable("a list artifact line", &e))?
+            .ok_or_else(|| {
+                JobError::Malformed("the answering patient is not on the list".into())
+            })?;
+        let (Some(nhs_number), Some(date_of_birth)) = (
+            checked.nhs_number.clone(),
+            checked
+                .date_of_birth
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        ) else {
+            return Err(JobError::Malformed(
+                "the answering patient has no NHS number or date of birth".into(),
+            ));
+        };
+        let conversation_id = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("questionnaire\n{batch_id}\n{row}").as_bytes(),
+        )
+        .to_string();
+        let caller = Caller::system(
+            organisation(organisation_id)?,
+            "questionnaire-replies",
+            correlation_id,
+        );
+        let prefix = format!("conversations/{organisation_id}/{conversation_id}");
+        if !self.conversations.load(&conversation_id).await?.exists() {
+            let patient = crate::usecases::conversations::ConversationPatient {
+                nhs_number: nhs_number.clone(),
+                date_of_birth,
+                given_name: checked.given_name.clone(),
+                family_name: None,
+            };
+            let (patient_key, patient_sha256) = self
+                .keep_json(format!("{prefix}/patient.json"), &patient)
+                .await?;
+            let started = self
+                .conversations
+                .execute(
+                    &conversation_id,
+                    ConversationCommand::Start {
+                        conversation_id: conversation_id.clone(),
+                        organisation_id: organisation_id.to_owned(),
+                        workspace_id,
+                        patient: recipient_fingerprint(organisation_id, &nhs_number),
+                        patient_key,
+                        patient_sha256,
+                        now: answered_at,
+                    },
+                    self.metadata(&caller),
+                )
+                .await;
+            match started {
+                // Another reaction started it at the same moment.
+                Ok(()) | Err(CommandError::Conflict) => {}
+                Err(e) => return Err(JobError::Retry(e.to_string())),
+            }
+        }
+        let channel = checked.channel.unwrap_or(Channel::Sms);
+        let request = format!("batch:{batch_id}:{row}");
+        let conversation = self
+            .conversations
+            .execute_retrying(
+                &conversation_id,
+                || self.metadata(&caller),
+                |current| ConversationCommand::AddMessage {
+                    organisation_id: organisation_id.to_owned(),
+                    request: request.clone(),
+                    message: current.message_for(&request),
+                    channel,
+                    reply_allowed: true,
+                    now: answered_at,
+                },
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let message = conversation.message_for(&request);
+        let template = crate::template::Template::parse(batch.template())
+            .map_err(|e| JobError::Malformed(e.to_string()))?;
+        let content = crate::usecases::conversations::MessageContent {
+            to: checked
+                .mobile
+                .clone()
+                .or(checked.email.clone())
+                .unwrap_or_default(),
+            subject: batch.email_subject().map(str::to_owned),
+            body: self.message_for(&template, &batch, batch_id, &checked),
+        };
+        let (content_key, content_sha256) = self
+            .keep_json(format!("{prefix}/messages/batch-{row}.json"), &content)
+            .await?;
+        let text = crate::florey::answers_text(questionnaire, answers);
+        let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
+        let reply = crate::usecases::conversations::ReplyContent { text };
+        let (reply_key, reply_sha256) = self
+            .keep_json(format!("{prefix}/replies/{message}-answers.json"), &reply)
+            .await?;
+        self.conversation_messages
+            .execute(
+                &conversation_message_id(&conversation_id, message),
+                ConversationMessageCommand::RecordAnswers {
+                    conversation_id: conversation_id.clone(),
+                    message,
+                    channel,
+                    content_key,
+                    content_sha256,
+                    batch_id: batch_id.to_owned(),
+                    reply_key,
+                    reply_sha256,
+                    chars,
+                    answered_at,
+                },
+                self.metadata(&caller),
+            )
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        Ok(true)
+    }
+
+    /// Keeps `value` as JSON at `key`: its key and SHA-256, as events hold
+    /// them.
+    async fn keep_json<T: serde::Serialize>(
+        &self,
+        key: String,
+        value: &T,
+    ) -> Result<(String, String), JobError> {
+        let bytes = serde_json::to_vec(value).expect("blobs serialise");
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        self.ports.blobs.put(&key, bytes).await?;
+        Ok((key, digest))
+    }
+
     /// What a conversation message's event calls for: a written message is
     /// queued for sending; a reply reopens the conversation.
     pub(in crate::usecases) async fn react_to_conversation_message(
@@ -92,6 +246,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             ConversationMessageEvent::ConversationMessageWritten {
                 conversation_id,
                 message,
+                from_batch: None,
                 ..
             } => {
                 let job = SendConversationMessage {
@@ -185,7 +340,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 "no such message of this organisation's conversations".into(),
             ));
         }
-        if message.status() != crate::aggregates::DeliveryStatus::NotSent {
+        if message.status() != crate::aggregates::DeliveryStatus::NotSent
+            || message.from_batch().is_some()
+        {
             return Ok(JobOutcome::Skipped);
         }
         let channel = message.channel().unwrap_or(Channel::Sms);

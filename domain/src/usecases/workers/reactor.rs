@@ -131,6 +131,24 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.ports.timers.schedule(timer).await?;
                 Ok(true)
             }
+            RecordedEvent::Delivery(events::DeliveryEvent::QuestionnaireAnswered {
+                batch_id,
+                row,
+                questionnaire,
+                answers,
+                answered_at,
+            }) => {
+                self.answers_to_inbox(
+                    &batch_id,
+                    row,
+                    questionnaire,
+                    &answers,
+                    answered_at,
+                    &organisation_id,
+                    &metadata.correlation_id,
+                )
+                .await
+            }
             RecordedEvent::Conversation(event) => {
                 self.react_to_conversation(event, &organisation_id, &metadata.correlation_id)
                     .await

@@ -57,6 +57,10 @@ pub struct CreateBatchRequest {
     #[serde(default)]
     #[schema(example = "blood_pressure_7_day")]
     pub questionnaire: Option<Questionnaire>,
+    /// For a questionnaire batch: a workspace of the caller's whose inbox
+    /// each patient's answers come back to, as a conversation with them.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
     /// Makes this the inhaler-adherence series: this message, then 22 more
     /// texts over 26 weeks (two or three a week at first, then about two a
     /// month), by SMS only to the patients with a mobile. Stop it for one
@@ -236,6 +240,7 @@ pub async fn create_batch<R: PersistedEventRepository + 'static>(
                 email_subject: request.email_subject,
                 snomed_code: request.snomed_code,
                 content,
+                workspace_id: request.workspace_id,
             },
             key.as_ref(),
         )

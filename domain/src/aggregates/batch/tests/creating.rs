@@ -97,6 +97,7 @@ fn a_batch_is_one_kind_of_link_at_most() {
             attachment: Some(leaflet.clone()),
             self_book: None,
             from_template: None,
+            workspace_id: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ] {

@@ -46,6 +46,7 @@ pub(super) fn drafted() -> Vec<BatchEvent> {
             attachment: None,
             self_book: None,
             from_template: None,
+            workspace_id: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ]
@@ -95,6 +96,7 @@ pub(super) fn florey_drafted() -> Vec<BatchEvent> {
             attachment: None,
             self_book: None,
             from_template: None,
+            workspace_id: None,
         },
         BatchEvent::PatientListAttached(list(3)),
     ]
@@ -119,6 +121,8 @@ pub(super) fn create(
         content,
         list,
         from_template: None,
+        workspace_id: None,
+        workspace_id: None,
     }))
 }
 
