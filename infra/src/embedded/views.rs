@@ -266,8 +266,8 @@ impl BatchViews for SqliteViews {
              JOIN inbox_rows r ON r.conversation_id = l.conversation_id
              LEFT JOIN inbox_reads d ON d.conversation_id = l.conversation_id AND d.user_id = ?1
              WHERE l.partition = ?2 AND l.sort < ?3
-               AND (?4 IS NULL OR r.done = ?4)
-               AND (?1 IS NULL OR r.replies > COALESCE(d.replies, 0))
+               AND (?4 IS NULL OR l.done = ?4)
+               AND (?1 IS NULL OR (l.replies > 0 AND l.replies > COALESCE(d.replies, 0)))
              ORDER BY l.sort DESC LIMIT ?5",
         )
         .bind(query.unread_for.as_deref())
@@ -285,9 +285,8 @@ impl BatchViews for SqliteViews {
     async fn inbox_unread(&self, partition: &str, user_id: &str) -> Result<u64, PortError> {
         let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM inbox_lists l
-             JOIN inbox_rows r ON r.conversation_id = l.conversation_id
              LEFT JOIN inbox_reads d ON d.conversation_id = l.conversation_id AND d.user_id = ?1
-             WHERE l.partition = ?2 AND r.replies > COALESCE(d.replies, 0)",
+             WHERE l.partition = ?2 AND l.replies > 0 AND l.replies > COALESCE(d.replies, 0)",
         )
         .bind(user_id)
         .bind(partition)
@@ -607,10 +606,16 @@ impl ViewTransaction for SqliteViewTx {
                 .await
                 .map_err(db_error("inbox row"))?;
         }
-        let mut lists =
-            sqlx::QueryBuilder::new("INSERT INTO inbox_lists (partition, sort, conversation_id) ");
+        let mut lists = sqlx::QueryBuilder::new(
+            "INSERT INTO inbox_lists (partition, sort, conversation_id, done, replies) ",
+        );
         lists.push_values(row.entries(), |mut values, (partition, sort)| {
-            values.push_bind(partition).push_bind(sort).push_bind(id);
+            values
+                .push_bind(partition)
+                .push_bind(sort)
+                .push_bind(id)
+                .push_bind(row.done)
+                .push_bind(i64::from(row.replies));
         });
         lists
             .build()

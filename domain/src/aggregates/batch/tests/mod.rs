@@ -122,7 +122,6 @@ pub(super) fn create(
         list,
         from_template: None,
         workspace_id: None,
-        workspace_id: None,
     }))
 }
 
