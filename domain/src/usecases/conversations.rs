@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::idempotency::IdempotencyKey;
 use super::links::link_record;
 use super::store::CommandError;
-use super::{Batchbook, BatchbookError, Caller, Role};
+use super::{keys, Batchbook, BatchbookError, Caller, Role};
 use crate::aggregates::delivery::DeliveryStatus;
 use crate::aggregates::{
     conversation_message_id, Conversation, ConversationCommand, ConversationError,
@@ -179,13 +179,9 @@ fn invalid(field: &str, reason: impl std::fmt::Display) -> BatchbookError {
     BatchbookError::InvalidRequest(format!("{field}: {reason}"))
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Hex SHA-256 of `bytes`, as events name a blob's contents.
+pub(in crate::usecases) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-/// Where a conversation's blobs live.
-fn conversation_prefix(organisation_id: &str, conversation_id: &str) -> String {
-    format!("conversations/{organisation_id}/{conversation_id}")
 }
 
 /// The message as the patient receives it: the staff's words, then the
@@ -383,13 +379,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 given_name: record.given_name.clone(),
                 family_name: record.family_name.clone(),
             };
-            let patient_bytes = serde_json::to_vec(&patient).expect("patients serialise");
-            let patient_key = format!(
-                "{}/patient.json",
-                conversation_prefix(&org, &conversation_id)
-            );
-            let patient_sha256 = sha256_hex(&patient_bytes);
-            self.ports.blobs.put(&patient_key, patient_bytes).await?;
+            let (patient_key, patient_sha256) = self
+                .keep_json(
+                    keys::conversation_patient(&caller.organisation_id, &conversation_id),
+                    &patient,
+                )
+                .await?;
             let existing = self.conversations.load(&conversation_id).await?;
             if !existing.exists() {
                 self.conversations
@@ -499,13 +494,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             subject: message.subject.clone(),
             body: message.body.clone(),
         };
-        let content_bytes = serde_json::to_vec(&content).expect("messages serialise");
-        let content_key = format!(
-            "{}/messages/{request_id}.json",
-            conversation_prefix(&org, conversation_id)
-        );
-        let content_sha256 = sha256_hex(&content_bytes);
-        self.ports.blobs.put(&content_key, content_bytes).await?;
+        let (content_key, content_sha256) = self
+            .keep_json(
+                keys::conversation_message(&caller.organisation_id, conversation_id, request_id),
+                &content,
+            )
+            .await?;
         let now = self.ports.clock.now();
         let conversation = self
             .conversations
@@ -581,21 +575,39 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         })
     }
 
+    /// Keeps `value` as JSON at `key`; answers the key and the SHA-256 of
+    /// what was kept, as events hold them.
+    pub(in crate::usecases) async fn keep_json<T: Serialize>(
+        &self,
+        key: String,
+        value: &T,
+    ) -> Result<(String, String), PortError> {
+        let bytes = serde_json::to_vec(value).expect("blobs serialise");
+        let digest = sha256_hex(&bytes);
+        self.ports.blobs.put(&key, bytes).await?;
+        Ok((key, digest))
+    }
+
     /// Who the conversation is about, from the blob store.
     pub(in crate::usecases) async fn patient_of(
         &self,
         conversation: &Conversation,
     ) -> Result<ConversationPatient, BatchbookError> {
+        Ok(self.patient_at(conversation.patient_key()).await?)
+    }
+
+    /// The patient kept at `key` (a conversation's, or its inbox row's).
+    pub(in crate::usecases) async fn patient_at(
+        &self,
+        key: &str,
+    ) -> Result<ConversationPatient, PortError> {
         let bytes = self
             .ports
             .blobs
-            .get(conversation.patient_key())
+            .get(key)
             .await?
-            .ok_or_else(|| PortError("the conversation's patient is missing".into()))?;
-        Ok(
-            serde_json::from_slice(&bytes)
-                .map_err(|e| PortError::new("conversation patient", e))?,
-        )
+            .ok_or_else(|| PortError("a conversation's patient is missing".into()))?;
+        serde_json::from_slice(&bytes).map_err(|e| PortError::new("conversation patient", e))
     }
 
     pub(in crate::usecases) async fn message_content(

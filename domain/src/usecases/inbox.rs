@@ -148,14 +148,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     async fn inbox_entry(&self, row: &InboxRow, me: &str) -> Result<InboxEntry, PortError> {
-        let bytes = self
-            .ports
-            .blobs
-            .get(&row.patient_key)
-            .await?
-            .ok_or_else(|| PortError("a conversation's patient is missing".into()))?;
-        let patient: ConversationPatient = serde_json::from_slice(&bytes)
-            .map_err(|e| PortError::new("conversation patient", e))?;
+        let patient = self.patient_at(&row.patient_key).await?;
         Ok(InboxEntry {
             conversation_id: row.conversation_id.clone(),
             patient,

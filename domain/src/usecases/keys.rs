@@ -48,6 +48,35 @@ pub fn summary(org: &OrganisationId, list_id: &str) -> String {
 pub fn progress(org: &OrganisationId, list_id: &str) -> String {
     format!("{}/progress.json", list_prefix(org, list_id))
 }
+/// Where one conversation's blobs live: who it is about, each message's
+/// words and destination, each reply.
+fn conversation_prefix(org: &OrganisationId, conversation_id: &str) -> String {
+    format!("conversations/{org}/{conversation_id}")
+}
+pub fn conversation_patient(org: &OrganisationId, conversation_id: &str) -> String {
+    format!("{}/patient.json", conversation_prefix(org, conversation_id))
+}
+/// A message's words and destination, named by the request that wrote it
+/// (so two messages written at once never overwrite each other).
+pub fn conversation_message(org: &OrganisationId, conversation_id: &str, name: &str) -> String {
+    format!(
+        "{}/messages/{name}.json",
+        conversation_prefix(org, conversation_id)
+    )
+}
+/// A reply to message `message`, named by its digest too, so a refused
+/// second reply racing the first never overwrites it.
+pub fn conversation_reply(
+    org: &OrganisationId,
+    conversation_id: &str,
+    message: u32,
+    name: &str,
+) -> String {
+    format!(
+        "{}/replies/{message}-{name}.json",
+        conversation_prefix(org, conversation_id)
+    )
+}
 /// The organisation's settings.
 pub fn settings(org: &OrganisationId) -> String {
     format!("settings/{org}.json")

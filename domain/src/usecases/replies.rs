@@ -7,19 +7,17 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::conversations::ReplyContent;
 use super::links::{AttachmentOffer, LinkError, LinkPage, LinkState, VerifiedLink};
 use super::store::CommandError;
 use super::AttachmentFile;
-use super::{Batchbook, Caller};
+use super::Batchbook;
 use crate::aggregates::{
     conversation_message_id, ConversationCommand, ConversationMessage, ConversationMessageCommand,
     ConversationMessageError,
 };
 use crate::links::{LinkRecord, MAX_IDENTITY_ATTEMPTS, SESSION_MINUTES};
-use crate::values::OrganisationId;
 
 /// What is wrong with a reply as written: the page says so beside it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,12 +112,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
     }
 
-    fn reply_caller(&self, record: &LinkRecord) -> Result<Caller, LinkError> {
-        let org =
-            OrganisationId::parse(&record.organisation_id).map_err(|_| LinkError::NotFound)?;
-        Ok(Caller::system(org, "patient-link", &record.batch_id))
-    }
-
     /// What a reply link may show before the date-of-birth check.
     pub(super) async fn reply_link_page(&self, record: &LinkRecord) -> Result<LinkPage, LinkError> {
         let opened = self.open_reply(record.clone()).await?;
@@ -144,7 +136,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .is_some_and(|check| {
                 key.date_of_birth_matches(&opened.record.token_sha256, given, check)
             });
-        let caller = self.reply_caller(&opened.record)?;
+        let caller = self.link_caller(&opened.record)?;
         let mut now = self.ports.clock.now();
         let checked = self
             .conversation_messages
@@ -239,7 +231,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .attachment()
             .ok_or(LinkError::NotFound)?
             .clone();
-        let caller = self.reply_caller(&opened.record)?;
+        let caller = self.link_caller(&opened.record)?;
         let opening = self
             .conversation_messages
             .execute_retrying(
@@ -317,15 +309,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             return Err(self.reply_refusal(&opened, refused).await);
         }
         let bytes = serde_json::to_vec(&ReplyContent { text }).expect("replies serialise");
-        let digest = hex::encode(Sha256::digest(&bytes));
-        let reply_key = format!(
-            "conversations/{}/{}/replies/{}-{digest}.json",
-            opened.record.organisation_id,
-            opened.record.batch_id,
-            opened.message_number()
+        let digest = super::conversations::sha256_hex(&bytes);
+        let caller = self.link_caller(&opened.record)?;
+        let reply_key = super::keys::conversation_reply(
+            &caller.organisation_id,
+            &opened.record.batch_id,
+            opened.message_number(),
+            &digest,
         );
         self.ports.blobs.put(&reply_key, bytes).await?;
-        let caller = self.reply_caller(&opened.record)?;
         let replied = self
             .conversation_messages
             .execute(

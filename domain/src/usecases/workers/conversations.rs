@@ -17,7 +17,7 @@ use crate::jobs::{
 use crate::ports::{recipient_fingerprint, EmailRequest, Receipt};
 use crate::usecases::conversations::with_link;
 use crate::usecases::store::CommandError;
-use crate::usecases::{Batchbook, Caller};
+use crate::usecases::{keys, Batchbook, Caller};
 
 /// What the assignee's notification says. Nothing about the patient: it
 /// leaves for a mailbox Batchbook does not control.
@@ -127,7 +127,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "questionnaire-replies",
             correlation_id,
         );
-        let prefix = format!("conversations/{organisation_id}/{conversation_id}");
+        let org = organisation(organisation_id)?;
         if !self.conversations.load(&conversation_id).await?.exists() {
             let patient = crate::usecases::conversations::ConversationPatient {
                 nhs_number: nhs_number.clone(),
@@ -136,7 +136,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 family_name: None,
             };
             let (patient_key, patient_sha256) = self
-                .keep_json(format!("{prefix}/patient.json"), &patient)
+                .keep_json(keys::conversation_patient(&org, &conversation_id), &patient)
                 .await?;
             let started = self
                 .conversations
@@ -191,13 +191,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             body: self.message_for(&template, &batch, batch_id, &checked),
         };
         let (content_key, content_sha256) = self
-            .keep_json(format!("{prefix}/messages/batch-{row}.json"), &content)
+            .keep_json(
+                keys::conversation_message(&org, &conversation_id, &format!("batch-{row}")),
+                &content,
+            )
             .await?;
         let text = crate::florey::answers_text(questionnaire, answers);
         let chars = u32::try_from(text.chars().count()).unwrap_or(u32::MAX);
         let reply = crate::usecases::conversations::ReplyContent { text };
         let (reply_key, reply_sha256) = self
-            .keep_json(format!("{prefix}/replies/{message}-answers.json"), &reply)
+            .keep_json(
+                keys::conversation_reply(&org, &conversation_id, message, "answers"),
+                &reply,
+            )
             .await?;
         self.conversation_messages
             .execute(
@@ -219,19 +225,6 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         Ok(true)
-    }
-
-    /// Keeps `value` as JSON at `key`: its key and SHA-256, as events hold
-    /// them.
-    async fn keep_json<T: serde::Serialize>(
-        &self,
-        key: String,
-        value: &T,
-    ) -> Result<(String, String), JobError> {
-        let bytes = serde_json::to_vec(value).expect("blobs serialise");
-        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-        self.ports.blobs.put(&key, bytes).await?;
-        Ok((key, digest))
     }
 
     /// What a conversation message's event calls for: a written message is
