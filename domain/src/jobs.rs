@@ -321,19 +321,28 @@ mod tests {
     }
 }
 
-/// Send one message of a conversation, queued by the reactor when staff
-/// write it. The worker reads the message and its destination, so the job
-/// holds no patient data.
+/// One message of a conversation to work on: on the send queue, to send
+/// it (queued when staff write it); on the record queue, to save it to the
+/// patient's record (queued when it is sent). The worker reads the message
+/// and its destination, so the job holds no patient data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SendConversationMessage {
+pub struct ConversationMessageJob {
     pub organisation_id: String,
     pub conversation_id: String,
     pub message: u32,
     pub correlation_id: String,
 }
 
-impl SendConversationMessage {
+impl ConversationMessageJob {
+    /// The clinical system's idempotency key for the message's entry.
+    pub fn record_key(&self) -> String {
+        format!(
+            "{}:conversation:{}:{}:record",
+            self.organisation_id, self.conversation_id, self.message
+        )
+    }
+
     /// The provider's idempotency key for this message, which its receipts
     /// quote back: see [`ConversationReference`].
     pub fn reference(&self, channel: Channel) -> String {
@@ -344,27 +353,6 @@ impl SendConversationMessage {
             channel,
         }
         .to_string()
-    }
-}
-
-/// Save one sent conversation message to the patient's record, queued by
-/// the reactor when the message is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaveConversationMessage {
-    pub organisation_id: String,
-    pub conversation_id: String,
-    pub message: u32,
-    pub correlation_id: String,
-}
-
-impl SaveConversationMessage {
-    /// The clinical system's idempotency key for this entry.
-    pub fn idempotency_key(&self) -> String {
-        format!(
-            "{}:conversation:{}:{}:record",
-            self.organisation_id, self.conversation_id, self.message
-        )
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
-use domain::jobs::SendConversationMessage;
+use domain::jobs::ConversationMessageJob;
 use domain::ports::{Clock, FakeClock, QueueName};
 use serde_json::{json, Value};
 
@@ -70,7 +70,7 @@ async fn a_member_texts_a_patient_once_and_the_patients_one_reply_reopens_the_co
         run_functions(&env, &mut poller).await;
     }
     // The send job again, as SQS may deliver it twice: still one text.
-    let job = SendConversationMessage {
+    let job = ConversationMessageJob {
         organisation_id: "A12345".into(),
         conversation_id: id.clone(),
         message: 1,

@@ -11,9 +11,7 @@ use crate::aggregates::{
     conversation_message_id, ConversationCommand, ConversationMessageCommand,
     ConversationMessageError, Outgoing,
 };
-use crate::jobs::{
-    notice_reference, ConversationReference, SaveConversationMessage, SendConversationMessage,
-};
+use crate::jobs::{notice_reference, ConversationMessageJob, ConversationReference};
 use crate::ports::{recipient_fingerprint, EmailRequest, Receipt};
 use crate::usecases::conversations::with_link;
 use crate::usecases::store::CommandError;
@@ -242,7 +240,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 from_batch: None,
                 ..
             } => {
-                let job = SendConversationMessage {
+                let job = ConversationMessageJob {
                     organisation_id: organisation_id.to_owned(),
                     conversation_id,
                     message,
@@ -273,7 +271,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     },
                 };
                 self.ports.timers.schedule(timer).await?;
-                let job = SaveConversationMessage {
+                let job = ConversationMessageJob {
                     organisation_id: organisation_id.to_owned(),
                     conversation_id,
                     message,
@@ -319,7 +317,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     #[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id, message = job.message))]
     pub(in crate::usecases) async fn send_conversation_message(
         &self,
-        job: SendConversationMessage,
+        job: ConversationMessageJob,
     ) -> Result<JobOutcome, JobError> {
         let org = organisation(&job.organisation_id)?;
         let caller = Caller::system(org.clone(), "send-worker", &job.correlation_id);
@@ -395,7 +393,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     #[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id, message = job.message))]
     pub(in crate::usecases) async fn save_conversation_message(
         &self,
-        job: SaveConversationMessage,
+        job: ConversationMessageJob,
     ) -> Result<JobOutcome, JobError> {
         let caller = Caller::system(
             organisation(&job.organisation_id)?,
@@ -424,7 +422,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             .map_err(|e| JobError::Retry(e.to_string()))?;
         let content = self.message_content(&message).await?;
         let entry = crate::ports::RecordEntry {
-            idempotency_key: job.idempotency_key(),
+            idempotency_key: job.record_key(),
             organisation_id: job.organisation_id.clone(),
             nhs_number: patient.nhs_number,
             snomed_code: None,

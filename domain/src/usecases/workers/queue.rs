@@ -10,7 +10,7 @@ use futures::future::join_all;
 
 use super::*;
 use crate::aggregates::Batch;
-use crate::jobs::{SaveConversationMessage, SendConversationMessage, SendMessage};
+use crate::jobs::{ConversationMessageJob, SendMessage};
 use crate::ports::{PortError, QueueName};
 use crate::usecases::Batchbook;
 
@@ -102,7 +102,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             QueueName::Send => {
                 // A conversation's message names its conversation and no
                 // batch; its strict fields refuse a batch's job.
-                if let Ok(job) = serde_json::from_str::<SendConversationMessage>(body) {
+                if let Ok(job) = serde_json::from_str::<ConversationMessageJob>(body) {
                     return self.send_conversation_message(job).await;
                 }
                 let job: SendMessage = serde_json::from_str(body).map_err(malformed)?;
@@ -110,7 +110,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 self.send_one(job, &batch).await
             }
             QueueName::Record => {
-                if let Ok(job) = serde_json::from_str::<SaveConversationMessage>(body) {
+                if let Ok(job) = serde_json::from_str::<ConversationMessageJob>(body) {
                     return self.save_conversation_message(job).await;
                 }
                 self.save_one(serde_json::from_str(body).map_err(malformed)?)
