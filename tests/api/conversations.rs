@@ -24,25 +24,10 @@ const JOE_BORN: &str = "1950-02-01";
 const JOE_MOBILE: &str = "+447700100901";
 
 impl TestApp {
-    async fn as_who(
-        &self,
-        who: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let request = self.request_as(who, method, path);
-        let request = match body {
-            Some(body) => request.json(&body),
-            None => request,
-        };
-        TestApp::reply(request).await
-    }
-
     /// A workspace with Sam and Bea in it (Ann, an admin, is not).
     pub(crate) async fn team(&self) -> String {
         let (status, made) = self
-            .as_who(
+            .call_as(
                 ANN,
                 Method::POST,
                 "/v1/workspaces",
@@ -53,7 +38,7 @@ impl TestApp {
         let id = made["workspace_id"].as_str().unwrap().to_owned();
         for (user, name) in [("sam", "Sam Jones"), ("bea", "Bea Smith")] {
             let (status, body) = self
-                .as_who(
+                .call_as(
                     ANN,
                     Method::PUT,
                     &format!("/v1/workspaces/{id}/members/{user}"),
@@ -77,7 +62,7 @@ impl TestApp {
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        self.as_who(SAM, Method::POST, "/v1/conversations", Some(body))
+        self.call_as(SAM, Method::POST, "/v1/conversations", Some(body))
             .await
     }
 
@@ -165,7 +150,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
         "{body}"
     );
     let (_, now) = app
-        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(now["messages"][0]["status"], "delivered");
 
@@ -219,7 +204,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
     assert_eq!(app.snapshot().await, before);
 
     let (_, seen) = app
-        .as_who(BEA, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(BEA, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(
         seen["messages"][0]["reply"]["text"],
@@ -229,7 +214,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
     // Assigned to Bea, marked done, then the patient replies to a new
     // message and the conversation opens again.
     let (status, assigned) = app
-        .as_who(
+        .call_as(
             SAM,
             Method::PUT,
             &format!("/v1/conversations/{id}/assignee"),
@@ -242,7 +227,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
         json!({"kind": "user", "user_id": "bea", "workspace_id": null})
     );
     let (status, done) = app
-        .as_who(
+        .call_as(
             BEA,
             Method::POST,
             &format!("/v1/conversations/{id}/done"),
@@ -251,7 +236,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
         .await;
     assert_eq!((status, done["state"].clone()), (200, json!("done")));
     let (status, second) = app
-        .as_who(
+        .call_as(
             BEA,
             Method::POST,
             &format!("/v1/conversations/{id}/messages"),
@@ -284,7 +269,7 @@ async fn staff_message_a_patient_who_replies_once_and_the_reply_reopens_the_done
         .await;
     assert_eq!(status, 200);
     let (_, reopened) = app
-        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(reopened["state"], "open");
     assert_eq!(
@@ -377,7 +362,7 @@ async fn every_queue_message_delivered_twice_and_a_retried_request_still_text_th
     app.run_pending_work().await;
     assert_eq!(app.conversation_outbox().await.len(), 2);
     let (_, view) = app
-        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(view["messages"].as_array().unwrap().len(), 2);
     // Each sent message is saved to Joe's record once, as he got it.
@@ -413,7 +398,7 @@ async fn a_reply_that_is_too_long_empty_or_late_is_refused_plainly_and_changes_n
     let app = spawn_app().await;
     let team = app.team().await;
     let (status, settings) = app
-        .as_who(
+        .call_as(
             ANN,
             Method::PUT,
             "/v1/settings",
@@ -520,7 +505,7 @@ async fn a_message_without_a_reply_has_no_link_and_its_conversation_no_reply_pag
     app.run_pending_work().await;
     let id = started["conversation_id"].as_str().unwrap();
     let (_, view) = app
-        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert_eq!(view["messages"][0]["status"], "delivered");
     let failed = app
@@ -580,7 +565,7 @@ async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
 
     let start_as = |who: &'static str| {
         let body = json!({"workspace_id": team, "nhs_number": JOE, "date_of_birth": JOE_BORN, "channel": "sms", "body": "Hi"});
-        app.as_who(who, Method::POST, "/v1/conversations", Some(body))
+        app.call_as(who, Method::POST, "/v1/conversations", Some(body))
     };
     assert_eq!(
         problem(start_as(ZED).await),
@@ -628,14 +613,14 @@ async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
             (Method::POST, format!("/v1/conversations/{id}/reopen"), None),
         ] {
             assert_eq!(
-                problem(app.as_who(who, method.clone(), &path, body).await),
+                problem(app.call_as(who, method.clone(), &path, body).await),
                 not_found,
                 "{who} {method} {path}"
             );
         }
     }
     let assignee = format!("/v1/conversations/{id}/assignee");
-    let assign = |body: Value| app.as_who(SAM, Method::PUT, &assignee, Some(body));
+    let assign = |body: Value| app.call_as(SAM, Method::PUT, &assignee, Some(body));
     assert_eq!(
         problem(assign(json!({"user_id": "zed"})).await),
         (
@@ -663,7 +648,7 @@ async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
     );
     assert_eq!(
         problem(
-            app.as_who(
+            app.call_as(
                 SAM,
                 Method::GET,
                 "/v1/conversations/not-a-conversation",
@@ -685,7 +670,7 @@ async fn only_members_see_or_change_a_conversation_and_only_staff_write_one() {
 
 impl TestApp {
     async fn inbox(&self, who: &str, workspace_id: &str, body: Value) -> (u16, Value) {
-        self.as_who(
+        self.call_as(
             who,
             Method::POST,
             &format!("/v1/workspaces/{workspace_id}/inbox"),
@@ -727,7 +712,7 @@ async fn each_member_sees_their_lists_with_their_own_unread_state_a_page_at_a_ti
     assert_eq!(status, 201, "{priya}");
     let priya = priya["conversation_id"].as_str().unwrap().to_owned();
     let (status, _) = app
-        .as_who(
+        .call_as(
             SAM,
             Method::PUT,
             &format!("/v1/conversations/{joe}/assignee"),
@@ -794,7 +779,7 @@ async fn each_member_sees_their_lists_with_their_own_unread_state_a_page_at_a_ti
         (vec![joe.clone()], 1)
     );
     let (status, _) = app
-        .as_who(
+        .call_as(
             BEA,
             Method::POST,
             &format!("/v1/conversations/{joe}/read"),
@@ -836,14 +821,14 @@ async fn each_member_sees_their_lists_with_their_own_unread_state_a_page_at_a_ti
             .0,
         vec![joe.clone()]
     );
-    app.as_who(
+    app.call_as(
         SAM,
         Method::POST,
         &format!("/v1/conversations/{priya}/done"),
         None,
     )
     .await;
-    app.as_who(
+    app.call_as(
         SAM,
         Method::PUT,
         &format!("/v1/conversations/{priya}/assignee"),
@@ -987,7 +972,7 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
         ("bea", "Bea Smith", "bea@example.nhs.uk"),
     ] {
         let (status, body) = app
-            .as_who(
+            .call_as(
                 ANN,
                 Method::PUT,
                 &format!("/v1/workspaces/{team}/members/{user}"),
@@ -997,14 +982,14 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
         assert_eq!(status, 200, "{body}");
     }
     let (_, workspace) = app
-        .as_who(SAM, Method::GET, &format!("/v1/workspaces/{team}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/workspaces/{team}"), None)
         .await;
     assert_eq!(
         workspace["members"][0],
         json!({"user_id": "bea", "name": "Bea Smith", "email": "bea@example.nhs.uk"})
     );
     let (status, refused) = app
-        .as_who(
+        .call_as(
             ANN,
             Method::PUT,
             &format!("/v1/workspaces/{team}/members/bea"),
@@ -1019,7 +1004,7 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
 
     let (_, started) = app.start(&team, json!({})).await;
     let id = started["conversation_id"].as_str().unwrap().to_owned();
-    app.as_who(
+    app.call_as(
         SAM,
         Method::PUT,
         &format!("/v1/conversations/{id}/assignee"),
@@ -1028,7 +1013,7 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
     .await;
     let unread = format!("/v1/workspaces/{team}/unread");
     assert_eq!(
-        app.as_who(BEA, Method::GET, &unread, None).await,
+        app.call_as(BEA, Method::GET, &unread, None).await,
         (
             200,
             json!({"assigned_to_me": 0, "sent_by_me": 0, "team": 0})
@@ -1061,14 +1046,14 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
         format!("A patient replied to a conversation assigned to you in Dermatology. Sign in to Batchbook to read it (conversation {id}).")
     );
     assert_eq!(
-        app.as_who(BEA, Method::GET, &unread, None).await,
+        app.call_as(BEA, Method::GET, &unread, None).await,
         (
             200,
             json!({"assigned_to_me": 1, "sent_by_me": 0, "team": 0})
         )
     );
     assert_eq!(
-        app.as_who(SAM, Method::GET, &unread, None).await,
+        app.call_as(SAM, Method::GET, &unread, None).await,
         (
             200,
             json!({"assigned_to_me": 0, "sent_by_me": 1, "team": 0})
@@ -1092,7 +1077,7 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
         .filter(|m| m["channel"] == "email")
         .count();
     assert_eq!(emails, 1);
-    app.as_who(
+    app.call_as(
         BEA,
         Method::POST,
         &format!("/v1/conversations/{id}/read"),
@@ -1100,7 +1085,7 @@ async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count
     )
     .await;
     assert_eq!(
-        app.as_who(BEA, Method::GET, &unread, None).await,
+        app.call_as(BEA, Method::GET, &unread, None).await,
         (
             200,
             json!({"assigned_to_me": 0, "sent_by_me": 0, "team": 0})
@@ -1158,7 +1143,7 @@ async fn an_attached_file_is_opened_through_the_messages_link_and_its_first_open
         .count();
     assert_eq!(opened, 1, "the first opening is recorded, once");
     let (_, view) = app
-        .as_who(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
+        .call_as(SAM, Method::GET, &format!("/v1/conversations/{id}"), None)
         .await;
     assert!(
         view["messages"][0]["attachment_opened_at"].is_string(),
@@ -1168,7 +1153,7 @@ async fn an_attached_file_is_opened_through_the_messages_link_and_its_first_open
     // A message with only an attachment takes no reply; past 30 days the
     // link no longer opens the file.
     let (status, _) = app
-        .as_who(
+        .call_as(
             SAM,
             Method::POST,
             &format!("/v1/conversations/{id}/messages"),
@@ -1239,7 +1224,7 @@ async fn questionnaire_answers_come_back_to_the_workspace_that_sent_the_batch_as
     let team = app.team().await;
     // The default sign-in sends the batch; it must be a member.
     let (status, _) = app
-        .as_who(
+        .call_as(
             ANN,
             Method::PUT,
             &format!("/v1/workspaces/{team}/members/dev-user"),
@@ -1250,7 +1235,7 @@ async fn questionnaire_answers_come_back_to_the_workspace_that_sent_the_batch_as
     let list = app.list_as(SAM, &crate::helpers::clean_list(1)).await;
     let before = app.snapshot().await;
     let refused = app
-        .as_who(
+        .call_as(
             ZED,
             Method::POST,
             "/v1/batches",
@@ -1261,7 +1246,7 @@ async fn questionnaire_answers_come_back_to_the_workspace_that_sent_the_batch_as
         .await;
     assert_eq!(problem(refused).1, "not_in_workspace");
     let refused = app
-        .as_who(
+        .call_as(
             SAM,
             Method::POST,
             "/v1/batches",
@@ -1318,7 +1303,7 @@ async fn questionnaire_answers_come_back_to_the_workspace_that_sent_the_batch_as
     let (ids, unread) = app.listed(SAM, &team, json!({"list": "all"})).await;
     assert_eq!((ids.len(), unread), (1, 1));
     let (_, view) = app
-        .as_who(
+        .call_as(
             SAM,
             Method::GET,
             &format!("/v1/conversations/{}", ids[0]),

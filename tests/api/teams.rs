@@ -14,7 +14,9 @@ const AUDITOR: &str = "A12345:ida:auditor";
 const OTHER_ADMIN: &str = "B81001:bo:admin";
 
 impl TestApp {
-    async fn call_as(
+    /// A request as `who` (a development sign-in), with `body` as JSON:
+    /// its status and JSON answer.
+    pub(crate) async fn call_as(
         &self,
         who: &str,
         method: Method,

@@ -752,35 +752,26 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         .await
     }
 
-    /// Marks the conversation done.
-    pub async fn mark_conversation_done(
+    /// Marks the conversation done (`done`), or reopens one that was.
+    pub async fn set_conversation_done(
         &self,
         caller: &Caller,
         conversation_id: &str,
+        done: bool,
     ) -> Result<ConversationView, BatchbookError> {
         caller.require(Role::Staff)?;
         self.conversation_of(caller, conversation_id).await?;
-        self.on_conversation(caller, conversation_id, |org, now| {
-            ConversationCommand::MarkDone {
-                organisation_id: org,
-                now,
-            }
-        })
-        .await
-    }
-
-    /// Reopens a conversation that was done.
-    pub async fn reopen_conversation(
-        &self,
-        caller: &Caller,
-        conversation_id: &str,
-    ) -> Result<ConversationView, BatchbookError> {
-        caller.require(Role::Staff)?;
-        self.conversation_of(caller, conversation_id).await?;
-        self.on_conversation(caller, conversation_id, |org, now| {
-            ConversationCommand::Reopen {
-                organisation_id: org,
-                now,
+        self.on_conversation(caller, conversation_id, |organisation_id, now| {
+            if done {
+                ConversationCommand::MarkDone {
+                    organisation_id,
+                    now,
+                }
+            } else {
+                ConversationCommand::Reopen {
+                    organisation_id,
+                    now,
+                }
             }
         })
         .await

@@ -383,7 +383,7 @@ pub async fn mark_done<R: PersistedEventRepository + 'static>(
     Ok(Json(
         state
             .app
-            .mark_conversation_done(&caller, &conversation_id)
+            .set_conversation_done(&caller, &conversation_id, true)
             .await?
             .into(),
     ))
@@ -404,7 +404,7 @@ pub async fn reopen<R: PersistedEventRepository + 'static>(
     Ok(Json(
         state
             .app
-            .reopen_conversation(&caller, &conversation_id)
+            .set_conversation_done(&caller, &conversation_id, false)
             .await?
             .into(),
     ))
