@@ -159,7 +159,7 @@ pub async fn get_workspace<R: PersistedEventRepository + 'static>(
     request_body = MemberRequest,
     responses(
         (status = 200, body = WorkspaceResponse),
-        (status = 422, description = "`detail` names the field and why: a `user_id` a sign-in would not give, or a `name` that is blank, more than one line or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`detail` names the field and why: a `user_id` a sign-in would not give, a `name` that is blank, more than one line or too long, or an `email` that is not an email address", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_member<R: PersistedEventRepository + 'static>(
