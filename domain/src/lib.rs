@@ -5,6 +5,7 @@
 
 pub mod aggregates;
 pub mod appointments;
+pub mod audit;
 pub mod content;
 pub mod florey;
 pub mod jobs;

@@ -78,6 +78,7 @@ pub async fn run(
         .send_batch(&caller, &batch_id, domain::policies::SendPlan::now(), None)
         .await?;
     stack.run_pending_work().await?;
+    stack.checkpoint_chain().await?;
     let elapsed = started.elapsed();
 
     let summary = stack.app.batch(&caller, &batch_id).await?;

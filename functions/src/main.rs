@@ -59,10 +59,29 @@ enum Command {
         #[arg(long, default_value = "batchbook-data")]
         data: PathBuf,
     },
+    /// What auditors run: verify the event history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Patient lists.
     Lists {
         #[command(subcommand)]
         command: ListsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that no event was changed, deleted, inserted or reordered
+    /// (against the chain's checkpoints), and that every read model
+    /// follows from the events. Reads the data directory only; exits 1
+    /// when anything differs.
+    Verify {
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: functions::audit_cli::ReportFormat,
     },
 }
 
@@ -98,6 +117,16 @@ async fn main() -> ExitCode {
         }
         Command::Demo { patients, data } => demo(data, patients).await,
         Command::RebuildViews { data } => rebuild(data).await,
+        Command::Audit {
+            command: AuditCommand::Verify { data, format },
+        } => {
+            let mut out = std::io::stdout().lock();
+            match functions::audit_cli::verify(&data, format, &mut out).await {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::FAILURE,
+                Err(e) => Err(e),
+            }
+        }
         Command::Lists {
             command:
                 ListsCommand::Check {

@@ -2,6 +2,7 @@
 //! directory per test, background work driven step by step.
 
 mod attachment;
+mod audit;
 mod aws;
 mod batches;
 mod browser;

@@ -23,7 +23,7 @@ static VIEWS: Migrator = sqlx::migrate!("./migrations/views");
 static SIMULATORS: Migrator = sqlx::migrate!("./migrations/simulators");
 
 impl Database {
-    fn file_name(self) -> &'static str {
+    pub fn file_name(self) -> &'static str {
         match self {
             Self::Events => "events.sqlite",
             Self::Work => "work.sqlite",

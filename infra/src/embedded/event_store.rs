@@ -13,7 +13,9 @@
 //!    cqrs-es's optimistic-lock error, exactly as sqlite-es refuses it
 //!    (the caller reloads and retries), and so is a later commit in the
 //!    group for an aggregate an earlier one just moved on;
-//! 3. the rest go in multi-row `INSERT`s, then `COMMIT`.
+//! 3. the rest go in multi-row `INSERT`s, each event hashed onto the
+//!    chain (`domain/src/audit/chain.rs`) after the last stored one, then
+//!    `COMMIT`.
 //!
 //! The table's primary key still guards the sequence: if the insert fails
 //! anyway (another process wrote first), the whole group is refused and
@@ -27,6 +29,7 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
+use domain::audit::{event_hash, StoredEvent, GENESIS};
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
 use sqlx::{Row, SqlitePool};
@@ -36,8 +39,18 @@ use tokio::sync::{mpsc, oneshot};
 use super::grouped::spawn_grouped;
 use crate::event_row::EventRow;
 
-/// Rows per `INSERT`: 7 parameters each, under SQLite's 32,766.
+/// Rows per `INSERT`: 9 parameters each, under SQLite's 32,766.
 const ROWS_PER_INSERT: usize = 500;
+
+/// An event as it is inserted: its JSON text, hashed and stored as is.
+struct ChainedRow<'a> {
+    kind: &'static str,
+    event: &'a SerializedEvent,
+    payload: String,
+    metadata: String,
+    previous: String,
+    hash: String,
+}
 
 struct Commit {
     aggregate_type: &'static str,
@@ -283,18 +296,61 @@ async fn write_group(pool: &SqlitePool, group: &[Commit]) -> Result<Vec<Outcome>
         rows.extend(commit.events.iter().map(|e| (commit.aggregate_type, e)));
         outcomes.push(Outcome::Written);
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    if rows.is_empty() {
+        tx.commit().await?;
+        return Ok(outcomes);
+    }
+    // The chain goes on from the last chained event. This transaction read
+    // it: if another process commits before the first insert here, SQLite
+    // refuses to upgrade the stale read (busy snapshot), the group fails
+    // and its callers retry, so no event ever comes between.
+    let mut previous: String = sqlx::query_scalar(
+        "SELECT hash FROM events WHERE hash IS NOT NULL ORDER BY rowid DESC LIMIT 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or_else(|| GENESIS.to_owned());
+    let chained: Vec<ChainedRow<'_>> = rows
+        .iter()
+        .map(|&(kind, event)| {
+            let payload = event.payload.to_string();
+            let metadata = event.metadata.to_string();
+            let hash = event_hash(
+                &previous,
+                &StoredEvent {
+                    aggregate_type: kind,
+                    aggregate_id: &event.aggregate_id,
+                    sequence: event.sequence as u64,
+                    event_type: &event.event_type,
+                    event_version: &event.event_version,
+                    payload: &payload,
+                    metadata: &metadata,
+                },
+            );
+            ChainedRow {
+                kind,
+                event,
+                payload,
+                metadata,
+                previous: std::mem::replace(&mut previous, hash.clone()),
+                hash,
+            }
+        })
+        .collect();
+    for chunk in chained.chunks(ROWS_PER_INSERT) {
         let mut query = sqlx::QueryBuilder::new(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ",
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, previous_hash, hash) ",
         );
-        query.push_values(chunk, |mut row, (kind, event)| {
-            row.push_bind(*kind)
-                .push_bind(event.aggregate_id.as_str())
-                .push_bind(event.sequence as i64)
-                .push_bind(event.event_type.as_str())
-                .push_bind(event.event_version.as_str())
-                .push_bind(&event.payload)
-                .push_bind(&event.metadata);
+        query.push_values(chunk, |mut row, r| {
+            row.push_bind(r.kind)
+                .push_bind(r.event.aggregate_id.as_str())
+                .push_bind(r.event.sequence as i64)
+                .push_bind(r.event.event_type.as_str())
+                .push_bind(r.event.event_version.as_str())
+                .push_bind(r.payload.as_str())
+                .push_bind(r.metadata.as_str())
+                .push_bind(r.previous.as_str())
+                .push_bind(r.hash.as_str());
         });
         query.build().execute(&mut *tx).await?;
     }

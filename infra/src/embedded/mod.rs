@@ -6,11 +6,13 @@
 //! DIR/views.sqlite       read models and projector position
 //! DIR/simulators.sqlite  simulated providers (the SMS outbox)
 //! DIR/blobs/             uploaded lists, checked lists, reports
+//! DIR/chain-checkpoints.jsonl  the event chain's head, checkpointed
 //! ```
 //!
 //! Separate files keep SQLite's one-writer lock from serialising unrelated
 //! work: sends commit events while the projector writes views.
 
+pub mod audit;
 mod blobs;
 mod db;
 mod event_log;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::appointments::AppointmentBook;
+use domain::audit::Checkpoint;
 use domain::links::LinkKey;
 use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
 use domain::usecases::{JobError, Links, Ports};
@@ -35,6 +36,8 @@ pub type BookLayer =
     Box<dyn Fn(Arc<dyn AppointmentBook>) -> Arc<dyn AppointmentBook> + Send + Sync>;
 
 const REACTOR: &str = "reactor";
+/// How often `serve` checkpoints the event chain's head.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 const PAGE: usize = 1_000;
 const SEND_BATCH: usize = 1_000;
 const RECEIPTS: usize = 2_000;
@@ -135,7 +138,9 @@ pub struct EmbeddedStack {
     /// system takes at once.
     record_batch: usize,
     log: EventLog,
+    events: SqlitePool,
     work: SqlitePool,
+    data_dir: PathBuf,
 }
 
 impl EmbeddedStack {
@@ -225,8 +230,10 @@ impl EmbeddedStack {
             queue,
             views,
             appointments,
-            log: EventLog::new(events),
+            log: EventLog::new(events.clone()),
+            events,
             work,
+            data_dir: dir.clone(),
         })
     }
 
@@ -277,11 +284,30 @@ impl EmbeddedStack {
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
         let sending = Self::keep_running("background step", || self.send_tick());
         let records = Self::keep_running("record write", || self.record_tick());
+        let checkpoints = async {
+            loop {
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                if let Err(e) = self.checkpoint_chain().await {
+                    tracing::warn!(error = %e, "the event chain's head was not checkpointed; trying again later");
+                }
+            }
+        };
         tokio::select! {
             _ = shutdown => {}
             _ = sending => {}
             _ = records => {}
+            _ = checkpoints => {}
         }
+        // The head at shutdown, so the last events are covered too.
+        if let Err(e) = self.checkpoint_chain().await {
+            tracing::warn!(error = %e, "the event chain's head was not checkpointed at shutdown");
+        }
+    }
+
+    /// Appends the event chain's head to `chain-checkpoints.jsonl` when it
+    /// moved (see `audit.rs`).
+    pub async fn checkpoint_chain(&self) -> Result<Option<Checkpoint>, PortError> {
+        super::audit::checkpoint(&self.data_dir, &self.events).await
     }
 
     /// Runs `step` forever, pausing when it had nothing to do or failed.

@@ -22,7 +22,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use super::db::db_error;
 use super::event_log::EventLog;
 
-const PROJECTOR: &str = "batch_views";
+pub(crate) const PROJECTOR: &str = "batch_views";
 
 pub struct SqliteViews {
     pool: SqlitePool,
@@ -48,6 +48,18 @@ impl SqliteViews {
     /// Applies the events committed since the last run, a page at a time.
     /// Returns how many events were read.
     pub async fn catch_up(&self, log: &EventLog, page: usize) -> Result<usize, ProjectionError> {
+        self.catch_up_until(log, page, i64::MAX).await
+    }
+
+    /// Applies the events committed since the last run up to and including
+    /// position `until`: a replay to compare with views that had applied
+    /// that far.
+    pub async fn catch_up_until(
+        &self,
+        log: &EventLog,
+        page: usize,
+        until: i64,
+    ) -> Result<usize, ProjectionError> {
         let mut read = 0;
         loop {
             let position: i64 = sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
@@ -56,7 +68,8 @@ impl SqliteViews {
                 .await
                 .map_err(db_error("projector position"))?
                 .unwrap_or(0);
-            let events = log.read_after(position, page).await?;
+            let mut events = log.read_after(position, page).await?;
+            events.retain(|(at, _)| *at <= until);
             let Some(&(last, _)) = events.last() else {
                 return Ok(read);
             };

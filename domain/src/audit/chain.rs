@@ -1,0 +1,533 @@
+//! Tamper evidence for the event log.
+//!
+//! Every stored event carries `hash = SHA-256(previous_hash, its own
+//! stored bytes)`, where `previous_hash` is the hash of the event stored
+//! before it in commit order ([`GENESIS`] for the first). The bytes are the
+//! event's columns exactly as stored (payload and metadata as the JSON text
+//! in the store, never re-serialised: metadata is a map whose key order
+//! serde does not fix), each prefixed with its length so that no two
+//! events share an encoding.
+//!
+//! [`ChainVerifier`] reads the log in commit order and names each event
+//! that was changed (its bytes no longer give its hash), deleted (an event
+//! names a predecessor that is not there), inserted (it is in no chain, or
+//! it forks one) or reordered (it is stored before the event it follows).
+//! A chain rewritten from an edit onwards is consistent with itself, so
+//! the chain's head is checkpointed somewhere the writer cannot rewrite
+//! ([`Checkpoint`]), and the verifier compares each checkpoint with the
+//! event at its position. Events stored before the chain existed carry no
+//! hash and are counted as such, not reported as tampered.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The `previous_hash` of the first chained event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What the hash of an event covers besides its predecessor's hash: the
+/// stored columns.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredEvent<'a> {
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    pub sequence: u64,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+    /// The payload's JSON text as stored.
+    pub payload: &'a str,
+    /// The metadata's JSON text as stored.
+    pub metadata: &'a str,
+}
+
+/// The hash an event stored after `previous` carries, as 64 hex digits.
+pub fn event_hash(previous: &str, event: &StoredEvent<'_>) -> String {
+    hex::encode(digest(previous.as_bytes(), event))
+}
+
+fn digest(previous: &[u8], event: &StoredEvent<'_>) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"batchbook event chain 1\0");
+    let sequence = event.sequence.to_string();
+    for field in [
+        previous,
+        event.aggregate_type.as_bytes(),
+        event.aggregate_id.as_bytes(),
+        sequence.as_bytes(),
+        event.event_type.as_bytes(),
+        event.event_version.as_bytes(),
+        event.payload.as_bytes(),
+        event.metadata.as_bytes(),
+    ] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field);
+    }
+    hasher.finalize().into()
+}
+
+/// A record of the chain's head at one moment, kept where the writer of
+/// the log cannot rewrite it (a file of its own locally; an S3 object
+/// under Object Lock on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The head event's position in commit order.
+    pub position: i64,
+    /// The head event's hash.
+    pub hash: String,
+    /// How many events the log held.
+    pub events: u64,
+    pub at: DateTime<Utc>,
+}
+
+/// One thing `audit verify` found wrong with the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "finding", rename_all = "snake_case")]
+pub enum ChainFinding {
+    /// The event's stored bytes no longer give its hash: it was edited.
+    Changed { position: i64 },
+    /// The event names a predecessor the log no longer holds: one or more
+    /// events before it were deleted.
+    Missing { before: i64 },
+    /// The event belongs to no chain, or forks one: it was inserted.
+    Inserted { position: i64 },
+    /// The event is stored before the event it follows in the chain.
+    Reordered { position: i64, follows: i64 },
+    /// The event a checkpoint names is gone or has another hash: the
+    /// chain was rewritten (or cut short) after the checkpoint was taken.
+    Checkpoint {
+        position: i64,
+        expected: String,
+        found: Option<String>,
+    },
+}
+
+impl std::fmt::Display for ChainFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Changed { position } => write!(
+                f,
+                "the event at position {position} was changed: its stored bytes no longer match its hash"
+            ),
+            Self::Missing { before } => write!(
+                f,
+                "events were deleted before position {before}: the event there names a predecessor the log does not hold"
+            ),
+            Self::Inserted { position } => write!(
+                f,
+                "the event at position {position} was inserted: it is not part of the chain"
+            ),
+            Self::Reordered { position, follows } => write!(
+                f,
+                "the event at position {position} is out of order: it follows the event at position {follows}"
+            ),
+            Self::Checkpoint {
+                position,
+                expected,
+                found: Some(found),
+            } => write!(
+                f,
+                "the chain no longer matches the checkpoint at position {position}: it recorded {expected}, the log holds {found}"
+            ),
+            Self::Checkpoint {
+                position,
+                expected,
+                found: None,
+            } => write!(
+                f,
+                "the chain no longer matches the checkpoint at position {position}: it recorded {expected}, the log holds no event there"
+            ),
+        }
+    }
+}
+
+/// What the chain check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainReport {
+    /// Events read.
+    pub events: u64,
+    /// Events stored before the chain existed (no hash), all before the
+    /// first chained event.
+    pub before_chain: u64,
+    /// Checkpoints compared.
+    pub checkpoints: usize,
+    /// The last event's position and hash, the head to checkpoint next.
+    pub head: Option<(i64, String)>,
+    /// Sorted by position.
+    pub findings: Vec<ChainFinding>,
+}
+
+#[derive(Clone, Copy)]
+struct Link {
+    position: i64,
+    previous: [u8; 32],
+    hash: [u8; 32],
+}
+
+/// Reads the log in commit order ([`ChainVerifier::push`]), then judges
+/// it ([`ChainVerifier::finish`]). Holds 72 bytes and an index entry per
+/// chained event.
+#[derive(Default)]
+pub struct ChainVerifier {
+    links: Vec<Link>,
+    events: u64,
+    before_chain: u64,
+    findings: Vec<ChainFinding>,
+    last: Option<(i64, String)>,
+}
+
+fn parse_hash(hex_text: &str) -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut bytes).ok()?;
+    Some(bytes)
+}
+
+impl ChainVerifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next event in commit order, with the chain columns it was
+    /// stored with (`None` for an event stored before the chain).
+    pub fn push(
+        &mut self,
+        position: i64,
+        event: &StoredEvent<'_>,
+        previous_hash: Option<&str>,
+        hash: Option<&str>,
+    ) {
+        self.events += 1;
+        self.last = Some((position, hash.unwrap_or_default().to_owned()));
+        let (Some(previous_text), Some(hash_text)) = (previous_hash, hash) else {
+            if self.links.is_empty() {
+                self.before_chain += 1;
+            } else {
+                // After the chain began, every event is chained.
+                self.findings.push(ChainFinding::Inserted { position });
+            }
+            return;
+        };
+        let (Some(previous), Some(stored)) = (parse_hash(previous_text), parse_hash(hash_text))
+        else {
+            self.findings.push(ChainFinding::Changed { position });
+            return;
+        };
+        if digest(previous_text.as_bytes(), event) != stored {
+            self.findings.push(ChainFinding::Changed { position });
+        }
+        self.links.push(Link {
+            position,
+            previous,
+            hash: stored,
+        });
+    }
+
+    /// Judges what was read against the checkpoints taken so far.
+    pub fn finish(mut self, checkpoints: &[Checkpoint]) -> ChainReport {
+        let genesis = [0u8; 32];
+        let by_hash: HashMap<[u8; 32], usize> = self
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, link)| (link.hash, i))
+            .collect();
+        // Each link's followers: more than one is a fork.
+        let mut followers: HashMap<[u8; 32], Vec<usize>> = HashMap::new();
+        for (i, link) in self.links.iter().enumerate() {
+            followers.entry(link.previous).or_default().push(i);
+        }
+        // Where a chain begins: at the genesis (once) or after a gap.
+        let mut predecessor: Vec<Option<usize>> = vec![None; self.links.len()];
+        let mut seen_genesis = false;
+        let mut starts = Vec::new();
+        for (i, link) in self.links.iter().enumerate() {
+            if link.previous == genesis {
+                if seen_genesis {
+                    self.findings.push(ChainFinding::Inserted {
+                        position: link.position,
+                    });
+                    continue;
+                }
+                seen_genesis = true;
+                starts.push(i);
+            } else if !by_hash.contains_key(&link.previous) {
+                self.findings.push(ChainFinding::Missing {
+                    before: link.position,
+                });
+                starts.push(i);
+            }
+        }
+        // Walk each chain; at a fork, the follower the chain goes on from
+        // is the real one (at the head, the first stored), the others were
+        // inserted.
+        for start in starts {
+            let mut at = start;
+            while let Some(next) = followers.get(&self.links[at].hash) {
+                let chosen = next
+                    .iter()
+                    .copied()
+                    .find(|&n| followers.contains_key(&self.links[n].hash))
+                    .unwrap_or(next[0]);
+                for &other in next.iter().filter(|&&n| n != chosen) {
+                    self.findings.push(ChainFinding::Inserted {
+                        position: self.links[other].position,
+                    });
+                }
+                if predecessor[chosen].is_some() || chosen == start {
+                    break;
+                }
+                predecessor[chosen] = Some(at);
+                at = chosen;
+            }
+        }
+        for (i, link) in self.links.iter().enumerate() {
+            if let Some(before) = predecessor[i] {
+                let follows = self.links[before].position;
+                if follows > link.position {
+                    self.findings.push(ChainFinding::Reordered {
+                        position: link.position,
+                        follows,
+                    });
+                }
+            }
+        }
+        for checkpoint in checkpoints {
+            let found = self
+                .links
+                .binary_search_by_key(&checkpoint.position, |l| l.position)
+                .ok()
+                .map(|i| hex::encode(self.links[i].hash));
+            if found.as_deref() != Some(checkpoint.hash.as_str()) {
+                self.findings.push(ChainFinding::Checkpoint {
+                    position: checkpoint.position,
+                    expected: checkpoint.hash.clone(),
+                    found,
+                });
+            }
+        }
+        self.findings.sort_by_key(|f| match f {
+            ChainFinding::Changed { position }
+            | ChainFinding::Inserted { position }
+            | ChainFinding::Reordered { position, .. }
+            | ChainFinding::Checkpoint { position, .. } => *position,
+            ChainFinding::Missing { before } => *before,
+        });
+        self.findings.dedup();
+        ChainReport {
+            events: self.events,
+            before_chain: self.before_chain,
+            checkpoints: checkpoints.len(),
+            head: self.last.filter(|(_, hash)| !hash.is_empty()),
+            findings: self.findings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Row {
+        id: String,
+        payload: String,
+        previous: Option<String>,
+        hash: Option<String>,
+    }
+
+    fn stored(row: &Row) -> StoredEvent<'_> {
+        StoredEvent {
+            aggregate_type: "Batch",
+            aggregate_id: &row.id,
+            sequence: 1,
+            event_type: "BatchCancelled",
+            event_version: "1.0",
+            payload: &row.payload,
+            metadata: "{}",
+        }
+    }
+
+    /// `unchained` events stored before the chain, then `chained` events
+    /// hashed as the writer hashes them.
+    fn log(unchained: usize, chained: usize) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let mut previous = GENESIS.to_owned();
+        for n in 0..unchained + chained {
+            let mut row = Row {
+                id: format!("b-{n}"),
+                payload: format!(r#"{{"n":{n}}}"#),
+                previous: None,
+                hash: None,
+            };
+            if n >= unchained {
+                let hash = event_hash(&previous, &stored(&row));
+                row.previous = Some(std::mem::replace(&mut previous, hash.clone()));
+                row.hash = Some(hash);
+            }
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// Positions are 1-based, as SQLite's rowids.
+    fn verify(rows: &[Row], checkpoints: &[Checkpoint]) -> ChainReport {
+        let mut verifier = ChainVerifier::new();
+        for (i, row) in rows.iter().enumerate() {
+            verifier.push(
+                i as i64 + 1,
+                &stored(row),
+                row.previous.as_deref(),
+                row.hash.as_deref(),
+            );
+        }
+        verifier.finish(checkpoints)
+    }
+
+    fn checkpoint(rows: &[Row], position: i64) -> Checkpoint {
+        Checkpoint {
+            position,
+            hash: rows[position as usize - 1].hash.clone().unwrap(),
+            events: position as u64,
+            at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_untouched_log_has_no_findings_and_counts_its_events_before_the_chain() {
+        let rows = log(3, 5);
+        let report = verify(&rows, &[checkpoint(&rows, 8)]);
+        assert_eq!(report.findings, []);
+        assert_eq!(report.events, 8);
+        assert_eq!(report.before_chain, 3);
+        assert_eq!(report.checkpoints, 1);
+        assert_eq!(report.head, Some((8, rows[7].hash.clone().unwrap())));
+    }
+
+    #[test]
+    fn a_byte_edited_in_a_payload_is_named() {
+        let mut rows = log(0, 5);
+        rows[2].payload = r#"{"n":9}"#.into();
+        assert_eq!(
+            verify(&rows, &[]).findings,
+            [ChainFinding::Changed { position: 3 }]
+        );
+    }
+
+    #[test]
+    fn a_deleted_event_is_named_by_the_one_after_it() {
+        let mut rows = log(0, 5);
+        rows.remove(2);
+        // Positions keep their gap, as rowids do.
+        let mut verifier = ChainVerifier::new();
+        for (position, row) in [1, 2, 4, 5].into_iter().zip(&rows) {
+            verifier.push(
+                position,
+                &stored(row),
+                row.previous.as_deref(),
+                row.hash.as_deref(),
+            );
+        }
+        assert_eq!(
+            verifier.finish(&[]).findings,
+            [ChainFinding::Missing { before: 4 }]
+        );
+    }
+
+    #[test]
+    fn two_swapped_events_are_named_once() {
+        let mut rows = log(0, 5);
+        rows.swap(1, 2);
+        assert_eq!(
+            verify(&rows, &[]).findings,
+            [ChainFinding::Reordered {
+                position: 2,
+                follows: 3
+            }]
+        );
+    }
+
+    #[test]
+    fn an_event_inserted_without_a_hash_or_with_a_forged_one_is_named() {
+        let mut rows = log(1, 4);
+        rows.insert(
+            3,
+            Row {
+                id: "forged".into(),
+                payload: "{}".into(),
+                previous: None,
+                hash: None,
+            },
+        );
+        assert_eq!(
+            verify(&rows, &[]).findings,
+            [ChainFinding::Inserted { position: 4 }]
+        );
+        // A forger who hashes their event after event 2 forks the chain.
+        let mut rows = log(0, 4);
+        let mut forged = Row {
+            id: "forged".into(),
+            payload: "{}".into(),
+            previous: rows[1].hash.clone(),
+            hash: None,
+        };
+        forged.hash = Some(event_hash(
+            rows[1].hash.as_deref().unwrap(),
+            &stored(&forged),
+        ));
+        rows.insert(2, forged);
+        assert_eq!(
+            verify(&rows, &[]).findings,
+            [ChainFinding::Inserted { position: 3 }]
+        );
+    }
+
+    #[test]
+    fn a_chain_rewritten_after_an_edit_no_longer_matches_its_checkpoint() {
+        let rows = log(0, 5);
+        let taken = checkpoint(&rows, 5);
+        // The forger edits event 2 and re-hashes it and everything after.
+        let mut rewritten = log(0, 5);
+        rewritten[1].payload = r#"{"n":7}"#.into();
+        let mut previous = rewritten[0].hash.clone().unwrap();
+        for row in &mut rewritten[1..] {
+            let hash = event_hash(&previous, &stored(row));
+            row.previous = Some(std::mem::replace(&mut previous, hash.clone()));
+            row.hash = Some(hash);
+        }
+        let found = rewritten[4].hash.clone();
+        assert_eq!(
+            verify(&rewritten, std::slice::from_ref(&taken)).findings,
+            [ChainFinding::Checkpoint {
+                position: 5,
+                expected: taken.hash.clone(),
+                found
+            }]
+        );
+        // Cut short below the checkpoint: the event it names is gone.
+        assert_eq!(
+            verify(&rows[..4], std::slice::from_ref(&taken)).findings,
+            [ChainFinding::Checkpoint {
+                position: 5,
+                expected: taken.hash,
+                found: None
+            }]
+        );
+    }
+
+    #[test]
+    fn findings_read_as_sentences() {
+        assert_eq!(
+            ChainFinding::Reordered {
+                position: 2,
+                follows: 3
+            }
+            .to_string(),
+            "the event at position 2 is out of order: it follows the event at position 3"
+        );
+        assert_eq!(
+            ChainFinding::Missing { before: 4 }.to_string(),
+            "events were deleted before position 4: the event there names a predecessor the log does not hold"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! `batchbook audit verify` (issue 19) on a demo data directory: untouched
+//! it verifies; with one event's payload edited by one byte, one event
+//! deleted and two swapped, it names each; a rewritten chain no longer
+//! matches its checkpoint; a hand-edited read model is reported as drift
+//! with the figure that differs; events from before the chain are counted,
+//! not reported.
+
+use std::path::Path;
+
+use domain::audit::{event_hash, ChainFinding, StoredEvent};
+use infra::embedded::audit::{verify, Drift};
+use infra::embedded::{open_pool, Database};
+use serde_json::{json, Value};
+use sqlx::{Row, SqlitePool};
+
+/// A demo data directory: 50 patients sent an SMS batch to Saved (about
+/// 150 events), the chain's head checkpointed at the end.
+async fn demo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    functions::demo::run(dir.path(), 50).await.unwrap();
+    dir
+}
+
+async fn events(dir: &Path) -> SqlitePool {
+    open_pool(dir, Database::Events).await.unwrap()
+}
+
+const COLUMNS: &str = "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, previous_hash, hash";
+
+/// Swaps the stored events at two positions, as someone editing the file
+/// would: each keeps its own hash.
+async fn swap(pool: &SqlitePool, a: i64, b: i64) {
+    let mut tx = pool.begin().await.unwrap();
+    for (from, to) in [(a, -1), (b, a), (-1, b)] {
+        sqlx::query("UPDATE events SET rowid = ? WHERE rowid = ?")
+            .bind(to)
+            .bind(from)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Changes one digit of the payload at `position`.
+async fn edit_one_byte(pool: &SqlitePool, position: i64) {
+    let payload: String = sqlx::query_scalar("SELECT payload FROM events WHERE rowid = ?")
+        .bind(position)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let at = payload.find(|c: char| c.is_ascii_digit()).unwrap();
+    let mut bytes = payload.into_bytes();
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    sqlx::query("UPDATE events SET payload = ? WHERE rowid = ?")
+        .bind(String::from_utf8(bytes).unwrap())
+        .bind(position)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_untouched_demo_verifies_and_its_read_models_follow_from_its_events() {
+    let dir = demo().await;
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(report.chain.findings, []);
+    assert_eq!(report.drift, []);
+    assert_eq!(report.replay_stopped, None);
+    assert_eq!(report.chain.before_chain, 0);
+    assert_eq!(report.chain.checkpoints, 1);
+    assert!(report.chain.events > 100, "{}", report.chain.events);
+    assert_eq!(report.replayed, report.chain.events);
+    assert!(report.is_clean());
+}
+
+#[tokio::test]
+async fn an_edited_byte_a_deleted_event_and_two_swapped_are_each_named() {
+    let dir = demo().await;
+    let pool = events(dir.path()).await;
+    edit_one_byte(&pool, 10).await;
+    sqlx::query("DELETE FROM events WHERE rowid = 40")
+        .execute(&pool)
+        .await
+        .unwrap();
+    swap(&pool, 80, 81).await;
+    pool.close().await;
+
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(
+        report.chain.findings,
+        [
+            ChainFinding::Changed { position: 10 },
+            ChainFinding::Missing { before: 41 },
+            ChainFinding::Reordered {
+                position: 80,
+                follows: 81
+            },
+        ]
+    );
+    assert!(!report.is_clean());
+    // The checkpoint names the head, which nobody touched.
+    assert_eq!(report.chain.checkpoints, 1);
+}
+
+#[tokio::test]
+async fn a_chain_rewritten_from_an_edit_onwards_no_longer_matches_its_checkpoint() {
+    let dir = demo().await;
+    let pool = events(dir.path()).await;
+    edit_one_byte(&pool, 20).await;
+    // The forger re-hashes the edited event and every one after it, so the
+    // chain is consistent with itself.
+    let rows = sqlx::query(&format!(
+        "SELECT rowid, {COLUMNS} FROM events WHERE rowid >= 20 ORDER BY rowid"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut previous: String = rows[0].get("previous_hash");
+    let mut head = String::new();
+    for row in &rows {
+        let sequence: i64 = row.get("sequence");
+        let hash = event_hash(
+            &previous,
+            &StoredEvent {
+                aggregate_type: row.get("aggregate_type"),
+                aggregate_id: row.get("aggregate_id"),
+                sequence: sequence as u64,
+                event_type: row.get("event_type"),
+                event_version: row.get("event_version"),
+                payload: row.get("payload"),
+                metadata: row.get("metadata"),
+            },
+        );
+        sqlx::query("UPDATE events SET previous_hash = ?, hash = ? WHERE rowid = ?")
+            .bind(&previous)
+            .bind(&hash)
+            .bind(row.get::<i64, _>("rowid"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        previous = hash.clone();
+        head = hash;
+    }
+    let last: i64 = rows.last().unwrap().get("rowid");
+    pool.close().await;
+
+    let checkpoint = infra::embedded::audit::read_checkpoints(dir.path())
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(checkpoint.position, last);
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(
+        report.chain.findings,
+        [ChainFinding::Checkpoint {
+            position: last,
+            expected: checkpoint.hash,
+            found: Some(head),
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_read_model_edited_by_hand_is_drift_with_the_figure_that_differs() {
+    let dir = demo().await;
+    let views = open_pool(dir.path(), Database::Views).await.unwrap();
+    let (batch_id, body): (String, String) =
+        sqlx::query_as("SELECT batch_id, body FROM batch_summaries")
+            .fetch_one(&views)
+            .await
+            .unwrap();
+    let mut summary: Value = serde_json::from_str(&body).unwrap();
+    let delivered = summary["delivered_count"].as_u64().unwrap();
+    assert_eq!(delivered, 48, "the demo's 48 contactable patients");
+    summary["delivered_count"] = json!(delivered + 1);
+    sqlx::query("UPDATE batch_summaries SET body = ? WHERE batch_id = ?")
+        .bind(summary.to_string())
+        .bind(&batch_id)
+        .execute(&views)
+        .await
+        .unwrap();
+    views.close().await;
+
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(report.chain.findings, []);
+    assert_eq!(
+        report.drift,
+        [Drift {
+            view: "batch_summaries".into(),
+            row: format!("batch_id={batch_id}"),
+            field: "body.delivered_count".into(),
+            live: Some(json!(49)),
+            replayed: Some(json!(48)),
+        }]
+    );
+    assert_eq!(
+        report.drift[0].to_string(),
+        format!("batch_summaries batch_id={batch_id}: body.delivered_count is 49 in the live read model, 48 replayed from the events")
+    );
+}
+
+#[tokio::test]
+async fn events_stored_before_the_chain_are_counted_not_reported() {
+    let dir = demo().await;
+    // As a data directory from a release before the chain: no event has a
+    // hash and there are no checkpoints.
+    let pool = events(dir.path()).await;
+    let before = sqlx::query("UPDATE events SET previous_hash = NULL, hash = NULL")
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    pool.close().await;
+    std::fs::remove_file(dir.path().join(infra::embedded::audit::CHECKPOINTS)).unwrap();
+    // This release then sends another batch: its events start the chain.
+    functions::demo::run(dir.path(), 50).await.unwrap();
+
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(report.chain.findings, []);
+    assert_eq!(report.chain.before_chain, before);
+    assert!(
+        report.chain.events > before + 100,
+        "{}",
+        report.chain.events
+    );
+    assert_eq!(report.chain.checkpoints, 1);
+    assert_eq!(report.drift, []);
+}
