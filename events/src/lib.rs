@@ -8,6 +8,7 @@
 //! Events name patients only by their row in the checked list artifact,
 //! which lives in the blob store. Patient data never enters the event log.
 
+pub mod audit;
 pub mod batch;
 pub mod conversation;
 pub mod delivery;
@@ -18,6 +19,7 @@ pub mod team;
 pub mod upcast;
 pub mod workspace;
 
+pub use audit::AuditEvent;
 pub use batch::{Attachment, BatchEvent, BatchKind, ListAttached, Questionnaire, StaggerDay};
 pub use conversation::{Assignee, ConversationEvent, ConversationMessageEvent};
 pub use delivery::{Channel, DeliveryEvent, DeliveryFailure, SendFailureReason};

@@ -3,7 +3,7 @@
 //! Lambda events to the use cases. No business logic lives here.
 
 pub mod api;
-pub mod audit_cli;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod identity;

@@ -73,6 +73,41 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
+    /// Every event of one batch, invite, conversation or user, in commit
+    /// order, as JSON Lines or CSV on stdout. The export is recorded as an
+    /// event with the auditor who made it.
+    #[command(group(clap::ArgGroup::new("subject").required(true).multiple(false)))]
+    History {
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+        /// The organisation (ODS code) whose history this is.
+        #[arg(long, default_value = "A12345")]
+        org: String,
+        /// Who is exporting: the auditor's user id, recorded with the export.
+        #[arg(long = "as", value_name = "AUDITOR")]
+        auditor: String,
+        #[arg(long, group = "subject")]
+        batch: Option<String>,
+        /// A Self-Book invite, `<batch id>:<row>`.
+        #[arg(long, group = "subject")]
+        invite: Option<String>,
+        #[arg(long, group = "subject")]
+        conversation: Option<String>,
+        /// A user id: every event they caused.
+        #[arg(long, group = "subject")]
+        user: Option<String>,
+        /// Events at or after this time (RFC 3339).
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        /// Events before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: functions::audit::HistoryFormat,
+        /// Join each delivery's and invite's patient from the list artifact.
+        #[arg(long)]
+        patient_details: bool,
+    },
     /// Check that no event was changed, deleted, inserted or reordered
     /// (against the chain's checkpoints), and that every read model
     /// follows from the events. Reads the data directory only; exits 1
@@ -81,7 +116,7 @@ enum AuditCommand {
         #[arg(long, default_value = "batchbook-data")]
         data: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
-        format: functions::audit_cli::ReportFormat,
+        format: functions::audit::ReportFormat,
     },
 }
 
@@ -118,10 +153,50 @@ async fn main() -> ExitCode {
         Command::Demo { patients, data } => demo(data, patients).await,
         Command::RebuildViews { data } => rebuild(data).await,
         Command::Audit {
+            command:
+                AuditCommand::History {
+                    data,
+                    org,
+                    auditor,
+                    batch,
+                    invite,
+                    conversation,
+                    user,
+                    from,
+                    to,
+                    format,
+                    patient_details,
+                },
+        } => {
+            use domain::ports::HistorySubject;
+            // clap's group lets exactly one through.
+            let subject = batch
+                .map(HistorySubject::Batch)
+                .or(invite.map(HistorySubject::Invite))
+                .or(conversation.map(HistorySubject::Conversation))
+                .or(user.map(HistorySubject::User));
+            let Some(subject) = subject else {
+                eprintln!("batchbook: name one of --batch, --invite, --conversation or --user");
+                return ExitCode::FAILURE;
+            };
+            let request = domain::usecases::audit::HistoryRequest {
+                subject,
+                from,
+                to,
+                patient_details,
+            };
+            let mut out = std::io::stdout().lock();
+            functions::audit::history(&data, &org, &auditor, &request, format, &mut out)
+                .await
+                .map(|(export_id, events)| {
+                    eprintln!("Exported {events} events; the export is recorded as {export_id}.");
+                })
+        }
+        Command::Audit {
             command: AuditCommand::Verify { data, format },
         } => {
             let mut out = std::io::stdout().lock();
-            match functions::audit_cli::verify(&data, format, &mut out).await {
+            match functions::audit::verify(&data, format, &mut out).await {
                 Ok(true) => Ok(()),
                 Ok(false) => return ExitCode::FAILURE,
                 Err(e) => Err(e),

@@ -228,3 +228,237 @@ async fn events_stored_before_the_chain_are_counted_not_reported() {
     assert_eq!(report.chain.checkpoints, 1);
     assert_eq!(report.drift, []);
 }
+
+mod api {
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    use crate::helpers::{clean_list, nhs_numbers, spawn_app, TestApp};
+
+    const IDA: &str = "A12345:ida:auditor";
+    const SAM: &str = "A12345:sam";
+    const ANN: &str = "A12345:ann:admin";
+    const OTHER_AUDITOR: &str = "B99999:oli:auditor";
+
+    async fn export(app: &TestApp, who: &str, body: Value) -> reqwest::Response {
+        app.request_as(who, Method::POST, "/v1/audit/history")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn lines(text: &str) -> Vec<Value> {
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_auditor_exports_a_batch_with_its_patients_and_each_export_is_itself_recorded() {
+        let app = spawn_app().await;
+        let csv = clean_list(3);
+        let batch_id = app.send_list(&csv).await;
+        app.run_pending_work().await;
+
+        let response = export(
+            &app,
+            IDA,
+            json!({"batch_id": batch_id, "patient_details": true}),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+        assert_eq!(response.headers()["audit-export-id"].len(), 36, "a UUID");
+        let events = lines(&response.text().await.unwrap());
+        // In commit order, each with where it stands.
+        let positions: Vec<i64> = events
+            .iter()
+            .map(|e| e["position"].as_i64().unwrap())
+            .collect();
+        let mut sorted = positions.clone();
+        sorted.sort_unstable();
+        assert_eq!(positions, sorted);
+        assert_eq!(events[0]["event_type"], "BatchDrafted");
+        assert_eq!(events[0]["aggregate_type"], "Batch");
+        assert_eq!(events[0]["actor"], "user:dev-user");
+        let sent: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["event_type"] == "MessageSent")
+            .collect();
+        assert_eq!(sent.len(), 3);
+        // Each delivery's patient, from the list; the batch's own events
+        // are about no one patient.
+        let mut patients: Vec<String> = sent
+            .iter()
+            .map(|e| e["patient"]["nhs_number"].as_str().unwrap().to_owned())
+            .collect();
+        patients.sort();
+        assert_eq!(patients, nhs_numbers(&csv));
+        assert_eq!(sent[0]["patient"]["date_of_birth"], "1950-02-01");
+        assert_eq!(events[0].get("patient"), None);
+        for event in &events {
+            for key in [
+                "occurred_at",
+                "event_version",
+                "correlation_id",
+                "aggregate_id",
+                "sequence",
+                "payload",
+            ] {
+                assert!(event.get(key).is_some(), "{key} in {event}");
+            }
+        }
+
+        // Without patient details, no patient is named anywhere.
+        let plain = export(&app, IDA, json!({"batch_id": batch_id, "format": "csv"}))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            plain.lines().next().unwrap(),
+            "position,occurred_at,event_type,event_version,actor,actor_name,correlation_id,aggregate_type,aggregate_id,sequence,payload"
+        );
+        assert_eq!(plain.lines().count(), events.len() + 1);
+        for nhs_number in nhs_numbers(&csv) {
+            assert!(!plain.contains(&nhs_number));
+        }
+
+        // The auditor's own history holds both exports, with who and what.
+        let own = export(&app, IDA, json!({"user_id": "ida"})).await;
+        let own = lines(&own.text().await.unwrap());
+        let exported: Vec<(&Value, &Value, &Value)> = own
+            .iter()
+            .map(|e| {
+                assert_eq!(e["event_type"], "HistoryExported");
+                assert_eq!(e["actor"], "user:ida");
+                let p = &e["payload"]["HistoryExported"];
+                (&p["subject"], &p["events"], &p["patient_details"])
+            })
+            .collect();
+        let subject = json!(format!("batch:{batch_id}"));
+        let count = json!(events.len());
+        assert_eq!(
+            exported,
+            [
+                (&subject, &count, &json!(true)),
+                (&subject, &count, &json!(false))
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn only_auditors_export_and_a_bad_request_is_refused_by_name() {
+        let app = spawn_app().await;
+        let batch_id = app.send_list(&clean_list(1)).await;
+        for who in [SAM, ANN] {
+            let (status, body) = TestApp::reply(
+                app.request_as(who, Method::POST, "/v1/audit/history")
+                    .json(&json!({"batch_id": batch_id})),
+            )
+            .await;
+            assert_eq!(status, 403, "{who}");
+            assert_eq!(body["code"], "role_needed");
+            assert_eq!(body["detail"], "this needs the auditor role");
+        }
+        let refused = [
+            (
+                json!({}),
+                422,
+                "batch_id, invite_id, conversation_id, user_id: name exactly one",
+            ),
+            (
+                json!({"batch_id": batch_id, "user_id": "sam"}),
+                422,
+                "batch_id, invite_id, conversation_id, user_id: name exactly one",
+            ),
+            (json!({"batch_id": " "}), 422, "the subject's id is empty"),
+            (
+                json!({"batch_id": batch_id, "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+                422,
+                "to: must be later than from",
+            ),
+        ];
+        for (body, status, detail) in refused {
+            let (got, problem) = TestApp::reply(
+                app.request_as(IDA, Method::POST, "/v1/audit/history")
+                    .json(&body),
+            )
+            .await;
+            assert_eq!(
+                (got, problem["detail"].as_str().unwrap()),
+                (status, detail),
+                "{body}"
+            );
+        }
+        // A typo never acts.
+        let (status, problem) = TestApp::reply(
+            app.request_as(IDA, Method::POST, "/v1/audit/history")
+                .json(&json!({"batch_id": batch_id, "patient_detail": true})),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            problem["detail"],
+            "unknown field `patient_detail`; did you mean `patient_details`?"
+        );
+        // None of those was an export.
+        let own = export(&app, IDA, json!({"user_id": "ida"})).await;
+        assert_eq!(own.text().await.unwrap(), "");
+    }
+
+    #[tokio::test]
+    async fn another_organisations_auditor_sees_none_of_its_events() {
+        let app = spawn_app().await;
+        let batch_id = app.send_list(&clean_list(2)).await;
+        let response = export(&app, OTHER_AUDITOR, json!({"batch_id": batch_id})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), "");
+        let response = export(&app, OTHER_AUDITOR, json!({"user_id": "dev-user"})).await;
+        assert_eq!(response.text().await.unwrap(), "");
+    }
+
+    #[tokio::test]
+    async fn a_time_window_keeps_the_events_inside_it() {
+        let app = spawn_app().await;
+        // Drafted at 09:00, sent at 10:00, delivered and saved at 11:00.
+        let batch_id = app.create_batch_from(&clean_list(1)).await;
+        app.clock.advance(chrono::Duration::hours(1));
+        let sent = app
+            .send_batch_as("A12345", &batch_id, json!({"now": true}))
+            .await;
+        assert_eq!(sent.status(), 202);
+        app.clock.advance(chrono::Duration::hours(1));
+        app.run_pending_work().await;
+        let types = |body: String| -> Vec<String> {
+            lines(&body)
+                .iter()
+                .map(|e| e["event_type"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let all = types(
+            export(&app, IDA, json!({"batch_id": batch_id}))
+                .await
+                .text()
+                .await
+                .unwrap(),
+        );
+        let ten_to_eleven = types(
+            export(
+                &app,
+                IDA,
+                json!({"batch_id": batch_id, "from": "2026-11-23T10:00:00Z", "to": "2026-11-23T11:00:00Z"}),
+            )
+            .await
+            .text()
+            .await
+            .unwrap(),
+        );
+        assert_eq!(all.first().map(String::as_str), Some("BatchDrafted"));
+        assert!(all.len() > ten_to_eleven.len() + 1, "{all:?}");
+        // Asked to send at 10:00; fan-out, sends and receipts came at 11:00,
+        // which the window's end leaves out.
+        assert_eq!(ten_to_eleven, ["SendingStarted"]);
+    }
+}

@@ -32,6 +32,7 @@ macro_rules! aggregate {
     };
 }
 
+pub mod audit_export;
 pub mod batch;
 pub mod conversation;
 pub mod conversation_message;
@@ -44,6 +45,7 @@ pub mod template;
 pub mod upload;
 pub mod workspace;
 
+pub use audit_export::{AuditExport, AuditExportCommand};
 pub use batch::{Batch, BatchCommand, BatchError, BatchStatus, NewBatch};
 pub use conversation::{Conversation, ConversationCommand, ConversationError};
 pub use conversation_message::{

@@ -7,6 +7,7 @@ mod appointment_book;
 mod blobs;
 mod clock;
 mod demographics;
+mod history;
 mod idempotency;
 mod links;
 mod providers;
@@ -23,6 +24,9 @@ pub use clock::{Clock, SystemClock};
 pub use demographics::{
     recipient_fingerprint, Demographics, DemographicsError, DemographicsRecord, FailureHistory,
     NhsAppReachability,
+};
+pub use history::{
+    EventHistory, HistoryEvent, HistorySelection, HistoryStream, HistorySubject, StreamId,
 };
 pub use idempotency::{IdempotencyClaim, IdempotencyRecords};
 pub use links::{KeptLinks, LinkDirectory};

@@ -3,6 +3,7 @@
 
 mod access;
 mod attachments;
+pub mod audit;
 mod batches;
 pub mod conversations;
 mod idempotency;
@@ -28,15 +29,15 @@ use cqrs_es::persist::PersistedEventRepository;
 use events::EventMetadata;
 
 use crate::aggregates::{
-    Batch, BatchError, Conversation, ConversationMessage, Delivery, DeliveryServices, Invite,
-    Organisation, PatientSearch, SlotClaim, Template, Upload, Workspace,
+    AuditExport, Batch, BatchError, Conversation, ConversationMessage, Delivery, DeliveryServices,
+    Invite, Organisation, PatientSearch, SlotClaim, Template, Upload, Workspace,
 };
 use crate::appointments::AppointmentBook;
 use crate::lists::ListError;
 use crate::ports::{
-    BlobStore, Clock, Demographics, EmailProvider, FailureHistory, IdempotencyRecords,
-    LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord, PortError,
-    ProviderReferences, SmsProvider, Timers, WorkQueue,
+    BlobStore, Clock, Demographics, EmailProvider, EventHistory, FailureHistory,
+    IdempotencyRecords, LinkDirectory, NhsAppProvider, NhsAppReachability, PatientRecord,
+    PortError, ProviderReferences, SmsProvider, Timers, WorkQueue,
 };
 use crate::projection::BatchSummary;
 
@@ -185,6 +186,9 @@ pub struct Ports {
     /// Patient links: where they are registered, the key their tokens come
     /// from and the page they open.
     pub links: Links,
+    /// The event history, for auditors. Without it, `audit_history`
+    /// answers that this stack cannot read its history.
+    pub history: Option<Arc<dyn EventHistory>>,
 }
 
 /// What patient links need.
@@ -203,6 +207,7 @@ const KEPT_LINKS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(50_000).u
 /// The application: every use case, over one event repository family `R`
 /// (SQLite embedded, DynamoDB on AWS) and one set of ports.
 pub struct Batchbook<R: PersistedEventRepository> {
+    audit_exports: AggregateStore<R, AuditExport>,
     batches: AggregateStore<R, Batch>,
     deliveries: AggregateStore<R, Delivery>,
     invites: AggregateStore<R, Invite>,
@@ -234,6 +239,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             record: ports.record.clone(),
         };
         Self {
+            audit_exports: AggregateStore::new(&repository, ()),
             batches: AggregateStore::new(&repository, ()),
             conversation_messages: AggregateStore::new(&repository, delivery_services.clone()),
             conversations: AggregateStore::new(&repository, delivery_services.clone()),

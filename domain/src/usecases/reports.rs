@@ -86,7 +86,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// The list's rows for `wanted`, read from the artifact in one pass
     /// (and not at all when nothing is wanted).
-    async fn patients_by_row(
+    pub(in crate::usecases) async fn patients_by_row(
         &self,
         summary: &BatchSummary,
         wanted: HashSet<u64>,

@@ -3,6 +3,7 @@
 //! `/openapi.json` is generated from these handlers.
 
 mod attachments;
+mod audit;
 mod batches;
 /// Strict request bodies and query strings: the one place they are read.
 pub mod body;
@@ -234,6 +235,7 @@ pub fn routes<R: PersistedEventRepository + 'static>(
 ) -> (Router<ApiState<R>>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(lists::routes())
+        .merge(audit::routes())
         .merge(settings::routes())
         .merge(batches::routes())
         .merge(links::routes())

@@ -245,6 +245,10 @@ impl AwsStack {
                 key: settings.link_key.clone(),
                 base_url: settings.link_base_url.clone(),
             },
+            history: Some(Arc::new(DynamoEventRepository::new(
+                dynamo.clone(),
+                &settings.events_table,
+            ))),
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

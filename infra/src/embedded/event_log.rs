@@ -2,7 +2,8 @@
 //! reactor. Their positions are rowids (see the events migration).
 
 use cqrs_es::persist::SerializedEvent;
-use domain::ports::PortError;
+use domain::ports::{EventHistory, HistoryEvent, HistorySelection, PortError, StreamId};
+use events::EventMetadata;
 use sqlx::{Row, SqlitePool};
 
 use super::db::db_error;
@@ -59,6 +60,85 @@ impl EventLog {
                 Ok((row.get::<i64, _>("rowid"), event))
             })
             .collect()
+    }
+}
+
+/// The first id after every id that starts with `prefix`: the prefix with
+/// its last character moved on by one (`b-1:` gives `b-1;`).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    if let Some(last) = end.pop() {
+        end.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+    }
+    end
+}
+
+#[async_trait::async_trait]
+impl EventHistory for EventLog {
+    /// Each stream is a search of the primary key (type, id, sequence); an
+    /// actor's events are a scan of the log's metadata.
+    async fn events(&self, selection: &HistorySelection) -> Result<Vec<HistoryEvent>, PortError> {
+        const COLUMNS: &str = "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata FROM events";
+        let mut rows = Vec::new();
+        match selection {
+            HistorySelection::Streams(streams) => {
+                let exact = format!("{COLUMNS} WHERE aggregate_type = ? AND aggregate_id = ?");
+                let prefixed = format!(
+                    "{COLUMNS} WHERE aggregate_type = ? AND aggregate_id >= ? AND aggregate_id < ?"
+                );
+                for stream in streams {
+                    let query = match &stream.id {
+                        StreamId::Exact(id) => sqlx::query(&exact)
+                            .bind(stream.aggregate_type)
+                            .bind(id.clone()),
+                        StreamId::Prefix(prefix) => sqlx::query(&prefixed)
+                            .bind(stream.aggregate_type)
+                            .bind(prefix.clone())
+                            .bind(prefix_end(prefix)),
+                    };
+                    rows.extend(
+                        query
+                            .fetch_all(&self.pool)
+                            .await
+                            .map_err(db_error("event history"))?,
+                    );
+                }
+            }
+            HistorySelection::Actor(actor) => {
+                rows = sqlx::query(&format!(
+                    "{COLUMNS} WHERE json_extract(metadata, '$.actor') = ?"
+                ))
+                .bind(actor)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("event history"))?;
+            }
+        }
+        let mut events = rows
+            .into_iter()
+            .map(|row| {
+                let sequence: i64 = row.get("sequence");
+                let payload: String = row.get("payload");
+                let metadata: String = row.get("metadata");
+                let metadata: std::collections::HashMap<String, String> =
+                    serde_json::from_str(&metadata)
+                        .map_err(|e| PortError::new("event history", e))?;
+                Ok(HistoryEvent {
+                    position: row.get("rowid"),
+                    aggregate_type: row.get("aggregate_type"),
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: sequence as u64,
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|e| PortError::new("event history", e))?,
+                    metadata: EventMetadata::from_map(&metadata)
+                        .map_err(|e| PortError::new("event history", e))?,
+                })
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        events.sort_by_key(|e| e.position);
+        Ok(events)
     }
 }
 

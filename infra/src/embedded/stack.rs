@@ -216,6 +216,7 @@ impl EmbeddedStack {
                 },
                 base_url: config.link_base_url.clone(),
             },
+            history: Some(Arc::new(EventLog::new(events.clone()))),
         };
         let writer = GroupWriter::start(events.clone());
         let app = Arc::new(Batchbook::new(

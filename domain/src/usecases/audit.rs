@@ -1,0 +1,168 @@
+//! Auditors' reads of the event history: every event of a batch, an
+//! invite, a conversation or a user, in commit order, optionally with the
+//! patient each delivery and invite is about, joined from the batch's list
+//! artifact. Every export is itself recorded (`HistoryExported`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use events::AuditEvent;
+use serde::Serialize;
+
+use super::{Batchbook, BatchbookError, Caller, Role};
+use crate::aggregates::AuditExportCommand;
+use crate::jobs::parse_delivery_id;
+use crate::ports::{HistoryEvent, HistorySubject};
+use cqrs_es::persist::PersistedEventRepository;
+
+/// What an auditor asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRequest {
+    pub subject: HistorySubject,
+    /// Events at or after this time only.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time only.
+    pub to: Option<DateTime<Utc>>,
+    /// Join each delivery's and invite's patient from the list artifact.
+    pub patient_details: bool,
+}
+
+/// The patient a delivery or invite is about, as their list row gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatientDetails {
+    pub nhs_number: Option<String>,
+    pub given_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One event of an exported history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub event: HistoryEvent,
+    /// Present only when asked for, and only for deliveries and invites.
+    pub patient: Option<PatientDetails>,
+}
+
+/// An exported history: its events, and the id it was recorded under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    pub export_id: String,
+    pub entries: Vec<HistoryEntry>,
+}
+
+impl<R: PersistedEventRepository> Batchbook<R> {
+    /// The history of `request.subject` in the caller's organisation, for
+    /// an auditor, recorded as an export.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn audit_history(
+        &self,
+        caller: &Caller,
+        request: &HistoryRequest,
+    ) -> Result<History, BatchbookError> {
+        caller.require(Role::Auditor)?;
+        if let (Some(from), Some(to)) = (request.from, request.to) {
+            if to <= from {
+                return Err(BatchbookError::InvalidRequest(
+                    "to: must be later than from".into(),
+                ));
+            }
+        }
+        let history = self.ports.history.as_ref().ok_or_else(|| {
+            BatchbookError::Unavailable("this stack has no event history reader".into())
+        })?;
+        let organisation = caller.organisation_id.as_ref();
+        let events: Vec<HistoryEvent> = history
+            .events(&request.subject.selection())
+            .await?
+            .into_iter()
+            .filter(|e| e.metadata.organisation_id == organisation)
+            .filter(|e| {
+                request
+                    .from
+                    .is_none_or(|from| e.metadata.occurred_at >= from)
+            })
+            .filter(|e| request.to.is_none_or(|to| e.metadata.occurred_at < to))
+            .collect();
+        let patients = if request.patient_details {
+            self.patients_of(caller, &events).await?
+        } else {
+            BTreeMap::new()
+        };
+        let entries: Vec<HistoryEntry> = events
+            .into_iter()
+            .map(|event| {
+                let patient = patient_row(&event)
+                    .and_then(|(batch, row)| patients.get(&(batch.to_owned(), row)).cloned());
+                HistoryEntry { event, patient }
+            })
+            .collect();
+        let export_id = uuid::Uuid::new_v4().to_string();
+        let now = self.ports.clock.now();
+        self.audit_exports
+            .execute(
+                &export_id,
+                AuditExportCommand::Record(AuditEvent::HistoryExported {
+                    export_id: export_id.clone(),
+                    organisation_id: organisation.to_owned(),
+                    subject: request.subject.label(),
+                    from: request.from,
+                    to: request.to,
+                    events: entries.len() as u64,
+                    patient_details: request.patient_details,
+                    exported_at: now,
+                }),
+                self.metadata(caller),
+            )
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        tracing::info!(
+            events = entries.len(),
+            patient_details = request.patient_details,
+            "an event history was exported"
+        );
+        Ok(History { export_id, entries })
+    }
+
+    /// The list row of every delivery and invite among `events`, read from
+    /// each batch's list artifact once.
+    async fn patients_of(
+        &self,
+        caller: &Caller,
+        events: &[HistoryEvent],
+    ) -> Result<BTreeMap<(String, u64), PatientDetails>, BatchbookError> {
+        let mut wanted: BTreeMap<&str, HashSet<u64>> = BTreeMap::new();
+        for (batch, row) in events.iter().filter_map(patient_row) {
+            wanted.entry(batch).or_default().insert(row);
+        }
+        let mut patients = BTreeMap::new();
+        for (batch_id, rows) in wanted {
+            let summary = match self.batch(caller, batch_id).await {
+                Ok(summary) => summary,
+                Err(BatchbookError::BatchNotFound) => continue,
+                Err(e) => return Err(e),
+            };
+            for (row, checked) in self.patients_by_row(&summary, rows).await? {
+                patients.insert(
+                    (batch_id.to_owned(), row),
+                    PatientDetails {
+                        nhs_number: checked.nhs_number,
+                        given_name: checked.given_name,
+                        date_of_birth: checked.date_of_birth,
+                        mobile: checked.mobile,
+                        email: checked.email,
+                    },
+                );
+            }
+        }
+        Ok(patients)
+    }
+}
+
+/// The batch and list row a delivery's or invite's event is about.
+fn patient_row(event: &HistoryEvent) -> Option<(&str, u64)> {
+    matches!(event.aggregate_type.as_str(), "Delivery" | "Invite")
+        .then(|| parse_delivery_id(&event.aggregate_id))
+        .flatten()
+}
