@@ -2,6 +2,7 @@
 //! SDK's wire protocol. One moto server per test binary; every test makes
 //! its own tables, queues and bucket, so tests run in parallel.
 
+mod audit;
 mod contracts;
 mod conversations;
 mod env;
