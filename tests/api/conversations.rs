@@ -82,7 +82,7 @@ impl TestApp {
     }
 
     /// The conversation events, as (type, actor), in order.
-    async fn conversation_events(&self) -> Vec<(String, String)> {
+    pub(crate) async fn conversation_events(&self) -> Vec<(String, String)> {
         let events = self.stack.event_log().read_after(0, 10_000).await.unwrap();
         events
             .iter()

@@ -14,6 +14,7 @@ mod idempotency;
 mod isolation;
 mod lambda;
 mod lists;
+mod logs;
 mod messages;
 mod pages;
 mod patients;

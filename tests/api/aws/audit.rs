@@ -38,7 +38,9 @@ async fn export(env: &AwsTestEnv, who: &Signer<'_>, body: Value) -> (u16, Vec<Va
     }
     (
         status,
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
     )
 }
 
@@ -86,8 +88,5 @@ async fn an_auditor_exports_a_batch_from_dynamodb_with_its_patients_and_the_expo
         own[0]["payload"]["HistoryExported"]["subject"],
         format!("batch:{}", run.batch_id)
     );
-    assert_eq!(
-        own[0]["payload"]["HistoryExported"]["events"],
-        events.len()
-    );
+    assert_eq!(own[0]["payload"]["HistoryExported"]["events"], events.len());
 }
