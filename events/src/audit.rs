@@ -7,7 +7,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 /// Events of one export (one aggregate per export).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum AuditEvent {
     /// An auditor exported part of the event history.
     HistoryExported {

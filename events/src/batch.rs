@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// What kind of batch message this is. Later kinds (inhaler series,
 /// Self-Book) extend this enum.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchKind {
     SimpleMessage,
@@ -24,7 +24,7 @@ pub enum BatchKind {
 /// The Florey questionnaires a batch can send. Their questions live in
 /// `domain::florey`; the event names only which one.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Questionnaire {
     /// Home blood-pressure readings over 4 days.
@@ -39,7 +39,7 @@ pub enum Questionnaire {
 
 /// A file sent with a batch, kept in the blob store. Every patient opens the
 /// same file through their own link, after a date-of-birth check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attachment {
     pub attachment_id: String,
     pub blob_key: String,
@@ -54,7 +54,7 @@ pub struct Attachment {
 
 /// The checked patient list a batch sends to. The list itself stays in the
 /// blob store; the event holds where it is, its digest and its counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ListAttached {
     pub list_id: String,
     pub artifact_key: String,
@@ -72,7 +72,7 @@ pub struct ListAttached {
 
 /// One day of a staggered send: when it starts and how many patients it
 /// sends to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StaggerDay {
     /// 0 for the first day.
     pub day: u32,
@@ -80,7 +80,7 @@ pub struct StaggerDay {
     pub recipients: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum BatchEvent {
     /// v2.0: `message` (v1.0) became `template`, and `kind` was added.
     /// `email_subject` and `snomed_code` were added later, optional, so

@@ -18,7 +18,7 @@ use crate::delivery::{Channel, DeliveryFailure, SendFailureReason};
 
 /// Who a conversation is assigned to.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Assignee {
     /// A member of the workspace, by the id their sign-in gives.
@@ -28,7 +28,7 @@ pub enum Assignee {
 }
 
 /// Events of one conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ConversationEvent {
     /// A member of staff started a conversation with one patient.
     ConversationStarted {
@@ -120,7 +120,7 @@ impl DomainEvent for ConversationEvent {
 }
 
 /// Events of one message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ConversationMessageEvent {
     /// Staff wrote the message; it waits to be sent.
     ConversationMessageWritten {

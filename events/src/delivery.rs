@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::batch::Questionnaire;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,
@@ -31,7 +31,7 @@ impl Channel {
 }
 
 /// Why a provider would not take, or could not deliver, a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SendFailureReason {
     /// The provider says the number or address can never receive messages.
@@ -51,7 +51,7 @@ impl SendFailureReason {
 
 /// Why a message the provider accepted did not reach the patient, as the
 /// provider's receipt said (or did not say).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryFailure {
     /// The number or address does not exist or is no longer in use.
@@ -81,7 +81,7 @@ impl DeliveryFailure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum DeliveryEvent {
     /// The provider accepted the message. `idempotency_key` is the key the
     /// provider was called with, so a retried call is provably the same one.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the patient and clinician meet: the appointment type staff choose.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentChannel {
     InPerson,
@@ -30,7 +30,9 @@ impl AppointmentChannel {
 /// What the patient is offered: each slot's exact time, or a part of the
 /// day (for telephone appointments, where the clinician calls within it).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Timing {
     #[default]
@@ -41,7 +43,9 @@ pub enum Timing {
 
 /// How long an invite's link can be used, from the first message.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum LinkExpiry {
     #[serde(rename = "24h")]
     Hours24,
@@ -75,14 +79,14 @@ impl LinkExpiry {
 
 /// "I don't want this", when staff allow it: the code saved to the record
 /// and the words the patient is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeclineOption {
     pub snomed_code: String,
     pub wording: String,
 }
 
 /// A Self-Book invite's configuration, as staff chose it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SelfBook {
     pub appointment_type: AppointmentChannel,
     pub slot_type: String,
@@ -108,7 +112,7 @@ pub struct SelfBook {
 
 /// A slot as an invite holds it: enough to book it, confirm it to the
 /// patient and report it, without asking the book again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChosenSlot {
     pub slot_id: String,
     pub start: DateTime<Utc>,
@@ -133,7 +137,7 @@ pub struct ChosenSlot {
 
 /// Events of one invite: one patient's link to book one appointment type.
 /// The patient is named only by batch and row, as on deliveries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum InviteEvent {
     /// The patient chose a slot and it was claimed for them: Pending until
     /// the appointment book confirms. `attempt` counts booking attempts (a
@@ -240,7 +244,7 @@ impl DomainEvent for InviteEvent {
 
 /// Events of one slot's claim. The aggregate's optimistic lock decides
 /// between two patients choosing the same slot at the same moment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum SlotClaimEvent {
     /// The slot is held for this invite (`<batch>:<row>`).
     SlotClaimed {

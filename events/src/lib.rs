@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod invite;
 pub mod metadata;
 pub mod patient;
+pub mod schema;
 pub mod team;
 pub mod upcast;
 pub mod workspace;

@@ -12,7 +12,7 @@ const CORRELATION: &str = "correlation_id";
 const OCCURRED_AT: &str = "occurred_at";
 const ACTOR_NAME: &str = "actor_name";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EventMetadata {
     /// The ODS code of the organisation the command was scoped to.
     pub organisation_id: String,

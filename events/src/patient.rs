@@ -14,7 +14,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 /// What a search found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchOutcome {
     /// PDS holds the patient with that date of birth; staff were shown
@@ -29,7 +29,7 @@ pub enum SearchOutcome {
 }
 
 /// Events of one patient search (one aggregate per search).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum PatientSearchEvent {
     /// A member of staff searched for a patient.
     PatientSearched {

@@ -7,7 +7,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 /// Events of one workspace (one aggregate per workspace).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum WorkspaceEvent {
     /// An admin created the workspace.
     WorkspaceCreated {

@@ -7,7 +7,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 /// When texts and NHS App messages may leave, in local time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SendingWindowRecord {
     /// `HH:MM`.
     pub opens: String,
@@ -18,7 +18,7 @@ pub struct SendingWindowRecord {
 }
 
 /// How patients reach the practice, as withdrawn or expired links show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContactRecord {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -28,7 +28,7 @@ pub struct ContactRecord {
 }
 
 /// An organisation's settings, whole, as an admin saved them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SettingsRecord {
     pub flag_mobiles_likely_to_fail: bool,
     pub sending_window: SendingWindowRecord,
@@ -43,7 +43,7 @@ pub struct SettingsRecord {
 }
 
 /// How patients may reply to a conversation's message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReplySettingsRecord {
     /// The longest reply, in characters.
     pub max_chars: u32,
@@ -52,7 +52,7 @@ pub struct ReplySettingsRecord {
 }
 
 /// Events of an organisation (one aggregate per organisation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum OrganisationEvent {
     /// An admin saved the settings; they replace the ones before.
     SettingsChanged {
@@ -76,7 +76,7 @@ impl DomainEvent for OrganisationEvent {
 }
 
 /// A message template's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TemplateText {
     /// What staff call it in the template list.
     pub name: String,
@@ -88,7 +88,7 @@ pub struct TemplateText {
 }
 
 /// Events of one message template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum TemplateEvent {
     /// A member of staff wrote a template: theirs alone, or shared with
     /// their organisation (an admin's to change).
@@ -139,7 +139,7 @@ impl DomainEvent for TemplateEvent {
 }
 
 /// The template a batch's message was copied from, and which version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TemplateUsed {
     pub template_id: String,
     pub version: u32,
@@ -149,7 +149,7 @@ pub struct TemplateUsed {
 
 /// Events of an upload: a patient list, or an attachment. Recorded once
 /// the file is checked and kept; the file itself stays in the blob store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum UploadEvent {
     /// A patient list was checked and kept. `system` is `emis`,
     /// `systmone` or `vision`.

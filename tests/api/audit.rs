@@ -60,9 +60,51 @@ async fn edit_one_byte(pool: &SqlitePool, position: i64) {
         .unwrap();
 }
 
+/// Every stored event's payload validates against its aggregate's schema
+/// as committed under `events/schema/` (the catalogue's contract with
+/// auditors' tools). Answers the aggregate types seen.
+pub(crate) async fn assert_events_match_the_committed_schemas(
+    log: &infra::embedded::EventLog,
+) -> Vec<String> {
+    let schema_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/schema");
+    let mut validators = std::collections::BTreeMap::new();
+    for (_, event) in log.read_after(0, 1_000_000).await.unwrap() {
+        let validator = validators
+            .entry(event.aggregate_type.clone())
+            .or_insert_with(|| {
+                let path = schema_dir.join(format!("{}.json", event.aggregate_type));
+                let schema: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                jsonschema::validator_for(&schema).unwrap()
+            });
+        let errors: Vec<String> = validator
+            .iter_errors(&event.payload)
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errors,
+            Vec::<String>::new(),
+            "{} {} {}",
+            event.aggregate_type,
+            event.event_type,
+            event.payload
+        );
+    }
+    validators.into_keys().collect()
+}
+
 #[tokio::test]
 async fn an_untouched_demo_verifies_and_its_read_models_follow_from_its_events() {
     let dir = demo().await;
+    let stack =
+        infra::embedded::EmbeddedStack::open(infra::embedded::EmbeddedConfig::new(dir.path()))
+            .await
+            .unwrap();
+    assert_eq!(
+        assert_events_match_the_committed_schemas(stack.event_log()).await,
+        ["Batch", "Delivery", "Organisation", "Upload"]
+    );
+    drop(stack);
     let report = verify(dir.path()).await.unwrap();
     assert_eq!(report.chain.findings, []);
     assert_eq!(report.drift, []);

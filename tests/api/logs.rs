@@ -127,6 +127,20 @@ async fn a_whole_flow_logs_no_nhs_number_phone_email_date_of_birth_or_name() {
         .await
         .unwrap();
     assert_eq!(batch.status(), 200);
+    // The flow's events, of most aggregates, also keep to the catalogue.
+    assert_eq!(
+        crate::audit::assert_events_match_the_committed_schemas(app.stack.event_log()).await,
+        [
+            "AuditExport",
+            "Batch",
+            "Conversation",
+            "ConversationMessage",
+            "Delivery",
+            "PatientSearch",
+            "Upload",
+            "Workspace"
+        ]
+    );
     drop(app);
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
