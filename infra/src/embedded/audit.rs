@@ -23,8 +23,13 @@ use super::views::SqliteViews;
 /// by `batchbook serve` (and `demo`) and never rewritten.
 pub const CHECKPOINTS: &str = "chain-checkpoints.jsonl";
 
-/// Events read per query while verifying.
+/// Events read per query while checking the chain.
 const PAGE: i64 = 10_000;
+
+/// Events the replay projects per transaction: a large page writes each
+/// view row once for many of its events (the live projector's 1,000 keep
+/// its transactions short beside the API; the replay has no one waiting).
+const REPLAY_PAGE: usize = 20_000;
 
 /// The read models `audit verify` replays and compares, each with the
 /// columns that name a row. `links` is not among them: it is the link
@@ -125,17 +130,31 @@ pub async fn verify_chain(
         "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, {columns}
          FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?"
     );
+    // A reader task fetches the next page while this one hashes the last.
+    let (pages, mut next) = tokio::sync::mpsc::channel(2);
+    let reader = {
+        let events = events.clone();
+        tokio::spawn(async move {
+            let mut position = 0i64;
+            loop {
+                let rows = sqlx::query(&query)
+                    .bind(position)
+                    .bind(PAGE)
+                    .fetch_all(&events)
+                    .await
+                    .map_err(db_error("event log"))?;
+                let Some(last) = rows.last() else {
+                    return Ok::<_, PortError>(());
+                };
+                position = last.get(0);
+                if pages.send(rows).await.is_err() {
+                    return Ok(());
+                }
+            }
+        })
+    };
     let mut verifier = ChainVerifier::new();
-    let mut position = 0i64;
-    loop {
-        let rows = sqlx::query(&query)
-            .bind(position)
-            .bind(PAGE)
-            .fetch_all(events)
-            .await
-            .map_err(db_error("event log"))?;
-        let Some(last) = rows.last() else { break };
-        position = last.get(0);
+    while let Some(rows) = next.recv().await {
         for row in &rows {
             let sequence: i64 = row.get(3);
             verifier.push(
@@ -154,6 +173,7 @@ pub async fn verify_chain(
             );
         }
     }
+    reader.await.map_err(|e| PortError::new("event log", e))??;
     Ok(verifier.finish(checkpoints))
 }
 
@@ -234,9 +254,10 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
             ));
         }
     }
-    let events = open_reader(dir, Database::Events, 1).await?;
+    // Two readers: the chain check and the replay each read the whole log,
+    // at the same time, one core each.
+    let events = open_reader(dir, Database::Events, 2).await?;
     let checkpoints = read_checkpoints(dir).await?;
-    let chain = verify_chain(&events, &checkpoints).await?;
 
     let live = open_reader(dir, Database::Views, 1).await?;
     let applied: i64 = sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
@@ -249,11 +270,16 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
 
     let scratch = tempfile::tempdir().map_err(|e| PortError::new("scratch directory", e))?;
     let fresh = open_pool(scratch.path(), Database::Views).await?;
-    let views = SqliteViews::new(fresh.clone());
-    let log = EventLog::new(events);
+    let replay = {
+        let views = SqliteViews::new(fresh.clone());
+        let log = EventLog::new(events.clone());
+        tokio::spawn(async move { views.catch_up_until(&log, REPLAY_PAGE, applied).await })
+    };
+    let chain = verify_chain(&events, &checkpoints).await?;
+    let replay = replay.await.map_err(|e| PortError::new("replay", e))?;
     // An event too damaged to read stops the replay; the chain check has
     // named it already, and the report says where the replay stopped.
-    let (replayed, replay_stopped, drift) = match views.catch_up_until(&log, 1_000, applied).await {
+    let (replayed, replay_stopped, drift) = match replay {
         Ok(replayed) => (
             replayed as u64,
             None,
