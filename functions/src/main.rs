@@ -73,8 +73,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Every event of one batch, invite, conversation or user, in commit
-    /// order, as JSON Lines or CSV on stdout. The export is recorded as an
+    /// Every event of one batch, invite, conversation, user or patient, in
+    /// commit order, as JSON Lines or CSV on stdout. The export is recorded as an
     /// event with the auditor who made it.
     #[command(group(clap::ArgGroup::new("subject").required(true).multiple(false)))]
     History {
@@ -96,6 +96,10 @@ enum AuditCommand {
         /// A user id: every event they caused.
         #[arg(long, group = "subject")]
         user: Option<String>,
+        /// A patient's NHS number: every batch that sent to them, their
+        /// conversations and every search for them.
+        #[arg(long, group = "subject", value_name = "NHS_NUMBER")]
+        patient: Option<String>,
         /// Events at or after this time (RFC 3339).
         #[arg(long)]
         from: Option<chrono::DateTime<chrono::Utc>>,
@@ -162,6 +166,7 @@ async fn main() -> ExitCode {
                     invite,
                     conversation,
                     user,
+                    patient,
                     from,
                     to,
                     format,
@@ -175,9 +180,19 @@ async fn main() -> ExitCode {
                 .or(invite.map(HistorySubject::Invite))
                 .or(conversation.map(HistorySubject::Conversation))
                 .or(user.map(HistorySubject::User));
-            let Some(subject) = subject else {
-                eprintln!("batchbook: name one of --batch, --invite, --conversation or --user");
-                return ExitCode::FAILURE;
+            let subject = match (subject, patient) {
+                (Some(subject), _) => subject,
+                (None, Some(nhs_number)) => match domain::values::NhsNumber::parse(&nhs_number) {
+                    Ok(nhs_number) => HistorySubject::Patient(nhs_number),
+                    Err(e) => {
+                        eprintln!("batchbook: --patient: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                (None, None) => {
+                    eprintln!("batchbook: name one of --batch, --invite, --conversation, --user or --patient");
+                    return ExitCode::FAILURE;
+                }
             };
             let request = domain::usecases::audit::HistoryRequest {
                 subject,

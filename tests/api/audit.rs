@@ -275,7 +275,7 @@ mod api {
     use reqwest::Method;
     use serde_json::{json, Value};
 
-    use crate::helpers::{clean_list, nhs_numbers, spawn_app, TestApp};
+    use crate::helpers::{clean_list, nhs_numbers, spawn_app, token_in, TestApp};
 
     const IDA: &str = "A12345:ida:auditor";
     const SAM: &str = "A12345:sam";
@@ -408,14 +408,14 @@ mod api {
             (
                 json!({}),
                 422,
-                "batch_id, invite_id, conversation_id, user_id: name exactly one",
+                "batch_id, invite_id, conversation_id, user_id, nhs_number: name exactly one",
             ),
             (
                 json!({"batch_id": batch_id, "user_id": "sam"}),
                 422,
-                "batch_id, invite_id, conversation_id, user_id: name exactly one",
+                "batch_id, invite_id, conversation_id, user_id, nhs_number: name exactly one",
             ),
-            (json!({"batch_id": " "}), 422, "the subject's id is empty"),
+            (json!({"batch_id": " "}), 422, "batch_id: is empty"),
             (
                 json!({"batch_id": batch_id, "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
                 422,
@@ -502,5 +502,169 @@ mod api {
         // Asked to send at 10:00; fan-out, sends and receipts came at 11:00,
         // which the window's end leaves out.
         assert_eq!(ten_to_eleven, ["SendingStarted"]);
+    }
+
+    /// Joe Bloggs of the simulated PDS, and a second patient.
+    const JOE: &str = "9990000018";
+    const LIST: &str = "NHS Number,Given Name,Telecom Number,Date of Birth\n\
+                        9990000018,Joe,07700 100901,01/02/1950\n\
+                        9990000026,Aisha,07700 100902,15/07/1962\n";
+
+    #[tokio::test]
+    async fn a_patients_history_holds_their_batch_message_booking_conversation_and_searches_only() {
+        let app = spawn_app().await;
+        // A plain batch message, then a Self-Book invite, to both patients.
+        let list: Value = app.upload_list(LIST).await.json().await.unwrap();
+        let plain = app
+            .send_batch_from(json!({"name": "Flu clinic", "list_id": list["list_id"],
+                "message": "Dear ((name)), flu clinics are open"}))
+            .await;
+        let list: Value = app.upload_list(LIST).await.json().await.unwrap();
+        let invite = app
+            .send_batch_from(json!({"name": "Flu", "list_id": list["list_id"],
+                "message": "Your flu jab: book a time at ((link))",
+                "self_book": {"appointment_type": "in_person", "slot_type": "flu"}}))
+            .await;
+        let texts: Vec<String> = app
+            .outbox()
+            .await
+            .iter()
+            .filter(|m| m["to"] == "+447700100901")
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        let invitation = texts.iter().find(|t| t.contains("book a time")).unwrap();
+        let link = app.link(&token_in(invitation));
+        let session = link.session("1950-02-01").await;
+        let (status, slots) = link.call(Method::GET, Some(&session), "/slots", None).await;
+        assert_eq!(status, 200, "{slots}");
+        let (status, booked) = link
+            .call(
+                Method::POST,
+                Some(&session),
+                "/booking",
+                Some(json!({"offer_id": slots["offers"][0]["offer_id"]})),
+            )
+            .await;
+        assert_eq!(status, 202, "{booked}");
+        app.run_pending_work().await;
+
+        // Looked up, messaged one to one, and replying.
+        let (status, _) = app
+            .call_as(
+                SAM,
+                Method::POST,
+                "/v1/patients/search",
+                Some(json!({"nhs_number": JOE, "date_of_birth": "1950-02-01"})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let team = app.team().await;
+        let (status, started) = app.start(&team, json!({})).await;
+        assert_eq!(status, 201, "{started}");
+        let conversation = started["conversation_id"].as_str().unwrap().to_owned();
+        app.run_pending_work().await;
+        let sent = app.conversation_outbox().await;
+        let reply = app.link(&token_in(sent[0]["body"].as_str().unwrap()));
+        let session = reply.session("1950-02-01").await;
+        let (status, _) = reply
+            .call(
+                Method::POST,
+                Some(&session),
+                "/reply",
+                Some(json!({"text": "Thank you"})),
+            )
+            .await;
+        assert_eq!(status, 200);
+        app.run_pending_work().await;
+
+        let response = export(
+            &app,
+            IDA,
+            json!({"nhs_number": "999 000 0018", "patient_details": true}),
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+        let events = lines(&response.text().await.unwrap());
+        let about = |event: &Value| {
+            (
+                event["aggregate_type"].as_str().unwrap().to_owned(),
+                event["aggregate_id"].as_str().unwrap().to_owned(),
+            )
+        };
+        let mut streams: Vec<(String, String)> = events.iter().map(about).collect();
+        streams.dedup();
+        streams.sort();
+        streams.dedup();
+        let search = events
+            .iter()
+            .find(|e| e["event_type"] == "PatientSearched")
+            .map(about)
+            .unwrap();
+        let mut expected = vec![
+            ("Batch".to_owned(), invite.clone()),
+            ("Batch".to_owned(), plain.clone()),
+            ("Conversation".to_owned(), conversation.clone()),
+            (
+                "ConversationMessage".to_owned(),
+                format!("{conversation}:1"),
+            ),
+            ("Delivery".to_owned(), format!("{invite}:1")),
+            ("Delivery".to_owned(), format!("{plain}:1")),
+            ("Invite".to_owned(), format!("{invite}:1")),
+            search,
+        ];
+        expected.sort();
+        // Joe's row (1) of each batch, never Aisha's (2).
+        assert_eq!(streams, expected);
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap())
+            .collect();
+        for wanted in [
+            "BatchDrafted",
+            "MessageSent",
+            "BookingRequested",
+            "BookingConfirmed",
+            "ConversationStarted",
+            "PatientReplied",
+            "PatientSearched",
+        ] {
+            assert!(types.contains(&wanted), "{wanted} in {types:?}");
+        }
+        let positions: Vec<i64> = events
+            .iter()
+            .map(|e| e["position"].as_i64().unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        // Joe's deliveries carry his details; the record of the export
+        // names him by fingerprint, never by NHS number.
+        let delivery = events
+            .iter()
+            .find(|e| e["event_type"] == "MessageSent")
+            .unwrap();
+        assert_eq!(delivery["patient"]["nhs_number"], JOE);
+        let own = export(&app, IDA, json!({"user_id": "ida"})).await;
+        let own = lines(&own.text().await.unwrap());
+        assert_eq!(
+            own[0]["payload"]["HistoryExported"]["subject"],
+            format!(
+                "patient:{}",
+                domain::ports::recipient_fingerprint("A12345", JOE)
+            )
+        );
+        assert!(!own[0].to_string().contains(JOE));
+
+        // Not an NHS number: refused by name.
+        let (status, problem) = TestApp::reply(
+            app.request_as(IDA, Method::POST, "/v1/audit/history")
+                .json(&json!({"nhs_number": "9990000019"})),
+        )
+        .await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            problem["detail"],
+            "nhs_number: the NHS number's check digit is wrong"
+        );
     }
 }

@@ -18,6 +18,12 @@ pub enum HistorySubject {
     Conversation(String),
     /// Everything one user did (`user:<id>` in the events' metadata).
     User(String),
+    /// Everything about one patient, by NHS number: each batch that sent
+    /// to them (its own events, and their delivery and invite), their
+    /// conversations, and each search for them. Found by the use case
+    /// ([`HistorySubject::selection`] is `None`): the events never name a
+    /// patient.
+    Patient(crate::values::NhsNumber),
 }
 
 /// One aggregate's events (`Exact`), or those of every aggregate of a type
@@ -44,22 +50,28 @@ pub enum HistorySelection {
 
 impl HistorySubject {
     /// How the subject is named in the record of an export:
-    /// `batch:<id>`, `invite:<id>`, `conversation:<id>`, `user:<id>`.
-    pub fn label(&self) -> String {
+    /// `batch:<id>`, `invite:<id>`, `conversation:<id>`, `user:<id>`, or
+    /// `patient:<fingerprint>` (SHA-256 of the organisation and the NHS
+    /// number, as patient searches name a patient: never the number).
+    pub fn label(&self, organisation_id: &str) -> String {
         match self {
             Self::Batch(id) => format!("batch:{id}"),
             Self::Invite(id) => format!("invite:{id}"),
             Self::Conversation(id) => format!("conversation:{id}"),
             Self::User(id) => format!("user:{id}"),
+            Self::Patient(nhs_number) => format!(
+                "patient:{}",
+                super::recipient_fingerprint(organisation_id, nhs_number.as_ref())
+            ),
         }
     }
 
     /// The events the subject's history holds. Deliveries and invites are
     /// `<batch id>:<row>`; a conversation's messages `<conversation
     /// id>:<n>`.
-    pub fn selection(&self) -> HistorySelection {
+    pub fn selection(&self) -> Option<HistorySelection> {
         let stream = |aggregate_type, id| HistoryStream { aggregate_type, id };
-        match self {
+        Some(match self {
             Self::Batch(id) => HistorySelection::Streams(vec![
                 stream("Batch", StreamId::Exact(id.clone())),
                 stream("Delivery", StreamId::Prefix(format!("{id}:"))),
@@ -74,7 +86,8 @@ impl HistorySubject {
                 stream("ConversationMessage", StreamId::Prefix(format!("{id}:"))),
             ]),
             Self::User(id) => HistorySelection::Actor(format!("user:{id}")),
-        }
+            Self::Patient(_) => return None,
+        })
     }
 }
 

@@ -12,7 +12,12 @@ use serde::Serialize;
 use super::{Batchbook, BatchbookError, Caller, Role};
 use crate::aggregates::AuditExportCommand;
 use crate::jobs::parse_delivery_id;
-use crate::ports::{HistoryEvent, HistorySubject};
+use crate::lists::artifact_rows;
+use crate::ports::{
+    recipient_fingerprint, BatchQuery, EventHistory, HistoryEvent, HistorySelection, HistoryStream,
+    HistorySubject, PortError, StreamId,
+};
+use crate::values::NhsNumber;
 use cqrs_es::persist::PersistedEventRepository;
 
 /// What an auditor asks for.
@@ -73,9 +78,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             BatchbookError::Unavailable("this stack has no event history reader".into())
         })?;
         let organisation = caller.organisation_id.as_ref();
-        let events: Vec<HistoryEvent> = history
-            .events(&request.subject.selection())
-            .await?
+        let events = match (&request.subject, request.subject.selection()) {
+            (_, Some(selection)) => history.events(&selection).await?,
+            (HistorySubject::Patient(nhs_number), None) => {
+                self.patient_events(caller, history.as_ref(), nhs_number)
+                    .await?
+            }
+            (_, None) => Vec::new(),
+        };
+        let events: Vec<HistoryEvent> = events
             .into_iter()
             .filter(|e| e.metadata.organisation_id == organisation)
             .filter(|e| {
@@ -106,7 +117,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 AuditExportCommand::Record(AuditEvent::HistoryExported {
                     export_id: export_id.clone(),
                     organisation_id: organisation.to_owned(),
-                    subject: request.subject.label(),
+                    subject: request.subject.label(organisation),
                     from: request.from,
                     to: request.to,
                     events: entries.len() as u64,
@@ -123,6 +134,111 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "an event history was exported"
         );
         Ok(History { export_id, entries })
+    }
+
+    /// Every event about one patient, in commit order: each of the
+    /// organisation's batches whose list holds their NHS number (the
+    /// batch's own events, and their delivery and invite), each
+    /// conversation about them and each search for them (both name the
+    /// patient by fingerprint). Reads every batch's list artifact and
+    /// every conversation's and search's events: correct, not indexed.
+    async fn patient_events(
+        &self,
+        caller: &Caller,
+        history: &dyn EventHistory,
+        nhs_number: &NhsNumber,
+    ) -> Result<Vec<HistoryEvent>, BatchbookError> {
+        let organisation = caller.organisation_id.as_ref();
+        let fingerprint = recipient_fingerprint(organisation, nhs_number.as_ref());
+        let wanted = nhs_number.to_string();
+        let mut streams = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .ports
+                .views
+                .list_batches(&BatchQuery {
+                    organisation_id: organisation.to_owned(),
+                    status: None,
+                    kind: None,
+                    created_by: None,
+                    from: None,
+                    to: None,
+                    after: after.take(),
+                    limit: 100,
+                })
+                .await?;
+            for summary in &page.items {
+                let Some(artifact) = self.ports.blobs.get(&summary.artifact_key).await? else {
+                    continue;
+                };
+                let mut found = false;
+                for row in artifact_rows(&artifact) {
+                    let row = row.map_err(|e| PortError::new("list artifact", e))?;
+                    if row.nhs_number.as_deref() == Some(wanted.as_str()) {
+                        found = true;
+                        let id = crate::jobs::delivery_id(&summary.batch_id, row.row);
+                        for aggregate_type in ["Delivery", "Invite"] {
+                            streams.push(HistoryStream {
+                                aggregate_type,
+                                id: StreamId::Exact(id.clone()),
+                            });
+                        }
+                    }
+                }
+                if found {
+                    streams.push(HistoryStream {
+                        aggregate_type: "Batch",
+                        id: StreamId::Exact(summary.batch_id.clone()),
+                    });
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let everything = |aggregate_type| HistoryStream {
+            aggregate_type,
+            id: StreamId::Prefix(String::new()),
+        };
+        let named = |event: &HistoryEvent, kind: &str| {
+            event.payload[kind]["patient"].as_str() == Some(fingerprint.as_str())
+        };
+        for search in history
+            .events(&HistorySelection::Streams(vec![everything(
+                "PatientSearch",
+            )]))
+            .await?
+            .iter()
+            .filter(|e| named(e, "PatientSearched"))
+        {
+            streams.push(HistoryStream {
+                aggregate_type: "PatientSearch",
+                id: StreamId::Exact(search.aggregate_id.clone()),
+            });
+        }
+        for started in history
+            .events(&HistorySelection::Streams(vec![everything("Conversation")]))
+            .await?
+            .iter()
+            .filter(|e| named(e, "ConversationStarted"))
+        {
+            streams.push(HistoryStream {
+                aggregate_type: "Conversation",
+                id: StreamId::Exact(started.aggregate_id.clone()),
+            });
+            streams.push(HistoryStream {
+                aggregate_type: "ConversationMessage",
+                id: StreamId::Prefix(format!("{}:", started.aggregate_id)),
+            });
+        }
+        // One read of every stream found, so the events come in one order.
+        Ok(if streams.is_empty() {
+            Vec::new()
+        } else {
+            history.events(&HistorySelection::Streams(streams)).await?
+        })
     }
 
     /// The list row of every delivery and invite among `events`, read from

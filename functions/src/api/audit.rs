@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::persist::PersistedEventRepository;
 use domain::ports::HistorySubject;
 use domain::usecases::audit::HistoryRequest;
+use domain::values::NhsNumber;
 use domain::BatchbookError;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -18,7 +19,7 @@ use super::{ApiState, Authenticated, Problem};
 use crate::audit::{write_history, HistoryFormat};
 
 /// What to export: exactly one of `batch_id`, `invite_id`,
-/// `conversation_id` and `user_id`.
+/// `conversation_id`, `user_id` and `nhs_number`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryRequestBody {
@@ -30,6 +31,11 @@ pub struct HistoryRequestBody {
     pub conversation_id: Option<String>,
     /// Everything one user of the organisation did.
     pub user_id: Option<String>,
+    /// Everything about one patient: each batch that sent to them (its own
+    /// events, and their delivery and invite), their conversations and
+    /// each search for them. Ten digits; spaces between the groups are
+    /// allowed.
+    pub nhs_number: Option<String>,
     /// Events at or after this time only.
     pub from: Option<DateTime<Utc>>,
     /// Events before this time only; later than `from`.
@@ -45,27 +51,41 @@ pub struct HistoryRequestBody {
 
 impl HistoryRequestBody {
     fn request(self) -> Result<HistoryRequest, BatchbookError> {
-        let subjects = [
-            self.batch_id.map(HistorySubject::Batch),
-            self.invite_id.map(HistorySubject::Invite),
-            self.conversation_id.map(HistorySubject::Conversation),
-            self.user_id.map(HistorySubject::User),
+        let named = [
+            self.batch_id.is_some(),
+            self.invite_id.is_some(),
+            self.conversation_id.is_some(),
+            self.user_id.is_some(),
+            self.nhs_number.is_some(),
         ];
-        let mut named = subjects.into_iter().flatten();
-        let (Some(subject), None) = (named.next(), named.next()) else {
+        if named.iter().filter(|n| **n).count() != 1 {
             return Err(BatchbookError::InvalidRequest(
-                "batch_id, invite_id, conversation_id, user_id: name exactly one".into(),
-            ));
-        };
-        let (HistorySubject::Batch(id)
-        | HistorySubject::Invite(id)
-        | HistorySubject::Conversation(id)
-        | HistorySubject::User(id)) = &subject;
-        if id.trim().is_empty() {
-            return Err(BatchbookError::InvalidRequest(
-                "the subject's id is empty".into(),
+                "batch_id, invite_id, conversation_id, user_id, nhs_number: name exactly one"
+                    .into(),
             ));
         }
+        let id = |field: &str, id: String| {
+            if id.trim().is_empty() {
+                Err(BatchbookError::InvalidRequest(format!("{field}: is empty")))
+            } else {
+                Ok(id)
+            }
+        };
+        let subject = if let Some(batch) = self.batch_id {
+            HistorySubject::Batch(id("batch_id", batch)?)
+        } else if let Some(invite) = self.invite_id {
+            HistorySubject::Invite(id("invite_id", invite)?)
+        } else if let Some(conversation) = self.conversation_id {
+            HistorySubject::Conversation(id("conversation_id", conversation)?)
+        } else if let Some(user) = self.user_id {
+            HistorySubject::User(id("user_id", user)?)
+        } else {
+            let raw = self.nhs_number.unwrap_or_default();
+            HistorySubject::Patient(
+                NhsNumber::parse(&raw)
+                    .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?,
+            )
+        };
         Ok(HistoryRequest {
             subject,
             from: self.from,
@@ -75,8 +95,8 @@ impl HistoryRequestBody {
     }
 }
 
-/// Export the event history of a batch, an invite, a conversation or a
-/// user, in commit order: type, version, time, actor, correlation id,
+/// Export the event history of a batch, an invite, a conversation, a user
+/// or a patient, in commit order: type, version, time, actor, correlation id,
 /// aggregate, sequence and payload of every event, and with
 /// `patient_details` the patient each delivery and invite is about. The
 /// export is recorded as an event (`HistoryExported`) with the auditor.
@@ -87,7 +107,7 @@ impl HistoryRequestBody {
         (status = 200, content_type = "application/x-ndjson", body = String, description = "One JSON object an event, in commit order, when `format` is `jsonl`"),
         (status = 200, content_type = "text/csv", body = String, description = "A header, then one row an event, when `format` is `csv`"),
         (status = 403, description = "`role_needed`: only the auditor role exports the history", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`detail` says what is wrong: not exactly one subject, an empty id, or `to` not later than `from`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`detail` says what is wrong: not exactly one subject, an empty id, an `nhs_number` that is not one, or `to` not later than `from`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn export_history<R: PersistedEventRepository + 'static>(

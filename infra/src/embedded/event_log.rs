@@ -83,6 +83,7 @@ impl EventHistory for EventLog {
         match selection {
             HistorySelection::Streams(streams) => {
                 let exact = format!("{COLUMNS} WHERE aggregate_type = ? AND aggregate_id = ?");
+                let of_type = format!("{COLUMNS} WHERE aggregate_type = ?");
                 let prefixed = format!(
                     "{COLUMNS} WHERE aggregate_type = ? AND aggregate_id >= ? AND aggregate_id < ?"
                 );
@@ -91,6 +92,9 @@ impl EventHistory for EventLog {
                         StreamId::Exact(id) => sqlx::query(&exact)
                             .bind(stream.aggregate_type)
                             .bind(id.clone()),
+                        StreamId::Prefix(prefix) if prefix.is_empty() => {
+                            sqlx::query(&of_type).bind(stream.aggregate_type)
+                        }
                         StreamId::Prefix(prefix) => sqlx::query(&prefixed)
                             .bind(stream.aggregate_type)
                             .bind(prefix.clone())
