@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use domain::usecases::audit::{HistoryEntry, HistoryRequest, PatientDetails};
-use domain::values::OrganisationId;
+use domain::usecases::audit::{HistoryEntry, HistoryRequest, PatientDetails, SubjectAccess};
+use domain::values::{NhsNumber, OrganisationId};
 use domain::{Caller, Role};
 use infra::embedded::audit::{verify as verify_dir, VerifyReport};
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
@@ -192,6 +192,81 @@ pub async fn history(
     write_history(&history.entries, format, request.patient_details, out)
         .map_err(|e| e.to_string())?;
     Ok((history.export_id, history.entries.len()))
+}
+
+/// A subject access request, as the readable document the information
+/// governance lead sends.
+#[derive(askama::Template)]
+#[template(path = "audit/subject_access.html")]
+struct SubjectAccessPage<'a> {
+    access: &'a SubjectAccess,
+}
+
+/// A message's status in words: `delivered`, `not sent`, …
+fn status(status: &domain::aggregates::DeliveryStatus) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+/// How a subject access request is written.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessFormat {
+    /// A readable HTML document.
+    #[default]
+    Html,
+    /// The same, as JSON.
+    Json,
+}
+
+impl AccessFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Html => "text/html; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// Writes a subject access request as HTML or JSON.
+pub fn write_subject_access(
+    access: &SubjectAccess,
+    format: AccessFormat,
+) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(match format {
+        AccessFormat::Html => askama::Template::render(&SubjectAccessPage { access })?.into_bytes(),
+        AccessFormat::Json => serde_json::to_vec_pretty(access)?,
+    })
+}
+
+/// Answers a subject access request from the data directory `data`.
+pub async fn subject_access(
+    data: &Path,
+    organisation: &str,
+    auditor: &str,
+    nhs_number: &NhsNumber,
+    format: AccessFormat,
+    out: &mut impl Write,
+) -> Result<String, Box<dyn std::error::Error>> {
+    if !tokio::fs::try_exists(data.join("events.sqlite")).await? {
+        return Err(format!("--data: {} holds no Batchbook data", data.display()).into());
+    }
+    let stack = EmbeddedStack::open(EmbeddedConfig::new(data)).await?;
+    let caller = Caller::user(
+        OrganisationId::parse(organisation).map_err(|e| format!("--org: {e}"))?,
+        auditor,
+        auditor,
+        Role::Auditor,
+        &uuid::Uuid::new_v4().to_string(),
+    );
+    let access = stack.app.subject_access(&caller, nhs_number).await?;
+    stack.checkpoint_chain().await?;
+    out.write_all(&write_subject_access(&access, format).map_err(|e| e.to_string())?)?;
+    Ok(access.export_id)
 }
 
 /// Verifies `data` and writes the report to `out`. `Ok(true)` when nothing

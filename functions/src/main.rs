@@ -112,6 +112,23 @@ enum AuditCommand {
         #[arg(long)]
         patient_details: bool,
     },
+    /// Everything held about one patient (a subject access request): who
+    /// the lists said they were, each batch message and what happened to
+    /// it, each conversation and reply, each search for them. HTML (or
+    /// JSON) on stdout; recorded as an export.
+    SubjectAccess {
+        #[arg(long, default_value = "batchbook-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "A12345")]
+        org: String,
+        /// Who is answering the request: the auditor's user id.
+        #[arg(long = "as", value_name = "AUDITOR")]
+        auditor: String,
+        #[arg(long, value_name = "NHS_NUMBER")]
+        patient: String,
+        #[arg(long, value_enum, default_value = "html")]
+        format: functions::audit::AccessFormat,
+    },
     /// Check that no event was changed, deleted, inserted or reordered
     /// (against the chain's checkpoints), and that every read model
     /// follows from the events. Reads the data directory only; exits 1
@@ -207,6 +224,33 @@ async fn main() -> ExitCode {
                     eprintln!("Exported {events} events; the export is recorded as {export_id}.");
                 })
         }
+        Command::Audit {
+            command:
+                AuditCommand::SubjectAccess {
+                    data,
+                    org,
+                    auditor,
+                    patient,
+                    format,
+                },
+        } => match domain::values::NhsNumber::parse(&patient) {
+            Err(e) => Err(format!("--patient: {e}").into()),
+            Ok(nhs_number) => {
+                let mut out = std::io::stdout().lock();
+                functions::audit::subject_access(
+                    &data,
+                    &org,
+                    &auditor,
+                    &nhs_number,
+                    format,
+                    &mut out,
+                )
+                .await
+                .map(|export_id| {
+                    eprintln!("Answered; recorded as export {export_id}.");
+                })
+            }
+        },
         Command::Audit {
             command: AuditCommand::Verify { data, format },
         } => {

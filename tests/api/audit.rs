@@ -510,8 +510,11 @@ mod api {
                         9990000018,Joe,07700 100901,01/02/1950\n\
                         9990000026,Aisha,07700 100902,15/07/1962\n";
 
-    #[tokio::test]
-    async fn a_patients_history_holds_their_batch_message_booking_conversation_and_searches_only() {
+    /// Joe, on both lists, sent a plain batch message and a Self-Book
+    /// invite he books through; then looked up, messaged one to one, and
+    /// replying "Thank you". Answers the app and the two batches' and the
+    /// conversation's ids.
+    async fn joe_everywhere() -> (TestApp, String, String, String) {
         let app = spawn_app().await;
         // A plain batch message, then a Self-Book invite, to both patients.
         let list: Value = app.upload_list(LIST).await.json().await.unwrap();
@@ -578,6 +581,12 @@ mod api {
         assert_eq!(status, 200);
         app.run_pending_work().await;
 
+        (app, plain, invite, conversation)
+    }
+
+    #[tokio::test]
+    async fn a_patients_history_holds_their_batch_message_booking_conversation_and_searches_only() {
+        let (app, plain, invite, conversation) = joe_everywhere().await;
         let response = export(
             &app,
             IDA,
@@ -666,5 +675,101 @@ mod api {
             problem["detail"],
             "nhs_number: the NHS number's check digit is wrong"
         );
+    }
+
+    #[tokio::test]
+    async fn a_subject_access_request_holds_what_joe_was_sent_booked_and_replied_and_nobody_else() {
+        let (app, _, _, _) = joe_everywhere().await;
+        let (status, refused) = TestApp::reply(
+            app.request_as(SAM, Method::POST, "/v1/audit/subject-access")
+                .json(&json!({"nhs_number": JOE})),
+        )
+        .await;
+        assert_eq!(
+            (status, refused["detail"].as_str()),
+            (403, Some("this needs the auditor role"))
+        );
+
+        let (status, access) = TestApp::reply(
+            app.request_as(IDA, Method::POST, "/v1/audit/subject-access")
+                .json(&json!({"nhs_number": JOE, "format": "json"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{access}");
+        assert_eq!(access["nhs_number"], JOE);
+        assert_eq!(
+            access["held"],
+            json!([{"nhs_number": JOE, "given_name": "Joe", "date_of_birth": "1950-02-01",
+                    "mobile": "+447700100901", "email": null}])
+        );
+        let messages: Vec<(&str, &str)> = access["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["name"].as_str().unwrap(), b["message"].as_str().unwrap()))
+            .collect();
+        let mut messages = messages;
+        messages.sort();
+        assert_eq!(
+            messages,
+            [
+                ("Flu", "Your flu jab: book a time at [your link]"),
+                ("Flu clinic", "Dear Joe, flu clinics are open"),
+            ]
+        );
+        let happened: Vec<&str> = access["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["happened"].as_array().unwrap())
+            .map(|h| h["event_type"].as_str().unwrap())
+            .collect();
+        for wanted in [
+            "MessageSent",
+            "MessageDelivered",
+            "IdentityVerified",
+            "BookingRequested",
+            "BookingConfirmed",
+        ] {
+            assert!(happened.contains(&wanted), "{wanted} in {happened:?}");
+        }
+        let conversation = &access["conversations"][0];
+        assert_eq!(access["conversations"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            conversation["messages"][0]["body"],
+            "Your test results are back. Please book a review."
+        );
+        assert_eq!(conversation["messages"][0]["channel"], "sms");
+        assert_eq!(conversation["messages"][0]["reply"]["text"], "Thank you");
+        assert_eq!(access["searches"].as_array().unwrap().len(), 1);
+        assert_eq!(access["searches"][0]["by"], "user:sam");
+
+        // The readable document says the same, and names nobody else.
+        let response = app
+            .request_as(IDA, Method::POST, "/v1/audit/subject-access")
+            .json(&json!({"nhs_number": "999 000 0018"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/html; charset=utf-8"
+        );
+        let html = response.text().await.unwrap();
+        for says in [
+            "<title>Subject access request: everything Batchbook holds about NHS number 9990000018</title>",
+            "<blockquote>Dear Joe, flu clinics are open</blockquote>",
+            "<blockquote>Thank you</blockquote>",
+            "<h2>Times staff looked you up (1)</h2>",
+        ] {
+            assert!(html.contains(says), "{says} in {html}");
+        }
+        for nobody in ["9990000026", "Aisha", "07700 100902", "447700100902"] {
+            assert!(!html.contains(nobody), "{nobody}");
+        }
+        // Both answers are recorded as exports of Joe's history.
+        let own = export(&app, IDA, json!({"user_id": "ida"})).await;
+        assert_eq!(lines(&own.text().await.unwrap()).len(), 2);
     }
 }

@@ -205,6 +205,7 @@ async fn the_openapi_document_describes_every_endpoint() {
             "/v1/attachments",
             "/v1/attachments/{attachment_id}",
             "/v1/audit/history",
+            "/v1/audit/subject-access",
             "/v1/batches",
             "/v1/batches/preview",
             "/v1/batches/{batch_id}",

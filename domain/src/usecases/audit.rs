@@ -50,6 +50,47 @@ pub struct HistoryEntry {
     pub patient: Option<PatientDetails>,
 }
 
+/// Something that happened, as a subject access document lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Happening {
+    pub at: DateTime<Utc>,
+    /// The event, as `events/README.md` explains it.
+    pub event_type: String,
+    /// `user:<id>`, or `system:<component>` for Batchbook itself.
+    pub by: String,
+    /// The event's own fields.
+    pub detail: serde_json::Value,
+}
+
+/// One batch message to the patient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchRecord {
+    pub batch_id: String,
+    pub name: String,
+    pub kind: Option<String>,
+    /// The words as the patient got them (their link shown as
+    /// `[your link]`).
+    pub message: String,
+    /// The batch's own events and the patient's delivery and invite, in order.
+    pub happened: Vec<Happening>,
+}
+
+/// Everything held about one patient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubjectAccess {
+    /// The export this was recorded as.
+    pub export_id: String,
+    pub nhs_number: String,
+    pub generated_at: DateTime<Utc>,
+    /// Who the lists that named them said they were, each different
+    /// record once.
+    pub held: Vec<PatientDetails>,
+    pub batches: Vec<BatchRecord>,
+    pub conversations: Vec<super::conversations::ConversationView>,
+    /// Each time staff looked them up.
+    pub searches: Vec<Happening>,
+}
+
 /// An exported history: its events, and the id it was recorded under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {
@@ -109,8 +150,26 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 HistoryEntry { event, patient }
             })
             .collect();
+        let export_id = self
+            .record_export(caller, request, entries.len() as u64)
+            .await?;
+        tracing::info!(
+            events = entries.len(),
+            patient_details = request.patient_details,
+            "an event history was exported"
+        );
+        Ok(History { export_id, entries })
+    }
+
+    /// Records an export with the auditor who made it; answers its id.
+    async fn record_export(
+        &self,
+        caller: &Caller,
+        request: &HistoryRequest,
+        events: u64,
+    ) -> Result<String, BatchbookError> {
+        let organisation = caller.organisation_id.as_ref();
         let export_id = uuid::Uuid::new_v4().to_string();
-        let now = self.ports.clock.now();
         self.audit_exports
             .execute(
                 &export_id,
@@ -120,20 +179,133 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                     subject: request.subject.label(organisation),
                     from: request.from,
                     to: request.to,
-                    events: entries.len() as u64,
+                    events,
                     patient_details: request.patient_details,
-                    exported_at: now,
+                    exported_at: self.ports.clock.now(),
                 }),
                 self.metadata(caller),
             )
             .await
             .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        Ok(export_id)
+    }
+
+    /// Everything held about one patient, for a subject access request:
+    /// who the lists said they were, each batch message (its words as the
+    /// patient got them, its channel, and what happened: delivery, links
+    /// opened, answers, bookings, declines), each conversation (every
+    /// message, its status and the patient's reply) and each search for
+    /// them. Recorded as an export of the patient's history.
+    #[tracing::instrument(skip_all, fields(organisation = %caller.organisation_id))]
+    pub async fn subject_access(
+        &self,
+        caller: &Caller,
+        nhs_number: &NhsNumber,
+    ) -> Result<SubjectAccess, BatchbookError> {
+        let request = HistoryRequest {
+            subject: HistorySubject::Patient(nhs_number.clone()),
+            from: None,
+            to: None,
+            patient_details: true,
+        };
+        caller.require(Role::Auditor)?;
+        let history = self.ports.history.as_ref().ok_or_else(|| {
+            BatchbookError::Unavailable("this stack has no event history reader".into())
+        })?;
+        let organisation = caller.organisation_id.as_ref();
+        let events: Vec<HistoryEvent> = self
+            .patient_events(caller, history.as_ref(), nhs_number)
+            .await?
+            .into_iter()
+            .filter(|e| e.metadata.organisation_id == organisation)
+            .collect();
+        let patients = self.patients_of(caller, &events).await?;
+        let mut held: Vec<PatientDetails> = patients.values().cloned().collect();
+        held.sort_by(|a, b| {
+            (&a.given_name, &a.date_of_birth).cmp(&(&b.given_name, &b.date_of_birth))
+        });
+        held.dedup();
+
+        let mut batches: BTreeMap<String, BatchRecord> = BTreeMap::new();
+        let mut conversations = Vec::new();
+        let mut searches = Vec::new();
+        for event in &events {
+            let happened = Happening {
+                at: event.metadata.occurred_at,
+                event_type: event.event_type.clone(),
+                by: event.metadata.actor.clone(),
+                detail: event.payload[event.event_type.as_str()].clone(),
+            };
+            match event.aggregate_type.as_str() {
+                "Batch" | "Delivery" | "Invite" => {
+                    let batch_id = match patient_row(event) {
+                        Some((batch, _)) => batch.to_owned(),
+                        None => event.aggregate_id.clone(),
+                    };
+                    if !batches.contains_key(&batch_id) {
+                        let record = self.batch_record(caller, &batch_id, &patients).await?;
+                        batches.insert(batch_id.clone(), record);
+                    }
+                    if let Some(record) = batches.get_mut(&batch_id) {
+                        record.happened.push(happened);
+                    }
+                }
+                "Conversation" if event.event_type == "ConversationStarted" => {
+                    let conversation = self.conversations.load(&event.aggregate_id).await?;
+                    conversations.push(self.conversation_view(&conversation).await?);
+                }
+                "PatientSearch" => searches.push(happened),
+                _ => {}
+            }
+        }
+        let export_id = self
+            .record_export(caller, &request, events.len() as u64)
+            .await?;
         tracing::info!(
-            events = entries.len(),
-            patient_details = request.patient_details,
-            "an event history was exported"
+            events = events.len(),
+            batches = batches.len(),
+            conversations = conversations.len(),
+            "a subject access request was answered"
         );
-        Ok(History { export_id, entries })
+        Ok(SubjectAccess {
+            export_id,
+            nhs_number: nhs_number.to_string(),
+            generated_at: self.ports.clock.now(),
+            held,
+            batches: batches.into_values().collect(),
+            conversations,
+            searches,
+        })
+    }
+
+    /// One batch as the patient saw it: its name and the words they got.
+    async fn batch_record(
+        &self,
+        caller: &Caller,
+        batch_id: &str,
+        patients: &BTreeMap<(String, u64), PatientDetails>,
+    ) -> Result<BatchRecord, BatchbookError> {
+        let summary = self.batch(caller, batch_id).await?;
+        let batch = self.batches.load(batch_id).await?;
+        let given_name = patients
+            .iter()
+            .find(|((batch, _), _)| batch == batch_id)
+            .and_then(|(_, p)| p.given_name.clone());
+        Ok(BatchRecord {
+            batch_id: batch_id.to_owned(),
+            name: summary.name,
+            kind: summary
+                .kind
+                .and_then(|k| serde_json::to_value(k).ok())
+                .and_then(|k| k.as_str().map(str::to_owned)),
+            // The link itself is the patient's key: shown as where it was.
+            message: crate::template::render(
+                batch.template(),
+                given_name.as_deref(),
+                Some("[your link]"),
+            ),
+            happened: Vec::new(),
+        })
     }
 
     /// Every event about one patient, in commit order: each of the

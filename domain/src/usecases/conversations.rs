@@ -634,7 +634,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     }
 
     /// The conversation with every message and reply.
-    async fn conversation_view(
+    pub(in crate::usecases) async fn conversation_view(
         &self,
         conversation: &Conversation,
     ) -> Result<ConversationView, BatchbookError> {

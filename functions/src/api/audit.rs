@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::body::JsonBody;
 use super::{ApiState, Authenticated, Problem};
-use crate::audit::{write_history, HistoryFormat};
+use crate::audit::{write_history, write_subject_access, AccessFormat, HistoryFormat};
 
 /// What to export: exactly one of `batch_id`, `invite_id`,
 /// `conversation_id`, `user_id` and `nhs_number`.
@@ -139,8 +139,60 @@ pub async fn export_history<R: PersistedEventRepository + 'static>(
         .into_response())
 }
 
+/// Whose subject access request to answer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectAccessBody {
+    /// The patient's NHS number: ten digits; spaces between the groups
+    /// are allowed.
+    pub nhs_number: String,
+    /// `html` (the default), a readable document, or `json`.
+    #[serde(default)]
+    pub format: AccessFormat,
+}
+
+/// Answer a patient's subject access request: everything held about them
+/// across batches, invites and conversations (who the lists said they
+/// were; each message's words, channel and delivery; links opened, answers,
+/// bookings, declines and replies; each search for them). Recorded as an
+/// export with the auditor.
+#[utoipa::path(
+    post, path = "/v1/audit/subject-access", tag = "audit",
+    request_body = SubjectAccessBody,
+    responses(
+        (status = 200, content_type = "text/html", body = String, description = "A readable document, when `format` is `html`"),
+        (status = 200, content_type = "application/json", body = String, description = "The same as JSON, when `format` is `json`"),
+        (status = 403, description = "`role_needed`: only the auditor role answers subject access requests", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`detail` says why `nhs_number` is not an NHS number", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn subject_access<R: PersistedEventRepository + 'static>(
+    State(state): State<ApiState<R>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody<SubjectAccessBody>,
+) -> Result<Response, Problem> {
+    let nhs_number = NhsNumber::parse(&body.nhs_number)
+        .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
+    let access = state.app.subject_access(&caller, &nhs_number).await?;
+    let bytes = write_subject_access(&access, body.format)
+        .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, body.format.content_type().to_owned()),
+            (
+                header::HeaderName::from_static("audit-export-id"),
+                access.export_id,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// Audit: this module's routes, each with its OpenAPI operation.
 pub(super) fn routes<R: PersistedEventRepository + 'static>(
 ) -> utoipa_axum::router::OpenApiRouter<ApiState<R>> {
-    utoipa_axum::router::OpenApiRouter::new().routes(super::operation!(export_history))
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(super::operation!(export_history))
+        .routes(super::operation!(subject_access))
 }
