@@ -163,6 +163,29 @@ pub enum ReportFormat {
     Json,
 }
 
+/// The embedded stack over an existing data directory, and the auditor
+/// `auditor` of `organisation` as the caller.
+async fn auditor_on(
+    data: &Path,
+    organisation: &str,
+    auditor: &str,
+) -> Result<(EmbeddedStack, Caller), Box<dyn std::error::Error>> {
+    if !tokio::fs::try_exists(data.join("events.sqlite")).await? {
+        return Err(format!("--data: {} holds no Batchbook data", data.display()).into());
+    }
+    let caller = Caller::user(
+        OrganisationId::parse(organisation).map_err(|e| format!("--org: {e}"))?,
+        auditor,
+        auditor,
+        Role::Auditor,
+        &uuid::Uuid::new_v4().to_string(),
+    );
+    Ok((
+        EmbeddedStack::open(EmbeddedConfig::new(data)).await?,
+        caller,
+    ))
+}
+
 /// Exports one subject's history from the data directory `data`, for the
 /// auditor `auditor` of `organisation`, and records the export. Answers
 /// the export's id and how many events it held.
@@ -174,17 +197,7 @@ pub async fn history(
     format: HistoryFormat,
     out: &mut impl Write,
 ) -> Result<(String, usize), Box<dyn std::error::Error>> {
-    if !tokio::fs::try_exists(data.join("events.sqlite")).await? {
-        return Err(format!("--data: {} holds no Batchbook data", data.display()).into());
-    }
-    let stack = EmbeddedStack::open(EmbeddedConfig::new(data)).await?;
-    let caller = Caller::user(
-        OrganisationId::parse(organisation).map_err(|e| format!("--org: {e}"))?,
-        auditor,
-        auditor,
-        Role::Auditor,
-        &uuid::Uuid::new_v4().to_string(),
-    );
+    let (stack, caller) = auditor_on(data, organisation, auditor).await?;
     let history = stack.app.audit_history(&caller, request).await?;
     // The export's own event is covered by the next checkpoint now, not
     // when `serve` next runs.
@@ -252,18 +265,9 @@ pub async fn subject_access(
     format: AccessFormat,
     out: &mut impl Write,
 ) -> Result<String, Box<dyn std::error::Error>> {
-    if !tokio::fs::try_exists(data.join("events.sqlite")).await? {
-        return Err(format!("--data: {} holds no Batchbook data", data.display()).into());
-    }
-    let stack = EmbeddedStack::open(EmbeddedConfig::new(data)).await?;
-    let caller = Caller::user(
-        OrganisationId::parse(organisation).map_err(|e| format!("--org: {e}"))?,
-        auditor,
-        auditor,
-        Role::Auditor,
-        &uuid::Uuid::new_v4().to_string(),
-    );
+    let (stack, caller) = auditor_on(data, organisation, auditor).await?;
     let access = stack.app.subject_access(&caller, nhs_number).await?;
+    // Its record is covered by the next checkpoint now.
     stack.checkpoint_chain().await?;
     out.write_all(&write_subject_access(&access, format).map_err(|e| e.to_string())?)?;
     Ok(access.export_id)

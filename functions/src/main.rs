@@ -71,6 +71,19 @@ enum Command {
     },
 }
 
+/// Where the history is, whose it is, and who is reading it.
+#[derive(clap::Args)]
+struct AuditorArgs {
+    #[arg(long, default_value = "batchbook-data")]
+    data: PathBuf,
+    /// The organisation (ODS code) whose history this is.
+    #[arg(long, default_value = "A12345")]
+    org: String,
+    /// Who is reading it: the auditor's user id, recorded with the export.
+    #[arg(long = "as", value_name = "AUDITOR")]
+    auditor: String,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Every event of one batch, invite, conversation, user or patient, in
@@ -78,14 +91,8 @@ enum AuditCommand {
     /// event with the auditor who made it.
     #[command(group(clap::ArgGroup::new("subject").required(true).multiple(false)))]
     History {
-        #[arg(long, default_value = "batchbook-data")]
-        data: PathBuf,
-        /// The organisation (ODS code) whose history this is.
-        #[arg(long, default_value = "A12345")]
-        org: String,
-        /// Who is exporting: the auditor's user id, recorded with the export.
-        #[arg(long = "as", value_name = "AUDITOR")]
-        auditor: String,
+        #[command(flatten)]
+        who: AuditorArgs,
         #[arg(long, group = "subject")]
         batch: Option<String>,
         /// A Self-Book invite, `<batch id>:<row>`.
@@ -117,13 +124,8 @@ enum AuditCommand {
     /// it, each conversation and reply, each search for them. HTML (or
     /// JSON) on stdout; recorded as an export.
     SubjectAccess {
-        #[arg(long, default_value = "batchbook-data")]
-        data: PathBuf,
-        #[arg(long, default_value = "A12345")]
-        org: String,
-        /// Who is answering the request: the auditor's user id.
-        #[arg(long = "as", value_name = "AUDITOR")]
-        auditor: String,
+        #[command(flatten)]
+        who: AuditorArgs,
         #[arg(long, value_name = "NHS_NUMBER")]
         patient: String,
         #[arg(long, value_enum, default_value = "html")]
@@ -176,9 +178,7 @@ async fn main() -> ExitCode {
         Command::Audit {
             command:
                 AuditCommand::History {
-                    data,
-                    org,
-                    auditor,
+                    who: AuditorArgs { data, org, auditor },
                     batch,
                     invite,
                     conversation,
@@ -227,9 +227,7 @@ async fn main() -> ExitCode {
         Command::Audit {
             command:
                 AuditCommand::SubjectAccess {
-                    data,
-                    org,
-                    auditor,
+                    who: AuditorArgs { data, org, auditor },
                     patient,
                     format,
                 },

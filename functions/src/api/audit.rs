@@ -126,17 +126,7 @@ pub async fn export_history<R: PersistedEventRepository + 'static>(
         &mut bytes,
     )
     .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
-            (
-                header::HeaderName::from_static("audit-export-id"),
-                history.export_id,
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(exported(format.content_type(), history.export_id, bytes))
 }
 
 /// Whose subject access request to answer.
@@ -176,17 +166,27 @@ pub async fn subject_access<R: PersistedEventRepository + 'static>(
     let access = state.app.subject_access(&caller, &nhs_number).await?;
     let bytes = write_subject_access(&access, body.format)
         .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
-    Ok((
+    Ok(exported(
+        body.format.content_type(),
+        access.export_id,
+        bytes,
+    ))
+}
+
+/// An export's bytes, with the id it was recorded under in
+/// `Audit-Export-Id`.
+fn exported(content_type: &'static str, export_id: String, bytes: Vec<u8>) -> Response {
+    (
         [
-            (header::CONTENT_TYPE, body.format.content_type().to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::HeaderName::from_static("audit-export-id"),
-                access.export_id,
+                export_id,
             ),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Audit: this module's routes, each with its OpenAPI operation.
