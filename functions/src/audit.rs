@@ -11,11 +11,15 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use domain::usecases::audit::{HistoryEntry, HistoryRequest, PatientDetails, SubjectAccess};
+use domain::usecases::audit::{
+    Happening, HistoryEntry, HistoryRequest, PatientDetails, SubjectAccess,
+};
 use domain::values::{NhsNumber, OrganisationId};
 use domain::{Caller, Role};
 use infra::embedded::audit::{verify as verify_dir, VerifyReport};
 use infra::embedded::{EmbeddedConfig, EmbeddedStack};
+
+use crate::api::conversations::ConversationResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -207,20 +211,122 @@ pub async fn history(
     Ok((history.export_id, history.entries.len()))
 }
 
+/// A subject access request as the API and `--format json` give it, and
+/// as the readable document is written from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubjectAccessResponse {
+    /// The export this request was recorded as.
+    pub export_id: String,
+    /// The patient's NHS number, ten digits.
+    pub nhs_number: String,
+    /// When it was made.
+    pub generated_at: DateTime<Utc>,
+    /// Who the patient lists that named them said they were, each
+    /// different record once.
+    pub held: Vec<HeldPatient>,
+    /// Each batch message sent to them.
+    pub batches: Vec<BatchMessage>,
+    /// Each conversation with them.
+    pub conversations: Vec<ConversationResponse>,
+    /// Each time staff looked them up.
+    pub searches: Vec<Happened>,
+}
+
+/// The patient as one list named them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeldPatient {
+    /// Ten digits.
+    pub nhs_number: Option<String>,
+    /// As the list gave it.
+    pub given_name: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: Option<String>,
+    /// E.164, as the message went to it.
+    pub mobile: Option<String>,
+    /// As the message went to it.
+    pub email: Option<String>,
+}
+
+/// One batch message to the patient, and what happened to it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchMessage {
+    /// The batch.
+    pub batch_id: String,
+    /// The batch's name, as staff gave it.
+    pub name: String,
+    /// `simple_message`, `questionnaire`, `self_book` or `inhaler_series`.
+    pub kind: Option<String>,
+    /// The words as the patient got them; their link shown as `[your link]`.
+    pub message: String,
+    /// The batch's own events and the patient's delivery and invite, in order.
+    pub happened: Vec<Happened>,
+}
+
+/// One event about the patient, as the document lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Happened {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The event, as `events/README.md` explains it.
+    pub event_type: String,
+    /// `user:<id>`, or `system:<component>` for Batchbook itself.
+    pub by: String,
+    /// The event's own fields, as its schema in `events/schema/` gives them.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+impl From<Happening> for Happened {
+    fn from(h: Happening) -> Self {
+        Self {
+            at: h.at,
+            event_type: h.event_type,
+            by: h.by,
+            detail: h.detail,
+        }
+    }
+}
+
+impl From<SubjectAccess> for SubjectAccessResponse {
+    fn from(a: SubjectAccess) -> Self {
+        Self {
+            export_id: a.export_id,
+            nhs_number: a.nhs_number,
+            generated_at: a.generated_at,
+            held: a
+                .held
+                .into_iter()
+                .map(|p| HeldPatient {
+                    nhs_number: p.nhs_number,
+                    given_name: p.given_name,
+                    date_of_birth: p.date_of_birth,
+                    mobile: p.mobile,
+                    email: p.email,
+                })
+                .collect(),
+            batches: a
+                .batches
+                .into_iter()
+                .map(|b| BatchMessage {
+                    batch_id: b.batch_id,
+                    name: b.name,
+                    kind: b.kind,
+                    message: b.message,
+                    happened: b.happened.into_iter().map(Into::into).collect(),
+                })
+                .collect(),
+            conversations: a.conversations.into_iter().map(Into::into).collect(),
+            searches: a.searches.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// A subject access request, as the readable document the information
 /// governance lead sends.
 #[derive(askama::Template)]
 #[template(path = "audit/subject_access.html")]
 struct SubjectAccessPage<'a> {
-    access: &'a SubjectAccess,
-}
-
-/// A message's status in words: `delivered`, `not sent`, …
-fn status(status: &domain::aggregates::DeliveryStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
-        .unwrap_or_default()
+    access: &'a SubjectAccessResponse,
 }
 
 /// How a subject access request is written.
@@ -247,7 +353,7 @@ impl AccessFormat {
 
 /// Writes a subject access request as HTML or JSON.
 pub fn write_subject_access(
-    access: &SubjectAccess,
+    access: &SubjectAccessResponse,
     format: AccessFormat,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
     Ok(match format {
@@ -269,6 +375,7 @@ pub async fn subject_access(
     let access = stack.app.subject_access(&caller, nhs_number).await?;
     // Its record is covered by the next checkpoint now.
     stack.checkpoint_chain().await?;
+    let access = SubjectAccessResponse::from(access);
     out.write_all(&write_subject_access(&access, format).map_err(|e| e.to_string())?)?;
     Ok(access.export_id)
 }

@@ -14,7 +14,8 @@ base="http://127.0.0.1:$port"
 # As on AWS, a request without a sign-in is refused.
 "$binary" serve --addr "127.0.0.1:$port" --data "$data" --require-sign-in >"$reports/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$data"' EXIT
+# The server checkpoints its event chain as it stops: wait for it, then remove its data.
+trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
   curl -sf "$base/openapi.json" >/dev/null && break
   sleep 0.1

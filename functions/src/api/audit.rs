@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 
 use super::body::JsonBody;
 use super::{ApiState, Authenticated, Problem};
-use crate::audit::{write_history, write_subject_access, AccessFormat, HistoryFormat};
+use crate::audit::{
+    write_history, write_subject_access, AccessFormat, HistoryFormat, SubjectAccessResponse,
+};
 
 /// What to export: exactly one of `batch_id`, `invite_id`,
 /// `conversation_id`, `user_id` and `nhs_number`.
@@ -104,8 +106,7 @@ impl HistoryRequestBody {
     post, path = "/v1/audit/history", tag = "audit",
     request_body = HistoryRequestBody,
     responses(
-        (status = 200, content_type = "application/x-ndjson", body = String, description = "One JSON object an event, in commit order, when `format` is `jsonl`"),
-        (status = 200, content_type = "text/csv", body = String, description = "A header, then one row an event, when `format` is `csv`"),
+        (status = 200, description = "When `format` is `jsonl`, one JSON object an event, in commit order; when `csv`, a header, then one row an event. Its record's id is in `Audit-Export-Id`", content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 403, description = "`role_needed`: only the auditor role exports the history", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`detail` says what is wrong: not exactly one subject, an empty id, an `nhs_number` that is not one, or `to` not later than `from`", body = Problem, content_type = "application/problem+json"),
     )
@@ -150,8 +151,7 @@ pub struct SubjectAccessBody {
     post, path = "/v1/audit/subject-access", tag = "audit",
     request_body = SubjectAccessBody,
     responses(
-        (status = 200, content_type = "text/html", body = String, description = "A readable document, when `format` is `html`"),
-        (status = 200, content_type = "application/json", body = String, description = "The same as JSON, when `format` is `json`"),
+        (status = 200, description = "A readable document when `format` is `html`; the same as JSON when `json`. Its record's id is in `Audit-Export-Id`", content((String = "text/html"), (SubjectAccessResponse = "application/json"))),
         (status = 403, description = "`role_needed`: only the auditor role answers subject access requests", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`detail` says why `nhs_number` is not an NHS number", body = Problem, content_type = "application/problem+json"),
     )
@@ -163,7 +163,7 @@ pub async fn subject_access<R: PersistedEventRepository + 'static>(
 ) -> Result<Response, Problem> {
     let nhs_number = NhsNumber::parse(&body.nhs_number)
         .map_err(|e| BatchbookError::InvalidRequest(format!("nhs_number: {e}")))?;
-    let access = state.app.subject_access(&caller, &nhs_number).await?;
+    let access = SubjectAccessResponse::from(state.app.subject_access(&caller, &nhs_number).await?);
     let bytes = write_subject_access(&access, body.format)
         .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
     Ok(exported(

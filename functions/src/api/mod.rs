@@ -9,7 +9,7 @@ mod batches;
 pub mod body;
 mod callbacks;
 mod contract;
-mod conversations;
+pub(crate) mod conversations;
 mod dev;
 mod links;
 mod lists;
