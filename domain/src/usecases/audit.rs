@@ -107,36 +107,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         caller: &Caller,
         request: &HistoryRequest,
     ) -> Result<History, BatchbookError> {
-        caller.require(Role::Auditor)?;
-        if let (Some(from), Some(to)) = (request.from, request.to) {
-            if to <= from {
-                return Err(BatchbookError::InvalidRequest(
-                    "to: must be later than from".into(),
-                ));
-            }
-        }
-        let history = self.ports.history.as_ref().ok_or_else(|| {
-            BatchbookError::Unavailable("this stack has no event history reader".into())
-        })?;
-        let organisation = caller.organisation_id.as_ref();
-        let events = match (&request.subject, request.subject.selection()) {
-            (_, Some(selection)) => history.events(&selection).await?,
-            (HistorySubject::Patient(nhs_number), None) => {
-                self.patient_events(caller, history.as_ref(), nhs_number)
-                    .await?
-            }
-            (_, None) => Vec::new(),
-        };
-        let events: Vec<HistoryEvent> = events
-            .into_iter()
-            .filter(|e| e.metadata.organisation_id == organisation)
-            .filter(|e| {
-                request
-                    .from
-                    .is_none_or(|from| e.metadata.occurred_at >= from)
-            })
-            .filter(|e| request.to.is_none_or(|to| e.metadata.occurred_at < to))
-            .collect();
+        let events = self.subject_events(caller, request).await?;
         let patients = if request.patient_details {
             self.patients_of(caller, &events).await?
         } else {
@@ -159,6 +130,45 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             "an event history was exported"
         );
         Ok(History { export_id, entries })
+    }
+
+    /// The events of `request.subject` in the caller's organisation and
+    /// time window, in commit order, for an auditor only.
+    async fn subject_events(
+        &self,
+        caller: &Caller,
+        request: &HistoryRequest,
+    ) -> Result<Vec<HistoryEvent>, BatchbookError> {
+        caller.require(Role::Auditor)?;
+        if let (Some(from), Some(to)) = (request.from, request.to) {
+            if to <= from {
+                return Err(BatchbookError::InvalidRequest(
+                    "to: must be later than from".into(),
+                ));
+            }
+        }
+        let history = self.ports.history.as_ref().ok_or_else(|| {
+            BatchbookError::Unavailable("this stack has no event history reader".into())
+        })?;
+        let events = match (&request.subject, request.subject.selection()) {
+            (_, Some(selection)) => history.events(&selection).await?,
+            (HistorySubject::Patient(nhs_number), None) => {
+                self.patient_events(caller, history.as_ref(), nhs_number)
+                    .await?
+            }
+            (_, None) => Vec::new(),
+        };
+        let organisation = caller.organisation_id.as_ref();
+        Ok(events
+            .into_iter()
+            .filter(|e| e.metadata.organisation_id == organisation)
+            .filter(|e| {
+                request
+                    .from
+                    .is_none_or(|from| e.metadata.occurred_at >= from)
+            })
+            .filter(|e| request.to.is_none_or(|to| e.metadata.occurred_at < to))
+            .collect())
     }
 
     /// Records an export with the auditor who made it; answers its id.
@@ -208,17 +218,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             to: None,
             patient_details: true,
         };
-        caller.require(Role::Auditor)?;
-        let history = self.ports.history.as_ref().ok_or_else(|| {
-            BatchbookError::Unavailable("this stack has no event history reader".into())
-        })?;
-        let organisation = caller.organisation_id.as_ref();
-        let events: Vec<HistoryEvent> = self
-            .patient_events(caller, history.as_ref(), nhs_number)
-            .await?
-            .into_iter()
-            .filter(|e| e.metadata.organisation_id == organisation)
-            .collect();
+        let events = self.subject_events(caller, &request).await?;
         let patients = self.patients_of(caller, &events).await?;
         let mut held: Vec<PatientDetails> = patients.values().cloned().collect();
         held.sort_by(|a, b| {
