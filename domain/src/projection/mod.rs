@@ -59,53 +59,50 @@ pub fn decode(
     event: SerializedEvent,
     upcasters: &[Box<dyn EventUpcaster>],
 ) -> Result<(RecordedEvent, EventMetadata), ProjectionError> {
-    let undecodable = |e: &SerializedEvent, reason: String| ProjectionError::Undecodable {
-        aggregate_type: e.aggregate_type.clone(),
-        sequence: e.sequence,
+    let event = events::upcast::upcast(event, upcasters);
+    // The payload and metadata are moved into their types, never copied:
+    // the projector and `audit verify` decode every event of the log.
+    let SerializedEvent {
+        aggregate_type,
+        sequence,
+        payload,
+        metadata,
+        ..
+    } = event;
+    let undecodable = |reason: String| ProjectionError::Undecodable {
+        aggregate_type: aggregate_type.clone(),
+        sequence,
         reason,
     };
-    let event = events::upcast::upcast(event, upcasters);
     let metadata: std::collections::HashMap<String, String> =
-        serde_json::from_value(event.metadata.clone())
-            .map_err(|e| undecodable(&event, e.to_string()))?;
-    let metadata =
-        EventMetadata::from_map(&metadata).map_err(|e| undecodable(&event, e.to_string()))?;
-    let decoded = match event.aggregate_type.as_str() {
-        <Batch as cqrs_es::Aggregate>::TYPE => RecordedEvent::Batch(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
-        <Delivery as cqrs_es::Aggregate>::TYPE => RecordedEvent::Delivery(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
-        <Invite as cqrs_es::Aggregate>::TYPE => RecordedEvent::Invite(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
-        <crate::aggregates::Template as cqrs_es::Aggregate>::TYPE => RecordedEvent::Template(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
-        <crate::aggregates::Upload as cqrs_es::Aggregate>::TYPE => RecordedEvent::Upload(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
-        <crate::aggregates::Workspace as cqrs_es::Aggregate>::TYPE => RecordedEvent::Workspace(
-            serde_json::from_value(event.payload.clone())
-                .map_err(|e| undecodable(&event, e.to_string()))?,
-        ),
+        serde_json::from_value(metadata).map_err(|e| undecodable(e.to_string()))?;
+    let metadata = EventMetadata::from_map(&metadata).map_err(|e| undecodable(e.to_string()))?;
+    fn typed<T: serde::de::DeserializeOwned>(
+        payload: serde_json::Value,
+        undecodable: impl Fn(String) -> ProjectionError,
+    ) -> Result<T, ProjectionError> {
+        serde_json::from_value(payload).map_err(|e| undecodable(e.to_string()))
+    }
+    let decoded = match aggregate_type.as_str() {
+        <Batch as cqrs_es::Aggregate>::TYPE => RecordedEvent::Batch(typed(payload, undecodable)?),
+        <Delivery as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::Delivery(typed(payload, undecodable)?)
+        }
+        <Invite as cqrs_es::Aggregate>::TYPE => RecordedEvent::Invite(typed(payload, undecodable)?),
+        <crate::aggregates::Template as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::Template(typed(payload, undecodable)?)
+        }
+        <crate::aggregates::Upload as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::Upload(typed(payload, undecodable)?)
+        }
+        <crate::aggregates::Workspace as cqrs_es::Aggregate>::TYPE => {
+            RecordedEvent::Workspace(typed(payload, undecodable)?)
+        }
         <crate::aggregates::Conversation as cqrs_es::Aggregate>::TYPE => {
-            RecordedEvent::Conversation(
-                serde_json::from_value(event.payload.clone())
-                    .map_err(|e| undecodable(&event, e.to_string()))?,
-            )
+            RecordedEvent::Conversation(typed(payload, undecodable)?)
         }
         <crate::aggregates::ConversationMessage as cqrs_es::Aggregate>::TYPE => {
-            RecordedEvent::ConversationMessage(
-                serde_json::from_value(event.payload.clone())
-                    .map_err(|e| undecodable(&event, e.to_string()))?,
-            )
+            RecordedEvent::ConversationMessage(typed(payload, undecodable)?)
         }
         _ => RecordedEvent::Other,
     };
