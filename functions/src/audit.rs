@@ -410,6 +410,13 @@ fn write_text(report: &VerifyReport, out: &mut impl Write) -> std::io::Result<()
         "Read models: {} events replayed into fresh read models",
         report.replayed
     )?;
+    if report.projector_behind > 0 {
+        writeln!(
+            out,
+            "  NOTE      the live projector had {} of them still to apply: run again once the server has caught up before reading a difference as drift",
+            report.projector_behind
+        )?;
+    }
     if let Some(stopped) = &report.replay_stopped {
         writeln!(
             out,

@@ -773,3 +773,17 @@ mod api {
         assert_eq!(lines(&own.text().await.unwrap()).len(), 2);
     }
 }
+
+#[tokio::test]
+async fn rows_a_command_applied_at_once_before_the_projector_ran_are_not_drift() {
+    let app = crate::helpers::spawn_app().await;
+    // The batch's summary is in the live views at once (read-your-writes);
+    // the projector has not run.
+    let batch_id = app.create_batch_from(&crate::helpers::clean_list(2)).await;
+    assert_eq!(app.batch(&batch_id).await["name"], "Flu clinic");
+    let report = verify(app.data.path()).await.unwrap();
+    assert!(report.projector_behind > 0, "{report:?}");
+    assert_eq!(report.replayed, report.chain.events);
+    assert_eq!(report.drift, []);
+    assert_eq!(report.chain.findings, []);
+}

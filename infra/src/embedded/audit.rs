@@ -3,7 +3,8 @@
 //! events into a scratch database.
 //!
 //! It only reads the data directory: the events and the live views are
-//! opened read-only, and the replay is written to a temporary directory.
+//! opened read-only; the views are copied as one snapshot (`VACUUM INTO`)
+//! and the replay is written beside it, in a temporary directory.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -227,8 +228,12 @@ impl std::fmt::Display for Drift {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub chain: ChainReport,
-    /// The events the replay read: those the live read models had applied.
+    /// The events the replay read: the log as it stood when the live read
+    /// models were copied.
     pub replayed: u64,
+    /// How many of those the live projector had not yet reached: when not
+    /// zero, a difference may be an event still being projected.
+    pub projector_behind: u64,
     /// Why the replay could not finish, when it could not: the read
     /// models were then not compared.
     pub replay_stopped: Option<String>,
@@ -242,8 +247,7 @@ impl VerifyReport {
 }
 
 /// Verifies the data directory `dir`: the chain, then each read model
-/// against a replay of the events it had applied (so a server still
-/// catching up is not reported as drift).
+/// against a replay of the events into a scratch database.
 pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
     for database in [Database::Events, Database::Views] {
         let path = dir.join(database.file_name());
@@ -259,7 +263,29 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
     let events = open_reader(dir, Database::Events, 2).await?;
     let checkpoints = read_checkpoints(dir).await?;
 
+    // The replay goes as far as the log did just before the live read
+    // models were copied, as one consistent snapshot: rows a command
+    // applied at once (read-your-writes) are in the live views before the
+    // projector's position passes their events, and events committed while
+    // this runs are left out of both.
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM events")
+        .fetch_one(&events)
+        .await
+        .map_err(db_error("event log"))?;
+    let scratch = tempfile::tempdir().map_err(|e| PortError::new("scratch directory", e))?;
+    let snapshot_dir = scratch.path().join("live");
+    tokio::fs::create_dir_all(&snapshot_dir)
+        .await
+        .map_err(|e| PortError::new("scratch directory", e))?;
+    let snapshot = snapshot_dir.join(Database::Views.file_name());
     let live = open_reader(dir, Database::Views, 1).await?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(snapshot.display().to_string())
+        .execute(&live)
+        .await
+        .map_err(db_error("live views snapshot"))?;
+    live.close().await;
+    let live = open_reader(&snapshot_dir, Database::Views, 1).await?;
     let applied: i64 = sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
         .bind(super::views::PROJECTOR)
         .fetch_optional(&live)
@@ -268,12 +294,11 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
         .unwrap_or(0);
     live.close().await;
 
-    let scratch = tempfile::tempdir().map_err(|e| PortError::new("scratch directory", e))?;
     let fresh = open_pool(scratch.path(), Database::Views).await?;
     let replay = {
         let views = SqliteViews::new(fresh.clone());
         let log = EventLog::new(events.clone());
-        tokio::spawn(async move { views.catch_up_until(&log, REPLAY_PAGE, applied).await })
+        tokio::spawn(async move { views.catch_up_until(&log, REPLAY_PAGE, head).await })
     };
     let chain = verify_chain(&events, &checkpoints).await?;
     let replay = replay.await.map_err(|e| PortError::new("replay", e))?;
@@ -283,7 +308,7 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
         Ok(replayed) => (
             replayed as u64,
             None,
-            compare_views(&fresh, &dir.join(Database::Views.file_name())).await?,
+            compare_views(&fresh, &snapshot).await?,
         ),
         Err(e) => {
             let position: Option<i64> =
@@ -305,6 +330,7 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
     fresh.close().await;
     Ok(VerifyReport {
         chain,
+        projector_behind: u64::try_from(head - applied).unwrap_or(0),
         replayed,
         replay_stopped,
         drift,
