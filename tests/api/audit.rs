@@ -761,6 +761,7 @@ mod api {
             "<title>Subject access request: everything Batchbook holds about NHS number 9990000018</title>",
             "<blockquote>Dear Joe, flu clinics are open</blockquote>",
             "<blockquote>Thank you</blockquote>",
+            "<p>As the NHS's records (PDS) gave you when it started: Joe Bloggs, born 1 February 1950.</p>",
             "<h2>Times staff looked you up (1)</h2>",
         ] {
             assert!(html.contains(says), "{says} in {html}");

@@ -571,6 +571,36 @@ async fn open_then_reply_once(app: &TestApp, chrome: &Chrome<'_>, run: &str) {
     );
 }
 
+/// The subject access document an information governance lead sends Joe,
+/// who has just replied: clean by axe, and readable at 320 pixels too.
+async fn subject_access_document(app: &TestApp, chrome: &Chrome<'_>) {
+    let response = app
+        .request_as(
+            "A12345:ida:auditor",
+            reqwest::Method::POST,
+            "/v1/audit/subject-access",
+        )
+        .json(&json!({"nhs_number": "9990000018"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h2>Conversations (1)</h2>"), "{html}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("subject-access.html");
+    std::fs::write(&path, html).unwrap();
+    chrome
+        .client
+        .goto(&format!("file://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        chrome.check("subject-access").await,
+        "Subject access request: everything Batchbook holds about NHS number 9990000018"
+    );
+}
+
 async fn every_flow(script: bool) {
     if !browser_available() {
         return;
@@ -583,6 +613,9 @@ async fn every_flow(script: bool) {
     decline_and_taken(&app, &chrome, run).await;
     locked_withdrawn_and_attachment(&app, &chrome, run).await;
     open_then_reply_once(&app, &chrome, run).await;
+    if script {
+        subject_access_document(&app, &chrome).await;
+    }
     chrome.close().await;
 }
 
