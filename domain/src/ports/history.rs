@@ -106,6 +106,28 @@ pub struct HistoryEvent {
     pub metadata: EventMetadata,
 }
 
+impl HistoryEvent {
+    /// A stored event as the history shows it, its metadata read.
+    pub fn from_stored(
+        position: i64,
+        event: cqrs_es::persist::SerializedEvent,
+    ) -> Result<Self, PortError> {
+        let map: std::collections::HashMap<String, String> = serde_json::from_value(event.metadata)
+            .map_err(|e| PortError::new("event history", e))?;
+        Ok(Self {
+            position,
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            sequence: event.sequence as u64,
+            event_type: event.event_type,
+            event_version: event.event_version,
+            payload: event.payload,
+            metadata: EventMetadata::from_map(&map)
+                .map_err(|e| PortError::new("event history", e))?,
+        })
+    }
+}
+
 #[async_trait::async_trait]
 pub trait EventHistory: Send + Sync {
     /// The selected events, in commit order.

@@ -17,7 +17,6 @@ use cqrs_es::persist::{
 };
 use cqrs_es::Aggregate;
 use domain::ports::{EventHistory, HistoryEvent, HistorySelection, PortError, StreamId};
-use events::EventMetadata;
 use serde_json::Value;
 
 use super::dynamo::{condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
@@ -342,25 +341,12 @@ impl EventHistory for DynamoEventRepository {
         }
         let mut events = Vec::with_capacity(items.len());
         for item in &items {
-            let event = Self::decode_item(item)?;
-            let map: std::collections::HashMap<String, String> =
-                serde_json::from_value(event.metadata)
-                    .map_err(|e| PortError::new("event history", e))?;
-            let metadata =
-                EventMetadata::from_map(&map).map_err(|e| PortError::new("event history", e))?;
-            if actor.is_some_and(|a| *a != metadata.actor) {
+            // Positions are given once the events are in order, below.
+            let event = HistoryEvent::from_stored(0, Self::decode_item(item)?)?;
+            if actor.is_some_and(|a| *a != event.metadata.actor) {
                 continue;
             }
-            events.push(HistoryEvent {
-                position: 0,
-                aggregate_type: event.aggregate_type,
-                aggregate_id: event.aggregate_id,
-                sequence: event.sequence as u64,
-                event_type: event.event_type,
-                event_version: event.event_version,
-                payload: event.payload,
-                metadata,
-            });
+            events.push(event);
         }
         events.sort_by(|a, b| {
             (

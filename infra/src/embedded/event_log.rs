@@ -3,7 +3,7 @@
 
 use cqrs_es::persist::SerializedEvent;
 use domain::ports::{EventHistory, HistoryEvent, HistorySelection, PortError, StreamId};
-use events::EventMetadata;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::db::db_error;
@@ -43,24 +43,26 @@ impl EventLog {
         .fetch_all(&self.pool)
         .await
         .map_err(db_error("event log"))?;
-        rows.into_iter()
-            .map(|row| {
-                let sequence: i64 = row.get("sequence");
-                let event = EventRow {
-                    aggregate_id: row.get("aggregate_id"),
-                    sequence: sequence as usize,
-                    aggregate_type: row.get("aggregate_type"),
-                    event_type: row.get("event_type"),
-                    event_version: row.get("event_version"),
-                    payload: row.get("payload"),
-                    metadata: row.get("metadata"),
-                }
-                .into_event()
-                .map_err(|e| PortError::new("event log", e))?;
-                Ok((row.get::<i64, _>("rowid"), event))
-            })
-            .collect()
+        rows.iter().map(positioned).collect()
     }
+}
+
+/// A row of `SELECT rowid, aggregate_type, aggregate_id, sequence,
+/// event_type, event_version, payload, metadata`: its position and event.
+fn positioned(row: &SqliteRow) -> Result<(i64, SerializedEvent), PortError> {
+    let sequence: i64 = row.get("sequence");
+    let event = EventRow {
+        aggregate_id: row.get("aggregate_id"),
+        sequence: sequence as usize,
+        aggregate_type: row.get("aggregate_type"),
+        event_type: row.get("event_type"),
+        event_version: row.get("event_version"),
+        payload: row.get("payload"),
+        metadata: row.get("metadata"),
+    }
+    .into_event()
+    .map_err(|e| PortError::new("event log", e))?;
+    Ok((row.get::<i64, _>("rowid"), event))
 }
 
 /// The first id after every id that starts with `prefix`: the prefix with
@@ -119,26 +121,10 @@ impl EventHistory for EventLog {
             }
         }
         let mut events = rows
-            .into_iter()
+            .iter()
             .map(|row| {
-                let sequence: i64 = row.get("sequence");
-                let payload: String = row.get("payload");
-                let metadata: String = row.get("metadata");
-                let metadata: std::collections::HashMap<String, String> =
-                    serde_json::from_str(&metadata)
-                        .map_err(|e| PortError::new("event history", e))?;
-                Ok(HistoryEvent {
-                    position: row.get("rowid"),
-                    aggregate_type: row.get("aggregate_type"),
-                    aggregate_id: row.get("aggregate_id"),
-                    sequence: sequence as u64,
-                    event_type: row.get("event_type"),
-                    event_version: row.get("event_version"),
-                    payload: serde_json::from_str(&payload)
-                        .map_err(|e| PortError::new("event history", e))?,
-                    metadata: EventMetadata::from_map(&metadata)
-                        .map_err(|e| PortError::new("event history", e))?,
-                })
+                let (position, event) = positioned(row)?;
+                HistoryEvent::from_stored(position, event)
             })
             .collect::<Result<Vec<_>, PortError>>()?;
         events.sort_by_key(|e| e.position);
