@@ -769,6 +769,29 @@ mod api {
         for nobody in ["9990000026", "Aisha", "07700 100902", "447700100902"] {
             assert!(!html.contains(nobody), "{nobody}");
         }
+        // A wrong NHS number or an unknown field is refused by name, and
+        // records nothing.
+        for (body, detail) in [
+            (
+                json!({"nhs_number": "9990000019"}),
+                "nhs_number: the NHS number's check digit is wrong",
+            ),
+            (
+                json!({"nhs_number": JOE, "formats": "json"}),
+                "unknown field `formats`; did you mean `format`?",
+            ),
+        ] {
+            let (status, problem) = TestApp::reply(
+                app.request_as(IDA, Method::POST, "/v1/audit/subject-access")
+                    .json(&body),
+            )
+            .await;
+            assert_eq!(
+                (status, problem["detail"].as_str()),
+                (422, Some(detail)),
+                "{body}"
+            );
+        }
         // Both answers are recorded as exports of Joe's history.
         let own = export(&app, IDA, json!({"user_id": "ida"})).await;
         assert_eq!(lines(&own.text().await.unwrap()).len(), 2);
@@ -787,4 +810,43 @@ async fn rows_a_command_applied_at_once_before_the_projector_ran_are_not_drift()
     assert_eq!(report.replayed, report.chain.events);
     assert_eq!(report.drift, []);
     assert_eq!(report.chain.findings, []);
+}
+
+#[tokio::test]
+async fn the_cli_refuses_a_directory_that_holds_no_batchbook_data_by_name() {
+    let empty = tempfile::tempdir().unwrap();
+    let request = domain::usecases::audit::HistoryRequest {
+        subject: domain::ports::HistorySubject::User("ida".into()),
+        from: None,
+        to: None,
+        patient_details: false,
+    };
+    let mut out = Vec::new();
+    let refused = functions::audit::history(
+        empty.path(),
+        "A12345",
+        "ida",
+        &request,
+        functions::audit::HistoryFormat::Jsonl,
+        &mut out,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!("--data: {} holds no Batchbook data", empty.path().display())
+    );
+    // Nothing was made there.
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+    assert!(out.is_empty());
+    let refused = infra::embedded::audit::verify(empty.path())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "data directory: {} holds no events.sqlite",
+            empty.path().display()
+        )
+    );
 }

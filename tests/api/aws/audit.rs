@@ -89,4 +89,29 @@ async fn an_auditor_exports_a_batch_from_dynamodb_with_its_patients_and_the_expo
         format!("batch:{}", run.batch_id)
     );
     assert_eq!(own[0]["payload"]["HistoryExported"]["events"], events.len());
+
+    // A subject access request for the first patient, from DynamoDB and S3.
+    let first = &nhs_numbers(&clean_list(2))[0];
+    let response = exchange_as(
+        &run.env,
+        &IDA,
+        "POST",
+        "/v1/audit/subject-access",
+        &[("content-type", "application/json")],
+        Body::from(json!({"nhs_number": first, "format": "json"}).to_string()),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let access: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(access["held"][0]["nhs_number"], first.as_str());
+    assert_eq!(access["batches"].as_array().unwrap().len(), 1);
+    assert_eq!(access["batches"][0]["batch_id"], run.batch_id);
+    assert_eq!(
+        access["batches"][0]["message"],
+        "Please answer: [your link]"
+    );
+    assert_eq!(access["conversations"], json!([]));
 }
