@@ -2,6 +2,10 @@
 //! the `api` Lambda), the caller identity, the demo, and the glue that hands
 //! Lambda events to the use cases. No business logic lives here.
 
+// The use cases' futures nest deeply (cqrs-es inside the handlers), on
+// both stacks.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod audit;
 pub mod config;

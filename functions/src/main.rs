@@ -1,5 +1,7 @@
 //! `batchbook`: the whole product in one process on the embedded adapters.
 
+#![recursion_limit = "256"]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +78,12 @@ enum Command {
 struct AuditorArgs {
     #[arg(long, default_value = "batchbook-data")]
     data: PathBuf,
+    /// Read a deployed stack instead: its tables and buckets from
+    /// EVENTS_TABLE, VIEWS_TABLE, BUCKET and CHAIN_CHECKPOINT_BUCKET (the
+    /// stack's outputs), with the auditor's credentials from the usual AWS
+    /// environment. Needs a batchbook built with `--features aws`.
+    #[arg(long, conflicts_with = "data")]
+    aws: bool,
     /// The organisation (ODS code) whose history this is.
     #[arg(long, default_value = "A12345")]
     org: String,
@@ -138,6 +146,9 @@ enum AuditCommand {
     Verify {
         #[arg(long, default_value = "batchbook-data")]
         data: PathBuf,
+        /// Check a deployed stack's event chains instead (see `history --aws`).
+        #[arg(long, conflicts_with = "data")]
+        aws: bool,
         #[arg(long, value_enum, default_value = "text")]
         format: functions::audit::ReportFormat,
     },
@@ -178,7 +189,13 @@ async fn main() -> ExitCode {
         Command::Audit {
             command:
                 AuditCommand::History {
-                    who: AuditorArgs { data, org, auditor },
+                    who:
+                        AuditorArgs {
+                            data,
+                            aws,
+                            org,
+                            auditor,
+                        },
                     batch,
                     invite,
                     conversation,
@@ -217,48 +234,74 @@ async fn main() -> ExitCode {
                 to,
                 patient_details,
             };
-            let mut out = std::io::stdout().lock();
-            functions::audit::history(&data, &org, &auditor, &request, format, &mut out)
-                .await
-                .map(|(export_id, events)| {
-                    eprintln!("Exported {events} events; the export is recorded as {export_id}.");
-                })
+            match Source::open(data, aws).await {
+                Err(e) => Err(e),
+                Ok(source) => {
+                    let mut out = std::io::stdout().lock();
+                    functions::audit::history(
+                        source.store(),
+                        &org,
+                        &auditor,
+                        &request,
+                        format,
+                        &mut out,
+                    )
+                    .await
+                    .map(|(export_id, events)| {
+                        eprintln!(
+                            "Exported {events} events; the export is recorded as {export_id}."
+                        );
+                    })
+                }
+            }
         }
         Command::Audit {
             command:
                 AuditCommand::SubjectAccess {
-                    who: AuditorArgs { data, org, auditor },
+                    who:
+                        AuditorArgs {
+                            data,
+                            aws,
+                            org,
+                            auditor,
+                        },
                     patient,
                     format,
                 },
         } => match domain::values::NhsNumber::parse(&patient) {
             Err(e) => Err(format!("--patient: {e}").into()),
-            Ok(nhs_number) => {
-                let mut out = std::io::stdout().lock();
-                functions::audit::subject_access(
-                    &data,
-                    &org,
-                    &auditor,
-                    &nhs_number,
-                    format,
-                    &mut out,
-                )
-                .await
-                .map(|export_id| {
-                    eprintln!("Answered; recorded as export {export_id}.");
-                })
-            }
+            Ok(nhs_number) => match Source::open(data, aws).await {
+                Err(e) => Err(e),
+                Ok(source) => {
+                    let mut out = std::io::stdout().lock();
+                    functions::audit::subject_access(
+                        source.store(),
+                        &org,
+                        &auditor,
+                        &nhs_number,
+                        format,
+                        &mut out,
+                    )
+                    .await
+                    .map(|export_id| {
+                        eprintln!("Answered; recorded as export {export_id}.");
+                    })
+                }
+            },
         },
         Command::Audit {
-            command: AuditCommand::Verify { data, format },
-        } => {
-            let mut out = std::io::stdout().lock();
-            match functions::audit::verify(&data, format, &mut out).await {
-                Ok(true) => Ok(()),
-                Ok(false) => return ExitCode::FAILURE,
-                Err(e) => Err(e),
+            command: AuditCommand::Verify { data, aws, format },
+        } => match Source::open(data, aws).await {
+            Err(e) => Err(e),
+            Ok(source) => {
+                let mut out = std::io::stdout().lock();
+                match functions::audit::verify(source.store(), format, &mut out).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => return ExitCode::FAILURE,
+                    Err(e) => Err(e),
+                }
             }
-        }
+        },
         Command::Lists {
             command:
                 ListsCommand::Check {
@@ -278,6 +321,42 @@ async fn main() -> ExitCode {
 }
 
 type AnyError = Box<dyn std::error::Error>;
+
+/// What `batchbook audit` reads: the data directory, or with `--aws` a
+/// deployed stack.
+enum Source {
+    Data(PathBuf),
+    #[cfg(feature = "aws")]
+    Aws(Box<infra::aws::AwsStack>),
+}
+
+impl Source {
+    async fn open(data: PathBuf, aws: bool) -> Result<Self, AnyError> {
+        if !aws {
+            return Ok(Self::Data(data));
+        }
+        #[cfg(feature = "aws")]
+        {
+            let settings = infra::aws::AwsSettings::for_auditor()?;
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            Ok(Self::Aws(Box::new(infra::aws::AwsStack::new(
+                &sdk,
+                &settings,
+                std::sync::Arc::new(domain::ports::SystemClock),
+            ))))
+        }
+        #[cfg(not(feature = "aws"))]
+        Err("--aws: this batchbook was built without AWS; build it with `cargo build --release --features aws --bin batchbook`".into())
+    }
+
+    fn store(&self) -> functions::audit::Store<'_> {
+        match self {
+            Self::Data(data) => functions::audit::Store::Data(data),
+            #[cfg(feature = "aws")]
+            Self::Aws(stack) => functions::audit::Store::Aws(stack),
+        }
+    }
+}
 
 async fn serve(
     addr: SocketAddr,

@@ -823,7 +823,7 @@ async fn the_cli_refuses_a_directory_that_holds_no_batchbook_data_by_name() {
     };
     let mut out = Vec::new();
     let refused = functions::audit::history(
-        empty.path(),
+        functions::audit::Store::Data(empty.path()),
         "A12345",
         "ida",
         &request,

@@ -1,6 +1,9 @@
 //! End-to-end tests across crates: the whole app on port 0 with a fresh data
 //! directory per test, background work driven step by step.
 
+// The use cases' futures nest deeply (cqrs-es inside the handlers).
+#![recursion_limit = "256"]
+
 mod attachment;
 mod audit;
 mod aws;

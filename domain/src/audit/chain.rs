@@ -325,6 +325,215 @@ impl ChainVerifier {
     }
 }
 
+/// The head of one aggregate's chain, as a checkpoint of a store with one
+/// chain per aggregate lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamHead {
+    /// `<aggregate type>#<aggregate id>`.
+    pub aggregate: String,
+    pub sequence: u64,
+    pub hash: String,
+}
+
+/// A checkpoint of a store that keeps no order across aggregates
+/// (DynamoDB): every chained aggregate's head at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsCheckpoint {
+    /// When the store was read for it.
+    pub at: DateTime<Utc>,
+    /// How many events the store held.
+    pub events: u64,
+    /// Sorted by aggregate.
+    pub heads: Vec<StreamHead>,
+}
+
+/// How long before a checkpoint an aggregate must have begun for its
+/// absence from the checkpoint to mean it was inserted since: longer than
+/// any command takes from reading the clock to committing.
+pub const CHECKPOINT_MARGIN_SECONDS: i64 = 300;
+
+/// One finding in one aggregate's chain. Positions are the aggregate's
+/// sequence numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamFinding {
+    /// `<aggregate type>#<aggregate id>`.
+    pub aggregate: String,
+    #[serde(flatten)]
+    pub finding: ChainFinding,
+}
+
+impl std::fmt::Display for StreamFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (positions are its sequence numbers): {}",
+            self.aggregate, self.finding
+        )
+    }
+}
+
+/// What the chain check of a store with one chain per aggregate found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamsReport {
+    /// Events read.
+    pub events: u64,
+    /// Aggregates read.
+    pub aggregates: u64,
+    /// Events stored before the chain existed (no hash), each before the
+    /// first chained event of its aggregate.
+    pub before_chain: u64,
+    /// Checkpoints compared.
+    pub checkpoints: usize,
+    /// Sorted by aggregate, then position.
+    pub findings: Vec<StreamFinding>,
+}
+
+impl StreamsReport {
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Checks a store in which each aggregate's events form their own chain
+/// (the first `previous_hash` of each is [`GENESIS`]), as DynamoDB keeps
+/// them: [`ChainVerifier`] on each aggregate with its sequence numbers as
+/// positions, each against its heads in the checkpoints. An aggregate a
+/// checkpoint names that is gone was deleted (a [`ChainFinding::Checkpoint`]
+/// with nothing found); a chained aggregate that began well before the
+/// latest checkpoint but is not in it was inserted.
+pub struct StreamsVerifier {
+    /// Each aggregate's heads, as checkpoints, in the order taken.
+    heads: HashMap<String, Vec<Checkpoint>>,
+    latest: Option<(DateTime<Utc>, std::collections::HashSet<String>)>,
+    seen: std::collections::HashSet<String>,
+    report: StreamsReport,
+}
+
+impl StreamsVerifier {
+    pub fn new(checkpoints: &[HeadsCheckpoint]) -> Self {
+        let mut heads: HashMap<String, Vec<Checkpoint>> = HashMap::new();
+        for checkpoint in checkpoints {
+            for head in &checkpoint.heads {
+                heads
+                    .entry(head.aggregate.clone())
+                    .or_default()
+                    .push(Checkpoint {
+                        position: head.sequence as i64,
+                        hash: head.hash.clone(),
+                        events: head.sequence,
+                        at: checkpoint.at,
+                    });
+            }
+        }
+        let latest = checkpoints
+            .iter()
+            .max_by_key(|c| c.at)
+            .map(|c| (c.at, c.heads.iter().map(|h| h.aggregate.clone()).collect()));
+        Self {
+            heads,
+            latest,
+            seen: Default::default(),
+            report: StreamsReport {
+                events: 0,
+                aggregates: 0,
+                before_chain: 0,
+                checkpoints: checkpoints.len(),
+                findings: Vec::new(),
+            },
+        }
+    }
+
+    /// One aggregate's events in sequence order, each with the chain
+    /// columns it was stored with.
+    pub fn push_aggregate<'a>(
+        &mut self,
+        aggregate: &str,
+        events: impl IntoIterator<Item = (StoredEvent<'a>, Option<&'a str>, Option<&'a str>)>,
+    ) {
+        let mut verifier = ChainVerifier::new();
+        // The first chained event: where, and when it says it occurred.
+        let mut began: Option<(u64, Option<DateTime<Utc>>)> = None;
+        for (event, previous, hash) in events {
+            if began.is_none() && hash.is_some() {
+                began = Some((event.sequence, occurred_at(event.metadata)));
+            }
+            verifier.push(event.sequence as i64, &event, previous, hash);
+        }
+        let checkpoints = self.heads.get(aggregate).map(Vec::as_slice).unwrap_or(&[]);
+        let chain = verifier.finish(checkpoints);
+        self.report.events += chain.events;
+        self.report.aggregates += 1;
+        self.report.before_chain += chain.before_chain;
+        let mut findings: Vec<StreamFinding> = chain
+            .findings
+            .into_iter()
+            .map(|finding| StreamFinding {
+                aggregate: aggregate.to_owned(),
+                finding,
+            })
+            .collect();
+        if let (Some((at, listed)), Some((first, Some(occurred)))) = (&self.latest, began) {
+            if !listed.contains(aggregate)
+                && occurred < *at - chrono::Duration::seconds(CHECKPOINT_MARGIN_SECONDS)
+            {
+                findings.insert(
+                    0,
+                    StreamFinding {
+                        aggregate: aggregate.to_owned(),
+                        finding: ChainFinding::Inserted {
+                            position: first as i64,
+                        },
+                    },
+                );
+            }
+        }
+        self.report.findings.extend(findings);
+        self.seen.insert(aggregate.to_owned());
+    }
+
+    /// Judges the aggregates the checkpoints name and nothing held.
+    pub fn finish(mut self) -> StreamsReport {
+        let mut gone: Vec<(&String, &Vec<Checkpoint>)> = self
+            .heads
+            .iter()
+            .filter(|(aggregate, _)| !self.seen.contains(*aggregate))
+            .collect();
+        gone.sort_by_key(|(aggregate, _)| *aggregate);
+        for (aggregate, checkpoints) in gone {
+            let last = checkpoints
+                .iter()
+                .max_by_key(|c| c.position)
+                .expect("every listed aggregate has a head");
+            self.report.findings.push(StreamFinding {
+                aggregate: aggregate.clone(),
+                finding: ChainFinding::Checkpoint {
+                    position: last.position,
+                    expected: last.hash.clone(),
+                    found: None,
+                },
+            });
+        }
+        self.report
+            .findings
+            .sort_by(|a, b| a.aggregate.cmp(&b.aggregate));
+        self.report
+    }
+}
+
+/// When an event's stored metadata says it occurred; `None` when the
+/// metadata is too damaged to say (the hash check names that event).
+fn occurred_at(metadata: &str) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    struct When {
+        occurred_at: DateTime<Utc>,
+    }
+    serde_json::from_str::<When>(metadata)
+        .ok()
+        .map(|w| w.occurred_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +738,152 @@ mod tests {
             ChainFinding::Missing { before: 4 }.to_string(),
             "events were deleted before position 4: the event there names a predecessor the log does not hold"
         );
+    }
+
+    /// One aggregate's events, chained as the DynamoDB writer chains them
+    /// (from the genesis, in sequence), the first `unchained` without.
+    struct StreamRow {
+        id: String,
+        sequence: u64,
+        payload: String,
+        metadata: String,
+        previous: Option<String>,
+        hash: Option<String>,
+    }
+
+    fn stream_event(row: &StreamRow) -> StoredEvent<'_> {
+        StoredEvent {
+            aggregate_type: "Batch",
+            aggregate_id: &row.id,
+            sequence: row.sequence,
+            event_type: "BatchCancelled",
+            event_version: "1.0",
+            payload: &row.payload,
+            metadata: &row.metadata,
+        }
+    }
+
+    fn stream(id: &str, events: u64, unchained: u64, occurred: &str) -> Vec<StreamRow> {
+        let mut previous = GENESIS.to_owned();
+        (1..=events)
+            .map(|sequence| {
+                let mut row = StreamRow {
+                    id: id.to_owned(),
+                    sequence,
+                    payload: format!(r#"{{"n":{sequence}}}"#),
+                    metadata: format!(r#"{{"occurred_at":"{occurred}"}}"#),
+                    previous: None,
+                    hash: None,
+                };
+                if sequence > unchained {
+                    let hash = event_hash(&previous, &stream_event(&row));
+                    row.previous = Some(std::mem::replace(&mut previous, hash.clone()));
+                    row.hash = Some(hash);
+                }
+                row
+            })
+            .collect()
+    }
+
+    fn heads(at: &str, streams: &[&[StreamRow]]) -> HeadsCheckpoint {
+        HeadsCheckpoint {
+            at: at.parse().unwrap(),
+            events: streams.iter().map(|s| s.len() as u64).sum(),
+            heads: streams
+                .iter()
+                .filter_map(|rows| {
+                    let last = rows.last()?;
+                    Some(StreamHead {
+                        aggregate: format!("Batch#{}", last.id),
+                        sequence: last.sequence,
+                        hash: last.hash.clone()?,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    fn verify_streams(streams: &[&[StreamRow]], checkpoints: &[HeadsCheckpoint]) -> StreamsReport {
+        let mut verifier = StreamsVerifier::new(checkpoints);
+        for rows in streams {
+            verifier.push_aggregate(
+                &format!("Batch#{}", rows[0].id),
+                rows.iter()
+                    .map(|r| (stream_event(r), r.previous.as_deref(), r.hash.as_deref())),
+            );
+        }
+        verifier.finish()
+    }
+
+    #[test]
+    fn per_aggregate_chains_that_match_their_checkpoint_have_no_findings() {
+        let a = stream("a", 4, 1, "2026-01-01T09:00:00Z");
+        let b = stream("b", 2, 0, "2026-01-01T09:00:00Z");
+        let taken = heads("2026-01-02T00:00:00Z", &[&a, &b]);
+        let report = verify_streams(&[&a, &b], &[taken]);
+        assert_eq!(report.findings, []);
+        assert_eq!(
+            (
+                report.events,
+                report.aggregates,
+                report.before_chain,
+                report.checkpoints
+            ),
+            (6, 2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn an_edit_a_deleted_event_and_a_deleted_aggregate_are_named_with_their_aggregate() {
+        let mut a = stream("a", 4, 0, "2026-01-01T09:00:00Z");
+        let mut b = stream("b", 3, 0, "2026-01-01T09:00:00Z");
+        let c = stream("c", 2, 0, "2026-01-01T09:00:00Z");
+        let taken = heads("2026-01-02T00:00:00Z", &[&a, &b, &c]);
+        a[1].payload = r#"{"n":8}"#.into();
+        b.remove(1);
+        let report = verify_streams(&[&a, &b], std::slice::from_ref(&taken));
+        let finding = |aggregate: &str, finding| StreamFinding {
+            aggregate: aggregate.into(),
+            finding,
+        };
+        assert_eq!(
+            report.findings,
+            [
+                finding("Batch#a", ChainFinding::Changed { position: 2 }),
+                finding("Batch#b", ChainFinding::Missing { before: 3 }),
+                finding(
+                    "Batch#c",
+                    ChainFinding::Checkpoint {
+                        position: 2,
+                        expected: taken.heads[2].hash.clone(),
+                        found: None
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            report.findings[0].to_string(),
+            "Batch#a (positions are its sequence numbers): the event at position 2 was changed: its stored bytes no longer match its hash"
+        );
+    }
+
+    #[test]
+    fn an_aggregate_that_began_before_the_last_checkpoint_but_is_not_in_it_was_inserted() {
+        let a = stream("a", 2, 0, "2026-01-01T09:00:00Z");
+        let taken = heads("2026-01-02T00:00:00Z", &[&a]);
+        let forged = stream("f", 2, 0, "2026-01-01T10:00:00Z");
+        // One that began after the checkpoint is new, not forged; one
+        // stored wholly before the chain is not judged.
+        let later = stream("l", 1, 0, "2026-01-02T00:10:00Z");
+        let old = stream("o", 2, 2, "2025-01-01T10:00:00Z");
+        let report = verify_streams(&[&a, &forged, &later, &old], &[taken]);
+        assert_eq!(
+            report.findings,
+            [StreamFinding {
+                aggregate: "Batch#f".into(),
+                finding: ChainFinding::Inserted { position: 1 }
+            }]
+        );
+        assert_eq!(report.before_chain, 2);
     }
 }

@@ -15,7 +15,9 @@ pub struct S3BlobStore {
     bucket: String,
 }
 
-fn s3_error<E: std::error::Error + 'static>(context: &'static str) -> impl Fn(E) -> PortError {
+pub(super) fn s3_error<E: std::error::Error + 'static>(
+    context: &'static str,
+) -> impl Fn(E) -> PortError {
     move |e| {
         PortError(format!(
             "{context}: {}",

@@ -6,7 +6,10 @@
 //! `sequence`. A commit is one conditional put (or, for several events, one
 //! transaction of up to 100 conditional puts): two writers of the same
 //! sequence get one success and one optimistic-lock error. Loads follow
-//! `LastEvaluatedKey` to the end. The table's stream (NEW_IMAGE) feeds the
+//! `LastEvaluatedKey` to the end. Each aggregate's events form a hash chain
+//! of their own (`previous_hash`, `hash`: `domain::audit::chain`), since
+//! DynamoDB keeps no order across partitions; `infra/src/aws/audit.rs`
+//! checkpoints and verifies it. The table's stream (NEW_IMAGE) feeds the
 //! projector; [`DynamoEventRepository::decode_item`] reads its records.
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -16,6 +19,7 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
+use domain::audit::{event_hash, StoredEvent, GENESIS};
 use domain::ports::{EventHistory, HistoryEvent, HistorySelection, PortError, StreamId};
 use serde_json::Value;
 
@@ -44,23 +48,69 @@ impl DynamoEventRepository {
         }
     }
 
-    fn item(event: &SerializedEvent) -> Result<Item, PersistenceError> {
-        Ok(Item::from([
-            (
-                "aggregate".into(),
-                s(format!("{}#{}", event.aggregate_type, event.aggregate_id)),
-            ),
+    /// An event's item, hashed onto its aggregate's chain after
+    /// `previous` (the hash of the event before it in the aggregate, or
+    /// [`GENESIS`]). Answers the item and its hash.
+    fn item(event: &SerializedEvent, previous: &str) -> Result<(Item, String), PersistenceError> {
+        let aggregate = format!("{}#{}", event.aggregate_type, event.aggregate_id);
+        let payload = serde_json::to_string(&event.payload)?;
+        let metadata = serde_json::to_string(&event.metadata)?;
+        let hash = event_hash(
+            previous,
+            &StoredEvent {
+                aggregate_type: &event.aggregate_type,
+                aggregate_id: &event.aggregate_id,
+                sequence: event.sequence as u64,
+                event_type: &event.event_type,
+                event_version: &event.event_version,
+                payload: &payload,
+                metadata: &metadata,
+            },
+        );
+        let item = Item::from([
+            ("aggregate".into(), s(aggregate)),
             ("sequence".into(), n(event.sequence)),
             ("aggregate_type".into(), s(&event.aggregate_type)),
             ("aggregate_id".into(), s(&event.aggregate_id)),
             ("event_type".into(), s(&event.event_type)),
             ("event_version".into(), s(&event.event_version)),
-            ("payload".into(), s(serde_json::to_string(&event.payload)?)),
-            (
-                "metadata".into(),
-                s(serde_json::to_string(&event.metadata)?),
-            ),
-        ]))
+            ("payload".into(), s(payload)),
+            ("metadata".into(), s(metadata)),
+            ("previous_hash".into(), s(previous)),
+            ("hash".into(), s(&hash)),
+        ]);
+        Ok((item, hash))
+    }
+
+    /// The hash of the event an aggregate holds at `sequence`: what the
+    /// next event is chained after. [`GENESIS`] before the first event,
+    /// and after events stored before the chain existed (their aggregate's
+    /// chain starts again from the genesis).
+    async fn hash_at(&self, aggregate: &str, sequence: usize) -> Result<String, PersistenceError> {
+        if sequence == 0 {
+            return Ok(GENESIS.to_owned());
+        }
+        let found = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key("aggregate", s(aggregate))
+            .key("sequence", n(sequence))
+            .projection_expression("#hash")
+            .expression_attribute_names("#hash", "hash")
+            .send()
+            .await
+            .map_err(|e| {
+                PersistenceError::ConnectionError(Box::new(sdk_error("event chain")(
+                    e.into_service_error(),
+                )))
+            })?;
+        Ok(found
+            .item()
+            .and_then(|item| get_s(item, "hash").ok())
+            .unwrap_or(GENESIS)
+            .to_owned())
     }
 
     /// Reads an event item: from a query, or a stream record's NEW_IMAGE.
@@ -244,10 +294,24 @@ impl PersistedEventRepository for DynamoEventRepository {
         if events.len() > MAX_EVENTS_PER_COMMIT {
             return Err(unknown(TooManyEvents(events.len())));
         }
-        let mut items = events
-            .iter()
-            .map(Self::item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let Some(first) = events.first() else {
+            return Ok(());
+        };
+        // The events before this commit are immutable, so the hash read
+        // here is the one a racing writer reads too; the conditional write
+        // lets one of them through.
+        let mut previous = self
+            .hash_at(
+                &format!("{}#{}", first.aggregate_type, first.aggregate_id),
+                first.sequence.saturating_sub(1),
+            )
+            .await?;
+        let mut items = Vec::with_capacity(events.len());
+        for event in events {
+            let (item, hash) = Self::item(event, &previous)?;
+            items.push(item);
+            previous = hash;
+        }
         match items.len() {
             0 => Ok(()),
             1 => self.put_one(items.pop().expect("one item")).await,

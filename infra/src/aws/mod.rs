@@ -2,6 +2,7 @@
 //! blobs, SQS work queues. Every adapter talks to AWS through the AWS SDK,
 //! so the tests run them against moto over the same wire protocol.
 
+pub mod audit;
 mod blobs;
 mod booking_rows;
 mod dynamo;

@@ -21,6 +21,7 @@ use crate::simulators::{
     SimulatedClinicalSystem, SimulatedPds, BUNDLED_BOOK,
 };
 
+use super::audit::AwsAudit;
 use super::{
     DynamoBookingRows, DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers,
     DynamoViews, S3BlobStore, SqsWorkQueue,
@@ -58,6 +59,9 @@ pub struct AwsSettings {
     pub link_key: LinkKey,
     /// The patient-facing page links open.
     pub link_base_url: String,
+    /// The S3 Object Lock bucket the event chain's checkpoints go to
+    /// (`infra/src/aws/audit.rs`); without it, none are taken.
+    pub chain_checkpoint_bucket: Option<String>,
 }
 
 impl AwsSettings {
@@ -109,6 +113,9 @@ impl AwsSettings {
             link_key: LinkKey::from_secret(&var("LINK_KEY_SECRET")?)
                 .map_err(|e| format!("LINK_KEY_SECRET: {e}"))?,
             link_base_url: var("LINK_BASE_URL")?,
+            chain_checkpoint_bucket: std::env::var("CHAIN_CHECKPOINT_BUCKET")
+                .ok()
+                .filter(|b| !b.is_empty()),
             clinical_system: ClinicalSystemPace {
                 delay: match std::env::var("RECORD_SIMULATOR_DELAY_MS") {
                     Ok(ms) => std::time::Duration::from_millis(ms.parse().map_err(|_| {
@@ -150,11 +157,53 @@ impl AwsSettings {
     }
 }
 
+impl AwsSettings {
+    /// What an auditor's `batchbook audit --aws` reads a deployed stack
+    /// with, from the stack's outputs: `EVENTS_TABLE`, `VIEWS_TABLE`,
+    /// `BUCKET` and `CHAIN_CHECKPOINT_BUCKET`. The auditor sends nothing,
+    /// queues nothing and makes no link, so the queues are unnamed and the
+    /// link key is one of its own; the only write is the export's own
+    /// `AuditExport` event, which the stack's auditor policy allows.
+    pub fn for_auditor() -> Result<Self, String> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("environment variable {name} is not set (--aws reads the stack's tables and buckets from it)"))
+        };
+        let unused = String::new;
+        Ok(Self {
+            events_table: var("EVENTS_TABLE")?,
+            views_table: var("VIEWS_TABLE")?,
+            timers_table: unused(),
+            sms_outbox_table: unused(),
+            idempotency_table: unused(),
+            bucket: var("BUCKET")?,
+            fan_out_queue_url: unused(),
+            send_queue_url: unused(),
+            record_queue_url: unused(),
+            booking_queue_url: unused(),
+            gp_connect: None,
+            clinical_system: ClinicalSystemPace::default(),
+            notify: None,
+            nhs_notify: None,
+            pds: None,
+            link_key: LinkKey::from_secret(&uuid::Uuid::new_v4().to_string().repeat(2))
+                .expect("72 characters make a key"),
+            link_base_url: unused(),
+            chain_checkpoint_bucket: Some(var("CHAIN_CHECKPOINT_BUCKET")?),
+        })
+    }
+}
+
 pub struct AwsStack {
     pub app: Arc<Batchbook<DynamoEventRepository>>,
     pub views: Arc<DynamoViews>,
     pub sms: Arc<DynamoSmsOutbox>,
     pub queue: Arc<SqsWorkQueue>,
+    /// The event chain's checkpoints and verification, when the stack has
+    /// a checkpoint bucket.
+    pub audit: Option<Arc<AwsAudit>>,
 }
 
 impl AwsStack {
@@ -166,8 +215,18 @@ impl AwsStack {
             .force_path_style(sdk.endpoint_url().is_some())
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(s3_config);
+
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let views = Arc::new(DynamoViews::new(dynamo.clone(), &settings.views_table));
+        let audit = settings.chain_checkpoint_bucket.as_ref().map(|bucket| {
+            Arc::new(AwsAudit::new(
+                dynamo.clone(),
+                &settings.events_table,
+                views.clone(),
+                s3.clone(),
+                bucket,
+            ))
+        });
         let simulated = Arc::new(SimulatedPds::bundled());
         let sms = Arc::new(DynamoSmsOutbox::new(
             dynamo.clone(),
@@ -260,6 +319,7 @@ impl AwsStack {
             views,
             sms,
             queue,
+            audit,
         }
     }
 

@@ -28,6 +28,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use domain::audit::{replay, ViewRows};
 use domain::links::LinkRecord;
 use domain::ports::{BatchQuery, InboxQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
@@ -455,6 +456,56 @@ impl BatchViews for DynamoViews {
             })?;
         }
         Ok(())
+    }
+}
+
+impl DynamoViews {
+    /// Every projected row in the table (a consistent scan), named as
+    /// `audit verify` compares them with a replay: summaries, deliveries,
+    /// failure history, workspace items and inbox rows. The lists' entries
+    /// and the links are not projected rows and are left out.
+    pub async fn live_rows(&self) -> Result<ViewRows, PortError> {
+        let scan = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true);
+        let mut rows = ViewRows::new();
+        for item in scan_all(scan, "views scan").await? {
+            let (pk, sk) = (get_s(&item, "pk")?, get_s(&item, "sk")?);
+            let parsed = || -> Result<serde_json::Value, PortError> { body(&item) };
+            let key = if let Some(batch_id) = pk.strip_prefix("BATCH#") {
+                if sk == SUMMARY {
+                    replay::batch_key(batch_id)
+                } else if let Some(row) = sk.strip_prefix("ROW#") {
+                    let row = row
+                        .parse()
+                        .map_err(|e| PortError::new("delivery row key", e))?;
+                    replay::delivery_key(batch_id, row)
+                } else {
+                    continue;
+                }
+            } else if let (Some(rest), ITEM_SK) = (pk.strip_prefix("ITEM#"), sk) {
+                let (kind, id) = rest
+                    .split_once('#')
+                    .ok_or_else(|| PortError(format!("view item key {pk} names no kind")))?;
+                replay::item_key(kind, id)
+            } else if let (Some(id), INBOX_SK) = (pk.strip_prefix("INBOX#"), sk) {
+                replay::inbox_key(id)
+            } else if let (Some(organisation_id), Some(fingerprint)) =
+                (pk.strip_prefix("FAILURES#"), sk.strip_prefix("RECIPIENT#"))
+            {
+                rows.insert(
+                    replay::failure_key(organisation_id, fingerprint),
+                    replay::failure_row(failed_at_of(&item)?),
+                );
+                continue;
+            } else {
+                continue;
+            };
+            rows.insert(key, parsed()?);
+        }
+        Ok(rows)
     }
 }
 

@@ -146,4 +146,6 @@ async fn a_member_texts_a_patient_once_and_the_patients_one_reply_reopens_the_co
         view["messages"][0]["reply"]["text"],
         "I will call tomorrow."
     );
+    // Every read model the functions built follows from the events.
+    super::audit::assert_verified(&env).await;
 }

@@ -267,6 +267,47 @@ impl AwsTestEnv {
             .await
             .unwrap();
 
+        // The event chain's checkpoints, under Object Lock as the
+        // template's ChainCheckpointBucket is.
+        let checkpoint_bucket = name("chain");
+        s3.create_bucket()
+            .bucket(&checkpoint_bucket)
+            .object_lock_enabled_for_bucket(true)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        {
+            use aws_sdk_s3::types::{
+                DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled,
+                ObjectLockRetentionMode, ObjectLockRule,
+            };
+            s3.put_object_lock_configuration()
+                .bucket(&checkpoint_bucket)
+                .object_lock_configuration(
+                    ObjectLockConfiguration::builder()
+                        .object_lock_enabled(ObjectLockEnabled::Enabled)
+                        .rule(
+                            ObjectLockRule::builder()
+                                .default_retention(
+                                    DefaultRetention::builder()
+                                        .mode(ObjectLockRetentionMode::Compliance)
+                                        .days(30)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+
         let settings = AwsSettings {
             events_table: name("events"),
             views_table: name("views"),
@@ -285,6 +326,7 @@ impl AwsTestEnv {
             nhs_notify: None,
             link_key: domain::links::LinkKey::from_secret(TEST_LINK_SECRET).unwrap(),
             link_base_url: "https://links.test/l".into(),
+            chain_checkpoint_bucket: Some(checkpoint_bucket),
         };
         let stack = Arc::new(AwsStack::new(&sdk, &settings, clock));
         Self {

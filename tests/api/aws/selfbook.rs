@@ -143,4 +143,6 @@ async fn a_self_book_invite_is_booked_confirmed_reported_and_cancelled_on_the_aw
         run_functions(&run.env, &mut run.poller).await;
     }
     assert!(book.all().await.unwrap().is_empty());
+    // Every read model the functions built follows from the events.
+    super::audit::assert_verified(&run.env).await;
 }

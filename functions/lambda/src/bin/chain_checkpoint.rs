@@ -1,0 +1,32 @@
+//! `chain-checkpoint`: an EventBridge schedule. Writes the head of every
+//! aggregate's event chain to the Object Lock bucket, so that a chain
+//! rewritten afterwards no longer matches (`infra/src/aws/audit.rs`).
+
+// The use cases' futures nest deeply (cqrs-es inside the handlers).
+#![recursion_limit = "256"]
+
+use domain::ports::Clock;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let (stack, _) = lambda_functions::start().await?;
+    let chain = stack
+        .audit
+        .as_ref()
+        .ok_or("environment variable CHAIN_CHECKPOINT_BUCKET is not set")?;
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        let checkpoint = chain.checkpoint(domain::ports::SystemClock.now()).await?;
+        tracing::info!(
+            events = checkpoint.events,
+            aggregates = checkpoint.heads.len(),
+            "chain checkpoint written"
+        );
+        Ok::<_, lambda_runtime::Error>(serde_json::json!({
+            "events": checkpoint.events,
+            "aggregates": checkpoint.heads.len(),
+        }))
+    }))
+    .await
+}
