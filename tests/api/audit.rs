@@ -796,6 +796,74 @@ mod api {
         let own = export(&app, IDA, json!({"user_id": "ida"})).await;
         assert_eq!(lines(&own.text().await.unwrap()).len(), 2);
     }
+
+    /// Joe's subject access request, less what differs on every request.
+    async fn joe_access(app: &TestApp) -> Value {
+        let (status, mut access) = TestApp::reply(
+            app.request_as(IDA, Method::POST, "/v1/audit/subject-access")
+                .json(&json!({"nhs_number": JOE, "format": "json"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{access}");
+        for varies in ["export_id", "generated_at"] {
+            access.as_object_mut().unwrap().remove(varies);
+        }
+        access
+    }
+
+    #[tokio::test]
+    async fn a_data_directory_from_before_the_patient_index_answers_the_same_and_is_indexed_once() {
+        let (app, _, _, conversation) = joe_everywhere().await;
+        let indexed = joe_access(&app).await;
+        assert_eq!(indexed["batches"].as_array().unwrap().len(), 2);
+        assert_eq!(indexed["conversations"].as_array().unwrap().len(), 1);
+        assert_eq!(indexed["searches"].as_array().unwrap().len(), 1);
+
+        // As a release from before the index left it: nothing indexed.
+        let work = infra::embedded::open_pool(app.data.path(), infra::embedded::Database::Work)
+            .await
+            .unwrap();
+        for table in [
+            "patient_mentions",
+            "patient_indexed_lists",
+            "patient_index_complete",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&work)
+                .await
+                .unwrap();
+        }
+        // Read the long way (every list, every search and conversation),
+        // the answer is the same.
+        assert_eq!(joe_access(&app).await, indexed);
+
+        let added = app.stack.app.index_patients().await.unwrap();
+        assert_eq!(
+            added,
+            domain::usecases::audit::IndexedPatients {
+                lists: 2,
+                searches: 1,
+                conversations: 1
+            }
+        );
+        assert_eq!(joe_access(&app).await, indexed);
+        // Once complete, it is not done again.
+        assert_eq!(
+            app.stack.app.index_patients().await.unwrap(),
+            Default::default()
+        );
+
+        // And the history is read from the index: without the mention of
+        // Joe's conversation, the answer no longer holds it.
+        sqlx::query("DELETE FROM patient_mentions WHERE kind = 'conversation' AND id = ?")
+            .bind(&conversation)
+            .execute(&work)
+            .await
+            .unwrap();
+        let without = joe_access(&app).await;
+        assert_eq!(without["conversations"], json!([]));
+        assert_eq!(without["batches"], indexed["batches"]);
+    }
 }
 
 #[tokio::test]

@@ -62,11 +62,11 @@ pub fn inbox_key(conversation_id: &str) -> (String, String) {
 /// Read models built in memory from the events alone.
 #[derive(Default)]
 pub struct ReplayedViews {
-    batches: BTreeMap<String, BatchSummary>,
-    deliveries: BTreeMap<(String, u64), DeliveryRow>,
-    failures: BTreeMap<(String, String), DateTime<Utc>>,
-    items: BTreeMap<(&'static str, String), WorkspaceItem>,
-    inbox: BTreeMap<String, InboxRow>,
+    pub(crate) batches: BTreeMap<String, BatchSummary>,
+    pub(crate) deliveries: BTreeMap<(String, u64), DeliveryRow>,
+    pub(crate) failures: BTreeMap<(String, String), DateTime<Utc>>,
+    pub(crate) items: BTreeMap<(&'static str, String), WorkspaceItem>,
+    pub(crate) inbox: BTreeMap<String, InboxRow>,
     /// Events applied.
     pub events: u64,
 }

@@ -10,6 +10,7 @@ mod demographics;
 mod history;
 mod idempotency;
 mod links;
+mod patient_index;
 mod providers;
 mod queue;
 mod record;
@@ -30,6 +31,7 @@ pub use history::{
 };
 pub use idempotency::{IdempotencyClaim, IdempotencyRecords};
 pub use links::{KeptLinks, LinkDirectory};
+pub use patient_index::{Mention, PatientIndex};
 pub use providers::{
     EmailProvider, EmailRequest, NhsAppProvider, NhsAppRequest, ProviderError, ProviderReferences,
     Receipt, ReceiptOutcome, SmsProvider, SmsRequest,

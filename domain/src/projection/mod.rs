@@ -634,73 +634,11 @@ fn delivery_row(previous: Option<DeliveryRow>, event: DeliveryEvent, sequence: u
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use chrono::{DateTime, Utc};
+    use chrono::Utc;
     use events::Channel;
-    use std::collections::HashMap;
 
-    #[derive(Default)]
-    struct MemoryViews {
-        batches: HashMap<String, BatchSummary>,
-        deliveries: HashMap<(String, u64), DeliveryRow>,
-        failures: HashMap<(String, String), DateTime<Utc>>,
-        items: HashMap<(ItemKind, String), WorkspaceItem>,
-        inbox: HashMap<String, InboxRow>,
-    }
-
-    #[async_trait::async_trait]
-    impl ViewTransaction for MemoryViews {
-        async fn batch(&mut self, id: &str) -> Result<Option<BatchSummary>, PortError> {
-            Ok(self.batches.get(id).cloned())
-        }
-        async fn put_batch(&mut self, s: &BatchSummary) -> Result<(), PortError> {
-            self.batches.insert(s.batch_id.clone(), s.clone());
-            Ok(())
-        }
-        async fn delivery(&mut self, b: &str, r: u64) -> Result<Option<DeliveryRow>, PortError> {
-            Ok(self.deliveries.get(&(b.to_owned(), r)).cloned())
-        }
-        async fn put_delivery(&mut self, d: &DeliveryRow) -> Result<(), PortError> {
-            self.deliveries
-                .insert((d.batch_id.clone(), d.row), d.clone());
-            Ok(())
-        }
-        async fn item(
-            &mut self,
-            kind: ItemKind,
-            id: &str,
-        ) -> Result<Option<WorkspaceItem>, PortError> {
-            Ok(self.items.get(&(kind, id.to_owned())).cloned())
-        }
-        async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
-            self.items
-                .insert((item.item.kind(), item.id.clone()), item.clone());
-            Ok(())
-        }
-        async fn inbox_row(&mut self, id: &str) -> Result<Option<InboxRow>, PortError> {
-            Ok(self.inbox.get(id).cloned())
-        }
-        async fn put_inbox_row(
-            &mut self,
-            _previous: Option<&InboxRow>,
-            row: &InboxRow,
-        ) -> Result<(), PortError> {
-            self.inbox.insert(row.conversation_id.clone(), row.clone());
-            Ok(())
-        }
-        async fn record_failure(
-            &mut self,
-            org: &str,
-            fingerprint: &str,
-            at: DateTime<Utc>,
-        ) -> Result<(), PortError> {
-            let latest = self
-                .failures
-                .entry((org.to_owned(), fingerprint.to_owned()))
-                .or_insert(at);
-            *latest = (*latest).max(at);
-            Ok(())
-        }
-    }
+    /// The views in memory: the replay `audit verify --aws` makes.
+    type MemoryViews = crate::audit::ReplayedViews;
 
     fn stored(
         aggregate_type: &str,

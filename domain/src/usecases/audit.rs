@@ -10,12 +10,12 @@ use events::AuditEvent;
 use serde::Serialize;
 
 use super::{Batchbook, BatchbookError, Caller, Role};
-use crate::aggregates::AuditExportCommand;
+use crate::aggregates::{conversation_message_id, AuditExportCommand};
 use crate::jobs::parse_delivery_id;
 use crate::lists::artifact_rows;
 use crate::ports::{
     recipient_fingerprint, BatchQuery, EventHistory, HistoryEvent, HistorySelection, HistoryStream,
-    HistorySubject, PortError, StreamId,
+    HistorySubject, Mention, PortError, StreamId,
 };
 use crate::values::NhsNumber;
 use cqrs_es::persist::PersistedEventRepository;
@@ -311,9 +311,11 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     /// Every event about one patient, in commit order: each of the
     /// organisation's batches whose list holds their NHS number (the
     /// batch's own events, and their delivery and invite), each
-    /// conversation about them and each search for them (both name the
-    /// patient by fingerprint). Reads every batch's list artifact and
-    /// every conversation's and search's events: correct, not indexed.
+    /// conversation about them and each search for them. Found in the
+    /// patient index (`ports::PatientIndex`); a batch whose list was
+    /// checked before the index existed is found by reading its list, and
+    /// until the index is complete the conversations and searches are found
+    /// by reading them all.
     async fn patient_events(
         &self,
         caller: &Caller,
@@ -322,7 +324,20 @@ impl<R: PersistedEventRepository> Batchbook<R> {
     ) -> Result<Vec<HistoryEvent>, BatchbookError> {
         let organisation = caller.organisation_id.as_ref();
         let fingerprint = recipient_fingerprint(organisation, nhs_number.as_ref());
-        let wanted = nhs_number.to_string();
+        let index = &self.ports.patients;
+        let mentions = match index.is_complete().await? {
+            true => Some(index.mentions(organisation, &fingerprint).await?),
+            false => None,
+        };
+        let indexed = index.indexed_lists(organisation).await?;
+        let mut rows_by_list: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        if let Some(mentions) = &mentions {
+            for mention in mentions {
+                if let Mention::ListRow { list_id, row } = mention {
+                    rows_by_list.entry(list_id).or_default().push(*row);
+                }
+            }
+        }
         let mut streams = Vec::new();
         let mut after = None;
         loop {
@@ -341,24 +356,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 })
                 .await?;
             for summary in &page.items {
-                let Some(artifact) = self.ports.blobs.get(&summary.artifact_key).await? else {
-                    continue;
+                let rows = match (&mentions, indexed.contains(&summary.list_id)) {
+                    (Some(_), true) => rows_by_list
+                        .get(summary.list_id.as_str())
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => self.rows_in_list(&summary.artifact_key, nhs_number).await?,
                 };
-                let mut found = false;
-                for row in artifact_rows(&artifact) {
-                    let row = row.map_err(|e| PortError::new("list artifact", e))?;
-                    if row.nhs_number.as_deref() == Some(wanted.as_str()) {
-                        found = true;
-                        let id = crate::jobs::delivery_id(&summary.batch_id, row.row);
-                        for aggregate_type in ["Delivery", "Invite"] {
-                            streams.push(HistoryStream {
-                                aggregate_type,
-                                id: StreamId::Exact(id.clone()),
-                            });
-                        }
+                for row in &rows {
+                    let id = crate::jobs::delivery_id(&summary.batch_id, *row);
+                    for aggregate_type in ["Delivery", "Invite"] {
+                        streams.push(HistoryStream {
+                            aggregate_type,
+                            id: StreamId::Exact(id.clone()),
+                        });
                     }
                 }
-                if found {
+                if !rows.is_empty() {
                     streams.push(HistoryStream {
                         aggregate_type: "Batch",
                         id: StreamId::Exact(summary.batch_id.clone()),
@@ -370,47 +384,181 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 None => break,
             }
         }
-        let everything = |aggregate_type| HistoryStream {
-            aggregate_type,
-            id: StreamId::Prefix(String::new()),
+        let (searches, conversations) = match mentions {
+            Some(mentions) => {
+                let (mut searches, mut conversations) = (Vec::new(), Vec::new());
+                for mention in mentions {
+                    match mention {
+                        Mention::Search(id) => searches.push(id),
+                        Mention::Conversation(id) => conversations.push(id),
+                        Mention::ListRow { .. } => {}
+                    }
+                }
+                (searches, conversations)
+            }
+            None => {
+                let named = |events: Vec<HistoryEvent>, kind: &str| -> Vec<String> {
+                    events
+                        .into_iter()
+                        .filter(|e| e.payload[kind]["patient"].as_str() == Some(&fingerprint))
+                        .map(|e| e.aggregate_id)
+                        .collect()
+                };
+                (
+                    named(every(history, "PatientSearch").await?, "PatientSearched"),
+                    named(every(history, "Conversation").await?, "ConversationStarted"),
+                )
+            }
         };
-        let named = |event: &HistoryEvent, kind: &str| {
-            event.payload[kind]["patient"].as_str() == Some(fingerprint.as_str())
-        };
-        for search in history
-            .events(&HistorySelection::Streams(vec![everything(
-                "PatientSearch",
-            )]))
-            .await?
-            .iter()
-            .filter(|e| named(e, "PatientSearched"))
-        {
+        for id in searches {
             streams.push(HistoryStream {
                 aggregate_type: "PatientSearch",
-                id: StreamId::Exact(search.aggregate_id.clone()),
+                id: StreamId::Exact(id),
             });
         }
-        for started in history
-            .events(&HistorySelection::Streams(vec![everything("Conversation")]))
-            .await?
-            .iter()
-            .filter(|e| named(e, "ConversationStarted"))
-        {
-            streams.push(HistoryStream {
+        // Each conversation names its messages as it adds them, so the
+        // messages are read by id (on DynamoDB a query each, not a scan).
+        let conversation_streams: Vec<HistoryStream> = conversations
+            .into_iter()
+            .map(|id| HistoryStream {
                 aggregate_type: "Conversation",
-                id: StreamId::Exact(started.aggregate_id.clone()),
-            });
-            streams.push(HistoryStream {
-                aggregate_type: "ConversationMessage",
-                id: StreamId::Prefix(format!("{}:", started.aggregate_id)),
-            });
+                id: StreamId::Exact(id),
+            })
+            .collect();
+        if !conversation_streams.is_empty() {
+            for event in history
+                .events(&HistorySelection::Streams(conversation_streams.clone()))
+                .await?
+            {
+                let added = &event.payload["ConversationMessageAdded"];
+                if let Some(message) = added["message"].as_u64() {
+                    streams.push(HistoryStream {
+                        aggregate_type: "ConversationMessage",
+                        id: StreamId::Exact(conversation_message_id(
+                            &event.aggregate_id,
+                            message as u32,
+                        )),
+                    });
+                }
+            }
         }
+        streams.extend(conversation_streams);
         // One read of every stream found, so the events come in one order.
         Ok(if streams.is_empty() {
             Vec::new()
         } else {
             history.events(&HistorySelection::Streams(streams)).await?
         })
+    }
+
+    /// The rows of a list artifact that hold `nhs_number`, read whole: for
+    /// lists checked before the patient index existed.
+    async fn rows_in_list(
+        &self,
+        artifact_key: &str,
+        nhs_number: &NhsNumber,
+    ) -> Result<Vec<u64>, BatchbookError> {
+        let Some(artifact) = self.ports.blobs.get(artifact_key).await? else {
+            return Ok(Vec::new());
+        };
+        let mut rows = Vec::new();
+        for row in artifact_rows(&artifact) {
+            let row = row.map_err(|e| PortError::new("list artifact", e))?;
+            if row.nhs_number.as_deref() == Some(nhs_number.as_ref()) {
+                rows.push(row.row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Adds to the patient index everything stored before it existed:
+    /// every batch's list (read from its artifact), every search and every
+    /// conversation, of every organisation. Then marks the index complete,
+    /// so patient histories stop reading everything. Safe to run again, or
+    /// after a crash midway: each list is marked once all its rows are in.
+    pub async fn index_patients(&self) -> Result<IndexedPatients, BatchbookError> {
+        let index = &self.ports.patients;
+        let mut done = IndexedPatients::default();
+        if index.is_complete().await? {
+            return Ok(done);
+        }
+        let history = self.ports.history.as_ref().ok_or_else(|| {
+            BatchbookError::Unavailable("this stack keeps no event history".into())
+        })?;
+        let mut indexed: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+        for event in every(history.as_ref(), "Batch").await? {
+            let attached = &event.payload["PatientListAttached"];
+            let (Some(list_id), Some(artifact_key)) = (
+                attached["list_id"].as_str(),
+                attached["artifact_key"].as_str(),
+            ) else {
+                continue;
+            };
+            let organisation = event.metadata.organisation_id.as_str();
+            if !indexed.contains_key(organisation) {
+                indexed.insert(
+                    organisation.to_owned(),
+                    index.indexed_lists(organisation).await?,
+                );
+            }
+            let lists = indexed.get_mut(organisation).expect("just read");
+            if lists.contains(list_id) {
+                continue;
+            }
+            if let Some(artifact) = self.ports.blobs.get(artifact_key).await? {
+                let mut mentions = Vec::new();
+                for row in artifact_rows(&artifact) {
+                    let row = row.map_err(|e| PortError::new("list artifact", e))?;
+                    if let Some(nhs_number) = row.nhs_number.as_deref() {
+                        mentions.push((
+                            recipient_fingerprint(organisation, nhs_number),
+                            Mention::ListRow {
+                                list_id: list_id.to_owned(),
+                                row: row.row,
+                            },
+                        ));
+                    }
+                }
+                index.add(organisation, &mentions).await?;
+            }
+            index.list_indexed(organisation, list_id).await?;
+            lists.insert(list_id.to_owned());
+            done.lists += 1;
+        }
+        for (aggregate_type, event_type) in [
+            ("PatientSearch", "PatientSearched"),
+            ("Conversation", "ConversationStarted"),
+        ] {
+            for event in every(history.as_ref(), aggregate_type).await? {
+                let Some(patient) = event.payload[event_type]["patient"].as_str() else {
+                    continue;
+                };
+                let mention = match aggregate_type {
+                    "PatientSearch" => {
+                        done.searches += 1;
+                        Mention::Search(event.aggregate_id.clone())
+                    }
+                    _ => {
+                        done.conversations += 1;
+                        Mention::Conversation(event.aggregate_id.clone())
+                    }
+                };
+                index
+                    .add(
+                        &event.metadata.organisation_id,
+                        &[(patient.to_owned(), mention)],
+                    )
+                    .await?;
+            }
+        }
+        index.mark_complete().await?;
+        tracing::info!(
+            lists = done.lists,
+            searches = done.searches,
+            conversations = done.conversations,
+            "patient index complete"
+        );
+        Ok(done)
     }
 
     /// The list row of every delivery and invite among `events`, read from
@@ -446,6 +594,27 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         }
         Ok(patients)
     }
+}
+
+/// Every event of one aggregate type.
+async fn every(
+    history: &dyn EventHistory,
+    aggregate_type: &'static str,
+) -> Result<Vec<HistoryEvent>, PortError> {
+    history
+        .events(&HistorySelection::Streams(vec![HistoryStream {
+            aggregate_type,
+            id: StreamId::Prefix(String::new()),
+        }]))
+        .await
+}
+
+/// What [`Batchbook::index_patients`] added.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexedPatients {
+    pub lists: u64,
+    pub searches: u64,
+    pub conversations: u64,
 }
 
 /// The batch and list row a delivery's or invite's event is about.

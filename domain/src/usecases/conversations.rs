@@ -24,7 +24,9 @@ use crate::aggregates::{
     ConversationMessage, ConversationMessageCommand, ConversationMessageError, Workspace,
 };
 use crate::links::{self, LinkPurpose};
-use crate::ports::{recipient_fingerprint, DemographicsError, DemographicsRecord, PortError};
+use crate::ports::{
+    recipient_fingerprint, DemographicsError, DemographicsRecord, Mention, PortError,
+};
 use crate::template::SmsLength;
 use crate::values::{text, DateOfBirth, NhsNumber};
 
@@ -387,6 +389,14 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 .await?;
             let existing = self.conversations.load(&conversation_id).await?;
             if !existing.exists() {
+                let patient = recipient_fingerprint(&org, nhs_number.as_ref());
+                self.ports
+                    .patients
+                    .add(
+                        &org,
+                        &[(patient, Mention::Conversation(conversation_id.clone()))],
+                    )
+                    .await?;
                 self.conversations
                     .execute(
                         &conversation_id,

@@ -177,6 +177,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         let mobile_column = Column::Mobile.label(checker.system());
         let mut artifact = Vec::with_capacity(csv.len() * 2);
         let mut counts = ListCounts::default();
+        let mut mentions = Vec::new();
         loop {
             let mut row = match checker.next_row() {
                 Ok(Some(row)) => row,
@@ -186,6 +187,15 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             self.look_up(org, &settings, mobile_column, &mut row)
                 .await?;
             counts.add(&row);
+            if let Some(nhs_number) = row.nhs_number.as_deref() {
+                mentions.push((
+                    crate::ports::recipient_fingerprint(org.as_ref(), nhs_number),
+                    crate::ports::Mention::ListRow {
+                        list_id: list_id.to_owned(),
+                        row: row.row,
+                    },
+                ));
+            }
             serde_json::to_writer(&mut artifact, &row).map_err(|e| PortError::new("list", e))?;
             artifact.push(b'\n');
             if record_progress && counts.patients % PROGRESS_EVERY == 0 {
@@ -216,6 +226,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         let blobs = &self.ports.blobs;
         blobs.put(&keys::checked(org, list_id), artifact).await?;
+        let index = &self.ports.patients;
+        index.add(org.as_ref(), &mentions).await?;
+        index.list_indexed(org.as_ref(), list_id).await?;
         // The summary goes last: a list exists once its summary does.
         self.put_json(&keys::summary(org, list_id), &summary)
             .await?;

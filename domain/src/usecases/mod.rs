@@ -189,6 +189,8 @@ pub struct Ports {
     /// The event history, for auditors. Without it, `audit_history`
     /// answers that this stack cannot read its history.
     pub history: Option<Arc<dyn EventHistory>>,
+    /// Where each patient is named (lists, searches, conversations).
+    pub patients: Arc<dyn crate::ports::PatientIndex>,
 }
 
 /// What patient links need.

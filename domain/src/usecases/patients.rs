@@ -8,7 +8,7 @@ use events::{PatientSearchEvent, SearchOutcome};
 
 use super::{Batchbook, BatchbookError, Caller, Role};
 use crate::aggregates::PatientSearchCommand;
-use crate::ports::{recipient_fingerprint, DemographicsError};
+use crate::ports::{recipient_fingerprint, DemographicsError, Mention};
 use crate::values::{DateOfBirth, NhsNumber};
 
 /// The patient a search found, as staff are shown them.
@@ -65,9 +65,17 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         };
         let search_id = uuid::Uuid::new_v4().to_string();
         let organisation_id = caller.organisation_id.to_string();
+        let patient = recipient_fingerprint(&organisation_id, nhs_number.as_ref());
+        self.ports
+            .patients
+            .add(
+                &organisation_id,
+                &[(patient.clone(), Mention::Search(search_id.clone()))],
+            )
+            .await?;
         let event = PatientSearchEvent::PatientSearched {
             search_id: search_id.clone(),
-            patient: recipient_fingerprint(&organisation_id, nhs_number.as_ref()),
+            patient,
             organisation_id,
             outcome,
             searched_at: self.ports.clock.now(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::scan::builders::ScanFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use domain::ports::PortError;
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -103,4 +103,38 @@ where
             _ => return Ok(items),
         }
     }
+}
+
+/// Writes `requests` (BatchWriteItem's 25 at most) to `table`, sending
+/// again, with a growing pause, what DynamoDB left unprocessed. Callers
+/// write only items fixed by their keys, so a write sent twice is harmless.
+pub async fn batch_write(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    mut requests: Vec<WriteRequest>,
+    context: &'static str,
+) -> Result<(), PortError> {
+    for attempt in 0u32.. {
+        let output = client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .map_err(sdk_error(context))?;
+        requests = output
+            .unprocessed_items
+            .and_then(|mut left| left.remove(table))
+            .unwrap_or_default();
+        if requests.is_empty() {
+            break;
+        }
+        if attempt == 8 {
+            return Err(PortError(format!(
+                "{context}: DynamoDB kept {} items unprocessed",
+                requests.len()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+    }
+    Ok(())
 }

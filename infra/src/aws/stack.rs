@@ -23,8 +23,8 @@ use crate::simulators::{
 
 use super::audit::AwsAudit;
 use super::{
-    DynamoBookingRows, DynamoEventRepository, DynamoIdempotency, DynamoSmsOutbox, DynamoTimers,
-    DynamoViews, S3BlobStore, SqsWorkQueue,
+    DynamoBookingRows, DynamoEventRepository, DynamoIdempotency, DynamoPatientIndex,
+    DynamoSmsOutbox, DynamoTimers, DynamoViews, S3BlobStore, SqsWorkQueue,
 };
 
 /// Names of the stack's resources, as the SAM template passes them.
@@ -308,6 +308,10 @@ impl AwsStack {
                 dynamo.clone(),
                 &settings.events_table,
             ))),
+            patients: Arc::new(DynamoPatientIndex::new(
+                dynamo.clone(),
+                &settings.views_table,
+            )),
         };
         let events_table = settings.events_table.clone();
         let app = Arc::new(Batchbook::new(

@@ -38,7 +38,9 @@ use domain::projection::{
 };
 use domain::usecases::BatchViews;
 
-use super::dynamo::{condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item};
+use super::dynamo::{
+    batch_write, condition_failed, get_n, get_s, n, query_all, s, scan_all, sdk_error, Item,
+};
 
 pub const SETTLED_INDEX: &str = "settled";
 const SUMMARY: &str = "#SUMMARY";
@@ -849,7 +851,7 @@ const WRITE_BATCH: usize = 25;
 impl LinkDirectory for DynamoViews {
     async fn register(&self, links: Vec<LinkRecord>) -> Result<(), PortError> {
         for chunk in links.chunks(WRITE_BATCH) {
-            let mut requests = chunk
+            let requests = chunk
                 .iter()
                 .map(|link| {
                     let body = serde_json::to_string(link)
@@ -864,27 +866,8 @@ impl LinkDirectory for DynamoViews {
                 })
                 .collect::<Result<Vec<_>, PortError>>()?;
             // A link's item is fixed by its token, so writing it again is
-            // harmless; items DynamoDB left unprocessed are sent again.
-            for attempt in 0u32.. {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(sdk_error("link register"))?;
-                requests = output
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                if attempt == 8 {
-                    return Err(PortError("DynamoDB kept links unprocessed".into()));
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
+            // harmless.
+            batch_write(&self.client, &self.table, requests, "link register").await?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! DIR/events.sqlite      the event store (sqlite-es)
-//! DIR/work.sqlite        work queues, timers, reactor position
+//! DIR/work.sqlite        work queues, timers, reactor position, patient index
 //! DIR/views.sqlite       read models and projector position
 //! DIR/simulators.sqlite  simulated providers (the SMS outbox)
 //! DIR/blobs/             uploaded lists, checked lists, reports
@@ -19,6 +19,7 @@ mod event_log;
 mod event_store;
 pub(crate) mod grouped;
 mod idempotency;
+mod patient_index;
 mod queue;
 mod stack;
 mod timers;
@@ -29,6 +30,7 @@ pub use db::{open_pool, open_reader, Database};
 pub use event_log::EventLog;
 pub use event_store::{EmbeddedEventRepository, GroupWriter};
 pub use idempotency::SqliteIdempotency;
+pub use patient_index::SqlitePatientIndex;
 pub use queue::{QueueSettings, SqliteWorkQueue};
 pub use stack::{
     link_key, BookLayer, EmbeddedConfig, EmbeddedStack, QueueLayer, DEFAULT_LINK_BASE_URL,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use domain::appointments::AppointmentBook;
 use domain::audit::Checkpoint;
 use domain::links::LinkKey;
-use domain::ports::{Clock, PortError, QueueName, SystemClock, WorkQueue};
+use domain::ports::{Clock, PatientIndex, PortError, QueueName, SystemClock, WorkQueue};
 use domain::usecases::{JobError, Links, Ports};
 use domain::Batchbook;
 use sqlx::SqlitePool;
@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 use super::db::db_error;
 use super::{
     open_pool, open_reader, Database, EmbeddedEventRepository, EventLog, FsBlobStore, GroupWriter,
-    SqliteIdempotency, SqliteTimers, SqliteViews, SqliteWorkQueue,
+    SqliteIdempotency, SqlitePatientIndex, SqliteTimers, SqliteViews, SqliteWorkQueue,
 };
 use crate::simulators::{
     deliver_receipts, BookConfig, ClinicalSystemPace, ProviderSimulatorSettings,
@@ -180,6 +180,19 @@ impl EmbeddedStack {
             );
         }
         let idempotency = Arc::new(SqliteIdempotency::new(work.clone()));
+        let patients = Arc::new(SqlitePatientIndex::new(work.clone()));
+        // A new data directory has nothing from before the index: it is
+        // complete from the start. An older one is completed by
+        // `index_patients` (which `serve` runs).
+        if !patients.is_complete().await? {
+            let any: Option<i64> = sqlx::query_scalar("SELECT rowid FROM events LIMIT 1")
+                .fetch_optional(&events)
+                .await
+                .map_err(db_error("event log"))?;
+            if any.is_none() {
+                patients.mark_complete().await?;
+            }
+        }
         let appointments = Arc::new(SimulatedAppointmentBook::new(
             Arc::new(SqliteBookingRows::new(providers.pool())),
             &config.appointment_book,
@@ -217,6 +230,7 @@ impl EmbeddedStack {
                 base_url: config.link_base_url.clone(),
             },
             history: Some(Arc::new(EventLog::new(events.clone()))),
+            patients: patients.clone(),
         };
         let writer = GroupWriter::start(events.clone());
         let app = Arc::new(Batchbook::new(
@@ -286,6 +300,12 @@ impl EmbeddedStack {
         let sending = Self::keep_running("background step", || self.send_tick());
         let records = Self::keep_running("record write", || self.record_tick());
         let checkpoints = async {
+            // A data directory from before the patient index is indexed
+            // once, in the background; histories read the long way until
+            // it is done.
+            if let Err(e) = self.app.index_patients().await {
+                tracing::warn!(error = %e, "the patient index was not completed; histories read every list until it is");
+            }
             loop {
                 tokio::time::sleep(CHECKPOINT_EVERY).await;
                 if let Err(e) = self.checkpoint_chain().await {

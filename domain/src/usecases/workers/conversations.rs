@@ -136,6 +136,16 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             let (patient_key, patient_sha256) = self
                 .keep_json(keys::conversation_patient(&org, &conversation_id), &patient)
                 .await?;
+            self.ports
+                .patients
+                .add(
+                    organisation_id,
+                    &[(
+                        recipient_fingerprint(organisation_id, &nhs_number),
+                        crate::ports::Mention::Conversation(conversation_id.clone()),
+                    )],
+                )
+                .await?;
             let started = self
                 .conversations
                 .execute(

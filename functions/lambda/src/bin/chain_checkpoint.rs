@@ -1,6 +1,8 @@
 //! `chain-checkpoint`: an EventBridge schedule. Writes the head of every
 //! aggregate's event chain to the Object Lock bucket, so that a chain
 //! rewritten afterwards no longer matches (`infra/src/aws/audit.rs`).
+//! On a stack from before the patient index, it first completes the index
+//! (`Batchbook::index_patients`).
 
 // The use cases' futures nest deeply (cqrs-es inside the handlers).
 #![recursion_limit = "256"]
@@ -17,6 +19,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .as_ref()
         .ok_or("environment variable CHAIN_CHECKPOINT_BUCKET is not set")?;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        // Once, on a stack from before the patient index (then a no-op).
+        let indexed = stack.app.index_patients().await?;
+        if indexed != Default::default() {
+            tracing::info!(?indexed, "the patient index is complete");
+        }
         let checkpoint = chain.checkpoint(domain::ports::SystemClock.now()).await?;
         tracing::info!(
             events = checkpoint.events,
