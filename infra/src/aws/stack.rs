@@ -165,9 +165,13 @@ impl AwsSettings {
     /// link key is one of its own; the only write is the export's own
     /// `AuditExport` event, which the stack's auditor policy allows.
     pub fn for_auditor() -> Result<Self, String> {
+        Self::for_auditor_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`Self::for_auditor`], reading each variable with `lookup`.
+    pub fn for_auditor_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let var = |name: &str| {
-            std::env::var(name)
-                .ok()
+            lookup(name)
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("environment variable {name} is not set (--aws reads the stack's tables and buckets from it)"))
         };
@@ -371,4 +375,49 @@ fn nhs_notify_from_env() -> Result<Option<NhsNotifySettings>, String> {
         })?;
     }
     Ok(Some(settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack_outputs(name: &str) -> Option<String> {
+        Some(match name {
+            "EVENTS_TABLE" => "bb-events",
+            "VIEWS_TABLE" => "bb-views",
+            "BUCKET" => "bb-lists",
+            "CHAIN_CHECKPOINT_BUCKET" => "bb-chain",
+            _ => return None,
+        })
+        .map(str::to_owned)
+    }
+
+    #[test]
+    fn an_auditor_reads_a_stack_from_its_four_outputs_and_a_missing_one_is_named() {
+        let settings = AwsSettings::for_auditor_from(stack_outputs).unwrap();
+        assert_eq!(
+            (
+                settings.events_table.as_str(),
+                settings.views_table.as_str(),
+                settings.bucket.as_str(),
+                settings.chain_checkpoint_bucket.as_deref()
+            ),
+            ("bb-events", "bb-views", "bb-lists", Some("bb-chain"))
+        );
+        let without = |missing: &'static str| {
+            move |name: &str| (name != missing).then(|| stack_outputs(name)).flatten()
+        };
+        assert_eq!(
+            AwsSettings::for_auditor_from(without("CHAIN_CHECKPOINT_BUCKET")).err(),
+            Some("environment variable CHAIN_CHECKPOINT_BUCKET is not set (--aws reads the stack's tables and buckets from it)".to_owned())
+        );
+        let empty = |name: &str| match name {
+            "VIEWS_TABLE" => Some(String::new()),
+            other => stack_outputs(other),
+        };
+        assert_eq!(
+            AwsSettings::for_auditor_from(empty).err(),
+            Some("environment variable VIEWS_TABLE is not set (--aws reads the stack's tables and buckets from it)".to_owned())
+        );
+    }
 }
