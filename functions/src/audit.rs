@@ -454,10 +454,16 @@ fn write_aws_text(
         "Read models: {} events replayed into fresh read models, {} rows compared",
         report.replayed, report.views.rows
     )?;
+    for row in &report.views.behind {
+        writeln!(
+            out,
+            "  BEHIND    {row}: the live row is missing or older than the events"
+        )?;
+    }
     if !report.views.behind.is_empty() {
         writeln!(
             out,
-            "  NOTE      {} rows of the live read models are behind the events (still being projected, or written while this ran): run again on a quiet stack before reading them as drift",
+            "  NOTE      {} rows of the live read models are behind the events: still being projected, written while this ran, or deleted; run again on a quiet stack, and a row still behind was changed",
             report.views.behind.len()
         )?;
     }
@@ -478,9 +484,10 @@ fn write_aws_text(
     } else {
         writeln!(
             out,
-            "NOT VERIFIED: {} chain findings, {} read-model differences.",
+            "NOT VERIFIED: {} chain findings, {} read-model differences, {} rows behind.",
             chain.findings.len(),
-            report.views.drift.len()
+            report.views.drift.len(),
+            report.views.behind.len()
         )?;
     }
     Ok(())

@@ -326,7 +326,8 @@ async fn audit_verify_on_aws_names_an_edited_byte_a_deleted_event_and_a_deleted_
         "{text_report}"
     );
     assert!(
-        text_report.contains("NOT VERIFIED: 3 chain findings, 0 read-model differences."),
+        text_report
+            .contains("NOT VERIFIED: 3 chain findings, 0 read-model differences, 0 rows behind."),
         "{text_report}"
     );
 }
@@ -488,6 +489,36 @@ async fn audit_verify_on_aws_reports_a_hand_edited_read_model_with_the_figure_th
             run.batch_id,
             delivered + 7
         )),
+        "{text_report}"
+    );
+
+    // A delivery row deleted from the live read models is behind, and a
+    // quiet stack is not verified with it missing.
+    env.dynamo
+        .delete_item()
+        .table_name(&env.settings.views_table)
+        .key("pk", AttributeValue::S(format!("BATCH#{}", run.batch_id)))
+        .key("sk", AttributeValue::S("ROW#0000000001".into()))
+        .send()
+        .await
+        .unwrap();
+    let report = audit.verify().await.unwrap();
+    assert_eq!(
+        report.views.behind,
+        [format!("deliveries batch_id={},row=1", run.batch_id)]
+    );
+    assert!(!report.is_clean());
+    let (_, text_report) = verify_text(env).await;
+    assert!(
+        text_report.contains(&format!(
+            "  BEHIND    deliveries batch_id={},row=1: the live row is missing or older than the events",
+            run.batch_id
+        )),
+        "{text_report}"
+    );
+    assert!(
+        text_report
+            .contains("NOT VERIFIED: 0 chain findings, 1 read-model differences, 1 rows behind."),
         "{text_report}"
     );
 }

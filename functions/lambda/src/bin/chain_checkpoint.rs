@@ -19,17 +19,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .as_ref()
         .ok_or("environment variable CHAIN_CHECKPOINT_BUCKET is not set")?;
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        // Once, on a stack from before the patient index (then a no-op).
-        let indexed = stack.app.index_patients().await?;
-        if indexed != Default::default() {
-            tracing::info!(?indexed, "the patient index is complete");
-        }
+        // The checkpoint first: it is the evidence, and the index below may
+        // take more than one run on a large stack.
         let checkpoint = chain.checkpoint(domain::ports::SystemClock.now()).await?;
         tracing::info!(
             events = checkpoint.events,
             aggregates = checkpoint.heads.len(),
             "chain checkpoint written"
         );
+        // Once, on a stack from before the patient index (then a no-op);
+        // a run cut short goes on from the lists it had not marked.
+        let indexed = stack.app.index_patients().await?;
+        if indexed != Default::default() {
+            tracing::info!(?indexed, "the patient index is complete");
+        }
         Ok::<_, lambda_runtime::Error>(serde_json::json!({
             "events": checkpoint.events,
             "aggregates": checkpoint.heads.len(),
