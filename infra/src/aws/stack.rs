@@ -382,14 +382,14 @@ mod tests {
     use super::*;
 
     fn stack_outputs(name: &str) -> Option<String> {
-        Some(match name {
+        let value = match name {
             "EVENTS_TABLE" => "bb-events",
             "VIEWS_TABLE" => "bb-views",
             "BUCKET" => "bb-lists",
             "CHAIN_CHECKPOINT_BUCKET" => "bb-chain",
             _ => return None,
-        })
-        .map(str::to_owned)
+        };
+        Some(value.to_owned())
     }
 
     #[test]
