@@ -177,6 +177,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let auditor = Caller::user(org, "ida", "ida", Role::Auditor, "bench");
     let nhs_number = NhsNumber::parse(&nhs_number)?;
+    let request = HistoryRequest {
+        subject: HistorySubject::Patient(nhs_number.clone()),
+        from: None,
+        to: None,
+        patient_details: true,
+    };
     let (mut exports, mut accesses) = (Vec::new(), Vec::new());
     let mut history_events = 0;
     for run in 1..=runs {
@@ -223,18 +229,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .execute(&open_pool(dir.path(), Database::Work).await?)
         .await?;
     let started = Instant::now();
-    let long_way = stack
-        .app
-        .audit_history(
-            &auditor,
-            &HistoryRequest {
-                subject: HistorySubject::Patient(nhs_number.clone()),
-                from: None,
-                to: None,
-                patient_details: true,
-            },
-        )
-        .await?;
+    let long_way = stack.app.audit_history(&auditor, &request).await?;
     let took = started.elapsed();
     assert_eq!(long_way.entries.len(), history_events);
     println!(
