@@ -244,6 +244,92 @@ async fn a_read_model_edited_by_hand_is_drift_with_the_figure_that_differs() {
 }
 
 #[tokio::test]
+async fn a_deleted_delivery_row_and_a_made_up_one_are_each_named_as_drift() {
+    let dir = demo().await;
+    let views = open_pool(dir.path(), Database::Views).await.unwrap();
+    let (batch_id, status): (String, String) =
+        sqlx::query_as("SELECT batch_id, status FROM deliveries WHERE row = 3")
+            .fetch_one(&views)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM deliveries WHERE row = 3")
+        .execute(&views)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO inbox_reads (conversation_id, user_id, replies) VALUES ('c-made-up', 'mallory', 7)",
+    )
+    .execute(&views)
+    .await
+    .unwrap();
+    views.close().await;
+
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(report.chain.findings, []);
+    assert_eq!(report.drift.len(), 2, "{:?}", report.drift);
+    let missing = &report.drift[0];
+    assert_eq!(
+        (
+            missing.view.as_str(),
+            missing.row.clone(),
+            missing.field.as_str()
+        ),
+        ("deliveries", format!("batch_id={batch_id},row=3"), "")
+    );
+    assert_eq!(missing.live, None);
+    let replayed = missing.replayed.as_ref().unwrap();
+    assert_eq!(replayed["status"], json!(status));
+    assert_eq!(replayed["body"]["row"], json!(3));
+    assert_eq!(
+        missing.to_string(),
+        format!(
+            "deliveries batch_id={batch_id},row=3: the row is missing from the live read model"
+        )
+    );
+    assert_eq!(
+        report.drift[1],
+        Drift {
+            view: "inbox_reads".into(),
+            row: "conversation_id=c-made-up,user_id=mallory".into(),
+            field: String::new(),
+            live: Some(json!({"conversation_id": "c-made-up", "user_id": "mallory", "replies": 7})),
+            replayed: None,
+        }
+    );
+    assert!(!report.is_clean());
+}
+
+#[tokio::test]
+async fn an_event_too_damaged_to_read_stops_the_replay_where_it_is_and_is_named_by_the_chain() {
+    let dir = demo().await;
+    let pool = events(dir.path()).await;
+    let (aggregate_type, sequence): (String, i64) =
+        sqlx::query_as("SELECT aggregate_type, sequence FROM events WHERE rowid = 30")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE events SET payload = 'not json' WHERE rowid = 30")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let report = verify(dir.path()).await.unwrap();
+    assert_eq!(
+        report.chain.findings,
+        [ChainFinding::Changed { position: 30 }]
+    );
+    assert_eq!(
+        report.replay_stopped,
+        Some(format!("the replay stopped after position 29, at the event at position 30: stored event {aggregate_type}/{sequence} cannot be read: expected value at line 1 column 1"))
+    );
+    assert_eq!(report.replayed, 29);
+    // The read models were not compared against a replay that stopped.
+    assert_eq!(report.drift, []);
+    assert!(!report.is_clean());
+}
+
+#[tokio::test]
 async fn events_stored_before_the_chain_are_counted_not_reported() {
     let dir = demo().await;
     // As a data directory from a release before the chain: no event has a

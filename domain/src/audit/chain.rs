@@ -175,7 +175,11 @@ pub struct ChainVerifier {
     events: u64,
     before_chain: u64,
     findings: Vec<ChainFinding>,
-    last: Option<(i64, String)>,
+    /// The last event's position and stored hash (empty when it has none).
+    last: Option<(i64, Option<[u8; 32]>)>,
+    /// Whether every link so far follows the one before it, from the
+    /// genesis: then `finish` has no forks, gaps or reorderings to look for.
+    unbroken: bool,
 }
 
 fn parse_hash(hex_text: &str) -> Option<[u8; 32]> {
@@ -199,7 +203,7 @@ impl ChainVerifier {
         hash: Option<&str>,
     ) {
         self.events += 1;
-        self.last = Some((position, hash.unwrap_or_default().to_owned()));
+        self.last = Some((position, hash.and_then(parse_hash)));
         let (Some(previous_text), Some(hash_text)) = (previous_hash, hash) else {
             if self.links.is_empty() {
                 self.before_chain += 1;
@@ -217,6 +221,10 @@ impl ChainVerifier {
         if digest(previous_text.as_bytes(), event) != stored {
             self.findings.push(ChainFinding::Changed { position });
         }
+        self.unbroken = match self.links.last() {
+            None => previous == [0u8; 32],
+            Some(last) => self.unbroken && previous == last.hash && last.position < position,
+        };
         self.links.push(Link {
             position,
             previous,
@@ -226,6 +234,45 @@ impl ChainVerifier {
 
     /// Judges what was read against the checkpoints taken so far.
     pub fn finish(mut self, checkpoints: &[Checkpoint]) -> ChainReport {
+        if !self.unbroken {
+            self.find_breaks();
+        }
+        for checkpoint in checkpoints {
+            let found = self
+                .links
+                .binary_search_by_key(&checkpoint.position, |l| l.position)
+                .ok()
+                .map(|i| hex::encode(self.links[i].hash));
+            if found.as_deref() != Some(checkpoint.hash.as_str()) {
+                self.findings.push(ChainFinding::Checkpoint {
+                    position: checkpoint.position,
+                    expected: checkpoint.hash.clone(),
+                    found,
+                });
+            }
+        }
+        self.findings.sort_by_key(|f| match f {
+            ChainFinding::Changed { position }
+            | ChainFinding::Inserted { position }
+            | ChainFinding::Reordered { position, .. }
+            | ChainFinding::Checkpoint { position, .. } => *position,
+            ChainFinding::Missing { before } => *before,
+        });
+        self.findings.dedup();
+        ChainReport {
+            events: self.events,
+            before_chain: self.before_chain,
+            checkpoints: checkpoints.len(),
+            head: self
+                .last
+                .and_then(|(position, hash)| Some((position, hex::encode(hash?)))),
+            findings: self.findings,
+        }
+    }
+
+    /// The links' forks, gaps and reorderings, when they are not one
+    /// unbroken chain from the genesis in commit order.
+    fn find_breaks(&mut self) {
         let genesis = [0u8; 32];
         let by_hash: HashMap<[u8; 32], usize> = self
             .links
@@ -292,35 +339,6 @@ impl ChainVerifier {
                     });
                 }
             }
-        }
-        for checkpoint in checkpoints {
-            let found = self
-                .links
-                .binary_search_by_key(&checkpoint.position, |l| l.position)
-                .ok()
-                .map(|i| hex::encode(self.links[i].hash));
-            if found.as_deref() != Some(checkpoint.hash.as_str()) {
-                self.findings.push(ChainFinding::Checkpoint {
-                    position: checkpoint.position,
-                    expected: checkpoint.hash.clone(),
-                    found,
-                });
-            }
-        }
-        self.findings.sort_by_key(|f| match f {
-            ChainFinding::Changed { position }
-            | ChainFinding::Inserted { position }
-            | ChainFinding::Reordered { position, .. }
-            | ChainFinding::Checkpoint { position, .. } => *position,
-            ChainFinding::Missing { before } => *before,
-        });
-        self.findings.dedup();
-        ChainReport {
-            events: self.events,
-            before_chain: self.before_chain,
-            checkpoints: checkpoints.len(),
-            head: self.last.filter(|(_, hash)| !hash.is_empty()),
-            findings: self.findings,
         }
     }
 }

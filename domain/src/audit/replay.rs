@@ -4,7 +4,7 @@
 //! projection is the one both stacks run (`crate::projection::project`),
 //! over [`ReplayedViews`], a [`ViewTransaction`] on maps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
@@ -12,9 +12,11 @@ use serde_json::{json, Value};
 
 use super::drift::{differences, Drift};
 use crate::ports::PortError;
+use events::EventMetadata;
+
 use crate::projection::{
-    project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError, ViewTransaction,
-    WorkspaceItem,
+    apply, project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError, RecordedEvent,
+    ViewTransaction, WorkspaceItem,
 };
 
 /// Every projected row, by view and the `column=value` pairs that name it,
@@ -62,11 +64,12 @@ pub fn inbox_key(conversation_id: &str) -> (String, String) {
 /// Read models built in memory from the events alone.
 #[derive(Default)]
 pub struct ReplayedViews {
-    pub(crate) batches: BTreeMap<String, BatchSummary>,
-    pub(crate) deliveries: BTreeMap<(String, u64), DeliveryRow>,
-    pub(crate) failures: BTreeMap<(String, String), DateTime<Utc>>,
-    pub(crate) items: BTreeMap<(&'static str, String), WorkspaceItem>,
-    pub(crate) inbox: BTreeMap<String, InboxRow>,
+    pub(crate) batches: HashMap<String, BatchSummary>,
+    /// By batch, then row: a look-up copies no key.
+    pub(crate) deliveries: HashMap<String, HashMap<u64, DeliveryRow>>,
+    pub(crate) failures: HashMap<(String, String), DateTime<Utc>>,
+    pub(crate) items: HashMap<(&'static str, String), WorkspaceItem>,
+    pub(crate) inbox: HashMap<String, InboxRow>,
     /// Events applied.
     pub events: u64,
 }
@@ -87,14 +90,56 @@ impl ReplayedViews {
         Ok(())
     }
 
+    /// Applies one event already decoded (`crate::projection::decode_text`).
+    pub async fn apply_decoded(
+        &mut self,
+        aggregate_id: String,
+        sequence: u64,
+        event: RecordedEvent,
+        metadata: EventMetadata,
+    ) -> Result<(), ProjectionError> {
+        apply(self, aggregate_id, sequence, event, metadata).await?;
+        self.events += 1;
+        Ok(())
+    }
+
+    pub fn batches(&self) -> impl Iterator<Item = &BatchSummary> {
+        self.batches.values()
+    }
+
+    pub fn deliveries(&self) -> impl Iterator<Item = &DeliveryRow> {
+        self.deliveries.values().flat_map(HashMap::values)
+    }
+
+    /// Each recipient's last failure for good: organisation, fingerprint
+    /// and when.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &str, DateTime<Utc>)> {
+        self.failures
+            .iter()
+            .map(|((organisation, fingerprint), at)| {
+                (organisation.as_str(), fingerprint.as_str(), *at)
+            })
+    }
+
+    pub fn items(&self) -> impl Iterator<Item = &WorkspaceItem> {
+        self.items.values()
+    }
+
+    pub fn inbox(&self) -> impl Iterator<Item = &InboxRow> {
+        self.inbox.values()
+    }
+
     /// Every row, as the live read models are read for comparison.
     pub fn rows(&self) -> Result<ViewRows, PortError> {
         let mut rows = ViewRows::new();
         for (id, summary) in &self.batches {
             rows.insert(batch_key(id), value(summary)?);
         }
-        for ((batch_id, row), delivery) in &self.deliveries {
-            rows.insert(delivery_key(batch_id, *row), value(delivery)?);
+        for delivery in self.deliveries() {
+            rows.insert(
+                delivery_key(&delivery.batch_id, delivery.row),
+                value(delivery)?,
+            );
         }
         for ((organisation_id, fingerprint), at) in &self.failures {
             rows.insert(failure_key(organisation_id, fingerprint), failure_row(*at));
@@ -130,12 +175,22 @@ impl ViewTransaction for ReplayedViews {
         batch_id: &str,
         row: u64,
     ) -> Result<Option<DeliveryRow>, PortError> {
-        Ok(self.deliveries.get(&(batch_id.to_owned(), row)).cloned())
+        Ok(self
+            .deliveries
+            .get(batch_id)
+            .and_then(|rows| rows.get(&row))
+            .cloned())
     }
 
     async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
-        self.deliveries
-            .insert((row.batch_id.clone(), row.row), row.clone());
+        match self.deliveries.get_mut(&row.batch_id) {
+            Some(rows) => rows.insert(row.row, row.clone()),
+            None => self
+                .deliveries
+                .entry(row.batch_id.clone())
+                .or_default()
+                .insert(row.row, row.clone()),
+        };
         Ok(())
     }
 

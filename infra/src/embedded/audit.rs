@@ -1,51 +1,38 @@
 //! `batchbook audit verify` on a data directory: the event chain against
 //! its checkpoints, and every read model against one replayed from the
-//! events into a scratch database.
+//! events, in memory.
 //!
 //! It only reads the data directory: the events and the live views are
-//! opened read-only; the views are copied as one snapshot (`VACUUM INTO`)
-//! and the replay is written beside it, in a temporary directory.
+//! opened read-only, the views as one snapshot (a read transaction).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use chrono::Utc;
-use domain::audit::differences;
 pub use domain::audit::Drift;
+use domain::audit::{differences, ReplayedViews};
 use domain::audit::{ChainReport, ChainVerifier, Checkpoint, StoredEvent};
 use domain::ports::PortError;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
 
-use super::db::{db_error, open_pool, open_reader, Database};
-use super::event_log::EventLog;
-use super::views::SqliteViews;
+use super::db::{db_error, Database};
+use super::view_tables::{
+    batch_cells, delivery_cells, failure_cells, inbox_list_cells, inbox_read_cells,
+    inbox_row_cells, item_cells, Cell, Cells, Table, BATCH_SUMMARIES, DELIVERIES, INBOX_LISTS,
+    INBOX_READS, INBOX_ROWS, PROJECTED, RECIPIENT_FAILURES, WORKSPACE_ITEMS,
+};
+use domain::projection::{decode_text, RecordedEvent};
+use events::EventMetadata;
 
 /// The checkpoints of the chain's head, one JSON object a line, appended
 /// by `batchbook serve` (and `demo`) and never rewritten.
 pub const CHECKPOINTS: &str = "chain-checkpoints.jsonl";
-
-/// Events read per query while checking the chain.
-const PAGE: i64 = 10_000;
-
-/// Events the replay projects per transaction: a large page writes each
-/// view row once for many of its events (the live projector's 1,000 keep
-/// its transactions short beside the API; the replay has no one waiting).
-const REPLAY_PAGE: usize = 20_000;
-
-/// The read models `audit verify` replays and compares, each with the
-/// columns that name a row. `links` is not among them: it is the link
-/// directory the use cases write, not a projection of events.
-const VIEWS: [(&str, &[&str]); 7] = [
-    ("batch_summaries", &["batch_id"]),
-    ("deliveries", &["batch_id", "row"]),
-    ("recipient_failures", &["organisation_id", "fingerprint"]),
-    ("workspace_items", &["kind", "id"]),
-    ("inbox_rows", &["conversation_id"]),
-    ("inbox_lists", &["partition", "sort"]),
-    ("inbox_reads", &["conversation_id", "user_id"]),
-];
 
 /// The checkpoints in `dir`, oldest first; none when the file is absent.
 /// A line that does not parse is an error naming the line: a checkpoint
@@ -112,72 +99,169 @@ pub async fn checkpoint(dir: &Path, events: &SqlitePool) -> Result<Option<Checkp
     Ok(Some(checkpoint))
 }
 
-/// Reads the whole event log in commit order through the chain check.
-pub async fn verify_chain(
-    events: &SqlitePool,
-    checkpoints: &[Checkpoint],
-) -> Result<ChainReport, PortError> {
-    // A data directory from before the chain has no chain columns.
-    let chained: bool = sqlx::query_scalar(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'hash'",
+/// Events the chain reader hands to the replay per message.
+const PAGE: usize = 10_000;
+
+/// One stored event, decoded for the replay, or why it cannot be.
+struct Decoded {
+    position: i64,
+    event: Result<(String, u64, RecordedEvent, EventMetadata), String>,
+}
+
+/// Stored events in commit order.
+type Page = Vec<Decoded>;
+
+/// `audit verify` reads the whole log, and every live row, in one pass
+/// each: through rusqlite, row by row on a blocking thread, since sqlx
+/// hands each row across to SQLite's worker thread and a whole-log read
+/// spends most of its time there (see ARCHITECTURE.md).
+fn open_read_only(dir: &Path, database: Database) -> Result<Connection, PortError> {
+    let connection = Connection::open_with_flags(
+        dir.join(database.file_name()),
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .fetch_one(events)
-    .await
-    .map_err(db_error("event log"))?;
+    .map_err(|e| PortError::new(database.file_name(), e))?;
+    connection
+        .busy_timeout(Duration::from_secs(30))
+        .map_err(|e| PortError::new(database.file_name(), e))?;
+    Ok(connection)
+}
+
+fn sql_error(context: &'static str) -> impl Fn(rusqlite::Error) -> PortError {
+    move |e| PortError::new(context, e)
+}
+
+/// A text column of the event at `position`, as stored.
+fn text_at<'r>(
+    row: &'r rusqlite::Row<'_>,
+    column: usize,
+    position: i64,
+) -> Result<Option<&'r str>, PortError> {
+    let unreadable = |why: &str| {
+        PortError::new(
+            "event log",
+            format!("the event at position {position}: column {column} {why}"),
+        )
+    };
+    match row.get_ref(column).map_err(sql_error("event log"))? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| unreadable("is not UTF-8 text")),
+        _ => Err(unreadable("is not text")),
+    }
+}
+
+fn required<'r>(
+    row: &'r rusqlite::Row<'_>,
+    column: usize,
+    position: i64,
+) -> Result<&'r str, PortError> {
+    text_at(row, column, position)?.ok_or_else(|| {
+        PortError::new(
+            "event log",
+            format!("the event at position {position}: column {column} is empty"),
+        )
+    })
+}
+
+/// Reads the whole event log in commit order through the chain check,
+/// handing each event up to position `head`, decoded, to the replay when
+/// there is one. A replay that stops taking events does not stop the chain
+/// check.
+fn read_chain(
+    dir: &Path,
+    checkpoints: &[Checkpoint],
+    replay: Option<(i64, mpsc::Sender<Page>)>,
+) -> Result<ChainReport, PortError> {
+    let connection = open_read_only(dir, Database::Events)?;
+    // A data directory from before the chain has no chain columns.
+    let chained: bool = connection
+        .query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'hash'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql_error("event log"))?;
     let columns = if chained {
         "previous_hash, hash"
     } else {
         "NULL AS previous_hash, NULL AS hash"
     };
-    let query = format!(
-        "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, {columns}
-         FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?"
-    );
-    // A reader task fetches the next page while this one hashes the last.
-    let (pages, mut next) = tokio::sync::mpsc::channel(2);
-    let reader = {
-        let events = events.clone();
-        tokio::spawn(async move {
-            let mut position = 0i64;
-            loop {
-                let rows = sqlx::query(&query)
-                    .bind(position)
-                    .bind(PAGE)
-                    .fetch_all(&events)
-                    .await
-                    .map_err(db_error("event log"))?;
-                let Some(last) = rows.last() else {
-                    return Ok::<_, PortError>(());
-                };
-                position = last.get(0);
-                if pages.send(rows).await.is_err() {
-                    return Ok(());
-                }
-            }
-        })
+    let mut statement = connection
+        .prepare(&format!(
+            "SELECT rowid, aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, {columns}
+             FROM events ORDER BY rowid"
+        ))
+        .map_err(sql_error("event log"))?;
+    let mut rows = statement.query([]).map_err(sql_error("event log"))?;
+    let (head, mut replay) = match replay {
+        Some((head, pages)) => (head, Some(pages)),
+        None => (0, None),
     };
+    let mut page = Vec::with_capacity(PAGE);
     let mut verifier = ChainVerifier::new();
-    while let Some(rows) = next.recv().await {
-        for row in &rows {
-            let sequence: i64 = row.get(3);
-            verifier.push(
-                row.get(0),
-                &StoredEvent {
-                    aggregate_type: row.get(1),
-                    aggregate_id: row.get(2),
-                    sequence: sequence as u64,
-                    event_type: row.get(4),
-                    event_version: row.get(5),
-                    payload: row.get(6),
-                    metadata: row.get(7),
-                },
-                row.get(8),
-                row.get(9),
-            );
+    let upcasters = events::upcast::all();
+    while let Some(row) = rows.next().map_err(sql_error("event log"))? {
+        let position: i64 = row.get(0).map_err(sql_error("event log"))?;
+        let sequence: i64 = row.get(3).map_err(sql_error("event log"))?;
+        let event = StoredEvent {
+            aggregate_type: required(row, 1, position)?,
+            aggregate_id: required(row, 2, position)?,
+            sequence: sequence as u64,
+            event_type: required(row, 4, position)?,
+            event_version: required(row, 5, position)?,
+            payload: required(row, 6, position)?,
+            metadata: required(row, 7, position)?,
+        };
+        verifier.push(
+            position,
+            &event,
+            text_at(row, 8, position)?,
+            text_at(row, 9, position)?,
+        );
+        if position > head {
+            continue;
+        }
+        let Some(pages) = &replay else {
+            continue;
+        };
+        page.push(Decoded {
+            position,
+            event: decode_text(&event, &upcasters)
+                .map(|(decoded, metadata)| {
+                    (
+                        event.aggregate_id.to_owned(),
+                        event.sequence,
+                        decoded,
+                        metadata,
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        });
+        if page.len() == PAGE && pages.blocking_send(std::mem::take(&mut page)).is_err() {
+            replay = None;
         }
     }
-    reader.await.map_err(|e| PortError::new("event log", e))??;
+    if let Some(pages) = replay {
+        if !page.is_empty() {
+            // A replay that stopped has said why.
+            let _ = pages.blocking_send(page);
+        }
+    }
     Ok(verifier.finish(checkpoints))
+}
+
+/// Checks the whole event log's chain against the checkpoints.
+pub async fn verify_chain(
+    dir: &Path,
+    checkpoints: &[Checkpoint],
+) -> Result<ChainReport, PortError> {
+    let dir = dir.to_owned();
+    let checkpoints = checkpoints.to_vec();
+    tokio::task::spawn_blocking(move || read_chain(&dir, &checkpoints, None))
+        .await
+        .map_err(|e| PortError::new("event log", e))?
 }
 
 /// What `audit verify` found in a data directory.
@@ -185,7 +269,7 @@ pub async fn verify_chain(
 pub struct VerifyReport {
     pub chain: ChainReport,
     /// The events the replay read: the log as it stood when the live read
-    /// models were copied.
+    /// models were read.
     pub replayed: u64,
     /// How many of those the live projector had not yet reached: when not
     /// zero, a difference may be an event still being projected.
@@ -202,8 +286,47 @@ impl VerifyReport {
     }
 }
 
-/// Verifies the data directory `dir`: the chain, then each read model
-/// against a replay of the events into a scratch database.
+/// The replay's read models, and where it stopped if it could not finish.
+struct Replay {
+    views: ReplayedViews,
+    stopped: Option<String>,
+}
+
+/// Projects each event handed over, in order, into read models in memory:
+/// the projection the live projector runs (`domain::projection::project`).
+/// An event too damaged to read stops it; the chain check names that event.
+async fn replay(mut pages: mpsc::Receiver<Page>) -> Replay {
+    let mut views = ReplayedViews::new();
+    let mut last = 0;
+    while let Some(page) = pages.recv().await {
+        for Decoded { position, event } in page {
+            let applied = match event {
+                Ok((aggregate_id, sequence, event, metadata)) => views
+                    .apply_decoded(aggregate_id, sequence, event, metadata)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = applied {
+                return Replay {
+                    views,
+                    stopped: Some(format!(
+                        "the replay stopped after position {last}, at the event at position {position}: {e}"
+                    )),
+                };
+            }
+            last = position;
+        }
+    }
+    Replay {
+        views,
+        stopped: None,
+    }
+}
+
+/// Verifies the data directory `dir`: the chain, and each read model
+/// against a replay of the events. It reads the log once: one thread reads
+/// it and checks the chain, and hands each event on to the replay.
 pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
     for database in [Database::Events, Database::Views] {
         let path = dir.join(database.file_name());
@@ -214,189 +337,232 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
             ));
         }
     }
-    // Two readers: the chain check and the replay each read the whole log,
-    // at the same time, one core each.
-    let events = open_reader(dir, Database::Events, 2).await?;
     let checkpoints = read_checkpoints(dir).await?;
+    let dir = dir.to_owned();
+    let joined = |e: tokio::task::JoinError| PortError::new("audit verify", e);
 
     // The replay goes as far as the log did just before the live read
-    // models were copied, as one consistent snapshot: rows a command
-    // applied at once (read-your-writes) are in the live views before the
+    // models were read, as one consistent snapshot: rows a command applied
+    // at once (read-your-writes) are in the live views before the
     // projector's position passes their events, and events committed while
     // this runs are left out of both.
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM events")
-        .fetch_one(&events)
+    let head: i64 = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || {
+            open_read_only(&dir, Database::Events)?
+                .query_row("SELECT COALESCE(MAX(rowid), 0) FROM events", [], |row| {
+                    row.get(0)
+                })
+                .map_err(sql_error("event log"))
+        })
         .await
-        .map_err(db_error("event log"))?;
-    let scratch = tempfile::tempdir().map_err(|e| PortError::new("scratch directory", e))?;
-    let snapshot_dir = scratch.path().join("live");
-    tokio::fs::create_dir_all(&snapshot_dir)
-        .await
-        .map_err(|e| PortError::new("scratch directory", e))?;
-    let snapshot = snapshot_dir.join(Database::Views.file_name());
-    let live = open_reader(dir, Database::Views, 1).await?;
-    sqlx::query("VACUUM INTO ?")
-        .bind(snapshot.display().to_string())
-        .execute(&live)
-        .await
-        .map_err(db_error("live views snapshot"))?;
-    live.close().await;
-    let live = open_reader(&snapshot_dir, Database::Views, 1).await?;
-    let applied: i64 = sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
-        .bind(super::views::PROJECTOR)
-        .fetch_optional(&live)
-        .await
-        .map_err(db_error("views position"))?
-        .unwrap_or(0);
-    live.close().await;
-
-    let fresh = open_pool(scratch.path(), Database::Views).await?;
-    let replay = {
-        let views = SqliteViews::new(fresh.clone());
-        let log = EventLog::new(events.clone());
-        tokio::spawn(async move { views.catch_up_until(&log, REPLAY_PAGE, head).await })
+        .map_err(joined)??
     };
-    let chain = verify_chain(&events, &checkpoints).await?;
-    let replay = replay.await.map_err(|e| PortError::new("replay", e))?;
-    // An event too damaged to read stops the replay; the chain check has
-    // named it already, and the report says where the replay stopped.
-    let (replayed, replay_stopped, drift) = match replay {
-        Ok(replayed) => (
-            replayed as u64,
-            None,
-            compare_views(&fresh, &snapshot).await?,
-        ),
-        Err(e) => {
-            let position: Option<i64> =
-                sqlx::query_scalar("SELECT position FROM positions WHERE name = ?")
-                    .bind(super::views::PROJECTOR)
-                    .fetch_optional(&fresh)
-                    .await
-                    .map_err(db_error("replay position"))?;
-            (
-                position.unwrap_or(0) as u64,
-                Some(format!(
-                    "the replay stopped after position {}: {e}",
-                    position.unwrap_or(0)
-                )),
-                Vec::new(),
-            )
-        }
+    let live = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || read_live(&dir))
     };
-    fresh.close().await;
+    let (pages, received) = mpsc::channel(4);
+    let chain =
+        tokio::task::spawn_blocking(move || read_chain(&dir, &checkpoints, Some((head, pages))));
+    let replay = replay(received).await;
+    let chain = chain.await.map_err(joined)??;
+    let (applied, live) = live.await.map_err(joined)??;
+    let drift = match replay.stopped {
+        None => compare(live, &replay.views)?,
+        Some(_) => Vec::new(),
+    };
     Ok(VerifyReport {
         chain,
         projector_behind: u64::try_from(head - applied).unwrap_or(0),
-        replayed,
-        replay_stopped,
+        replayed: replay.views.events,
+        replay_stopped: replay.stopped,
         drift,
     })
 }
 
-/// Every difference between the replayed views in `fresh` and the live
-/// views database at `live`, field by field.
-async fn compare_views(fresh: &SqlitePool, live: &Path) -> Result<Vec<Drift>, PortError> {
-    let mut connection = fresh.acquire().await.map_err(db_error("replay"))?;
-    sqlx::query("ATTACH DATABASE ? AS live")
-        .bind(live.display().to_string())
-        .execute(&mut *connection)
-        .await
-        .map_err(db_error("live views"))?;
-    let mut drift = Vec::new();
-    for (view, key) in VIEWS {
-        let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?)")
-            .bind(view)
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(db_error("replay"))?;
-        let object = columns
+/// One live read model: its columns, and its rows by the `column=value`
+/// pairs that name them.
+struct LiveTable {
+    table: Table,
+    columns: Vec<String>,
+    rows: BTreeMap<String, Vec<Cell>>,
+}
+
+/// The columns that name a row, `column=value` joined by commas.
+fn row_name(table: Table, columns: &[String], cells: &[Cell]) -> String {
+    table
+        .key
+        .iter()
+        .map(|key| {
+            let value = columns
+                .iter()
+                .position(|c| c == key)
+                .map_or_else(String::new, |i| cells[i].plain());
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Integer(i),
+        ValueRef::Real(r) => Cell::Real(r),
+        ValueRef::Text(bytes) => Cell::Text(String::from_utf8_lossy(bytes).into_owned()),
+        ValueRef::Blob(bytes) => Cell::Blob(bytes.to_vec()),
+    }
+}
+
+/// The projector's position and every live read model's rows, read in one
+/// transaction: one snapshot of the views database.
+fn read_live(dir: &Path) -> Result<(i64, Vec<LiveTable>), PortError> {
+    let mut connection = open_read_only(dir, Database::Views)?;
+    let snapshot = connection.transaction().map_err(sql_error("live views"))?;
+    let applied: Option<i64> = snapshot
+        .query_row(
+            "SELECT position FROM positions WHERE name = ?",
+            [super::views::PROJECTOR],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(sql_error("views position"))?;
+    let mut tables = Vec::new();
+    for table in PROJECTED {
+        let mut statement = snapshot
+            .prepare(&format!("SELECT * FROM {}", table.name))
+            .map_err(sql_error("live views"))?;
+        let columns: Vec<String> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut rows = BTreeMap::new();
+        let mut found = statement.query([]).map_err(sql_error("live views"))?;
+        while let Some(row) = found.next().map_err(sql_error("live views"))? {
+            let cells = (0..columns.len())
+                .map(|i| row.get_ref(i).map(cell))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql_error("live views"))?;
+            rows.insert(row_name(table, &columns, &cells), cells);
+        }
+        tables.push(LiveTable {
+            table,
+            columns,
+            rows,
+        });
+    }
+    Ok((applied.unwrap_or(0), tables))
+}
+
+/// The rows the projector writes for the replayed read models, in `table`.
+fn replayed_rows(table: Table, views: &ReplayedViews) -> Result<Vec<Cells>, PortError> {
+    Ok(match table.name {
+        name if name == BATCH_SUMMARIES.name => {
+            views.batches().map(batch_cells).collect::<Result<_, _>>()?
+        }
+        name if name == DELIVERIES.name => views
+            .deliveries()
+            .map(delivery_cells)
+            .collect::<Result<_, _>>()?,
+        name if name == RECIPIENT_FAILURES.name => views
+            .failures()
+            .map(|(organisation, fingerprint, at)| failure_cells(organisation, fingerprint, at))
+            .collect(),
+        name if name == WORKSPACE_ITEMS.name => {
+            views.items().map(item_cells).collect::<Result<_, _>>()?
+        }
+        name if name == INBOX_ROWS.name => views
+            .inbox()
+            .map(inbox_row_cells)
+            .collect::<Result<_, _>>()?,
+        name if name == INBOX_LISTS.name => views.inbox().flat_map(inbox_list_cells).collect(),
+        name if name == INBOX_READS.name => views.inbox().flat_map(inbox_read_cells).collect(),
+        other => {
+            return Err(PortError::new(
+                "audit verify",
+                format!("no replay for the table {other}"),
+            ))
+        }
+    })
+}
+
+/// A row as JSON: each column by name.
+fn row_json(columns: &[String], cells: &[Cell]) -> Value {
+    Value::Object(
+        columns
             .iter()
-            .map(|c| format!("'{c}', {c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = |from: &'static str, other: &'static str| {
-            format!(
-                "SELECT json_object({object}) FROM (SELECT * FROM {from}.{view} EXCEPT SELECT * FROM {other}.{view})"
-            )
-        };
-        let live_only: Vec<String> = sqlx::query_scalar(&rows("live", "main"))
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(db_error("live views"))?;
-        let replay_only: Vec<String> = sqlx::query_scalar(&rows("main", "live"))
-            .fetch_all(&mut *connection)
-            .await
-            .map_err(db_error("replay"))?;
-        let keyed = |rows: Vec<String>| -> Result<BTreeMap<String, Value>, PortError> {
-            rows.iter()
-                .map(|text| {
-                    let row: Value =
-                        serde_json::from_str(text).map_err(|e| PortError::new("view row", e))?;
-                    let name = key
-                        .iter()
-                        .map(|k| format!("{k}={}", plain(&row[*k])))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    Ok((name, row))
+            .zip(cells)
+            .map(|(column, cell)| (column.clone(), cell.to_json()))
+            .collect(),
+    )
+}
+
+/// Every difference between the live read models and the rows the
+/// projector would write for the replay, field by field.
+fn compare(live: Vec<LiveTable>, replayed: &ReplayedViews) -> Result<Vec<Drift>, PortError> {
+    let mut drift = Vec::new();
+    for LiveTable {
+        table,
+        columns,
+        rows: mut live_rows,
+    } in live
+    {
+        // The replayed rows, their cells in the live table's column order.
+        let mut replay_rows = BTreeMap::new();
+        for cells in replayed_rows(table, replayed)? {
+            let mut cells: Vec<(&str, Option<Cell>)> =
+                cells.into_iter().map(|(n, c)| (n, Some(c))).collect();
+            let ordered: Vec<Cell> = columns
+                .iter()
+                .map(|column| {
+                    cells
+                        .iter_mut()
+                        .find(|(n, _)| n == column)
+                        .and_then(|(_, c)| c.take())
+                        .unwrap_or(Cell::Null)
                 })
-                .collect()
-        };
-        let mut live_rows = keyed(live_only)?;
-        let replay_rows = keyed(replay_only)?;
-        for (name, replayed) in replay_rows {
+                .collect();
+            replay_rows.insert(row_name(table, &columns, &ordered), ordered);
+        }
+        for (name, replayed_cells) in replay_rows {
             match live_rows.remove(&name) {
-                Some(live) => {
-                    for column in &columns {
-                        differences(
-                            view,
-                            &name,
-                            column.clone(),
-                            &json_text(&live[column.as_str()]),
-                            &json_text(&replayed[column.as_str()]),
-                            &mut drift,
-                        );
+                Some(live_cells) if live_cells == replayed_cells => {}
+                Some(live_cells) => {
+                    for ((column, live), replayed) in
+                        columns.iter().zip(&live_cells).zip(&replayed_cells)
+                    {
+                        if live != replayed {
+                            differences(
+                                table.name,
+                                &name,
+                                column.clone(),
+                                &live.to_json(),
+                                &replayed.to_json(),
+                                &mut drift,
+                            );
+                        }
                     }
                 }
                 None => drift.push(Drift {
-                    view: view.to_owned(),
+                    view: table.name.to_owned(),
                     row: name,
                     field: String::new(),
                     live: None,
-                    replayed: Some(replayed),
+                    replayed: Some(row_json(&columns, &replayed_cells)),
                 }),
             }
         }
-        for (name, live) in live_rows {
+        for (name, live_cells) in live_rows {
             drift.push(Drift {
-                view: view.to_owned(),
+                view: table.name.to_owned(),
                 row: name,
                 field: String::new(),
-                live: Some(live),
+                live: Some(row_json(&columns, &live_cells)),
                 replayed: None,
             });
         }
     }
-    sqlx::query("DETACH DATABASE live")
-        .execute(&mut *connection)
-        .await
-        .map_err(db_error("live views"))?;
     Ok(drift)
-}
-
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A column's value, with a JSON body parsed so its fields compare one
-/// by one.
-fn json_text(value: &Value) -> Value {
-    match value {
-        Value::String(s) if s.starts_with('{') || s.starts_with('[') => {
-            serde_json::from_str(s).unwrap_or_else(|_| value.clone())
-        }
-        other => other.clone(),
-    }
 }

@@ -23,6 +23,7 @@ mod patient_index;
 mod queue;
 mod stack;
 mod timers;
+pub mod view_tables;
 mod views;
 
 pub use blobs::FsBlobStore;

@@ -13,14 +13,19 @@ use domain::links::LinkRecord;
 use domain::ports::{BatchQuery, InboxQuery, Page};
 use domain::ports::{FailureHistory, LinkDirectory, PortError};
 use domain::projection::{
-    listed_key, project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError,
-    ViewTransaction, WorkspaceItem,
+    project, BatchSummary, DeliveryRow, InboxRow, ItemKind, ProjectionError, ViewTransaction,
+    WorkspaceItem,
 };
 use domain::usecases::BatchViews;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::db::db_error;
 use super::event_log::EventLog;
+use super::view_tables::{
+    batch_cells, delivery_cells, failed_at_text, inbox_list_cells, inbox_read_cells,
+    inbox_row_cells, item_cells, kind_name, upsert, BATCH_SUMMARIES, DELIVERIES, INBOX_LISTS,
+    INBOX_READS, INBOX_ROWS, ROWS_PER_STATEMENT, WORKSPACE_ITEMS,
+};
 
 pub(crate) const PROJECTOR: &str = "batch_views";
 
@@ -329,13 +334,6 @@ fn listed_bound(at: DateTime<Utc>) -> String {
     format!("{:013}", at.timestamp_millis().max(0))
 }
 
-fn kind_name(kind: events::BatchKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// One page from `limit + 1` rows of (listed, body): the extra row only says
 /// there is a next page, which starts after the last row kept.
 fn page<T: serde::de::DeserializeOwned>(
@@ -366,9 +364,6 @@ struct SqliteViewTx {
     batches: HashMap<String, (Option<BatchSummary>, bool)>,
     deliveries: HashMap<(String, u64), (Option<DeliveryRow>, bool)>,
 }
-
-/// Rows per multi-row statement: under SQLite's 32,766 bound parameters.
-const ROWS_PER_STATEMENT: usize = 500;
 
 impl SqliteViewTx {
     /// Reads every delivery row a page will touch, in one query per 500.
@@ -411,82 +406,21 @@ impl SqliteViewTx {
 
     /// Writes the changed rows.
     async fn flush(&mut self) -> Result<(), PortError> {
-        let batches: Vec<BatchSummary> = self
+        let batches = self
             .batches
             .drain()
             .filter_map(|(_, (row, changed))| row.filter(|_| changed))
-            .collect();
-        for chunk in batches.chunks(ROWS_PER_STATEMENT) {
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO batch_summaries (batch_id, organisation_id, status, settled, body, last_sequence, listed, kind, created_by) ",
-            );
-            let mut bodies = Vec::with_capacity(chunk.len());
-            for summary in chunk {
-                bodies.push(to_json(summary)?);
-            }
-            query.push_values(chunk.iter().zip(bodies), |mut row, (summary, body)| {
-                row.push_bind(&summary.batch_id)
-                    .push_bind(&summary.organisation_id)
-                    .push_bind(summary.status.label())
-                    .push_bind(summary.is_settled())
-                    .push_bind(body)
-                    .push_bind(summary.last_sequence as i64)
-                    .push_bind(summary_listed(summary))
-                    .push_bind(summary.kind.map(kind_name))
-                    .push_bind(&summary.created_by);
-            });
-            query.push(
-                " ON CONFLICT (batch_id) DO UPDATE SET organisation_id = excluded.organisation_id,
-                  status = excluded.status, settled = excluded.settled, body = excluded.body,
-                  last_sequence = excluded.last_sequence, listed = excluded.listed,
-                  kind = excluded.kind, created_by = excluded.created_by",
-            );
-            query
-                .build()
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error("batch view"))?;
-        }
-        let deliveries: Vec<DeliveryRow> = self
+            .map(|summary| batch_cells(&summary))
+            .collect::<Result<Vec<_>, _>>()?;
+        upsert(&mut self.tx, BATCH_SUMMARIES, &batches).await?;
+        let deliveries = self
             .deliveries
             .drain()
             .filter_map(|(_, (row, changed))| row.filter(|_| changed))
-            .collect();
-        for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
-            let mut bodies = Vec::with_capacity(chunk.len());
-            for row in chunk {
-                bodies.push(to_json(row)?);
-            }
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO deliveries (batch_id, row, status, body, last_sequence) ",
-            );
-            query.push_values(chunk.iter().zip(bodies), |mut values, (row, body)| {
-                values
-                    .push_bind(&row.batch_id)
-                    .push_bind(row.row as i64)
-                    .push_bind(row.view_status())
-                    .push_bind(body)
-                    .push_bind(row.last_sequence as i64);
-            });
-            query.push(
-                " ON CONFLICT (batch_id, row) DO UPDATE SET status = excluded.status,
-                  body = excluded.body, last_sequence = excluded.last_sequence",
-            );
-            query
-                .build()
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error("delivery view"))?;
-        }
-        Ok(())
+            .map(|row| delivery_cells(&row))
+            .collect::<Result<Vec<_>, _>>()?;
+        upsert(&mut self.tx, DELIVERIES, &deliveries).await
     }
-}
-
-/// Where a batch sorts in its organisation's list; `None` (unlisted) until
-/// its draft is seen.
-fn summary_listed(summary: &BatchSummary) -> Option<String> {
-    summary.kind?;
-    Some(listed_key(summary.created_at?, &summary.batch_id))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, PortError> {
@@ -556,23 +490,7 @@ impl ViewTransaction for SqliteViewTx {
     }
 
     async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
-        sqlx::query(
-            "INSERT INTO workspace_items (kind, id, organisation_id, listed, deleted, body, last_sequence)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (kind, id) DO UPDATE SET deleted = excluded.deleted, body = excluded.body,
-               last_sequence = excluded.last_sequence",
-        )
-        .bind(item.item.kind().as_str())
-        .bind(&item.id)
-        .bind(&item.organisation_id)
-        .bind(item.listed())
-        .bind(item.deleted)
-        .bind(to_json(item)?)
-        .bind(item.last_sequence as i64)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_error("workspace item"))?;
-        Ok(())
+        upsert(&mut self.tx, WORKSPACE_ITEMS, &[item_cells(item)?]).await
     }
 
     async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError> {
@@ -590,23 +508,7 @@ impl ViewTransaction for SqliteViewTx {
         _previous: Option<&InboxRow>,
         row: &InboxRow,
     ) -> Result<(), PortError> {
-        let id = &row.conversation_id;
-        sqlx::query(
-            "INSERT INTO inbox_rows (conversation_id, organisation_id, done, replies, body, last_sequence)
-             VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (conversation_id) DO UPDATE SET done = excluded.done,
-               replies = excluded.replies, body = excluded.body,
-               last_sequence = excluded.last_sequence",
-        )
-        .bind(id)
-        .bind(&row.organisation_id)
-        .bind(row.done)
-        .bind(i64::from(row.replies))
-        .bind(to_json(row)?)
-        .bind(row.last_sequence as i64)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_error("inbox row"))?;
+        upsert(&mut self.tx, INBOX_ROWS, &[inbox_row_cells(row)?]).await?;
         // The row's entries, and its members' reads, written afresh: a
         // conversation is in a handful of lists.
         for statement in [
@@ -614,44 +516,13 @@ impl ViewTransaction for SqliteViewTx {
             "DELETE FROM inbox_reads WHERE conversation_id = ?",
         ] {
             sqlx::query(statement)
-                .bind(id)
+                .bind(&row.conversation_id)
                 .execute(&mut *self.tx)
                 .await
                 .map_err(db_error("inbox row"))?;
         }
-        let mut lists = sqlx::QueryBuilder::new(
-            "INSERT INTO inbox_lists (partition, sort, conversation_id, done, replies) ",
-        );
-        lists.push_values(row.entries(), |mut values, (partition, sort)| {
-            values
-                .push_bind(partition)
-                .push_bind(sort)
-                .push_bind(id)
-                .push_bind(row.done)
-                .push_bind(i64::from(row.replies));
-        });
-        lists
-            .build()
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_error("inbox lists"))?;
-        if !row.reads.is_empty() {
-            let mut reads = sqlx::QueryBuilder::new(
-                "INSERT INTO inbox_reads (conversation_id, user_id, replies) ",
-            );
-            reads.push_values(&row.reads, |mut values, (user, replies)| {
-                values
-                    .push_bind(id)
-                    .push_bind(user)
-                    .push_bind(i64::from(*replies));
-            });
-            reads
-                .build()
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_error("inbox reads"))?;
-        }
-        Ok(())
+        upsert(&mut self.tx, INBOX_LISTS, &inbox_list_cells(row)).await?;
+        upsert(&mut self.tx, INBOX_READS, &inbox_read_cells(row)).await
     }
 
     async fn record_failure(
@@ -667,7 +538,7 @@ impl ViewTransaction for SqliteViewTx {
         )
         .bind(organisation_id)
         .bind(fingerprint)
-        .bind(failed_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .bind(failed_at_text(failed_at))
         .execute(&mut *self.tx)
         .await
         .map_err(db_error("failure history"))?;
