@@ -175,7 +175,7 @@ pub struct ChainVerifier {
     events: u64,
     before_chain: u64,
     findings: Vec<ChainFinding>,
-    /// The last event's position and stored hash (empty when it has none).
+    /// The last event's position and stored hash (`None` when it has none).
     last: Option<(i64, Option<[u8; 32]>)>,
     /// Whether every link so far follows the one before it, from the
     /// genesis: then `finish` has no forks, gaps or reorderings to look for.
