@@ -24,8 +24,7 @@ use tokio::sync::mpsc;
 use super::db::{db_error, Database};
 use super::view_tables::{
     batch_cells, delivery_cells, failure_cells, inbox_list_cells, inbox_read_cells,
-    inbox_row_cells, item_cells, Cell, Cells, Table, BATCH_SUMMARIES, DELIVERIES, INBOX_LISTS,
-    INBOX_READS, INBOX_ROWS, PROJECTED, RECIPIENT_FAILURES, WORKSPACE_ITEMS,
+    inbox_row_cells, item_cells, Cell, Cells, Table,
 };
 use domain::projection::{decode_text, RecordedEvent};
 use events::EventMetadata;
@@ -392,7 +391,7 @@ struct LiveTable {
 /// The columns that name a row, `column=value` joined by commas.
 fn row_name(table: Table, columns: &[String], cells: &[Cell]) -> String {
     table
-        .key
+        .key()
         .iter()
         .map(|key| {
             let value = columns
@@ -429,9 +428,9 @@ fn read_live(dir: &Path) -> Result<(i64, Vec<LiveTable>), PortError> {
         .optional()
         .map_err(sql_error("views position"))?;
     let mut tables = Vec::new();
-    for table in PROJECTED {
+    for table in Table::PROJECTED {
         let mut statement = snapshot
-            .prepare(&format!("SELECT * FROM {}", table.name))
+            .prepare(&format!("SELECT * FROM {}", table.name()))
             .map_err(sql_error("live views"))?;
         let columns: Vec<String> = statement
             .column_names()
@@ -458,33 +457,23 @@ fn read_live(dir: &Path) -> Result<(i64, Vec<LiveTable>), PortError> {
 
 /// The rows the projector writes for the replayed read models, in `table`.
 fn replayed_rows(table: Table, views: &ReplayedViews) -> Result<Vec<Cells>, PortError> {
-    Ok(match table.name {
-        name if name == BATCH_SUMMARIES.name => {
-            views.batches().map(batch_cells).collect::<Result<_, _>>()?
-        }
-        name if name == DELIVERIES.name => views
+    Ok(match table {
+        Table::BatchSummaries => views.batches().map(batch_cells).collect::<Result<_, _>>()?,
+        Table::Deliveries => views
             .deliveries()
             .map(delivery_cells)
             .collect::<Result<_, _>>()?,
-        name if name == RECIPIENT_FAILURES.name => views
+        Table::RecipientFailures => views
             .failures()
             .map(|(organisation, fingerprint, at)| failure_cells(organisation, fingerprint, at))
             .collect(),
-        name if name == WORKSPACE_ITEMS.name => {
-            views.items().map(item_cells).collect::<Result<_, _>>()?
-        }
-        name if name == INBOX_ROWS.name => views
+        Table::WorkspaceItems => views.items().map(item_cells).collect::<Result<_, _>>()?,
+        Table::InboxRows => views
             .inbox()
             .map(inbox_row_cells)
             .collect::<Result<_, _>>()?,
-        name if name == INBOX_LISTS.name => views.inbox().flat_map(inbox_list_cells).collect(),
-        name if name == INBOX_READS.name => views.inbox().flat_map(inbox_read_cells).collect(),
-        other => {
-            return Err(PortError::new(
-                "audit verify",
-                format!("no replay for the table {other}"),
-            ))
-        }
+        Table::InboxLists => views.inbox().flat_map(inbox_list_cells).collect(),
+        Table::InboxReads => views.inbox().flat_map(inbox_read_cells).collect(),
     })
 }
 
@@ -535,7 +524,7 @@ fn compare(live: Vec<LiveTable>, replayed: &ReplayedViews) -> Result<Vec<Drift>,
                     {
                         if live != replayed {
                             differences(
-                                table.name,
+                                table.name(),
                                 &name,
                                 column.clone(),
                                 &live.to_json(),
@@ -546,7 +535,7 @@ fn compare(live: Vec<LiveTable>, replayed: &ReplayedViews) -> Result<Vec<Drift>,
                     }
                 }
                 None => drift.push(Drift {
-                    view: table.name.to_owned(),
+                    view: table.name().to_owned(),
                     row: name,
                     field: String::new(),
                     live: None,
@@ -556,7 +545,7 @@ fn compare(live: Vec<LiveTable>, replayed: &ReplayedViews) -> Result<Vec<Drift>,
         }
         for (name, live_cells) in live_rows {
             drift.push(Drift {
-                view: table.name.to_owned(),
+                view: table.name().to_owned(),
                 row: name,
                 field: String::new(),
                 live: Some(row_json(&columns, &live_cells)),

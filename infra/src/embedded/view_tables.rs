@@ -12,53 +12,56 @@ use sqlx::{Sqlite, Transaction};
 
 use super::db::db_error;
 
-/// A read model's table and the columns that name one of its rows.
+/// A read model's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Table {
-    pub name: &'static str,
-    pub key: &'static [&'static str],
+pub enum Table {
+    BatchSummaries,
+    Deliveries,
+    RecipientFailures,
+    WorkspaceItems,
+    InboxRows,
+    InboxLists,
+    InboxReads,
 }
 
-pub const BATCH_SUMMARIES: Table = Table {
-    name: "batch_summaries",
-    key: &["batch_id"],
-};
-pub const DELIVERIES: Table = Table {
-    name: "deliveries",
-    key: &["batch_id", "row"],
-};
-pub const RECIPIENT_FAILURES: Table = Table {
-    name: "recipient_failures",
-    key: &["organisation_id", "fingerprint"],
-};
-pub const WORKSPACE_ITEMS: Table = Table {
-    name: "workspace_items",
-    key: &["kind", "id"],
-};
-pub const INBOX_ROWS: Table = Table {
-    name: "inbox_rows",
-    key: &["conversation_id"],
-};
-pub const INBOX_LISTS: Table = Table {
-    name: "inbox_lists",
-    key: &["partition", "sort"],
-};
-pub const INBOX_READS: Table = Table {
-    name: "inbox_reads",
-    key: &["conversation_id", "user_id"],
-};
+impl Table {
+    /// Every table the projector builds from events. `links` is not among
+    /// them: it is the link directory the use cases write, not a projection.
+    pub const PROJECTED: [Table; 7] = [
+        Self::BatchSummaries,
+        Self::Deliveries,
+        Self::RecipientFailures,
+        Self::WorkspaceItems,
+        Self::InboxRows,
+        Self::InboxLists,
+        Self::InboxReads,
+    ];
 
-/// Every table the projector builds from events. `links` is not among
-/// them: it is the link directory the use cases write, not a projection.
-pub const PROJECTED: [Table; 7] = [
-    BATCH_SUMMARIES,
-    DELIVERIES,
-    RECIPIENT_FAILURES,
-    WORKSPACE_ITEMS,
-    INBOX_ROWS,
-    INBOX_LISTS,
-    INBOX_READS,
-];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BatchSummaries => "batch_summaries",
+            Self::Deliveries => "deliveries",
+            Self::RecipientFailures => "recipient_failures",
+            Self::WorkspaceItems => "workspace_items",
+            Self::InboxRows => "inbox_rows",
+            Self::InboxLists => "inbox_lists",
+            Self::InboxReads => "inbox_reads",
+        }
+    }
+
+    /// The columns that name one of its rows.
+    pub fn key(self) -> &'static [&'static str] {
+        match self {
+            Self::BatchSummaries => &["batch_id"],
+            Self::Deliveries => &["batch_id", "row"],
+            Self::RecipientFailures => &["organisation_id", "fingerprint"],
+            Self::WorkspaceItems => &["kind", "id"],
+            Self::InboxRows => &["conversation_id"],
+            Self::InboxLists => &["partition", "sort"],
+            Self::InboxReads => &["conversation_id", "user_id"],
+        }
+    }
+}
 
 /// One value in a table, as SQLite holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -252,22 +255,22 @@ pub(crate) async fn upsert(
     let columns: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
     let updates: Vec<String> = columns
         .iter()
-        .filter(|c| !table.key.contains(c))
+        .filter(|c| !table.key().contains(c))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
     let conflict = if updates.is_empty() {
-        format!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", "))
+        format!(" ON CONFLICT ({}) DO NOTHING", table.key().join(", "))
     } else {
         format!(
             " ON CONFLICT ({}) DO UPDATE SET {}",
-            table.key.join(", "),
+            table.key().join(", "),
             updates.join(", ")
         )
     };
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut query = sqlx::QueryBuilder::new(format!(
             "INSERT INTO {} ({}) ",
-            table.name,
+            table.name(),
             columns.join(", ")
         ));
         query.push_values(chunk, |mut values, row| {
@@ -280,7 +283,7 @@ pub(crate) async fn upsert(
             .build()
             .execute(&mut **tx)
             .await
-            .map_err(db_error(table.name))?;
+            .map_err(db_error(table.name()))?;
     }
     Ok(())
 }

@@ -23,8 +23,7 @@ use super::db::db_error;
 use super::event_log::EventLog;
 use super::view_tables::{
     batch_cells, delivery_cells, failed_at_text, inbox_list_cells, inbox_read_cells,
-    inbox_row_cells, item_cells, kind_name, upsert, BATCH_SUMMARIES, DELIVERIES, INBOX_LISTS,
-    INBOX_READS, INBOX_ROWS, ROWS_PER_STATEMENT, WORKSPACE_ITEMS,
+    inbox_row_cells, item_cells, kind_name, upsert, Table, ROWS_PER_STATEMENT,
 };
 
 pub(crate) const PROJECTOR: &str = "batch_views";
@@ -412,14 +411,14 @@ impl SqliteViewTx {
             .filter_map(|(_, (row, changed))| row.filter(|_| changed))
             .map(|summary| batch_cells(&summary))
             .collect::<Result<Vec<_>, _>>()?;
-        upsert(&mut self.tx, BATCH_SUMMARIES, &batches).await?;
+        upsert(&mut self.tx, Table::BatchSummaries, &batches).await?;
         let deliveries = self
             .deliveries
             .drain()
             .filter_map(|(_, (row, changed))| row.filter(|_| changed))
             .map(|row| delivery_cells(&row))
             .collect::<Result<Vec<_>, _>>()?;
-        upsert(&mut self.tx, DELIVERIES, &deliveries).await
+        upsert(&mut self.tx, Table::Deliveries, &deliveries).await
     }
 }
 
@@ -490,7 +489,7 @@ impl ViewTransaction for SqliteViewTx {
     }
 
     async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError> {
-        upsert(&mut self.tx, WORKSPACE_ITEMS, &[item_cells(item)?]).await
+        upsert(&mut self.tx, Table::WorkspaceItems, &[item_cells(item)?]).await
     }
 
     async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError> {
@@ -508,7 +507,7 @@ impl ViewTransaction for SqliteViewTx {
         _previous: Option<&InboxRow>,
         row: &InboxRow,
     ) -> Result<(), PortError> {
-        upsert(&mut self.tx, INBOX_ROWS, &[inbox_row_cells(row)?]).await?;
+        upsert(&mut self.tx, Table::InboxRows, &[inbox_row_cells(row)?]).await?;
         // The row's entries, and its members' reads, written afresh: a
         // conversation is in a handful of lists.
         for statement in [
@@ -521,8 +520,8 @@ impl ViewTransaction for SqliteViewTx {
                 .await
                 .map_err(db_error("inbox row"))?;
         }
-        upsert(&mut self.tx, INBOX_LISTS, &inbox_list_cells(row)).await?;
-        upsert(&mut self.tx, INBOX_READS, &inbox_read_cells(row)).await
+        upsert(&mut self.tx, Table::InboxLists, &inbox_list_cells(row)).await?;
+        upsert(&mut self.tx, Table::InboxReads, &inbox_read_cells(row)).await
     }
 
     async fn record_failure(
