@@ -330,6 +330,25 @@ async fn an_event_too_damaged_to_read_stops_the_replay_where_it_is_and_is_named_
 }
 
 #[tokio::test]
+async fn an_event_column_that_is_not_text_is_refused_naming_its_position_and_column() {
+    let dir = demo().await;
+    let pool = events(dir.path()).await;
+    // The table is STRICT, so only text is stored there; text whose bytes
+    // are not UTF-8 (an edit of the file, or this cast) cannot be read.
+    sqlx::query("UPDATE events SET event_type = CAST(X'FF00' AS TEXT) WHERE rowid = 30")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let refused = verify(dir.path()).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "event log: the event at position 30: column 4 is not UTF-8 text"
+    );
+}
+
+#[tokio::test]
 async fn events_stored_before_the_chain_are_counted_not_reported() {
     let dir = demo().await;
     // As a data directory from a release before the chain: no event has a
