@@ -381,14 +381,18 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 given_name: record.given_name.clone(),
                 family_name: record.family_name.clone(),
             };
-            let (patient_key, patient_sha256) = self
-                .keep_json(
-                    keys::conversation_patient(&caller.organisation_id, &conversation_id),
-                    &patient,
-                )
-                .await?;
             let existing = self.conversations.load(&conversation_id).await?;
             if !existing.exists() {
+                // Written only while the conversation does not exist, so a
+                // retried request never changes who a started one is about
+                // (the digest its start recorded stays true, and a kept
+                // copy, `patient_at`'s, is never stale).
+                let (patient_key, patient_sha256) = self
+                    .keep_json(
+                        keys::conversation_patient(&caller.organisation_id, &conversation_id),
+                        &patient,
+                    )
+                    .await?;
                 let patient = recipient_fingerprint(&org, nhs_number.as_ref());
                 self.ports
                     .patients
@@ -611,13 +615,27 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         key: &str,
     ) -> Result<ConversationPatient, PortError> {
+        let kept = |kept: &mut lru::LruCache<_, _>| kept.get(key).cloned();
+        if let Some(patient) = self
+            .kept_patients
+            .lock()
+            .ok()
+            .and_then(|mut k| kept(&mut k))
+        {
+            return Ok(patient);
+        }
         let bytes = self
             .ports
             .blobs
             .get(key)
             .await?
             .ok_or_else(|| PortError("a conversation's patient is missing".into()))?;
-        serde_json::from_slice(&bytes).map_err(|e| PortError::new("conversation patient", e))
+        let patient: ConversationPatient = serde_json::from_slice(&bytes)
+            .map_err(|e| PortError::new("conversation patient", e))?;
+        if let Ok(mut kept) = self.kept_patients.lock() {
+            kept.put(key.to_owned(), patient.clone());
+        }
+        Ok(patient)
     }
 
     pub(in crate::usecases) async fn message_content(

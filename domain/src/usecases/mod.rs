@@ -206,6 +206,13 @@ pub struct Links {
 /// each): the patients of a large batch opening their links on one day.
 const KEPT_LINKS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(50_000).unwrap();
 
+/// How many conversations' patients each process keeps (a hundred bytes or
+/// so each): every entry of an inbox page names its patient, so a page of
+/// 25 was 25 blob reads. A conversation's patient blob is written once,
+/// before the conversation starts, and never again (see
+/// `start_conversation`), so a kept one is never stale.
+const KEPT_PATIENTS: std::num::NonZeroUsize = std::num::NonZeroUsize::new(100_000).unwrap();
+
 /// The application: every use case, over one event repository family `R`
 /// (SQLite embedded, DynamoDB on AWS) and one set of ports.
 pub struct Batchbook<R: PersistedEventRepository> {
@@ -223,6 +230,9 @@ pub struct Batchbook<R: PersistedEventRepository> {
     conversation_messages: AggregateStore<R, ConversationMessage>,
     /// Each organisation's appointment-book catalogue, read briefly ago.
     catalogues: std::sync::Mutex<std::collections::HashMap<String, CatalogueView>>,
+    /// Conversations' patients read from the blob store, by key (see
+    /// [`KEPT_PATIENTS`]).
+    kept_patients: std::sync::Mutex<lru::LruCache<String, conversations::ConversationPatient>>,
     ports: Ports,
 }
 
@@ -254,6 +264,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             patient_searches: AggregateStore::new(&repository, ()),
             workspaces: AggregateStore::new(&repository, ()),
             catalogues: Default::default(),
+            kept_patients: std::sync::Mutex::new(lru::LruCache::new(KEPT_PATIENTS)),
             ports,
         }
     }
