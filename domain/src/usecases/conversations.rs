@@ -615,13 +615,12 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         &self,
         key: &str,
     ) -> Result<ConversationPatient, PortError> {
-        let kept = |kept: &mut lru::LruCache<_, _>| kept.get(key).cloned();
-        if let Some(patient) = self
+        let kept = self
             .kept_patients
             .lock()
             .ok()
-            .and_then(|mut k| kept(&mut k))
-        {
+            .and_then(|mut k| k.get(key).cloned());
+        if let Some(patient) = kept {
             return Ok(patient);
         }
         let bytes = self
