@@ -50,18 +50,23 @@ impl EventMetadata {
         map
     }
 
-    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, MetadataError> {
-        let get = |key: &'static str| map.get(key).cloned().ok_or(MetadataError::Missing(key));
-        let occurred_at = get(OCCURRED_AT)?;
+    /// As [`Self::from_map`], taking the map's own strings.
+    pub fn from_owned_map(mut map: HashMap<String, String>) -> Result<Self, MetadataError> {
+        let mut take = |key: &'static str| map.remove(key).ok_or(MetadataError::Missing(key));
+        let occurred_at = take(OCCURRED_AT)?;
         Ok(Self {
-            organisation_id: get(ORGANISATION)?,
-            actor: get(ACTOR)?,
-            actor_name: map.get(ACTOR_NAME).cloned(),
-            correlation_id: get(CORRELATION)?,
+            organisation_id: take(ORGANISATION)?,
+            actor: take(ACTOR)?,
+            correlation_id: take(CORRELATION)?,
             occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
                 .map_err(|_| MetadataError::BadTime(occurred_at.clone()))?
                 .with_timezone(&Utc),
+            actor_name: map.remove(ACTOR_NAME),
         })
+    }
+
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, MetadataError> {
+        Self::from_owned_map(map.clone())
     }
 }
 

@@ -164,9 +164,13 @@ impl ViewTransaction for ReplayedViews {
         Ok(self.batches.get(batch_id).cloned())
     }
 
-    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
-        self.batches
-            .insert(summary.batch_id.clone(), summary.clone());
+    async fn put_batch(&mut self, summary: BatchSummary) -> Result<(), PortError> {
+        match self.batches.get_mut(&summary.batch_id) {
+            Some(kept) => *kept = summary,
+            None => {
+                self.batches.insert(summary.batch_id.clone(), summary);
+            }
+        }
         Ok(())
     }
 
@@ -182,14 +186,14 @@ impl ViewTransaction for ReplayedViews {
             .cloned())
     }
 
-    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
+    async fn put_delivery(&mut self, row: DeliveryRow) -> Result<(), PortError> {
         match self.deliveries.get_mut(&row.batch_id) {
-            Some(rows) => rows.insert(row.row, row.clone()),
+            Some(rows) => rows.insert(row.row, row),
             None => self
                 .deliveries
                 .entry(row.batch_id.clone())
                 .or_default()
-                .insert(row.row, row.clone()),
+                .insert(row.row, row),
         };
         Ok(())
     }

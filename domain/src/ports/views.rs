@@ -89,13 +89,13 @@ pub trait BatchViews: Send + Sync {
 #[async_trait::async_trait]
 pub trait ViewTransaction: Send {
     async fn batch(&mut self, batch_id: &str) -> Result<Option<BatchSummary>, PortError>;
-    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError>;
+    async fn put_batch(&mut self, summary: BatchSummary) -> Result<(), PortError>;
     async fn delivery(
         &mut self,
         batch_id: &str,
         row: u64,
     ) -> Result<Option<DeliveryRow>, PortError>;
-    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError>;
+    async fn put_delivery(&mut self, row: DeliveryRow) -> Result<(), PortError>;
     async fn item(&mut self, kind: ItemKind, id: &str) -> Result<Option<WorkspaceItem>, PortError>;
     async fn put_item(&mut self, item: &WorkspaceItem) -> Result<(), PortError>;
     async fn inbox_row(&mut self, conversation_id: &str) -> Result<Option<InboxRow>, PortError>;

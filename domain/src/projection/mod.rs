@@ -151,7 +151,8 @@ pub fn decode_text(
     }
     let metadata: std::collections::HashMap<String, String> =
         serde_json::from_str(event.metadata).map_err(|e| undecodable(e.to_string()))?;
-    let metadata = EventMetadata::from_map(&metadata).map_err(|e| undecodable(e.to_string()))?;
+    let metadata =
+        EventMetadata::from_owned_map(metadata).map_err(|e| undecodable(e.to_string()))?;
     let mut payload = serde_json::Deserializer::from_str(event.payload);
     let decoded = recorded(event.aggregate_type, &mut payload)
         .and_then(|decoded| payload.end().map(|()| decoded))
@@ -195,7 +196,7 @@ pub async fn apply(
             }
             apply_batch_event(&mut summary, event, &metadata);
             summary.last_sequence = sequence;
-            tx.put_batch(&summary).await?;
+            tx.put_batch(summary).await?;
         }
         RecordedEvent::Delivery(event) => {
             let (batch_id, row) = event.recipient();
@@ -221,7 +222,6 @@ pub async fn apply(
                 tx.record_failure(&metadata.organisation_id, fingerprint, *failed_at)
                     .await?;
             }
-            let next = delivery_row(previous.clone(), event, sequence);
             let mut summary = tx.batch(&batch_id).await?.unwrap_or_else(|| BatchSummary {
                 batch_id: batch_id.clone(),
                 organisation_id: metadata.organisation_id.clone(),
@@ -230,30 +230,32 @@ pub async fn apply(
             if let Some(previous) = &previous {
                 summary.count(previous, -1);
             }
-            summary.count(&next, 1);
             let answered_before = previous.as_ref().is_some_and(|p| p.answered_at.is_some());
-            if !answered_before && next.answered_at.is_some() {
-                summary.answered_count += 1;
-            }
             let opened_before = previous
                 .as_ref()
                 .is_some_and(|p| p.attachment_opened_at.is_some());
+            let saved_before = previous.as_ref().is_some_and(|p| p.record.is_some());
+            let sent_before = previous.as_ref().is_some_and(|p| p.first_sent_at.is_some());
+            let next = delivery_row(previous, event, sequence);
+            summary.count(&next, 1);
+            if !answered_before && next.answered_at.is_some() {
+                summary.answered_count += 1;
+            }
             if !opened_before && next.attachment_opened_at.is_some() {
                 summary.attachment_opened_count += 1;
             }
-            if previous.as_ref().and_then(|p| p.record.as_ref()).is_none() {
+            if !saved_before {
                 match next.record {
                     Some(RecordState::Saved) => summary.saved_to_record_count += 1,
                     Some(RecordState::NotSaved) => summary.not_saved_to_record_count += 1,
                     None => {}
                 }
             }
-            let sent_before = previous.as_ref().is_some_and(|p| p.first_sent_at.is_some());
             if !sent_before && next.first_sent_at.is_some() {
                 summary.first_sent_count += 1;
             }
-            tx.put_delivery(&next).await?;
-            tx.put_batch(&summary).await?;
+            tx.put_delivery(next).await?;
+            tx.put_batch(summary).await?;
         }
         RecordedEvent::Invite(event) => {
             let (batch_id, row) = event.recipient();
@@ -281,8 +283,8 @@ pub async fn apply(
             }
             *summary.invites.entry(invite.status).or_default() += 1;
             next.invite = Some(invite);
-            tx.put_delivery(&next).await?;
-            tx.put_batch(&summary).await?;
+            tx.put_delivery(next).await?;
+            tx.put_batch(summary).await?;
         }
         RecordedEvent::Template(event) => {
             let previous = tx.item(ItemKind::Template, &aggregate_id).await?;

@@ -650,7 +650,8 @@ impl ViewTransaction for DynamoViewTx<'_> {
         Ok(summary)
     }
 
-    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
+    async fn put_batch(&mut self, summary: BatchSummary) -> Result<(), PortError> {
+        let summary = &summary;
         let entry = list_entry(summary);
         let before = self.listed.get(&summary.batch_id).and_then(Option::as_ref);
         if let Some(entry) = entry.as_ref().filter(|e| Some(*e) != before) {
@@ -696,7 +697,8 @@ impl ViewTransaction for DynamoViewTx<'_> {
             .transpose()
     }
 
-    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
+    async fn put_delivery(&mut self, row: DeliveryRow) -> Result<(), PortError> {
+        let row = &row;
         self.write(Item::from([
             ("pk".into(), s(batch_pk(&row.batch_id))),
             ("sk".into(), s(row_sk(row.row))),

@@ -5,7 +5,8 @@
 //! It only reads the data directory: the events and the live views are
 //! opened read-only, the views as one snapshot (a read transaction).
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use super::view_tables::{
     batch_cells, delivery_cells, failure_cells, inbox_list_cells, inbox_read_cells,
     inbox_row_cells, item_cells, Cell, Cells, Table,
 };
+use cqrs_es::persist::EventUpcaster;
 use domain::projection::{decode_text, RecordedEvent};
 use events::EventMetadata;
 
@@ -101,10 +103,76 @@ pub async fn checkpoint(dir: &Path, events: &SqlitePool) -> Result<Option<Checkp
 /// Events the chain reader hands to the replay per message.
 const PAGE: usize = 10_000;
 
-/// One stored event, decoded for the replay, or why it cannot be.
+/// One stored event for the replay: its aggregate, its sequence, and the
+/// event and metadata decoded; or why it cannot be decoded.
+type Replayable = Result<(String, u64, RecordedEvent, EventMetadata), String>;
+
+/// A stored event's columns, copied out of the row for the replay to
+/// decode.
+struct Copied {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: u64,
+    event_type: String,
+    event_version: String,
+    payload: String,
+    metadata: String,
+}
+
+impl Copied {
+    fn of(event: &StoredEvent<'_>) -> Self {
+        Self {
+            aggregate_type: event.aggregate_type.to_owned(),
+            aggregate_id: event.aggregate_id.to_owned(),
+            sequence: event.sequence,
+            event_type: event.event_type.to_owned(),
+            event_version: event.event_version.to_owned(),
+            payload: event.payload.to_owned(),
+            metadata: event.metadata.to_owned(),
+        }
+    }
+
+    fn stored(&self) -> StoredEvent<'_> {
+        StoredEvent {
+            aggregate_type: &self.aggregate_type,
+            aggregate_id: &self.aggregate_id,
+            sequence: self.sequence,
+            event_type: &self.event_type,
+            event_version: &self.event_version,
+            payload: &self.payload,
+            metadata: &self.metadata,
+        }
+    }
+}
+
+/// An event for the replay, decoded by the thread that read it or left
+/// for the replay to decode: whichever of the two is waiting on the other
+/// does it (see `read_chain`), so both cores share the decoding. Held
+/// inline in a page: boxing the larger variant would cost an allocation an
+/// event.
+#[allow(clippy::large_enum_variant)]
+enum Pending {
+    Decoded(Replayable),
+    Copied(Copied),
+}
+
+fn replayable(event: &StoredEvent<'_>, upcasters: &[Box<dyn EventUpcaster>]) -> Replayable {
+    decode_text(event, upcasters)
+        .map(|(decoded, metadata)| {
+            (
+                event.aggregate_id.to_owned(),
+                event.sequence,
+                decoded,
+                metadata,
+            )
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// One stored event on its way to the replay.
 struct Decoded {
     position: i64,
-    event: Result<(String, u64, RecordedEvent, EventMetadata), String>,
+    event: Pending,
 }
 
 /// Stored events in commit order.
@@ -201,6 +269,7 @@ fn read_chain(
     let mut page = Vec::with_capacity(PAGE);
     let mut verifier = ChainVerifier::new();
     let upcasters = events::upcast::all();
+    let mut decode_here = false;
     while let Some(row) = rows.next().map_err(sql_error("event log"))? {
         let position: i64 = row.get(0).map_err(sql_error("event log"))?;
         let sequence: i64 = row.get(3).map_err(sql_error("event log"))?;
@@ -225,20 +294,24 @@ fn read_chain(
         let Some(pages) = &replay else {
             continue;
         };
+        if page.is_empty() {
+            // Pages already waiting: the replay is behind, so this thread
+            // decodes the next page; none: the replay waits, so it does.
+            decode_here = pages.capacity() < pages.max_capacity();
+        }
         page.push(Decoded {
             position,
-            event: decode_text(&event, &upcasters)
-                .map(|(decoded, metadata)| {
-                    (
-                        event.aggregate_id.to_owned(),
-                        event.sequence,
-                        decoded,
-                        metadata,
-                    )
-                })
-                .map_err(|e| e.to_string()),
+            event: if decode_here {
+                Pending::Decoded(replayable(&event, &upcasters))
+            } else {
+                Pending::Copied(Copied::of(&event))
+            },
         });
-        if page.len() == PAGE && pages.blocking_send(std::mem::take(&mut page)).is_err() {
+        if page.len() == PAGE
+            && pages
+                .blocking_send(std::mem::replace(&mut page, Vec::with_capacity(PAGE)))
+                .is_err()
+        {
             replay = None;
         }
     }
@@ -297,8 +370,13 @@ struct Replay {
 async fn replay(mut pages: mpsc::Receiver<Page>) -> Replay {
     let mut views = ReplayedViews::new();
     let mut last = 0;
+    let upcasters = events::upcast::all();
     while let Some(page) = pages.recv().await {
         for Decoded { position, event } in page {
+            let event = match event {
+                Pending::Decoded(event) => event,
+                Pending::Copied(copied) => replayable(&copied.stored(), &upcasters),
+            };
             let applied = match event {
                 Ok((aggregate_id, sequence, event, metadata)) => views
                     .apply_decoded(aggregate_id, sequence, event, metadata)
@@ -367,14 +445,26 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
     let replay = replay(received).await;
     let chain = chain.await.map_err(joined)??;
     let (applied, live) = live.await.map_err(joined)??;
+    let replayed = replay.views.events;
     let drift = match replay.stopped {
-        None => compare(live, &replay.views)?,
+        None => {
+            let views = replay.views;
+            tokio::task::spawn_blocking(move || {
+                let drift = compare(&live, &views);
+                // Freeing a whole log's read models twice over takes a
+                // good part of a second; the answer need not wait for it.
+                std::thread::spawn(move || drop((live, views)));
+                drift
+            })
+            .await
+            .map_err(joined)??
+        }
         Some(_) => Vec::new(),
     };
     Ok(VerifyReport {
         chain,
         projector_behind: u64::try_from(head - applied).unwrap_or(0),
-        replayed: replay.views.events,
+        replayed,
         replay_stopped: replay.stopped,
         drift,
     })
@@ -385,11 +475,11 @@ pub async fn verify(dir: &Path) -> Result<VerifyReport, PortError> {
 struct LiveTable {
     table: Table,
     columns: Vec<String>,
-    rows: BTreeMap<String, Vec<Cell>>,
+    rows: HashMap<String, Vec<Cell>>,
 }
 
 /// The columns that name a row, `column=value` joined by commas.
-fn row_name(table: Table, columns: &[String], cells: &[Cell]) -> String {
+fn row_name<C: Borrow<Cell>>(table: Table, columns: &[String], cells: &[C]) -> String {
     table
         .key()
         .iter()
@@ -397,7 +487,7 @@ fn row_name(table: Table, columns: &[String], cells: &[Cell]) -> String {
             let value = columns
                 .iter()
                 .position(|c| c == key)
-                .map_or_else(String::new, |i| cells[i].plain());
+                .map_or_else(String::new, |i| cells[i].borrow().plain());
             format!("{key}={value}")
         })
         .collect::<Vec<_>>()
@@ -437,7 +527,7 @@ fn read_live(dir: &Path) -> Result<(i64, Vec<LiveTable>), PortError> {
             .into_iter()
             .map(str::to_owned)
             .collect();
-        let mut rows = BTreeMap::new();
+        let mut rows = HashMap::new();
         let mut found = statement.query([]).map_err(sql_error("live views"))?;
         while let Some(row) = found.next().map_err(sql_error("live views"))? {
             let cells = (0..columns.len())
@@ -455,102 +545,192 @@ fn read_live(dir: &Path) -> Result<(i64, Vec<LiveTable>), PortError> {
     Ok((applied.unwrap_or(0), tables))
 }
 
-/// The rows the projector writes for the replayed read models, in `table`.
-fn replayed_rows(table: Table, views: &ReplayedViews) -> Result<Vec<Cells>, PortError> {
+/// Which of the replayed rows one comparison thread takes: every
+/// `workers`th source row, from its `worker`th. Each thread walks the same
+/// maps, unchanged, so in the same order, and serialises its share only.
+#[derive(Clone, Copy)]
+struct Share {
+    worker: usize,
+    workers: usize,
+}
+
+impl Share {
+    const ALL: Share = Share {
+        worker: 0,
+        workers: 1,
+    };
+
+    fn of<T>(self, rows: impl Iterator<Item = T>) -> impl Iterator<Item = T> {
+        rows.enumerate()
+            .filter(move |(i, _)| i % self.workers == self.worker)
+            .map(|(_, row)| row)
+    }
+}
+
+/// The rows the projector writes for the replayed read models, in `table`:
+/// the share `share` of them.
+fn replayed_rows(
+    table: Table,
+    views: &ReplayedViews,
+    share: Share,
+) -> Result<Vec<Cells>, PortError> {
     Ok(match table {
-        Table::BatchSummaries => views.batches().map(batch_cells).collect::<Result<_, _>>()?,
-        Table::Deliveries => views
-            .deliveries()
+        Table::BatchSummaries => share
+            .of(views.batches())
+            .map(batch_cells)
+            .collect::<Result<_, _>>()?,
+        Table::Deliveries => share
+            .of(views.deliveries())
             .map(delivery_cells)
             .collect::<Result<_, _>>()?,
-        Table::RecipientFailures => views
-            .failures()
+        Table::RecipientFailures => share
+            .of(views.failures())
             .map(|(organisation, fingerprint, at)| failure_cells(organisation, fingerprint, at))
             .collect(),
-        Table::WorkspaceItems => views.items().map(item_cells).collect::<Result<_, _>>()?,
-        Table::InboxRows => views
-            .inbox()
+        Table::WorkspaceItems => share
+            .of(views.items())
+            .map(item_cells)
+            .collect::<Result<_, _>>()?,
+        Table::InboxRows => share
+            .of(views.inbox())
             .map(inbox_row_cells)
             .collect::<Result<_, _>>()?,
-        Table::InboxLists => views.inbox().flat_map(inbox_list_cells).collect(),
-        Table::InboxReads => views.inbox().flat_map(inbox_read_cells).collect(),
+        Table::InboxLists => share.of(views.inbox()).flat_map(inbox_list_cells).collect(),
+        Table::InboxReads => share.of(views.inbox()).flat_map(inbox_read_cells).collect(),
     })
 }
 
 /// A row as JSON: each column by name.
-fn row_json(columns: &[String], cells: &[Cell]) -> Value {
+fn row_json<C: Borrow<Cell>>(columns: &[String], cells: &[C]) -> Value {
     Value::Object(
         columns
             .iter()
             .zip(cells)
-            .map(|(column, cell)| (column.clone(), cell.to_json()))
+            .map(|(column, cell)| (column.clone(), cell.borrow().to_json()))
             .collect(),
     )
 }
 
-/// Every difference between the live read models and the rows the
-/// projector would write for the replay, field by field.
-fn compare(live: Vec<LiveTable>, replayed: &ReplayedViews) -> Result<Vec<Drift>, PortError> {
-    let mut drift = Vec::new();
-    for LiveTable {
+/// A column the projector does not write, as the replay gives it.
+static NULL: Cell = Cell::Null;
+
+/// A replayed row's cells in the live table's column order.
+fn in_columns<'c>(columns: &[String], cells: &'c Cells) -> Vec<&'c Cell> {
+    columns
+        .iter()
+        .map(|column| {
+            cells
+                .iter()
+                .find(|(n, _)| n == column)
+                .map_or(&NULL, |(_, c)| c)
+        })
+        .collect()
+}
+
+/// What one comparison thread found in its share of a table.
+#[derive(Default)]
+struct Checked {
+    /// Replayed rows also found live.
+    matched: usize,
+    drift: Vec<Drift>,
+}
+
+/// Compares the share `share` of the replayed rows of one table with the
+/// live rows.
+fn check_share(
+    live: &LiveTable,
+    replayed: &ReplayedViews,
+    share: Share,
+) -> Result<Checked, PortError> {
+    let LiveTable {
         table,
         columns,
-        rows: mut live_rows,
-    } in live
-    {
-        // The replayed rows, their cells in the live table's column order.
-        let mut replay_rows = BTreeMap::new();
-        for cells in replayed_rows(table, replayed)? {
-            let mut cells: Vec<(&str, Option<Cell>)> =
-                cells.into_iter().map(|(n, c)| (n, Some(c))).collect();
-            let ordered: Vec<Cell> = columns
-                .iter()
-                .map(|column| {
-                    cells
-                        .iter_mut()
-                        .find(|(n, _)| n == column)
-                        .and_then(|(_, c)| c.take())
-                        .unwrap_or(Cell::Null)
-                })
-                .collect();
-            replay_rows.insert(row_name(table, &columns, &ordered), ordered);
-        }
-        for (name, replayed_cells) in replay_rows {
-            match live_rows.remove(&name) {
-                Some(live_cells) if live_cells == replayed_cells => {}
-                Some(live_cells) => {
-                    for ((column, live), replayed) in
-                        columns.iter().zip(&live_cells).zip(&replayed_cells)
-                    {
-                        if live != replayed {
-                            differences(
-                                table.name(),
-                                &name,
-                                column.clone(),
-                                &live.to_json(),
-                                &replayed.to_json(),
-                                &mut drift,
-                            );
-                        }
-                    }
-                }
-                None => drift.push(Drift {
-                    view: table.name().to_owned(),
-                    row: name,
-                    field: String::new(),
-                    live: None,
-                    replayed: Some(row_json(&columns, &replayed_cells)),
-                }),
-            }
-        }
-        for (name, live_cells) in live_rows {
-            drift.push(Drift {
+        rows,
+    } = live;
+    let mut checked = Checked::default();
+    for cells in replayed_rows(*table, replayed, share)? {
+        let ordered = in_columns(columns, &cells);
+        let name = row_name(*table, columns, &ordered);
+        let Some(live_cells) = rows.get(&name) else {
+            checked.drift.push(Drift {
                 view: table.name().to_owned(),
                 row: name,
                 field: String::new(),
-                live: Some(row_json(&columns, &live_cells)),
-                replayed: None,
+                live: None,
+                replayed: Some(row_json(columns, &ordered)),
             });
+            continue;
+        };
+        checked.matched += 1;
+        for ((column, live), replayed) in columns.iter().zip(live_cells).zip(&ordered) {
+            if live != *replayed {
+                differences(
+                    table.name(),
+                    &name,
+                    column.clone(),
+                    &live.to_json(),
+                    &replayed.to_json(),
+                    &mut checked.drift,
+                );
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// Every difference between the live read models and the rows the
+/// projector would write for the replay, field by field: each table's
+/// rows by name, then its live rows the replay does not have. The rows are
+/// serialised and compared on as many threads as there are cores.
+fn compare(live: &[LiveTable], replayed: &ReplayedViews) -> Result<Vec<Drift>, PortError> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut drift = Vec::new();
+    for table in live {
+        let shares: Vec<Checked> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..workers)
+                .map(|worker| {
+                    scope.spawn(move || check_share(table, replayed, Share { worker, workers }))
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| {
+                    thread.join().unwrap_or_else(|_| {
+                        Err(PortError::new("audit verify", "a comparison thread failed"))
+                    })
+                })
+                .collect::<Result<_, _>>()
+        })?;
+        let matched: usize = shares.iter().map(|s| s.matched).sum();
+        let mut found: Vec<Drift> = shares.into_iter().flat_map(|s| s.drift).collect();
+        // A row's differences stay in column order.
+        found.sort_by(|a, b| a.row.cmp(&b.row));
+        drift.append(&mut found);
+        if matched < table.rows.len() {
+            // Live rows no replayed row names: seldom, so named only then.
+            let replayed_names: HashSet<String> = replayed_rows(table.table, replayed, Share::ALL)?
+                .iter()
+                .map(|cells| {
+                    row_name(
+                        table.table,
+                        &table.columns,
+                        &in_columns(&table.columns, cells),
+                    )
+                })
+                .collect();
+            let mut extra: Vec<(&String, &Vec<Cell>)> = table
+                .rows
+                .iter()
+                .filter(|(name, _)| !replayed_names.contains(*name))
+                .collect();
+            extra.sort_by_key(|(name, _)| *name);
+            drift.extend(extra.into_iter().map(|(name, live_cells)| Drift {
+                view: table.table.name().to_owned(),
+                row: name.clone(),
+                field: String::new(),
+                live: Some(row_json(&table.columns, live_cells)),
+                replayed: None,
+            }));
         }
     }
     Ok(drift)

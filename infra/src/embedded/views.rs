@@ -444,9 +444,9 @@ impl ViewTransaction for SqliteViewTx {
         Ok(row)
     }
 
-    async fn put_batch(&mut self, summary: &BatchSummary) -> Result<(), PortError> {
+    async fn put_batch(&mut self, summary: BatchSummary) -> Result<(), PortError> {
         self.batches
-            .insert(summary.batch_id.clone(), (Some(summary.clone()), true));
+            .insert(summary.batch_id.clone(), (Some(summary), true));
         Ok(())
     }
 
@@ -471,9 +471,9 @@ impl ViewTransaction for SqliteViewTx {
         Ok(found)
     }
 
-    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<(), PortError> {
+    async fn put_delivery(&mut self, row: DeliveryRow) -> Result<(), PortError> {
         self.deliveries
-            .insert((row.batch_id.clone(), row.row), (Some(row.clone()), true));
+            .insert((row.batch_id.clone(), row.row), (Some(row), true));
         Ok(())
     }
 
