@@ -132,6 +132,12 @@ impl Copied {
         }
     }
 
+    /// Decoded for the replay, keeping the aggregate id already copied.
+    fn replayable(self, upcasters: &[Box<dyn EventUpcaster>]) -> Replayable {
+        let decoded = decode_text(&self.stored(), upcasters).map_err(|e| e.to_string())?;
+        Ok((self.aggregate_id, self.sequence, decoded.0, decoded.1))
+    }
+
     fn stored(&self) -> StoredEvent<'_> {
         StoredEvent {
             aggregate_type: &self.aggregate_type,
@@ -375,7 +381,7 @@ async fn replay(mut pages: mpsc::Receiver<Page>) -> Replay {
         for Decoded { position, event } in page {
             let event = match event {
                 Pending::Decoded(event) => event,
-                Pending::Copied(copied) => replayable(&copied.stored(), &upcasters),
+                Pending::Copied(copied) => copied.replayable(&upcasters),
             };
             let applied = match event {
                 Ok((aggregate_id, sequence, event, metadata)) => views
