@@ -963,6 +963,48 @@ async fn an_inbox_request_is_refused_by_field_and_reason_and_only_members_read_o
     );
 }
 
+/// Each request reads the workspace's members anew, even though the
+/// server keeps the workspace it last read (`AggregateStore::load_kept`):
+/// a member removed just after reading the inbox is refused on the next
+/// request, and a colleague added after being refused is let in.
+#[tokio::test]
+async fn a_member_removed_or_added_is_refused_or_let_in_on_the_very_next_request() {
+    let app = spawn_app().await;
+    let team = app.team().await;
+    let all = json!({"list": "all"});
+    assert_eq!(app.listed(BEA, &team, all.clone()).await, (vec![], 0));
+    assert_eq!(
+        problem(app.inbox(ZED, &team, all.clone()).await).1,
+        "not_in_workspace"
+    );
+
+    let members = format!("/v1/workspaces/{team}/members");
+    let (status, _) = app
+        .call_as(ANN, Method::DELETE, &format!("{members}/bea"), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .call_as(
+            ANN,
+            Method::PUT,
+            &format!("{members}/zed"),
+            Some(json!({"name": "Zed Ward"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    assert_eq!(
+        problem(app.inbox(BEA, &team, all.clone()).await),
+        (
+            403,
+            "not_in_workspace".to_owned(),
+            "you are not a member of this workspace; ask an admin of your organisation to add you"
+                .to_owned()
+        )
+    );
+    assert_eq!(app.listed(ZED, &team, all).await, (vec![], 0));
+}
+
 #[tokio::test]
 async fn the_assignee_alone_is_emailed_once_of_a_reply_and_sees_the_unread_count() {
     let app = spawn_app().await;

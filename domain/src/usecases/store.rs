@@ -5,9 +5,14 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Mutex, PoisonError};
 
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::persist::{
+    EventUpcaster, PersistedEventRepository, PersistedEventStore, SerializedEvent,
+};
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, CqrsFramework, EventEnvelope, EventStore,
+};
 
 use crate::ports::PortError;
 
@@ -61,10 +66,18 @@ fn event_store<R: PersistedEventRepository, A: Aggregate>(
     PersistedEventStore::new_event_store(repository).with_upcasters(events::upcast::all())
 }
 
+/// How many aggregates [`AggregateStore::load_kept`] keeps; past it, it
+/// starts again from none.
+const KEPT_AGGREGATES: usize = 1024;
+
 pub struct AggregateStore<R: PersistedEventRepository, A: Aggregate> {
     framework: CqrsFramework<A, PersistedEventStore<R, A>>,
     store: PersistedEventStore<R, A>,
     repository: R,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
+    /// Aggregates as [`AggregateStore::load_kept`] last replayed them, with
+    /// the sequence of the last event applied.
+    kept: Mutex<HashMap<String, (usize, A)>>,
 }
 
 impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
@@ -75,6 +88,8 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
             framework: CqrsFramework::new(event_store(repository()), vec![], services),
             store: event_store(repository()),
             repository: repository(),
+            upcasters: events::upcast::all(),
+            kept: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,6 +111,53 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
             .await
             .map_err(|e| PortError::new("event store", e))?;
         Ok(context.aggregate().clone())
+    }
+
+    /// As [`Self::load`], for an aggregate read on every request (a
+    /// workspace, for its members): the copy this store last replayed,
+    /// brought up to date with the events stored after it. It asks the
+    /// store every time, so it sees every change as [`Self::load`] does;
+    /// it only skips decoding and applying the events it has seen.
+    pub async fn load_kept(&self, id: &str) -> Result<A, PortError>
+    where
+        A: Clone,
+    {
+        let kept = self.kept().get(id).cloned();
+        let (mut sequence, mut aggregate) = kept.unwrap_or_default();
+        let newer = self
+            .repository
+            .get_last_events::<A>(id, sequence)
+            .await
+            .map_err(|e| PortError::new("event store", e))?;
+        if newer.is_empty() {
+            return Ok(aggregate);
+        }
+        for event in newer {
+            let event = self.upcasters.iter().fold(event, |event, upcaster| {
+                if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                    upcaster.upcast(event)
+                } else {
+                    event
+                }
+            });
+            let envelope = EventEnvelope::<A>::try_from(event)
+                .map_err(|e| PortError::new("event store", e))?;
+            sequence = envelope.sequence;
+            aggregate.apply(envelope.payload);
+        }
+        let mut kept = self.kept();
+        if kept.len() >= KEPT_AGGREGATES && !kept.contains_key(id) {
+            kept.clear();
+        }
+        // Two requests may replay at once; the later sequence stays.
+        if kept.get(id).is_none_or(|(held, _)| *held < sequence) {
+            kept.insert(id.to_owned(), (sequence, aggregate.clone()));
+        }
+        Ok(aggregate)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, A)>> {
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs one command, once. A conflict is reported, not retried: the

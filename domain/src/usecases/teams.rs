@@ -106,7 +106,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         workspace_id: &str,
     ) -> Result<Workspace, BatchbookError> {
         workspace_id_shaped(workspace_id)?;
-        let workspace = self.workspaces.load(workspace_id).await?;
+        let workspace = self.workspaces.load_kept(workspace_id).await?;
         if !workspace.exists() || workspace.organisation_id() != caller.organisation_id.as_ref() {
             return Err(BatchbookError::WorkspaceNotFound);
         }
