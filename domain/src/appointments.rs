@@ -4,6 +4,7 @@
 //! locally and a GP Connect client in production.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,24 +21,26 @@ pub enum SlotRestriction {
     Embargoed,
 }
 
-/// One slot in the book.
+/// One slot in the book. Its words are shared (`Arc<str>`): a search
+/// answers hundreds of slots, each a copy of the book's, and a copy then
+/// counts references instead of allocating eight strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
-    pub slot_id: String,
+    pub slot_id: Arc<str>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    pub slot_type: String,
+    pub slot_type: Arc<str>,
     /// The clinician's id in the book.
-    pub clinician: String,
+    pub clinician: Arc<str>,
     /// As the patient is told: "Nurse Patel".
-    pub clinician_name: String,
+    pub clinician_name: Arc<str>,
     /// The location's id in the book.
-    pub location: String,
+    pub location: Arc<str>,
     /// As the patient is told: "Riverside Surgery, 1 High Street".
-    pub location_name: String,
+    pub location_name: Arc<str>,
     /// The ODS code of the organisation the location belongs to, when it is
     /// not the practice's own (a hub, or a neighbouring practice's site).
-    pub location_organisation: Option<String>,
+    pub location_organisation: Option<Arc<str>>,
     pub channel: AppointmentChannel,
     /// Someone is booked into it.
     pub busy: bool,
@@ -73,13 +76,18 @@ impl SlotSearch {
     /// Whether `slot` is one this search wants and anyone may book now.
     pub fn offers(&self, slot: &Slot) -> bool {
         slot.bookable()
-            && slot.slot_type == self.slot_type
+            && *slot.slot_type == *self.slot_type
             && slot.start >= self.from
             && slot.start < self.to
-            && (self.clinicians.is_empty() || self.clinicians.contains(&slot.clinician))
+            && (self.clinicians.is_empty()
+                || self.clinicians.iter().any(|c| **c == *slot.clinician))
             && self.channel.is_none_or(|c| c == slot.channel)
-            && self.location.as_ref().is_none_or(|l| *l == slot.location)
-            && (slot.location_organisation.is_none() || self.other_sites.contains(&slot.location))
+            && self
+                .location
+                .as_deref()
+                .is_none_or(|l| *l == *slot.location)
+            && (slot.location_organisation.is_none()
+                || self.other_sites.iter().any(|s| **s == *slot.location))
     }
 }
 
@@ -100,7 +108,7 @@ pub fn availability<'a>(
         found.bookable += 1;
         *found
             .by_clinician
-            .entry(slot.clinician.clone())
+            .entry(slot.clinician.to_string())
             .or_default() += 1;
     }
     found
@@ -155,13 +163,15 @@ pub fn catalogue<'a>(
     let mut clinicians: BTreeMap<&str, ClinicianEntry> = BTreeMap::new();
     let mut locations: BTreeMap<&str, LocationEntry> = BTreeMap::new();
     for slot in slots {
-        if slot.location_organisation.is_some() && !other_sites.contains(&slot.location) {
+        if slot.location_organisation.is_some()
+            && !other_sites.iter().any(|s| **s == *slot.location)
+        {
             continue;
         }
         let entry = types
             .entry(&slot.slot_type)
             .or_insert_with(|| SlotTypeEntry {
-                slot_type: slot.slot_type.clone(),
+                slot_type: slot.slot_type.to_string(),
                 channels: Vec::new(),
                 bookable: 0,
             });
@@ -172,20 +182,20 @@ pub fn catalogue<'a>(
         let clinician = clinicians
             .entry(&slot.clinician)
             .or_insert_with(|| ClinicianEntry {
-                clinician: slot.clinician.clone(),
-                name: slot.clinician_name.clone(),
+                clinician: slot.clinician.to_string(),
+                name: slot.clinician_name.to_string(),
                 slot_types: Vec::new(),
             });
-        if !clinician.slot_types.contains(&slot.slot_type) {
-            clinician.slot_types.push(slot.slot_type.clone());
+        if !clinician.slot_types.iter().any(|t| **t == *slot.slot_type) {
+            clinician.slot_types.push(slot.slot_type.to_string());
             clinician.slot_types.sort();
         }
         locations
             .entry(&slot.location)
             .or_insert_with(|| LocationEntry {
-                location: slot.location.clone(),
-                name: slot.location_name.clone(),
-                organisation: slot.location_organisation.clone(),
+                location: slot.location.to_string(),
+                name: slot.location_name.to_string(),
+                organisation: slot.location_organisation.as_deref().map(str::to_owned),
             });
     }
     let mut clinicians: Vec<ClinicianEntry> = clinicians.into_values().collect();

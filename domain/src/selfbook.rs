@@ -3,6 +3,8 @@
 //! texts that confirm a booking or say it failed. Pure: the use cases in
 //! `usecases/invites.rs` bring the appointment book and the clock.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use events::{AppointmentChannel, ChosenSlot, SelfBook, Timing};
@@ -167,11 +169,11 @@ fn london(date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
 }
 
 /// One choice on the patient's page: a slot at an exact time, or a part of
-/// a day (when the clinician will call).
+/// a day (when the clinician will call). Its words are the slot's, shared.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Offer {
     /// What the page sends back to book it.
-    pub offer_id: String,
+    pub offer_id: Arc<str>,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     /// Set when the offer is a part of the day.
@@ -180,8 +182,8 @@ pub struct Offer {
     pub appointment_type: AppointmentChannel,
     /// Who the patient will see; `None` for a window, whoever is free.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub clinician: Option<String>,
-    pub location: String,
+    pub clinician: Option<Arc<str>>,
+    pub location: Arc<str>,
 }
 
 fn window_id(date: NaiveDate, window: DayWindow) -> String {
@@ -211,12 +213,12 @@ pub fn offers(config: &SelfBook, slots: &[Slot], search: &SlotSearch) -> Vec<Off
                     continue;
                 };
                 let id = window_id(date, window);
-                if offers.iter().any(|o| o.offer_id == id) {
+                if offers.iter().any(|o| *o.offer_id == *id) {
                     continue;
                 }
                 let (start, end) = window.on(date);
                 offers.push(Offer {
-                    offer_id: id,
+                    offer_id: id.into(),
                     start,
                     end,
                     window: Some(window),
@@ -242,7 +244,7 @@ pub fn candidates<'a>(
         .iter()
         .filter(|s| search.offers(s))
         .filter(|s| match config.timing {
-            Timing::ExactTime => s.slot_id == offer_id,
+            Timing::ExactTime => &*s.slot_id == offer_id,
             Timing::TimeWindow => {
                 DayWindow::of(s.start).is_some_and(|(d, w)| window_id(d, w) == offer_id)
             }
@@ -255,15 +257,15 @@ pub fn candidates<'a>(
 /// A slot as the invite keeps it.
 pub fn chosen(slot: &Slot, timing: Timing) -> ChosenSlot {
     ChosenSlot {
-        slot_id: slot.slot_id.clone(),
+        slot_id: slot.slot_id.to_string(),
         start: slot.start,
         end: slot.end,
-        slot_type: slot.slot_type.clone(),
-        clinician: slot.clinician.clone(),
-        clinician_name: slot.clinician_name.clone(),
-        location: slot.location.clone(),
-        location_name: slot.location_name.clone(),
-        location_organisation: slot.location_organisation.clone(),
+        slot_type: slot.slot_type.to_string(),
+        clinician: slot.clinician.to_string(),
+        clinician_name: slot.clinician_name.to_string(),
+        location: slot.location.to_string(),
+        location_name: slot.location_name.to_string(),
+        location_organisation: slot.location_organisation.as_deref().map(str::to_owned),
         channel: slot.channel,
         as_window: timing == Timing::TimeWindow,
     }
@@ -272,15 +274,15 @@ pub fn chosen(slot: &Slot, timing: Timing) -> ChosenSlot {
 /// The slot an invite keeps, as the appointment book takes it back.
 pub fn slot_of(chosen: &ChosenSlot) -> Slot {
     Slot {
-        slot_id: chosen.slot_id.clone(),
+        slot_id: chosen.slot_id.as_str().into(),
         start: chosen.start,
         end: chosen.end,
-        slot_type: chosen.slot_type.clone(),
-        clinician: chosen.clinician.clone(),
-        clinician_name: chosen.clinician_name.clone(),
-        location: chosen.location.clone(),
-        location_name: chosen.location_name.clone(),
-        location_organisation: chosen.location_organisation.clone(),
+        slot_type: chosen.slot_type.as_str().into(),
+        clinician: chosen.clinician.as_str().into(),
+        clinician_name: chosen.clinician_name.as_str().into(),
+        location: chosen.location.as_str().into(),
+        location_name: chosen.location_name.as_str().into(),
+        location_organisation: chosen.location_organisation.as_deref().map(Arc::from),
         channel: chosen.channel,
         busy: false,
         restriction: None,
@@ -550,7 +552,7 @@ mod tests {
         ];
         let search = search(&config(), at(1, 9, 0), &[]);
         let offers = offers(&config(), &slots, &search);
-        let ids: Vec<&str> = offers.iter().map(|o| o.offer_id.as_str()).collect();
+        let ids: Vec<&str> = offers.iter().map(|o| &*o.offer_id).collect();
         assert_eq!(
             ids,
             [
@@ -566,7 +568,7 @@ mod tests {
         assert_eq!(offers[0].clinician, None);
         let tried: Vec<&str> = candidates(&config(), &slots, &search, "window-2026-12-02-morning")
             .iter()
-            .map(|s| s.slot_id.as_str())
+            .map(|s| &*s.slot_id)
             .collect();
         assert_eq!(tried, ["a", "b"]);
         assert!(candidates(&config(), &slots, &search, "window-2026-12-02-evening").is_empty());
@@ -576,7 +578,7 @@ mod tests {
             ..config()
         };
         let offers = super::offers(&exact, &slots, &search);
-        let ids: Vec<&str> = offers.iter().map(|o| o.offer_id.as_str()).collect();
+        let ids: Vec<&str> = offers.iter().map(|o| &*o.offer_id).collect();
         assert_eq!(ids, ["a", "b", "c", "late", "d"]);
         assert_eq!(offers[0].clinician.as_deref(), Some("Dr Okafor"));
         assert_eq!(

@@ -313,28 +313,30 @@ fn slots_in(bundle: &Value, practice_ods: &str) -> Vec<Slot> {
             continue;
         };
         slots.push(Slot {
-            slot_id: id.to_owned(),
+            slot_id: id.into(),
             start,
             end,
             slot_type: slot["serviceType"][0]["text"]
                 .as_str()
                 .unwrap_or_default()
-                .to_owned(),
+                .into(),
             clinician_name: actor("Practitioner")
                 .and_then(|id| by_reference(&format!("Practitioner/{id}")))
                 .map(practitioner_name)
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
             location_name: actor("Location")
                 .and_then(|id| by_reference(&format!("Location/{id}")))
                 .map(location_name)
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
             location_organisation: actor("Location")
                 .and_then(|id| by_reference(&format!("Location/{id}")))
                 .and_then(|l| l["managingOrganization"]["identifier"]["value"].as_str())
                 .filter(|ods| *ods != practice_ods)
-                .map(str::to_owned),
-            clinician: actor("Practitioner").unwrap_or_default(),
-            location: actor("Location").unwrap_or_default(),
+                .map(std::sync::Arc::from),
+            clinician: actor("Practitioner").unwrap_or_default().into(),
+            location: actor("Location").unwrap_or_default().into(),
             channel,
             busy: slot["status"] != "free",
             restriction: None,
@@ -347,7 +349,7 @@ fn slots_in(bundle: &Value, practice_ods: &str) -> Vec<Slot> {
 impl AppointmentBook for GpConnectClient {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
         let mut slots = self.slots_between(search.from, search.to).await?;
-        slots.retain(|s| s.slot_type == search.slot_type);
+        slots.retain(|s| *s.slot_type == *search.slot_type);
         Ok(slots)
     }
 

@@ -249,7 +249,7 @@ fn a_runtime_dropped_midway_through_bookings_books_each_slot_once_and_loses_no_c
             .await
             .unwrap()
             .into_iter()
-            .map(|o| o.offer_id)
+            .map(|o| o.offer_id.to_string())
             .take(INVITED)
             .collect();
         let runner = stack.clone();

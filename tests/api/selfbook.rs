@@ -90,7 +90,7 @@ async fn book_slot(app: &TestApp, slot_id: &str) -> domain::appointments::Slot {
         other_sites: vec![],
     };
     let slots = app.stack.appointments.search(&search).await.unwrap();
-    slots.into_iter().find(|s| s.slot_id == slot_id).unwrap()
+    slots.into_iter().find(|s| &*s.slot_id == slot_id).unwrap()
 }
 
 async fn cancel(app: &TestApp, token: &str, session: &str) -> (u16, Value) {

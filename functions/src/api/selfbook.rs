@@ -268,13 +268,13 @@ pub struct OfferResponse {
 impl From<Offer> for OfferResponse {
     fn from(o: Offer) -> Self {
         Self {
-            offer_id: o.offer_id,
+            offer_id: o.offer_id.to_string(),
             start: o.start,
             end: o.end,
             window: o.window,
             appointment_type: o.appointment_type,
-            clinician: o.clinician,
-            location: o.location,
+            clinician: o.clinician.as_deref().map(str::to_owned),
+            location: o.location.to_string(),
         }
     }
 }

@@ -688,7 +688,7 @@ async fn show_slots<R: PersistedEventRepository + 'static>(
         .map(|offers| {
             offers
                 .into_iter()
-                .filter(|o| Some(o.offer_id.as_str()) != taken)
+                .filter(|o| Some(&*o.offer_id) != taken)
                 .collect::<Vec<_>>()
         });
     match offers {
@@ -769,7 +769,7 @@ async fn confirm<R: PersistedEventRepository + 'static>(
     let m = visit.m;
     let wanted = query.get("offer").cloned().unwrap_or_default();
     match state.app.link_offers(&visit.token, visit.session()).await {
-        Ok(offers) => match offers.iter().find(|o| o.offer_id == wanted) {
+        Ok(offers) => match offers.iter().find(|o| *o.offer_id == *wanted) {
             Some(offer) => visit.answer(StatusCode::OK, Page::confirm(m, &visit, offer), None),
             None => {
                 show_slots(

@@ -289,7 +289,8 @@ struct QuestionnairePage<'a> {
 
 pub struct OfferView {
     pub n: usize,
-    pub id: String,
+    /// The offer's id, shared with it.
+    pub id: std::sync::Arc<str>,
     pub label: String,
 }
 
@@ -879,16 +880,17 @@ impl Page {
         page.rows
             .push((m.invite.how.clone(), channel(m, offer.appointment_type)));
         page.rows
-            .push((m.invite.where_.clone(), offer.location.clone()));
+            .push((m.invite.where_.clone(), offer.location.to_string()));
         page.rows.push((
             m.invite.with.clone(),
             offer
                 .clinician
-                .clone()
-                .unwrap_or_else(|| m.invite.anyone.clone()),
+                .as_deref()
+                .map_or_else(|| m.invite.anyone.clone(), str::to_owned),
         ));
         if let Some(form) = page.form.as_mut() {
-            form.hidden.push(("offer".into(), offer.offer_id.clone()));
+            form.hidden
+                .push(("offer".into(), offer.offer_id.to_string()));
         }
         page.links
             .push((visit.path("/slots"), m.invite.change.clone()));
@@ -941,7 +943,7 @@ mod tests {
                 let start = Utc.with_ymd_and_hms(2026, 12, day, 9, 0, 0).unwrap()
                     + chrono::Duration::minutes(n as i64);
                 Offer {
-                    offer_id: format!("{day}-{n}"),
+                    offer_id: format!("{day}-{n}").into(),
                     start,
                     end: start + chrono::Duration::minutes(1),
                     window: None,

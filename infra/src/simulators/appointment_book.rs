@@ -136,6 +136,16 @@ impl BookConfig {
                 };
                 let location = self.locations.iter().find(|l| l.id == session.location);
                 let length = Duration::minutes(i64::from(minutes[session.slot_type.as_str()]));
+                // The session's words, shared by each of its slots.
+                let slot_type: Arc<str> = session.slot_type.as_str().into();
+                let clinician: Arc<str> = session.clinician.as_str().into();
+                let clinician_name: Arc<str> = name_of(&self.clinicians, &session.clinician).into();
+                let site: Arc<str> = session.location.as_str().into();
+                let site_name: Arc<str> = location
+                    .map_or(session.location.as_str(), |l| l.name.as_str())
+                    .into();
+                let site_organisation: Option<Arc<str>> =
+                    location.and_then(|l| l.organisation.as_deref().map(Arc::from));
                 let mut at = start;
                 while at + length <= end && at < at + length {
                     slots.push(Slot {
@@ -144,16 +154,16 @@ impl BookConfig {
                             at.format("%H%M"),
                             session.clinician,
                             session.slot_type
-                        ),
+                        )
+                        .into(),
                         start: london(date, at),
                         end: london(date, at + length),
-                        slot_type: session.slot_type.clone(),
-                        clinician: session.clinician.clone(),
-                        clinician_name: name_of(&self.clinicians, &session.clinician),
-                        location: session.location.clone(),
-                        location_name: location
-                            .map_or_else(|| session.location.clone(), |l| l.name.clone()),
-                        location_organisation: location.and_then(|l| l.organisation.clone()),
+                        slot_type: slot_type.clone(),
+                        clinician: clinician.clone(),
+                        clinician_name: clinician_name.clone(),
+                        location: site.clone(),
+                        location_name: site_name.clone(),
+                        location_organisation: site_organisation.clone(),
                         channel: session.channel,
                         busy: false,
                         restriction: None,
@@ -350,7 +360,7 @@ impl SimulatedAppointmentBook {
             .iter()
             .filter(|s| s.start >= from && s.start < to && wanted(s))
             .map(|s| Slot {
-                busy: busy.contains(&s.slot_id),
+                busy: busy.contains(&*s.slot_id),
                 ..s.clone()
             })
             .collect())
@@ -369,8 +379,10 @@ fn unavailable(e: sqlx::Error) -> BookError {
 #[async_trait::async_trait]
 impl AppointmentBook for SimulatedAppointmentBook {
     async fn search(&self, search: &SlotSearch) -> Result<Vec<Slot>, BookError> {
-        self.slots_where(search.from, search.to, |s| s.slot_type == search.slot_type)
-            .await
+        self.slots_where(search.from, search.to, |s| {
+            *s.slot_type == *search.slot_type
+        })
+        .await
     }
 
     async fn slots_between(
@@ -438,12 +450,12 @@ mod tests {
         assert_eq!(count(SlotRestriction::Blocked), 900 / 9);
         // Every 13th, less those already blocked (every 117th).
         assert_eq!(count(SlotRestriction::Embargoed), 900 / 13 - 900 / 117);
-        let hub: Vec<&Slot> = slots.iter().filter(|s| s.location == "hub").collect();
+        let hub: Vec<&Slot> = slots.iter().filter(|s| &*s.location == "hub").collect();
         assert_eq!(hub.len(), 6 * 36);
         assert_eq!(
             (
-                hub[0].slot_id.as_str(),
-                hub[0].location_name.as_str(),
+                &*hub[0].slot_id,
+                &*hub[0].location_name,
                 hub[0].location_organisation.as_deref()
             ),
             (
@@ -454,15 +466,15 @@ mod tests {
         );
         assert_eq!(slots[0].location_organisation, None);
         let first = &slots[0];
-        assert_eq!(first.slot_id, "2026-11-23-0900-nurse-patel-flu");
+        assert_eq!(&*first.slot_id, "2026-11-23-0900-nurse-patel-flu");
         assert_eq!(
             first.start,
             Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()
         );
         assert_eq!(first.end - first.start, Duration::minutes(5));
         assert_eq!(first.channel, AppointmentChannel::InPerson);
-        let last_review = slots.iter().rfind(|s| s.slot_type == "review").unwrap();
-        assert_eq!(last_review.slot_id, "2026-12-31-1815-dr-okafor-review");
+        let last_review = slots.iter().rfind(|s| &*s.slot_type == "review").unwrap();
+        assert_eq!(&*last_review.slot_id, "2026-12-31-1815-dr-okafor-review");
         assert_eq!(last_review.channel, AppointmentChannel::Video);
     }
 
@@ -475,7 +487,7 @@ mod tests {
         let nine = |date: &str| {
             slots
                 .iter()
-                .find(|s| s.slot_id == format!("{date}-0900-nurse-patel-flu"))
+                .find(|s| &*s.slot_id == format!("{date}-0900-nurse-patel-flu"))
                 .unwrap()
                 .start
         };
@@ -541,7 +553,7 @@ mod tests {
         let request = |slot: &str, key: &str| BookingRequest {
             slot: slots
                 .iter()
-                .find(|s| s.slot_id == slot)
+                .find(|s| &*s.slot_id == slot)
                 .cloned()
                 .unwrap_or_else(|| Slot {
                     slot_id: slot.into(),
@@ -581,7 +593,7 @@ mod tests {
         assert_eq!(
             found
                 .iter()
-                .map(|s| (s.slot_id.as_str(), s.busy))
+                .map(|s| (&*s.slot_id, s.busy))
                 .collect::<Vec<_>>(),
             [
                 ("2026-11-23-0900-nurse-patel-flu", false),

@@ -303,7 +303,7 @@ async fn a_search_over_more_than_two_weeks_goes_in_pages_of_at_most_14_days() {
     let (fake, client) = harness().await;
     let found = client.search(&search(0, 30)).await.unwrap();
     assert_eq!(
-        found.iter().map(|s| s.slot_id.as_str()).collect::<Vec<_>>(),
+        found.iter().map(|s| &*s.slot_id).collect::<Vec<_>>(),
         (0..30).map(|n| format!("slot-{n}")).collect::<Vec<_>>()
     );
     assert_eq!(*fake.searches.lock().unwrap(), [14, 14, 2]);
@@ -314,10 +314,10 @@ async fn a_search_over_more_than_two_weeks_goes_in_pages_of_at_most_14_days() {
     );
     assert_eq!(
         (
-            first.clinician.as_str(),
-            first.clinician_name.as_str(),
-            first.location.as_str(),
-            first.location_name.as_str(),
+            &*first.clinician,
+            &*first.clinician_name,
+            &*first.location,
+            &*first.location_name,
             first.channel,
             first.busy
         ),

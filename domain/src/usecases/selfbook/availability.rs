@@ -127,7 +127,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         if let Some(site) = &config.location {
             let theirs = slots
                 .iter()
-                .find(|s| &s.location == site)
+                .find(|s| *s.location == **site)
                 .and_then(|s| s.location_organisation.as_deref());
             if let Some(owner) = theirs.filter(|_| !search.other_sites.contains(site)) {
                 return Err(BatchbookError::InvalidRequest(format!(

@@ -211,7 +211,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
                 &id,
                 || self.metadata(&caller),
                 move |_| SlotClaimCommand::Claim {
-                    slot_id: slot.slot_id.clone(),
+                    slot_id: slot.slot_id.to_string(),
                     invite_id: invite_id.to_owned(),
                     stale_holder: stale_holder.clone(),
                     now: self.ports.clock.now(),
