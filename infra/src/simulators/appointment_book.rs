@@ -487,7 +487,7 @@ mod tests {
         let nine = |date: &str| {
             slots
                 .iter()
-                .find(|s| &*s.slot_id == format!("{date}-0900-nurse-patel-flu"))
+                .find(|s| *s.slot_id == *format!("{date}-0900-nurse-patel-flu"))
                 .unwrap()
                 .start
         };
