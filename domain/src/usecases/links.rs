@@ -218,7 +218,9 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             return Err(LinkError::NotFound);
         }
         // The three loads at once: the embedded store answers loads made
-        // together with one read, and DynamoDB takes them side by side.
+        // together with one read, and DynamoDB takes them side by side. The
+        // batch, shared by every patient's link, is the kept copy brought up
+        // to date (a revocation is seen at once), not replayed each time.
         let invite = async {
             match record.purpose {
                 LinkPurpose::Invite => {
@@ -228,7 +230,7 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             }
         };
         let (batch, delivery, invite) = futures::try_join!(
-            async { Ok::<_, LinkError>(self.batches.load(&record.batch_id).await?) },
+            async { Ok::<_, LinkError>(self.batches.load_kept(&record.batch_id).await?) },
             self.load_delivery(&record.batch_id, record.row),
             invite,
         )?;
