@@ -79,16 +79,20 @@ impl SlotSearch {
             && *slot.slot_type == *self.slot_type
             && slot.start >= self.from
             && slot.start < self.to
-            && (self.clinicians.is_empty()
-                || self.clinicians.iter().any(|c| **c == *slot.clinician))
+            && (self.clinicians.is_empty() || holds(&self.clinicians, &slot.clinician))
             && self.channel.is_none_or(|c| c == slot.channel)
             && self
                 .location
                 .as_deref()
                 .is_none_or(|l| *l == *slot.location)
-            && (slot.location_organisation.is_none()
-                || self.other_sites.iter().any(|s| **s == *slot.location))
+            && (slot.location_organisation.is_none() || holds(&self.other_sites, &slot.location))
     }
+}
+
+/// Whether `words` (a search's or a catalogue's, owned) holds `word` (a
+/// slot's, shared).
+fn holds(words: &[String], word: &str) -> bool {
+    words.iter().any(|w| w == word)
 }
 
 /// How many bookable slots a search finds, in all and per clinician: what
@@ -163,9 +167,7 @@ pub fn catalogue<'a>(
     let mut clinicians: BTreeMap<&str, ClinicianEntry> = BTreeMap::new();
     let mut locations: BTreeMap<&str, LocationEntry> = BTreeMap::new();
     for slot in slots {
-        if slot.location_organisation.is_some()
-            && !other_sites.iter().any(|s| **s == *slot.location)
-        {
+        if slot.location_organisation.is_some() && !holds(other_sites, &slot.location) {
             continue;
         }
         let entry = types
@@ -186,7 +188,7 @@ pub fn catalogue<'a>(
                 name: slot.clinician_name.to_string(),
                 slot_types: Vec::new(),
             });
-        if !clinician.slot_types.iter().any(|t| **t == *slot.slot_type) {
+        if !holds(&clinician.slot_types, &slot.slot_type) {
             clinician.slot_types.push(slot.slot_type.to_string());
             clinician.slot_types.sort();
         }
