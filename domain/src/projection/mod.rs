@@ -149,10 +149,8 @@ pub fn decode_text(
         );
         return decode(stored, upcasters);
     }
-    let metadata: std::collections::HashMap<String, String> =
-        serde_json::from_str(event.metadata).map_err(|e| undecodable(e.to_string()))?;
     let metadata =
-        EventMetadata::from_owned_map(metadata).map_err(|e| undecodable(e.to_string()))?;
+        EventMetadata::from_stored_json(event.metadata).map_err(|e| undecodable(e.to_string()))?;
     let mut payload = serde_json::Deserializer::from_str(event.payload);
     let decoded = recorded(event.aggregate_type, &mut payload)
         .and_then(|decoded| payload.end().map(|()| decoded))
