@@ -50,7 +50,8 @@ pub fn event_hash(previous: &str, event: &StoredEvent<'_>) -> String {
 fn digest(previous: &[u8], event: &StoredEvent<'_>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(b"batchbook event chain 1\0");
-    let sequence = event.sequence.to_string();
+    let mut sequence = itoa::Buffer::new();
+    let sequence = sequence.format(event.sequence);
     for field in [
         previous,
         event.aggregate_type.as_bytes(),
@@ -192,6 +193,14 @@ fn parse_hash(hex_text: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
+/// Whether `hex_text` is `hash` in the lower-case hex the log is written
+/// in: then the stored hash is the computed one and need not be parsed
+/// (encoding is a table look-up a byte; parsing checks every digit).
+fn is_hex_of(hex_text: &str, hash: &[u8; 32]) -> bool {
+    let mut text = [0u8; 64];
+    hex::encode_to_slice(hash, &mut text).is_ok() && text == hex_text.as_bytes()
+}
+
 impl ChainVerifier {
     pub fn new() -> Self {
         Self::default()
@@ -207,7 +216,15 @@ impl ChainVerifier {
         hash: Option<&str>,
     ) {
         self.events += 1;
-        let stored = hash.and_then(parse_hash);
+        let computed = match (previous_hash, hash) {
+            (Some(previous_text), Some(_)) => Some(digest(previous_text.as_bytes(), event)),
+            _ => None,
+        };
+        let stored = match (hash, computed) {
+            (Some(text), Some(computed)) if is_hex_of(text, &computed) => Some(computed),
+            (Some(text), _) => parse_hash(text),
+            (None, _) => None,
+        };
         let previous = match previous_hash {
             Some(text) if !self.last_text.is_empty() && text == self.last_text => {
                 self.last.and_then(|(_, hash)| hash)
@@ -218,7 +235,7 @@ impl ChainVerifier {
         self.last = Some((position, stored));
         self.last_text.clear();
         self.last_text.push_str(hash.unwrap_or_default());
-        let (Some(previous_text), Some(_)) = (previous_hash, hash) else {
+        let Some(computed) = computed else {
             if self.links.is_empty() {
                 self.before_chain += 1;
             } else {
@@ -231,7 +248,7 @@ impl ChainVerifier {
             self.findings.push(ChainFinding::Changed { position });
             return;
         };
-        if digest(previous_text.as_bytes(), event) != stored {
+        if computed != stored {
             self.findings.push(ChainFinding::Changed { position });
         }
         self.unbroken = match self.links.last() {
@@ -642,6 +659,23 @@ mod tests {
         assert_eq!(report.before_chain, 3);
         assert_eq!(report.checkpoints, 1);
         assert_eq!(report.head, Some((8, rows[7].hash.clone().unwrap())));
+    }
+
+    /// A stored hash is compared as the bytes it spells: in upper-case hex
+    /// it is the same hash, and text that is not a hash is a change. (The
+    /// next event's `previous_hash` text is hashed as stored, so only its
+    /// bytes must match.)
+    #[test]
+    fn a_stored_hash_is_read_as_its_bytes_not_its_spelling() {
+        let mut rows = log(0, 4);
+        rows[1].hash = rows[1].hash.as_ref().map(|h| h.to_uppercase());
+        assert_eq!(verify(&rows, &[checkpoint(&log(0, 4), 4)]).findings, []);
+
+        rows[3].hash = Some("not a hash".into());
+        assert_eq!(
+            verify(&rows, &[]).findings,
+            [ChainFinding::Changed { position: 4 }]
+        );
     }
 
     #[test]
