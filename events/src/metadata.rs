@@ -52,17 +52,14 @@ impl EventMetadata {
 
     /// As [`Self::from_map`], taking the map's own strings.
     pub fn from_owned_map(mut map: HashMap<String, String>) -> Result<Self, MetadataError> {
-        let mut take = |key: &'static str| map.remove(key).ok_or(MetadataError::Missing(key));
-        let occurred_at = take(OCCURRED_AT)?;
-        Ok(Self {
-            organisation_id: take(ORGANISATION)?,
-            actor: take(ACTOR)?,
-            correlation_id: take(CORRELATION)?,
-            occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
-                .map_err(|_| MetadataError::BadTime(occurred_at.clone()))?
-                .with_timezone(&Utc),
+        Fields {
+            organisation_id: map.remove(ORGANISATION),
+            actor: map.remove(ACTOR),
             actor_name: map.remove(ACTOR_NAME),
-        })
+            correlation_id: map.remove(CORRELATION),
+            occurred_at: map.remove(OCCURRED_AT),
+        }
+        .into_metadata()
     }
 
     pub fn from_map(map: &HashMap<String, String>) -> Result<Self, MetadataError> {
@@ -79,18 +76,7 @@ impl EventMetadata {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let fields = serde::Deserializer::deserialize_map(&mut deserializer, FieldsVisitor)?;
         deserializer.end()?;
-        let take =
-            |field: Option<String>, key: &'static str| field.ok_or(MetadataError::Missing(key));
-        let occurred_at = take(fields.occurred_at, OCCURRED_AT)?;
-        Ok(Self {
-            organisation_id: take(fields.organisation_id, ORGANISATION)?,
-            actor: take(fields.actor, ACTOR)?,
-            correlation_id: take(fields.correlation_id, CORRELATION)?,
-            occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
-                .map_err(|_| MetadataError::BadTime(occurred_at.clone()))?
-                .with_timezone(&Utc),
-            actor_name: fields.actor_name,
-        })
+        Ok(fields.into_metadata()?)
     }
 }
 
@@ -104,7 +90,7 @@ pub enum StoredMetadataError {
     Metadata(#[from] MetadataError),
 }
 
-/// The metadata's fields as found in its stored text.
+/// The metadata's fields as found in its stored map or text.
 #[derive(Default)]
 struct Fields {
     organisation_id: Option<String>,
@@ -112,6 +98,25 @@ struct Fields {
     actor_name: Option<String>,
     correlation_id: Option<String>,
     occurred_at: Option<String>,
+}
+
+impl Fields {
+    /// The metadata, or the first field it lacks (the time first), or why
+    /// its time cannot be read: the one rule both reads follow.
+    fn into_metadata(self) -> Result<EventMetadata, MetadataError> {
+        let take =
+            |field: Option<String>, key: &'static str| field.ok_or(MetadataError::Missing(key));
+        let occurred_at = take(self.occurred_at, OCCURRED_AT)?;
+        Ok(EventMetadata {
+            organisation_id: take(self.organisation_id, ORGANISATION)?,
+            actor: take(self.actor, ACTOR)?,
+            correlation_id: take(self.correlation_id, CORRELATION)?,
+            occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
+                .map_err(|_| MetadataError::BadTime(occurred_at.clone()))?
+                .with_timezone(&Utc),
+            actor_name: self.actor_name,
+        })
+    }
 }
 
 /// A string of the stored text, borrowed where it holds no escapes.
