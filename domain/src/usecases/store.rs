@@ -7,12 +7,11 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Mutex, PoisonError};
 
+use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{
     EventUpcaster, PersistedEventRepository, PersistedEventStore, SerializedEvent,
 };
-use cqrs_es::{
-    Aggregate, AggregateContext, AggregateError, CqrsFramework, EventEnvelope, EventStore,
-};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 
 use crate::ports::PortError;
 
@@ -71,8 +70,8 @@ fn event_store<R: PersistedEventRepository, A: Aggregate>(
 const KEPT_AGGREGATES: usize = 1024;
 
 pub struct AggregateStore<R: PersistedEventRepository, A: Aggregate> {
-    framework: CqrsFramework<A, PersistedEventStore<R, A>>,
     store: PersistedEventStore<R, A>,
+    services: A::Services,
     repository: R,
     upcasters: Vec<Box<dyn EventUpcaster>>,
     /// Aggregates as [`AggregateStore::load_kept`] last replayed them, with
@@ -81,12 +80,12 @@ pub struct AggregateStore<R: PersistedEventRepository, A: Aggregate> {
 }
 
 impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
-    /// `repository` is called three times: cqrs-es's framework owns its
-    /// store, and the loader and the view refresher have their own.
+    /// `repository` is called twice: the event store has one, and the
+    /// view refresher and [`Self::load_kept`] have their own.
     pub fn new(repository: impl Fn() -> R, services: A::Services) -> Self {
         Self {
-            framework: CqrsFramework::new(event_store(repository()), vec![], services),
             store: event_store(repository()),
+            services,
             repository: repository(),
             upcasters: events::upcast::all(),
             kept: Mutex::new(HashMap::new()),
@@ -169,10 +168,9 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
         command: A::Command,
         metadata: HashMap<String, String>,
     ) -> Result<(), CommandError<A::Error>> {
-        self.framework
-            .execute_with_metadata(id, command, metadata)
+        self.run(id, |_| Ok::<_, Infallible>(command), metadata)
             .await
-            .map_err(CommandError::from_aggregate)
+            .map(drop)
     }
 
     /// Runs the command `command` makes from the aggregate as it stands,
@@ -200,18 +198,50 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
         mut command: impl FnMut(&A) -> Result<A::Command, S>,
     ) -> Result<A, CommandError<A::Error, S>> {
         for _ in 0..CONFLICT_RETRIES {
-            let current = self.load(id).await?;
-            let next = command(&current).map_err(CommandError::Stopped)?;
-            match self
-                .framework
-                .execute_with_metadata(id, next, metadata())
-                .await
-            {
-                Ok(()) => return Ok(self.load(id).await?),
-                Err(AggregateError::AggregateConflict) => continue,
-                Err(e) => return Err(CommandError::from_aggregate(e)),
+            match self.run(id, &mut command, metadata()).await {
+                Err(CommandError::Conflict) => continue,
+                done => return done,
             }
         }
         Err(CommandError::Conflict)
+    }
+
+    /// One try of a command: the aggregate loaded once, the command
+    /// `command` makes from it handled and its events committed, as
+    /// cqrs-es's `CqrsFramework::execute_with_metadata` does (this store
+    /// has no queries for it to dispatch to); but answering the aggregate
+    /// after the command, which the framework does not, so that a caller
+    /// need not read it twice more (once to make the command, once to see
+    /// what it did) beside the framework's own read. The aggregate after is
+    /// the one before with the committed events applied, exactly what
+    /// loading it again would replay.
+    async fn run<S>(
+        &self,
+        id: &str,
+        command: impl FnOnce(&A) -> Result<A::Command, S>,
+        metadata: HashMap<String, String>,
+    ) -> Result<A, CommandError<A::Error, S>> {
+        let mut context = self
+            .store
+            .load_aggregate(id)
+            .await
+            .map_err(|e| PortError::new("event store", e))?;
+        let mut after = context.aggregate().clone();
+        let next = command(&after).map_err(CommandError::Stopped)?;
+        let sink = EventSink::default();
+        context
+            .aggregate()
+            .handle(next, &self.services, &sink)
+            .await
+            .map_err(CommandError::Refused)?;
+        let committed = self
+            .store
+            .commit(sink.collect().await, context, metadata)
+            .await
+            .map_err(CommandError::from_aggregate)?;
+        for envelope in committed {
+            after.apply(envelope.payload);
+        }
+        Ok(after)
     }
 }

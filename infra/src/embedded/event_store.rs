@@ -23,7 +23,10 @@
 //! sqlite-es reads them back and the event log orders them by rowid.
 //!
 //! Loading an aggregate is grouped the same way: concurrent loads become
-//! one `SELECT … WHERE (aggregate_type, aggregate_id) IN (…)`.
+//! one `SELECT … WHERE (aggregate_type, aggregate_id) IN (…)`, and so do
+//! the newer events a kept copy asks for (`get_last_events`, which every
+//! patient's page makes for their batch): one query for all of them, not
+//! one each on the one connection.
 
 use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
@@ -61,6 +64,9 @@ struct Commit {
 struct Load {
     aggregate_type: &'static str,
     aggregate_id: String,
+    /// Only the events after this sequence: 0 for all of them, or the
+    /// last one a kept copy has seen (`get_last_events`).
+    after: usize,
     /// The rows unparsed: the grouped read only fetches, and each caller
     /// parses its own events on its own task, so a group's parsing is
     /// spread over the runtime's threads instead of queued on the reader's.
@@ -89,9 +95,10 @@ impl GroupWriter {
             async move {
                 match read_group(&pool, &group).await {
                     Ok(mut found) => {
-                        // Two callers may load one aggregate in one group:
-                        // each gets its events, copied only for all but
-                        // the last of them.
+                        // Two callers may load one aggregate in one group
+                        // (every patient's page loads their batch): each
+                        // gets the events after its own sequence, copied
+                        // only for all but the last of them.
                         let mut callers: HashMap<(&'static str, String), usize> = HashMap::new();
                         for load in &group {
                             *callers
@@ -104,10 +111,19 @@ impl GroupWriter {
                                 *n -= 1;
                                 *n
                             });
+                            let after = load.after;
                             let events = if left == Some(0) {
-                                found.remove(&key)
+                                found.remove(&key).map(|mut rows| {
+                                    rows.retain(|row| row.sequence > after);
+                                    rows
+                                })
                             } else {
-                                found.get(&key).cloned()
+                                found.get(&key).map(|rows| {
+                                    rows.iter()
+                                        .filter(|row| row.sequence > after)
+                                        .cloned()
+                                        .collect()
+                                })
                             };
                             let _ = load.reply.send(Ok(events.unwrap_or_default()));
                         }
@@ -149,16 +165,20 @@ impl GroupWriter {
         Self { queue, loads }
     }
 
+    /// The events of one aggregate after sequence `after` (0: all of them),
+    /// read in one query with every other load queued beside it.
     async fn load(
         &self,
         aggregate_type: &'static str,
         aggregate_id: &str,
+        after: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         let (reply, answer) = oneshot::channel();
         self.loads
             .send(Load {
                 aggregate_type,
                 aggregate_id: aggregate_id.to_owned(),
+                after,
                 reply,
             })
             .map_err(|_| stopped())?;
@@ -217,18 +237,26 @@ fn by_type<'a>(
         .collect()
 }
 
-/// Every event of every aggregate asked for, in one query per type and 500.
+/// The events of every aggregate asked for, in one query per type and 500
+/// aggregates: each aggregate named once, and only the events after the
+/// earliest sequence any load of that type asked from (each caller then
+/// keeps those after its own).
 async fn read_group(
     pool: &SqlitePool,
     group: &[Load],
 ) -> Result<HashMap<(&'static str, String), Vec<EventRow>>, sqlx::Error> {
     let mut found: HashMap<(&'static str, String), Vec<EventRow>> = HashMap::new();
-    let ids = by_type(
-        group
-            .iter()
-            .map(|l| (l.aggregate_type, l.aggregate_id.as_str())),
-    );
-    for (kind, ids) in ids {
+    let mut after: HashMap<&'static str, usize> = HashMap::new();
+    let mut named = std::collections::HashSet::new();
+    for load in group {
+        let least = after.entry(load.aggregate_type).or_insert(load.after);
+        *least = (*least).min(load.after);
+        named.insert((load.aggregate_type, load.aggregate_id.as_str()));
+    }
+    let mut named: Vec<_> = named.into_iter().collect();
+    // The same aggregates give the same statement, which SQLite keeps.
+    named.sort_unstable();
+    for (kind, ids) in by_type(named.into_iter()) {
         let mut query = sqlx::QueryBuilder::new(
             "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata
              FROM events WHERE aggregate_type = ",
@@ -237,6 +265,10 @@ async fn read_group(
         query.push_tuples(ids, |mut tuple, id| {
             tuple.push_bind(id);
         });
+        let least = after.get(kind).copied().unwrap_or_default();
+        query
+            .push(" AND sequence > ")
+            .push_bind(i64::try_from(least).unwrap_or(i64::MAX));
         query.push(" ORDER BY aggregate_id, sequence");
         for row in query.build().fetch_all(pool).await? {
             let aggregate_id: String = row.try_get("aggregate_id")?;
@@ -358,8 +390,8 @@ async fn write_group(pool: &SqlitePool, group: &[Commit]) -> Result<Vec<Outcome>
     Ok(outcomes)
 }
 
-/// Grouped loads and group commits; sqlite-es for the rest (the last
-/// events, and streams). Snapshots are not used (see ARCHITECTURE.md).
+/// Grouped loads (all events, or the last ones) and group commits;
+/// sqlite-es for the rest (streams). Snapshots are not used (see ARCHITECTURE.md).
 pub struct EmbeddedEventRepository {
     reads: SqliteEventRepository,
     writer: GroupWriter,
@@ -379,7 +411,7 @@ impl PersistedEventRepository for EmbeddedEventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.writer.load(A::TYPE, aggregate_id).await
+        self.writer.load(A::TYPE, aggregate_id, 0).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -387,9 +419,7 @@ impl PersistedEventRepository for EmbeddedEventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.reads
-            .get_last_events::<A>(aggregate_id, last_sequence)
-            .await
+        self.writer.load(A::TYPE, aggregate_id, last_sequence).await
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -493,5 +523,51 @@ mod tests {
         assert_eq!(sequences(again.unwrap()), [1, 2, 3]);
         assert_eq!(sequences(two.unwrap()), [1]);
         assert!(none.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn last_events_asked_together_are_read_once_and_each_caller_gets_those_after_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_pool(dir.path(), Database::Events).await.unwrap();
+        let writer = GroupWriter::start(pool.clone());
+        let repo = EmbeddedEventRepository::new(pool, writer);
+        repo.persist::<Delivery>(&[event("b-1:1", 1), event("b-1:1", 2)], None)
+            .await
+            .unwrap();
+        repo.persist::<Delivery>(&[event("b-1:1", 3)], None)
+            .await
+            .unwrap();
+        repo.persist::<Delivery>(&[event("b-1:2", 1)], None)
+            .await
+            .unwrap();
+        // Kept copies at different sequences of one aggregate, a whole
+        // load of it and of another, all in one group.
+        let (from_none, from_two, from_last, whole, other_after_its_last, other) = tokio::join!(
+            repo.get_last_events::<Delivery>("b-1:1", 0),
+            repo.get_last_events::<Delivery>("b-1:1", 2),
+            repo.get_last_events::<Delivery>("b-1:1", 3),
+            repo.get_events::<Delivery>("b-1:1"),
+            repo.get_last_events::<Delivery>("b-1:2", 1),
+            repo.get_events::<Delivery>("b-1:2"),
+        );
+        let sequences = |events: Result<Vec<SerializedEvent>, PersistenceError>| {
+            events
+                .unwrap()
+                .iter()
+                .map(|e| e.sequence)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sequences(from_none), [1, 2, 3]);
+        assert_eq!(sequences(from_two), [3]);
+        assert_eq!(sequences(from_last), Vec::<usize>::new());
+        assert_eq!(sequences(whole), [1, 2, 3]);
+        assert_eq!(sequences(other_after_its_last), Vec::<usize>::new());
+        assert_eq!(sequences(other), [1]);
+        // Alone, too: the newer events only, with their payloads.
+        let newer = repo.get_last_events::<Delivery>("b-1:1", 1).await.unwrap();
+        assert_eq!(
+            newer.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(),
+            [2, 3].map(|n| serde_json::json!({ "n": n }))
+        );
     }
 }

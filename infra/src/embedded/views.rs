@@ -21,6 +21,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::db::db_error;
 use super::event_log::EventLog;
+use super::grouped::spawn_grouped;
 use super::view_tables::{
     batch_cells, delivery_cells, failed_at_text, inbox_list_cells, inbox_read_cells,
     inbox_row_cells, item_cells, kind_name, upsert, Table, ROWS_PER_STATEMENT,
@@ -34,6 +35,52 @@ pub struct SqliteViews {
     /// read at once; the one writing connection stays free for projection.
     reader: SqlitePool,
     upcasters: Vec<Box<dyn EventUpcaster>>,
+    /// The task that finds the links asked for at once in one read (see
+    /// [`LinkDirectory::find`] below), started by the first find.
+    finds: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Find>>,
+}
+
+/// A link asked for by its token's hash, and where its record's text (or
+/// the read's failure) goes.
+type Find = (
+    String,
+    tokio::sync::oneshot::Sender<Result<Option<String>, String>>,
+);
+
+/// Finds every link of `group` in one read per 500 tokens, each token
+/// named once, and answers each asker.
+async fn find_group(reader: &SqlitePool, group: Vec<Find>) {
+    let mut tokens: Vec<&str> = group.iter().map(|(token, _)| token.as_str()).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    let mut found: HashMap<String, String> = HashMap::new();
+    let mut failed = None;
+    for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
+        let mut query =
+            sqlx::QueryBuilder::new("SELECT token_sha256, body FROM links WHERE token_sha256 IN ");
+        query.push_tuples(chunk, |mut tuple, token| {
+            tuple.push_bind(*token);
+        });
+        match query
+            .build_query_as::<(String, String)>()
+            .fetch_all(reader)
+            .await
+        {
+            Ok(rows) => found.extend(rows),
+            Err(e) => {
+                failed = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    for (token, reply) in group {
+        let answer = match &failed {
+            Some(e) => Err(e.clone()),
+            None => Ok(found.get(&token).cloned()),
+        };
+        // One who stopped waiting no longer wants the answer.
+        let _ = reply.send(answer);
+    }
 }
 
 impl SqliteViews {
@@ -46,6 +93,7 @@ impl SqliteViews {
             pool,
             reader,
             upcasters: events::upcast::all(),
+            finds: std::sync::OnceLock::new(),
         }
     }
 
@@ -589,17 +637,75 @@ impl LinkDirectory for SqliteViews {
         tx.commit().await.map_err(db_error("links"))
     }
 
-    /// On the read-only connections: patients opening their links at once
-    /// read side by side, not queued behind projection on the writer. A
-    /// link is committed before its message is sent, so it is there to read.
+    /// On the read-only connections, not queued behind projection on the
+    /// writer; and the links patients open at once (the texts of a batch
+    /// arrive together) are found in one read, as the event store groups
+    /// its loads (`grouped.rs`), not one statement each. Each read is
+    /// made after its askers asked, and a link is committed before its
+    /// message is sent, so it is there to read.
     async fn find(&self, token_sha256: &str) -> Result<Option<LinkRecord>, PortError> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM links WHERE token_sha256 = ?")
-                .bind(token_sha256)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(db_error("links"))?;
+        let finds = self.finds.get_or_init(|| {
+            let reader = self.reader.clone();
+            spawn_grouped(move |group: Vec<Find>| {
+                let reader = reader.clone();
+                async move { find_group(&reader, group).await }
+            })
+        });
+        let stopped = || PortError::new("links", "the link finder has stopped");
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        finds
+            .send((token_sha256.to_owned(), reply))
+            .map_err(|_| stopped())?;
+        let body = answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(|e| PortError::new("links", e))?;
         body.map(|b| serde_json::from_str(&b).map_err(|e| PortError::new("link record", e)))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded::{open_pool, open_reader, Database};
+    use domain::links::LinkPurpose;
+
+    fn record(token: &str, row: u64) -> LinkRecord {
+        LinkRecord {
+            token_sha256: token.into(),
+            organisation_id: "A12345".into(),
+            batch_id: "b-1".into(),
+            row,
+            purpose: LinkPurpose::Invite,
+            date_of_birth_check: Some("check".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn links_found_at_once_are_read_together_and_each_asker_gets_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = open_pool(dir.path(), Database::Views).await.unwrap();
+        let reader = open_reader(dir.path(), Database::Views, 2).await.unwrap();
+        let views = SqliteViews::with_reader(pool, reader);
+        views
+            .register(vec![record("t1", 1), record("t2", 2)])
+            .await
+            .unwrap();
+        // Two askers of one link, another link and one never registered,
+        // all asked together.
+        let (one, again, two, unknown) = tokio::join!(
+            views.find("t1"),
+            views.find("t1"),
+            views.find("t2"),
+            views.find("t3"),
+        );
+        assert_eq!(one.unwrap(), Some(record("t1", 1)));
+        assert_eq!(again.unwrap(), Some(record("t1", 1)));
+        assert_eq!(two.unwrap(), Some(record("t2", 2)));
+        assert_eq!(unknown.unwrap(), None);
+        // A link registered after a find that missed it is found next time.
+        views.register(vec![record("t3", 3)]).await.unwrap();
+        assert_eq!(views.find("t3").await.unwrap(), Some(record("t3", 3)));
     }
 }

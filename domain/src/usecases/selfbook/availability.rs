@@ -93,12 +93,19 @@ impl<R: PersistedEventRepository> Batchbook<R> {
         config: &SelfBook,
     ) -> Result<(SlotSearch, Vec<Slot>), BatchbookError> {
         let search = self.search_for(org, config).await?;
-        let slots = self
-            .appointment_book()?
-            .search(&search)
-            .await
-            .map_err(|e| BatchbookError::Unavailable(e.to_string()))?;
+        let slots = self.book_search(&search).await?;
         Ok((search, slots))
+    }
+
+    /// The book's answer to `search`.
+    pub(in crate::usecases) async fn book_search(
+        &self,
+        search: &SlotSearch,
+    ) -> Result<Vec<Slot>, BatchbookError> {
+        self.appointment_book()?
+            .search(search)
+            .await
+            .map_err(|e| BatchbookError::Unavailable(e.to_string()))
     }
 
     /// The search an invite of `org` makes now: with the other

@@ -86,12 +86,23 @@ impl<R: PersistedEventRepository> Batchbook<R> {
 
     /// The times the patient may choose from now.
     pub async fn link_offers(&self, token: &str, session: &str) -> Result<Vec<Offer>, LinkError> {
-        let opened = self.open_invite(token, session).await?;
+        // The organisation's settings (the other sites it may offer) are
+        // read beside the link's own aggregates, not after them: the
+        // embedded store answers loads made together with one read, and
+        // DynamoDB takes them side by side. The link's refusal, if any,
+        // comes first; settings read for a link refused are only dropped.
+        let record = self.find_link(token).await?;
+        let org =
+            OrganisationId::parse(&record.organisation_id).map_err(|_| LinkError::NotFound)?;
+        let (opened, settings) =
+            futures::join!(self.open_invite(token, session), self.settings_of(&org));
+        let opened = opened?;
         let config = Self::config_of(&opened)?;
-        let (search, slots) = self
-            .slots_for(&Self::org_of(&opened)?, config)
-            .await
-            .map_err(link_unavailable)?;
+        let other_sites = settings
+            .map_err(|e| link_unavailable(e.into()))?
+            .other_sites;
+        let search = selfbook::search(config, self.ports.clock.now(), &other_sites);
+        let slots = self.book_search(&search).await.map_err(link_unavailable)?;
         Ok(selfbook::offers(config, &slots, &search))
     }
 
