@@ -407,7 +407,7 @@ async fn serve(
         })
     };
     let mut stop = stop_rx;
-    axum::serve(listener, app)
+    axum::serve(functions::api::without_delay(listener), app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             let _ = stop_tx.send(true);

@@ -218,20 +218,21 @@ impl<R: PersistedEventRepository> Batchbook<R> {
             return Err(LinkError::NotFound);
         }
         // The three loads at once: the embedded store answers loads made
-        // together with one read, and DynamoDB takes them side by side. The
-        // batch, shared by every patient's link, is the kept copy brought up
-        // to date (a revocation is seen at once), not replayed each time.
+        // together with one read, and DynamoDB takes them side by side. Each
+        // is the kept copy brought up to date (a revocation, a check or a
+        // booking is seen at once), not replayed each time: the batch is
+        // shared by every patient's link, and the patient's own delivery and
+        // invite are read on every page they open.
+        let id = delivery_id(&record.batch_id, record.row);
         let invite = async {
             match record.purpose {
-                LinkPurpose::Invite => {
-                    Ok(Some(self.load_invite(&record.batch_id, record.row).await?))
-                }
+                LinkPurpose::Invite => Ok(Some(self.invites.load_kept(&id).await?)),
                 _ => Ok(None),
             }
         };
         let (batch, delivery, invite) = futures::try_join!(
             async { Ok::<_, LinkError>(self.batches.load_kept(&record.batch_id).await?) },
-            self.load_delivery(&record.batch_id, record.row),
+            async { Ok::<_, LinkError>(self.deliveries.load_kept(&id).await?) },
             invite,
         )?;
         if batch.organisation_id() != record.organisation_id {

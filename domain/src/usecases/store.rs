@@ -113,7 +113,8 @@ impl<R: PersistedEventRepository, A: Aggregate + Clone> AggregateStore<R, A> {
     }
 
     /// As [`Self::load`], for an aggregate read on every request (a
-    /// workspace, for its members): the copy this store last replayed,
+    /// workspace, for its members; a patient's link's batch, delivery and
+    /// invite, on every page they open): the copy this store last replayed,
     /// brought up to date with the events stored after it. It asks the
     /// store every time, so it sees every change as [`Self::load`] does;
     /// it only skips decoding and applying the events it has seen.

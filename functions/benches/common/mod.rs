@@ -77,7 +77,8 @@ async fn listen(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        // As `batchbook serve` listens.
+        let _ = axum::serve(functions::api::without_delay(listener), app).await;
     });
     Ok((address, server))
 }

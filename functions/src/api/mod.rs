@@ -250,6 +250,22 @@ pub fn routes<R: PersistedEventRepository + 'static>(
         .split_for_parts()
 }
 
+/// `listener` with Nagle's algorithm off on every connection it accepts,
+/// for `batchbook serve`. A page goes out compressed, in chunks, and with
+/// Nagle's algorithm on, its last small chunk waits until the patient's
+/// phone acknowledges the one before, which a phone may hold back for its
+/// delayed-ACK time (40 ms on Linux) on every page.
+pub fn without_delay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|connection| {
+        if let Err(e) = connection.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set on a connection");
+        }
+    })
+}
+
 pub fn router<R: PersistedEventRepository + 'static>(state: ApiState<R>) -> Router {
     let (routes, openapi) = routes::<R>();
     let openapi = std::sync::Arc::new(contract::document(&openapi));

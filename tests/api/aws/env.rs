@@ -16,7 +16,8 @@ use infra::aws::{AwsSettings, AwsStack};
 use infra::simulators::ClinicalSystemPace;
 
 /// moto, started on a free loopback port by a shell that stops it when this
-/// test binary's end of the pipe closes, so no server outlives the tests.
+/// test binary's end of the pipe closes, so no server outlives the tests;
+/// its DynamoDB calls are made atomic by `moto_atomic.py`.
 struct Moto {
     endpoint: String,
     /// The shell and our end of its stdin; `None` when `MOTO_ENDPOINT` names
@@ -33,7 +34,9 @@ fn moto() -> &'static Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(format!("moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; echo started; read _; kill $m"))
+            // moto's server with its DynamoDB calls made atomic, as
+            // DynamoDB's conditional writes are (see moto_atomic.py).
+            .arg(format!("python3 '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; echo started; read _; kill $m", concat!(env!("CARGO_MANIFEST_DIR"), "/api/aws/moto_atomic.py")))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
