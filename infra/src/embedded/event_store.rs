@@ -475,12 +475,17 @@ mod tests {
         )
     }
 
+    /// A repository over a fresh events database in `dir`, with its writer.
+    async fn repository(dir: &std::path::Path) -> EmbeddedEventRepository {
+        let pool = open_pool(dir, Database::Events).await.unwrap();
+        let writer = GroupWriter::start(pool.clone());
+        EmbeddedEventRepository::new(pool, writer)
+    }
+
     #[tokio::test]
     async fn concurrent_commits_group_and_each_stale_one_gets_the_optimistic_lock_error() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = open_pool(dir.path(), Database::Events).await.unwrap();
-        let writer = GroupWriter::start(pool.clone());
-        let repo = EmbeddedEventRepository::new(pool, writer);
+        let repo = repository(dir.path()).await;
         // Two commits of sequence 1 to one aggregate, and one to another,
         // all queued together: the first of the pair wins.
         let first = [event("b-1:1", 1), event("b-1:1", 2)];
@@ -528,9 +533,7 @@ mod tests {
     #[tokio::test]
     async fn last_events_asked_together_are_read_once_and_each_caller_gets_those_after_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let pool = open_pool(dir.path(), Database::Events).await.unwrap();
-        let writer = GroupWriter::start(pool.clone());
-        let repo = EmbeddedEventRepository::new(pool, writer);
+        let repo = repository(dir.path()).await;
         repo.persist::<Delivery>(&[event("b-1:1", 1), event("b-1:1", 2)], None)
             .await
             .unwrap();
